@@ -1,0 +1,137 @@
+"""The ``gridtui`` command: argument parsing and the one place errors become one-line messages."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import signal
+import sys
+from pathlib import Path
+
+from gridtui.config.loader import ConfigError, load_config
+from gridtui.config.schema import AppConfig
+from gridtui.config.starter import write_starter
+from gridtui.config.validator import summary
+from gridtui.monitoring.logs import EventLogger, configure_logging, log_event
+from gridtui.state.store import StoreCorrupted
+
+DEFAULT_CONFIG = Path("config.toml")
+
+log = logging.getLogger("gridtui")
+
+
+class UsageError(Exception):
+    """A problem the user can fix; printed as one line, exit code 2."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="gridtui", description="Grid trading bots for Hyperliquid perpetuals."
+    )
+    parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="config file")
+    parser.add_argument("--headless", action="store_true", help="run the bots without the UI")
+    parser.add_argument("--log-format", choices=("text", "json"), default="text")
+    parser.add_argument("--log-level", choices=("debug", "info", "warning", "error"))
+    parser.add_argument("--metrics-port", type=int, help="serve Prometheus /metrics (headless)")
+    sub = parser.add_subparsers(dest="command")
+    check = sub.add_parser("check-config", help="validate a config file")
+    check.add_argument("file", nargs="?", type=Path)
+    init = sub.add_parser("init", help="write a commented starter config")
+    init.add_argument("file", nargs="?", type=Path, default=DEFAULT_CONFIG)
+    status = sub.add_parser("status", help="per-bot position, PnL and orders from the journals")
+    status.add_argument("--json", action="store_true")
+    fills = sub.add_parser("fills", help="export the fill journal")
+    fills.add_argument("--json", action="store_true")
+    fills.add_argument("--bot")
+    sub.add_parser("audit", help="recompute the books from the journal and check them")
+    bench = sub.add_parser("bench", help="benchmarks that print figures")
+    bench.add_argument("what", choices=("fills", "tick"))
+    bench.add_argument("--count", type=int, help="how many fills / ticks to measure")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return _dispatch(args)
+    except (ConfigError, UsageError, StoreCorrupted, FileExistsError) as exc:
+        print(f"gridtui: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "check-config":
+        return _check_config(args.file or args.config)
+    if args.command == "init":
+        write_starter(args.file)
+        print(f"wrote {args.file}; check it with: gridtui check-config {args.file}")
+        return 0
+    if args.command == "bench":
+        from gridtui.bench import run_bench
+
+        return run_bench(args.what, count=args.count)
+    config = load_config(args.config)
+    if args.command in ("status", "fills", "audit"):
+        from gridtui import books
+
+        if args.command == "status":
+            return books.print_status(config, as_json=args.json)
+        if args.command == "fills":
+            return books.print_fills(config, as_json=args.json, bot=args.bot)
+        return asyncio.run(books.audit(config))
+    if not args.headless:
+        raise UsageError(
+            "the terminal UI is not part of this version yet; run: gridtui --headless"
+        )
+    configure_logging(fmt=args.log_format, level=args.log_level or config.log_level)
+    return asyncio.run(run_headless(config, metrics_port=args.metrics_port))
+
+
+def _check_config(path: Path) -> int:
+    try:
+        config = load_config(path)
+    except ConfigError as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
+    print(summary(config))
+    return 0
+
+
+async def run_headless(config: AppConfig, *, metrics_port: int | None = None) -> int:
+    """Run until SIGINT/SIGTERM, then stop cleanly: orders canceled, dead-man switch disarmed."""
+    from gridtui.supervisor import Supervisor, VenueUnavailable
+
+    try:
+        supervisor = Supervisor(config)
+    except VenueUnavailable as exc:
+        raise UsageError(str(exc)) from exc
+    supervisor.bus.subscribe(EventLogger())
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    server = supervisor.metrics.serve(metrics_port) if metrics_port else None
+    try:
+        await supervisor.start()
+        log.info("running %d bots; Ctrl-C stops them cleanly", len(supervisor.slots))
+        await stop.wait()
+    finally:
+        report = await supervisor.stop()
+        if server is not None:
+            server.close()
+        log_event(
+            "shutdown_complete",
+            open_orders=report.open_orders,
+            bots=report.bots,
+            dead_man_disarmed=report.dead_man_disarmed,
+            duration_s=round(report.duration_s, 3),
+        )
+    return 0 if report.open_orders == 0 and report.dead_man_disarmed else 1
+
+
+def dumps(obj: object) -> str:
+    return json.dumps(obj, default=str)

@@ -1,0 +1,268 @@
+"""The rule of every config key: what it accepts and how the loader reads it.
+
+The validator reports with these rules and the loader converts with them, so "what is valid" and
+"how it is read" cannot drift apart. Decimal fields go through ``Decimal(str(value))`` — never
+float arithmetic — so "0.1" in the file is exactly Decimal("0.1") in the engine.
+"""
+
+from __future__ import annotations
+
+import enum
+import operator
+import re
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any, Protocol
+
+import attrs
+
+from gridtui.config.schema import EngineSettings, GridMode, Spacing, VenueKind
+
+_HEX64 = re.compile(r"(0x)?[0-9a-fA-F]{64}")
+_SECRET_WORDS = frozenset(
+    {"key", "keys", "secret", "secrets", "private", "privkey", "privatekey", "apikey"}
+    | {"secretkey", "mnemonic", "password", "passphrase", "seedphrase"}
+)
+SECRET_FIX = (
+    "secrets are not allowed in the config file (expected the API wallet key in an environment "
+    "variable or in a 0600 file named by venue.key_file)"
+)
+COIN_PATTERN = re.compile(r"[A-Z0-9]+")
+_COMPARE = {">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le}
+
+
+class Field(Protocol):
+    """One key's rule: what it accepts (``problem``) and how the loader reads it (``convert``)."""
+
+    @property
+    def rule(self) -> str: ...
+
+    def problem(self, value: Any) -> str | None: ...
+
+    def convert(self, value: Any) -> Any: ...
+
+
+def show(value: Any) -> str:
+    """How a value is quoted in a message: as it would be written in TOML, secrets redacted."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return "<redacted>" if looks_secret(value) else repr(value)
+    if isinstance(value, dict):
+        return "a table"
+    if isinstance(value, list):
+        return "an array"
+    return str(value)
+
+
+def looks_secret(value: Any) -> bool:
+    return isinstance(value, str) and _HEX64.fullmatch(value.strip()) is not None
+
+
+def is_secret_name(key: str) -> bool:
+    """private_key, apiKey, secret, wallet_key, ... — anything named like a key except key_file."""
+    if key == "key_file":
+        return False
+    words = re.split(r"[^a-z0-9]+", re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", key).lower())
+    return any(word in _SECRET_WORDS for word in words)
+
+
+def to_decimal(value: Any) -> Decimal | None:
+    """A TOML number or numeric string as an exact Decimal (via ``str``, never float arithmetic)."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return None
+    try:
+        number = Decimal(str(value).strip())
+    except InvalidOperation:
+        return None
+    return number if number.is_finite() else None
+
+
+@attrs.frozen(slots=True)
+class IntField:
+    low: int | None = None
+    high: int | None = None
+
+    @property
+    def rule(self) -> str:
+        if self.low is not None and self.high is not None:
+            return f"an integer from {self.low} to {self.high}"
+        if self.low is not None:
+            return f"an integer >= {self.low}"
+        return "an integer"
+
+    def problem(self, value: Any) -> str | None:
+        if isinstance(value, bool) or not isinstance(value, int):
+            return f"must be {self.rule}, got {show(value)}"
+        if self.low is not None and value < self.low:
+            return f"must be an integer >= {self.low}, got {value}"
+        if self.high is not None and value > self.high:
+            return f"must be an integer <= {self.high}, got {value}"
+        return None
+
+    def convert(self, value: Any) -> int:
+        return int(value)
+
+
+@attrs.frozen(slots=True)
+class NumberField:
+    """A Decimal (money, sizes, percents) or, with ``as_float``, a float (durations, volatility)."""
+
+    gt: Decimal | None = None
+    ge: Decimal | None = None
+    lt: Decimal | None = None
+    le: Decimal | None = None
+    as_float: bool = False
+
+    def _bounds(self) -> list[tuple[str, Decimal]]:
+        pairs = ((">", self.gt), (">=", self.ge), ("<", self.lt), ("<=", self.le))
+        return [(op, bound) for op, bound in pairs if bound is not None]
+
+    @property
+    def rule(self) -> str:
+        parts = [f"{op} {bound}" for op, bound in self._bounds()]
+        return " ".join(["a number", " and ".join(parts)]).strip()
+
+    def problem(self, value: Any) -> str | None:
+        number = to_decimal(value)
+        if number is None:
+            return f"must be {self.rule}, got {show(value)}"
+        for op, bound in self._bounds():
+            if not _COMPARE[op](number, bound):
+                return f"must be a number {op} {bound}, got {show(value)}"
+        return None
+
+    def convert(self, value: Any) -> Decimal | float:
+        number = to_decimal(value)
+        if number is None:
+            raise ValueError(f"not a number: {value!r}")
+        return float(number) if self.as_float else number
+
+
+@attrs.frozen(slots=True)
+class BoolField:
+    rule: str = "true or false"
+
+    def problem(self, value: Any) -> str | None:
+        return None if isinstance(value, bool) else f"must be true or false, got {show(value)}"
+
+    def convert(self, value: Any) -> bool:
+        return bool(value)
+
+
+@attrs.frozen(slots=True)
+class ChoiceField:
+    """One of a fixed set of strings; ``kind`` (an Enum) makes the loader return its member."""
+
+    choices: tuple[str, ...]
+    noun: str
+    kind: type[enum.Enum] | None = None
+
+    @property
+    def rule(self) -> str:
+        return " or ".join(self.choices) if len(self.choices) < 3 else _one_of(self.choices)
+
+    def problem(self, value: Any) -> str | None:
+        if value in self.choices:
+            return None
+        return f"unknown {self.noun} {show(value)} (expected {self.rule})"
+
+    def convert(self, value: Any) -> Any:
+        return self.kind(value) if self.kind is not None else value
+
+
+@attrs.frozen(slots=True)
+class TextField:
+    """A string matching ``pattern`` (whole string); ``path`` makes the loader return a Path."""
+
+    pattern: re.Pattern[str]
+    rule: str
+    path: bool = False
+
+    def problem(self, value: Any) -> str | None:
+        if isinstance(value, str) and self.pattern.fullmatch(value):
+            return None
+        return f"must be {self.rule}, got {show(value)}"
+
+    def convert(self, value: Any) -> Any:
+        return Path(value).expanduser() if self.path else value
+
+
+def _one_of(choices: tuple[str, ...]) -> str:
+    return ", ".join(choices[:-1]) + " or " + choices[-1]
+
+
+_POSITIVE = NumberField(gt=Decimal(0))
+_NON_NEGATIVE = NumberField(ge=Decimal(0))
+_SECONDS = NumberField(gt=Decimal(0), as_float=True)
+_PATH = TextField(re.compile(r"\S.*"), "a file path in quotes", path=True)
+_COIN = TextField(COIN_PATTERN, "an upper-case coin symbol such as 'BTC'")
+
+TOP_FIELDS: dict[str, Field] = {
+    "data_dir": _PATH,
+    "log_level": ChoiceField(("debug", "info", "warning", "error"), "log level"),
+    "theme": TextField(re.compile(r"\S+"), "a theme name in quotes"),
+}
+ENGINE_FIELDS: dict[str, Field] = {name: _SECONDS for name in attrs.fields_dict(EngineSettings)}
+BREAKER_FIELDS: dict[str, Field] = {
+    "error_threshold": IntField(1),
+    "cooldown_s": _SECONDS,
+    "max_cooldown_s": _SECONDS,
+}
+DEAD_MAN_FIELDS: dict[str, Field] = {
+    "enabled": BoolField(),
+    "timeout_s": NumberField(ge=Decimal(5), as_float=True),
+}
+VENUE_FIELDS: dict[str, Field] = {
+    "kind": ChoiceField(tuple(k.value for k in VenueKind), "venue", VenueKind),
+    "network": ChoiceField(("testnet", "mainnet"), "network"),
+    "api_url": TextField(re.compile(r"https?://\S+"), "an http:// or https:// URL"),
+    "account_address": TextField(
+        re.compile(r"0x[0-9a-fA-F]{40}"), "your public account address: 0x and 40 hex digits"
+    ),
+    "key_file": _PATH,
+}
+PAPER_FIELDS: dict[str, Field] = {
+    "seed": IntField(0),
+    "state_file": _PATH,
+    "starting_balance": _POSITIVE,
+    "maker_fee": _NON_NEGATIVE,
+    "taker_fee": _NON_NEGATIVE,
+    "tick_interval_s": _SECONDS,
+    "speed": _SECONDS,
+}
+MARKET_FIELDS: dict[str, Field] = {
+    "coin": _COIN,
+    "start_price": _POSITIVE,
+    "sz_decimals": IntField(0, 6),
+    "volatility": NumberField(ge=Decimal(0), as_float=True),
+    "candles_file": _PATH,
+}
+GRID_FIELDS: dict[str, Field] = {
+    "levels": IntField(2, 200),
+    "spacing": ChoiceField(tuple(s.value for s in Spacing), "spacing", Spacing),
+    "spacing_pct": NumberField(gt=Decimal(0), lt=Decimal(50)),
+    "volatility_scaled": BoolField(),
+    "volatility_multiplier": _POSITIVE,
+    "size": _POSITIVE,
+    "size_scaling_pct": _NON_NEGATIVE,
+    "mode": ChoiceField(tuple(m.value for m in GridMode), "grid mode", GridMode),
+    "lower": _POSITIVE,
+    "upper": _POSITIVE,
+    "recenter_threshold_pct": _NON_NEGATIVE,
+    "trend_bias": NumberField(ge=Decimal(0), le=Decimal(1)),
+}
+RISK_FIELDS: dict[str, Field] = {
+    "max_position": _POSITIVE,
+    "max_notional": _POSITIVE,
+    "max_open_orders": IntField(1),
+    "max_orders_per_second": _POSITIVE,
+    "order_burst": IntField(1),
+    "max_drawdown": _POSITIVE,
+    "daily_loss_limit": _POSITIVE,
+}
+BOT_FIELDS: dict[str, Field] = {
+    "name": TextField(re.compile(r"[a-z0-9_-]+"), "lower-case letters, digits, _ or -"),
+    "coin": _COIN,
+    "enabled": BoolField(),
+}

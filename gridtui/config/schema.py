@@ -1,0 +1,152 @@
+"""The validated configuration, as frozen value types.
+
+Components receive only the part they need (``GridSettings`` to the calculator, ``RiskLimits`` to
+the risk engine, ...). The loader builds these from TOML after the validator has accepted it, so
+every value here is already known to be in range.
+"""
+
+from __future__ import annotations
+
+import enum
+from decimal import Decimal
+from pathlib import Path
+
+import attrs
+
+
+class VenueKind(enum.Enum):
+    PAPER = "paper"
+    HYPERLIQUID = "hyperliquid"
+
+
+class Spacing(enum.Enum):
+    ARITHMETIC = "arithmetic"
+    GEOMETRIC = "geometric"
+
+
+class GridMode(enum.Enum):
+    ROLLING = "rolling"
+    """Centered on the mid; re-centered when the price leaves the grid."""
+    BOUNDED = "bounded"
+    """Fixed ``lower``..``upper`` range; levels never move."""
+
+
+@attrs.frozen(slots=True)
+class GridSettings:
+    levels: int = 5
+    """Levels per side."""
+    spacing: Spacing = Spacing.ARITHMETIC
+    spacing_pct: Decimal = Decimal("0.2")
+    """Distance between neighbouring levels, in percent of the center price."""
+    volatility_scaled: bool = False
+    """When true, spacing = max(spacing_pct, volatility_multiplier × realized volatility per
+    level horizon); the percent above becomes the floor."""
+    volatility_multiplier: Decimal = Decimal("1.0")
+    size: Decimal = Decimal("0.001")
+    """Order size, in coin units, of the levels next to the center."""
+    size_scaling_pct: Decimal = Decimal("0")
+    """Extra size per level of distance from the center, in percent of ``size``."""
+    mode: GridMode = GridMode.ROLLING
+    lower: Decimal | None = None
+    upper: Decimal | None = None
+    recenter_threshold_pct: Decimal = Decimal("0.5")
+    """Re-center (rolling mode) when the mid is this many percent beyond the outermost level."""
+    trend_bias: Decimal = Decimal("0")
+    """0 = no skew; 1 = shift the center by a full spacing in the direction of the EMA slope."""
+
+
+@attrs.frozen(slots=True)
+class RiskLimits:
+    max_position: Decimal = Decimal("1")
+    """Absolute position, in coin units."""
+    max_notional: Decimal = Decimal("10000")
+    """Absolute position value, in USD, counting the order being placed."""
+    max_open_orders: int = 40
+    max_orders_per_second: Decimal = Decimal("5")
+    order_burst: int = 20
+    max_drawdown: Decimal = Decimal("500")
+    """USD from peak equity (realized + unrealized) before the bot halts."""
+    daily_loss_limit: Decimal = Decimal("300")
+    """USD lost in one UTC day (realized + unrealized) before the bot halts until the next day."""
+
+
+@attrs.frozen(slots=True)
+class BreakerSettings:
+    error_threshold: int = 5
+    cooldown_s: float = 5.0
+    max_cooldown_s: float = 120.0
+
+
+@attrs.frozen(slots=True)
+class DeadManSettings:
+    enabled: bool = True
+    timeout_s: float = 60.0
+    """The exchange cancels every order this long after the last refresh (Hyperliquid needs ≥ 5 s)."""
+
+
+@attrs.frozen(slots=True)
+class PaperMarket:
+    """The simulated market of one coin on the paper venue."""
+
+    coin: str
+    start_price: Decimal
+    sz_decimals: int
+    volatility: float = 0.8
+    """Annualised volatility of the price path."""
+    candles_file: Path | None = None
+    """Replay these candles (CSV: time_ms,open,high,low,close,volume) instead of a generated path."""
+
+
+@attrs.frozen(slots=True)
+class PaperSettings:
+    seed: int = 7
+    state_file: Path = Path("data/paper.db")
+    starting_balance: Decimal = Decimal("100000")
+    maker_fee: Decimal = Decimal("0.00015")
+    taker_fee: Decimal = Decimal("0.00045")
+    tick_interval_s: float = 0.25
+    speed: float = 60.0
+    """Simulated seconds of price movement per real second."""
+    markets: tuple[PaperMarket, ...] = ()
+
+
+@attrs.frozen(slots=True)
+class VenueSettings:
+    kind: VenueKind = VenueKind.PAPER
+    paper: PaperSettings = PaperSettings()
+    network: str = "testnet"
+    api_url: str | None = None
+    account_address: str | None = None
+    key_file: Path | None = None
+
+
+@attrs.frozen(slots=True)
+class BotSettings:
+    name: str
+    coin: str
+    grid: GridSettings
+    risk: RiskLimits
+    enabled: bool = True
+
+
+@attrs.frozen(slots=True)
+class EngineSettings:
+    cycle_interval_s: float = 1.0
+    reconcile_interval_s: float = 30.0
+    stream_stale_after_s: float = 10.0
+    stuck_order_after_s: float = 30.0
+    restart_backoff_s: float = 1.0
+    restart_backoff_max_s: float = 60.0
+
+
+@attrs.frozen(slots=True)
+class AppConfig:
+    data_dir: Path
+    venue: VenueSettings
+    engine: EngineSettings
+    breaker: BreakerSettings
+    dead_man: DeadManSettings
+    bots: tuple[BotSettings, ...]
+    log_level: str = "info"
+    theme: str = "gridtui-dark"
+    source: Path | None = None

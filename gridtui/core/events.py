@@ -1,0 +1,181 @@
+"""Engine events and the bus that carries them.
+
+Events are named in the past tense and are frozen values. Every event has ``bot`` and ``coin``
+so a log line or a TUI row can always say where it came from. ``event_name`` is the snake_case
+name used as the ``event`` field of JSON logs.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import re
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any, ClassVar
+
+import attrs
+
+from gridtui.core.types import Side
+
+log = logging.getLogger(__name__)
+
+
+class Severity(enum.Enum):
+    INFO = "info"
+    WARNING = "warning"
+    CRITICAL = "critical"
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+@attrs.frozen(slots=True, kw_only=True)
+class Event:
+    bot: str
+    coin: str
+    timestamp_ms: int
+
+    event_name: ClassVar[str] = "event"
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.event_name = _snake(cls.__name__)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready fields: Decimals as strings, enums by value."""
+        out: dict[str, Any] = {"event": self.event_name}
+        for field in attrs.fields(type(self)):
+            value = getattr(self, field.name)
+            if isinstance(value, Decimal):
+                value = str(value)
+            elif isinstance(value, enum.Enum):
+                value = value.value
+            out[field.name] = value
+        return out
+
+
+@attrs.frozen(slots=True, kw_only=True)
+class OrderPlaced(Event):
+    client_id: str
+    exchange_id: int | None
+    side: Side
+    price: Decimal
+    size: Decimal
+    grid_level: int | None = None
+
+
+@attrs.frozen(slots=True, kw_only=True)
+class OrderRejected(Event):
+    client_id: str
+    side: Side
+    price: Decimal
+    size: Decimal
+    reason: str
+
+
+@attrs.frozen(slots=True, kw_only=True)
+class OrderCanceled(Event):
+    client_id: str | None
+    exchange_id: int | None
+    reason: str = ""
+
+
+@attrs.frozen(slots=True, kw_only=True)
+class OrderFilled(Event):
+    trade_id: int
+    client_id: str | None
+    side: Side
+    price: Decimal
+    size: Decimal
+    fee: Decimal
+    position: Decimal
+    realized_pnl: Decimal
+
+
+@attrs.frozen(slots=True, kw_only=True)
+class BotHalted(Event):
+    reason: str
+
+
+@attrs.frozen(slots=True, kw_only=True)
+class BotResumed(Event):
+    pass
+
+
+@attrs.frozen(slots=True, kw_only=True)
+class BreakerTripped(Event):
+    consecutive_errors: int
+    last_error: str
+
+
+@attrs.frozen(slots=True, kw_only=True)
+class BreakerClosed(Event):
+    pass
+
+
+@attrs.frozen(slots=True, kw_only=True)
+class Reconciled(Event):
+    missing_fills: int
+    adopted_orders: int
+    canceled_unknown: int
+    position_corrected: bool
+
+
+@attrs.frozen(slots=True, kw_only=True)
+class GridBuilt(Event):
+    center: Decimal
+    levels: int
+    placed: int
+    canceled: int
+
+
+@attrs.frozen(slots=True, kw_only=True)
+class AlertRaised(Event):
+    severity: Severity
+    kind: str
+    message: str
+
+
+@attrs.frozen(slots=True, kw_only=True)
+class BotStarted(Event):
+    pass
+
+
+@attrs.frozen(slots=True, kw_only=True)
+class BotCrashed(Event):
+    error: str
+    restart_in_s: float
+
+
+@attrs.frozen(slots=True, kw_only=True)
+class BotStopped(Event):
+    open_orders: int
+
+
+Handler = Callable[[Event], None]
+
+
+class EventBus:
+    """Synchronous fan-out. A failing handler is logged with its traceback and the others still
+    run: a broken display must never stop the engine, and nothing is swallowed silently."""
+
+    def __init__(self) -> None:
+        self._handlers: list[Handler] = []
+
+    def subscribe(self, handler: Handler) -> Callable[[], None]:
+        self._handlers.append(handler)
+
+        def unsubscribe() -> None:
+            if handler in self._handlers:
+                self._handlers.remove(handler)
+
+        return unsubscribe
+
+    def publish(self, event: Event) -> None:
+        for handler in list(self._handlers):
+            try:
+                handler(event)
+            except Exception:
+                log.exception("event handler %r failed on %s", handler, event.event_name)

@@ -1,0 +1,364 @@
+"""The only path from the engine to the exchange's order endpoints.
+
+Every order is journaled (intent) before it is sent, tracked in the shadow ledger, and gated by the
+circuit breaker. API failures come back as results with ``success=False``; nothing here raises for
+an exchange error. A breaker trip cancels every order of the bot, and if the API is down at that
+moment the cancel is retried as soon as the breaker lets a probe through (``heal``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import time
+from collections.abc import Sequence
+from decimal import Decimal
+
+import attrs
+
+from gridtui.core.clock import Clock
+from gridtui.core.events import (
+    BreakerClosed,
+    BreakerTripped,
+    EventBus,
+    OrderCanceled,
+    OrderPlaced,
+    OrderRejected,
+)
+from gridtui.core.types import (
+    ZERO,
+    ExchangeError,
+    Level,
+    Order,
+    OrderRequest,
+    OrderStatus,
+    PlaceStatus,
+    Tif,
+)
+from gridtui.exchanges.base import Exchange
+from gridtui.monitoring.metrics import Metrics
+from gridtui.risk.circuit_breaker import BreakerState, CircuitBreaker
+from gridtui.state.shadow_ledger import ShadowLedger, TrackedOrder
+
+log = logging.getLogger(__name__)
+
+NEVER_PLACED = "never reached the exchange"
+
+
+def client_order_id(bot: str, level: int, generation: int) -> str:
+    """Deterministic cloid (0x + 32 hex): the same (bot, level, generation) always gives the same
+    id, so an order resent after a crash is recognised by the exchange and by reconciliation."""
+    digest = hashlib.sha256(f"gridtui|{bot}|{level}|{generation}".encode()).hexdigest()
+    return "0x" + digest[:32]
+
+
+@attrs.frozen(slots=True)
+class SubmitResult:
+    success: bool
+    client_id: str
+    status: OrderStatus
+    exchange_id: int | None = None
+    error: str | None = None
+    filled_size: Decimal = ZERO
+
+
+@attrs.frozen(slots=True)
+class CancelResult:
+    success: bool
+    client_id: str | None
+    exchange_id: int | None = None
+    error: str | None = None
+    exchange_error: bool = False
+    """The call itself failed (network, 5xx, 429): the order may still rest."""
+
+
+class ExecutionGateway:
+    def __init__(
+        self,
+        exchange: Exchange,
+        ledger: ShadowLedger,
+        breaker: CircuitBreaker,
+        bus: EventBus,
+        clock: Clock,
+        metrics: Metrics,
+        *,
+        bot: str,
+        coin: str,
+    ) -> None:
+        self._exchange = exchange
+        self._ledger = ledger
+        self._breaker = breaker
+        self._bus = bus
+        self._clock = clock
+        self._metrics = metrics
+        self.bot = bot
+        self.coin = coin
+        self._lock = asyncio.Lock()
+        self.cancel_all_pending = False
+        """A breaker trip could not cancel everything yet; ``heal`` retries."""
+
+    @property
+    def breaker(self) -> CircuitBreaker:
+        return self._breaker
+
+    @property
+    def ledger(self) -> ShadowLedger:
+        return self._ledger
+
+    def request_for(self, level: Level, *, tif: Tif = Tif.GTC) -> tuple[OrderRequest, int]:
+        generation = self._ledger.store.next_generation(level.index)
+        cid = client_order_id(self.bot, level.index, generation)
+        request = OrderRequest(self.coin, level.side, level.price, level.size, cid, tif)
+        return request, generation
+
+    async def submit_level(self, level: Level, *, tif: Tif = Tif.GTC) -> SubmitResult:
+        return (await self.submit_levels([level], tif=tif))[0]
+
+    async def submit_levels(
+        self, levels: Sequence[Level], *, tif: Tif = Tif.GTC
+    ) -> list[SubmitResult]:
+        """Batch submit: one exchange call for the whole batch, each order journaled first."""
+        if not levels:
+            return []
+        async with self._lock:
+            if not self._breaker.allow_request():
+                return [
+                    SubmitResult(False, "", OrderStatus.REJECTED, error="circuit breaker open")
+                    for _ in levels
+                ]
+            tracked: list[TrackedOrder] = []
+            for level in levels:
+                request, generation = self.request_for(level, tif=tif)
+                tracked.append(
+                    self._ledger.add_pending(request, level=level.index, generation=generation)
+                )
+            started = time.perf_counter()
+            try:
+                acks = await self._exchange.place_orders([t.request for t in tracked])
+            except ExchangeError as exc:
+                # The orders may or may not have reached the book (a timeout after accept):
+                # UNKNOWN until reconciliation asks the exchange by client id.
+                await self._record_failure(str(exc))
+                for t in tracked:
+                    self._ledger.mark(t.request.client_id, OrderStatus.UNKNOWN, error=str(exc))
+                return [
+                    SubmitResult(False, t.request.client_id, OrderStatus.UNKNOWN, error=str(exc))
+                    for t in tracked
+                ]
+            self._metrics.observe_order_latency(
+                self.bot, self.coin, time.perf_counter() - started
+            )
+            await self._record_success()
+            return [self._apply_ack(t, ack) for t, ack in zip(tracked, acks, strict=True)]
+
+    def _apply_ack(self, tracked: TrackedOrder, ack) -> SubmitResult:  # noqa: ANN001
+        request = tracked.request
+        now = self._clock.now_ms()
+        if ack.status is PlaceStatus.ERROR:
+            self._ledger.mark(request.client_id, OrderStatus.REJECTED, error=ack.error)
+            self._bus.publish(
+                OrderRejected(
+                    bot=self.bot,
+                    coin=self.coin,
+                    timestamp_ms=now,
+                    client_id=request.client_id,
+                    side=request.side,
+                    price=request.price,
+                    size=request.size,
+                    reason=ack.error or "rejected",
+                )
+            )
+            return SubmitResult(False, request.client_id, OrderStatus.REJECTED, error=ack.error)
+        # Resting or (partly) filled on arrival: the fills themselves arrive on the stream and
+        # move the order on through the fill processor.
+        self._ledger.mark(request.client_id, OrderStatus.OPEN, exchange_id=ack.exchange_id)
+        self._bus.publish(
+            OrderPlaced(
+                bot=self.bot,
+                coin=self.coin,
+                timestamp_ms=now,
+                client_id=request.client_id,
+                exchange_id=ack.exchange_id,
+                side=request.side,
+                price=request.price,
+                size=request.size,
+                grid_level=tracked.level,
+            )
+        )
+        status = OrderStatus.FILLED if ack.status is PlaceStatus.FILLED else OrderStatus.OPEN
+        return SubmitResult(
+            True, request.client_id, status, exchange_id=ack.exchange_id, filled_size=ack.filled_size
+        )
+
+    async def cancel(self, client_id: str, *, reason: str = "") -> CancelResult:
+        async with self._lock:
+            return (await self._cancel_tracked([client_id], reason=reason))[0]
+
+    async def cancel_many(self, client_ids: Sequence[str], *, reason: str = "") -> list[CancelResult]:
+        async with self._lock:
+            return await self._cancel_tracked(list(client_ids), reason=reason)
+
+    async def _cancel_tracked(self, client_ids: list[str], *, reason: str) -> list[CancelResult]:
+        """Cancels go out even when the breaker is open: removing risk is always allowed."""
+        if not client_ids:
+            return []
+        for cid in client_ids:
+            self._ledger.mark(cid, OrderStatus.PENDING_CANCEL)
+        try:
+            acks = await self._exchange.cancel_by_client_ids(self.coin, client_ids)
+        except ExchangeError as exc:
+            await self._record_failure(str(exc))
+            for cid in client_ids:
+                self._ledger.mark(cid, OrderStatus.UNKNOWN, error=str(exc))
+            return [
+                CancelResult(False, cid, error=str(exc), exchange_error=True) for cid in client_ids
+            ]
+        await self._record_success()
+        results = []
+        for cid, ack in zip(client_ids, acks, strict=True):
+            if ack.success:
+                self._mark_canceled(cid, ack.exchange_id, reason)
+                results.append(CancelResult(True, cid, ack.exchange_id))
+            else:
+                # Already filled or canceled: ask the exchange what really happened.
+                await self._resolve(cid)
+                results.append(CancelResult(False, cid, ack.exchange_id, ack.error))
+        return results
+
+    def _mark_canceled(self, cid: str | None, exchange_id: int | None, reason: str) -> None:
+        if cid is not None:
+            self._ledger.mark(cid, OrderStatus.CANCELED, exchange_id=exchange_id)
+        self._bus.publish(
+            OrderCanceled(
+                bot=self.bot,
+                coin=self.coin,
+                timestamp_ms=self._clock.now_ms(),
+                client_id=cid,
+                exchange_id=exchange_id,
+                reason=reason,
+            )
+        )
+
+    async def cancel_all(self, *, reason: str = "cancel_all") -> list[CancelResult]:
+        async with self._lock:
+            return await self._cancel_all(reason)
+
+    async def _cancel_all(self, reason: str) -> list[CancelResult]:
+        """Cancel every order of this bot that rests on the exchange, asking the exchange itself
+        (not only the ledger) so nothing the ledger lost track of survives."""
+        try:
+            resting = await self._exchange.open_orders(self.coin)
+        except ExchangeError as exc:
+            await self._record_failure(str(exc))
+            self.cancel_all_pending = True
+            return [CancelResult(False, None, error=str(exc), exchange_error=True)]
+        ours = [o for o in resting if o.client_id is not None and self._ledger.knows(o.client_id)]
+        ids = [o.client_id for o in ours if o.client_id is not None]
+        results = await self._cancel_tracked(ids, reason=reason)
+        self.cancel_all_pending = any(r.exchange_error for r in results)
+        if self.cancel_all_pending:
+            return results
+        # Orders we believed live but the exchange no longer lists: settle them by asking.
+        resting_ids = {o.client_id for o in resting}
+        for tracked in self._ledger.live():
+            if tracked.request.client_id not in resting_ids:
+                await self._resolve(tracked.request.client_id)
+        return results
+
+    async def cancel_unknown(self, orders: Sequence[Order], *, reason: str) -> int:
+        """Cancel exchange orders on our coin that are not ours (by exchange id)."""
+        if not orders:
+            return 0
+        async with self._lock:
+            try:
+                acks = await self._exchange.cancel_orders(
+                    self.coin, [o.exchange_id for o in orders]
+                )
+            except ExchangeError as exc:
+                await self._record_failure(str(exc))
+                return 0
+            await self._record_success()
+            canceled = 0
+            for order, ack in zip(orders, acks, strict=True):
+                if ack.success:
+                    canceled += 1
+                    self._mark_canceled(None, order.exchange_id, reason)
+            return canceled
+
+    async def resolve(self, client_id: str) -> OrderStatus | None:
+        async with self._lock:
+            return await self._resolve(client_id)
+
+    async def _resolve(self, client_id: str) -> OrderStatus | None:
+        """Settle an order whose fate we do not know by asking the exchange for it by client id."""
+        try:
+            order = await self._exchange.order_status(client_id=client_id)
+        except ExchangeError as exc:
+            await self._record_failure(str(exc))
+            return None
+        tracked = self._ledger.get(client_id)
+        if order is None:
+            if tracked is not None and tracked.status in (
+                OrderStatus.PENDING_SUBMIT,
+                OrderStatus.UNKNOWN,
+            ):
+                self._ledger.mark(client_id, OrderStatus.REJECTED, error=NEVER_PLACED)
+                return OrderStatus.REJECTED
+            return None
+        if order.status is OrderStatus.CANCELED and tracked is not None:
+            self._mark_canceled(client_id, order.exchange_id, "canceled on the exchange")
+        else:
+            self._ledger.mark(client_id, order.status, exchange_id=order.exchange_id)
+        return order.status
+
+    async def cancel_stuck(self, max_age_s: float) -> int:
+        """Orders stuck in a transient state for too long are settled with the exchange."""
+        cutoff = self._clock.now_ms() - int(max_age_s * 1000)
+        transient = (OrderStatus.PENDING_SUBMIT, OrderStatus.UNKNOWN, OrderStatus.PENDING_CANCEL)
+        stuck = [
+            t for t in self._ledger.live() if t.status in transient and t.updated_ms <= cutoff
+        ]
+        for tracked in stuck:
+            self._metrics.stuck_order(self.bot, self.coin)
+            status = await self.resolve(tracked.request.client_id)
+            if status in (OrderStatus.OPEN, OrderStatus.PARTIALLY_FILLED) and (
+                tracked.status is OrderStatus.PENDING_CANCEL
+            ):
+                await self.cancel(tracked.request.client_id, reason="stuck cancel retried")
+        return len(stuck)
+
+    async def heal(self) -> None:
+        """Once per cycle: finish a cancel-all that a breaker trip could not complete."""
+        if self.cancel_all_pending and self._breaker.allow_request():
+            await self.cancel_all(reason="breaker trip (retried)")
+
+    async def _record_failure(self, error: str) -> None:
+        tripped = self._breaker.record_failure(error)
+        self._metrics.set_breaker_state(self.bot, self.coin, self._breaker.state.name.lower())
+        if not tripped:
+            return
+        log.error("%s: circuit breaker tripped after %s errors: %s", self.bot,
+                  self._breaker.consecutive_errors, error)
+        self._bus.publish(
+            BreakerTripped(
+                bot=self.bot,
+                coin=self.coin,
+                timestamp_ms=self._clock.now_ms(),
+                consecutive_errors=self._breaker.consecutive_errors,
+                last_error=error,
+            )
+        )
+        self.cancel_all_pending = True
+        # Inside the lock already: call the unlocked body. If the API is still down this fails
+        # and ``heal`` retries once the breaker half-opens.
+        await self._cancel_all("breaker tripped")
+
+    async def _record_success(self) -> None:
+        was_open = self._breaker.state is not BreakerState.CLOSED
+        self._breaker.record_success()
+        if was_open and self._breaker.state is BreakerState.CLOSED:
+            self._metrics.set_breaker_state(self.bot, self.coin, "closed")
+            self._bus.publish(
+                BreakerClosed(bot=self.bot, coin=self.coin, timestamp_ms=self._clock.now_ms())
+            )

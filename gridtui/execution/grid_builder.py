@@ -1,0 +1,197 @@
+"""Turns a desired grid into resting orders, and keeps it whole as fills arrive.
+
+The grid is a ladder of prices (index -n..n) with one empty slot, the *gap*: buys below it, sells
+above it. A buy filled at i moves the gap to i and puts a sell at i+1; a sell filled at j moves the
+gap to j and puts a buy at j-1. Because the desired orders are a pure function of (snapshot, gap),
+a full rebuild is a diff against the shadow ledger, and repeating it is harmless.
+"""
+
+from __future__ import annotations
+
+import logging
+from decimal import Decimal
+
+import attrs
+
+from gridtui.core.clock import Clock
+from gridtui.core.events import EventBus, GridBuilt, Severity
+from gridtui.core.types import ZERO, Level, OrderRequest, OrderStatus, Side
+from gridtui.execution.execution_gateway import ExecutionGateway
+from gridtui.execution.fill_processor import FillResult
+from gridtui.monitoring.alerting import Alerter
+from gridtui.monitoring.metrics import Metrics
+from gridtui.risk.risk_engine import RiskEngine
+from gridtui.state.state_manager import StateManager
+from gridtui.strategy.grid_snapshot import GridSnapshot
+
+log = logging.getLogger(__name__)
+
+DRIFT_ALERT_RATIO = Decimal("0.10")
+
+
+@attrs.frozen(slots=True)
+class BuildResult:
+    placed: int
+    canceled: int
+    refused: tuple[str, ...] = ()
+
+
+class GridBuilder:
+    def __init__(
+        self,
+        gateway: ExecutionGateway,
+        risk: RiskEngine,
+        state: StateManager,
+        alerter: Alerter,
+        bus: EventBus,
+        clock: Clock,
+        metrics: Metrics,
+    ) -> None:
+        self._gateway = gateway
+        self._risk = risk
+        self._state = state
+        self._alerter = alerter
+        self._bus = bus
+        self._clock = clock
+        self._metrics = metrics
+        self.snapshot: GridSnapshot | None = None
+        self.gap_index = 0
+        self._expected_position: Decimal | None = None
+        self.drift_ratio = ZERO
+        self._drift_alerted = False
+
+    @property
+    def bot(self) -> str:
+        return self._gateway.bot
+
+    @property
+    def coin(self) -> str:
+        return self._gateway.coin
+
+    def desired_levels(self) -> tuple[Level, ...]:
+        if self.snapshot is None:
+            return ()
+        return self.snapshot.initial_levels(self.gap_index)
+
+    async def build_and_place_grid(self, snapshot: GridSnapshot, mark: Decimal) -> BuildResult:
+        """Make the exchange hold exactly the desired grid: cancel what is stale, place what is
+        missing (each through the risk gate). Safe to call again at any time."""
+        if self.snapshot is None or snapshot is not self.snapshot:
+            self.snapshot = snapshot
+            self.gap_index = snapshot.nearest_index(mark)
+            self._expected_position = self._state.get_snapshot().position
+        desired = {(lvl.index, lvl.side, lvl.price): lvl for lvl in self.desired_levels()}
+        ledger = self._gateway.ledger
+        stale: list[str] = []
+        for tracked in ledger.live():
+            key = (tracked.level, tracked.request.side, tracked.request.price)
+            if key in desired and tracked.status is not OrderStatus.PENDING_CANCEL:
+                desired.pop(key)
+            elif tracked.status in (OrderStatus.OPEN, OrderStatus.PARTIALLY_FILLED):
+                stale.append(tracked.request.client_id)
+        canceled = 0
+        if stale:
+            results = await self._gateway.cancel_many(stale, reason="stale grid level")
+            canceled = sum(r.success for r in results)
+        placed, refused = await self._place(list(desired.values()), mark)
+        self._bus.publish(
+            GridBuilt(
+                bot=self.bot,
+                coin=self.coin,
+                timestamp_ms=self._clock.now_ms(),
+                center=snapshot.center,
+                levels=len(self.desired_levels()),
+                placed=placed,
+                canceled=canceled,
+            )
+        )
+        return BuildResult(placed, canceled, tuple(refused))
+
+    async def _place(self, levels: list[Level], mark: Decimal) -> tuple[int, list[str]]:
+        if not levels:
+            return 0, []
+        state = self._state.get_snapshot()
+        open_requests: list[OrderRequest] = [t.request for t in self._gateway.ledger.live()]
+        allowed: list[Level] = []
+        refused: list[str] = []
+        # Nearest the mid first: if the limits cut the grid short, the useful levels survive.
+        for level in sorted(levels, key=lambda lvl: abs(lvl.price - mark)):
+            request, _ = self._gateway.request_for(level)
+            decision = self._risk.allow_order(
+                request, state=state, open_orders=open_requests, mark=mark
+            )
+            if decision.allowed:
+                allowed.append(level)
+                open_requests.append(request)
+            else:
+                refused.append(decision.reason or "refused")
+        results = await self._gateway.submit_levels(allowed)
+        return sum(r.success for r in results), refused
+
+    async def on_fill(self, result: FillResult, mark: Decimal) -> BuildResult:
+        """After a fill completes an order, place its replacement one level away on the other
+        side, and check the position still matches what the grid's own fills explain."""
+        if not result.applied:
+            return BuildResult(0, 0)
+        fill = result.fill
+        tracked = self._gateway.ledger.get(fill.client_id) if fill.client_id else None
+        if tracked is not None and tracked.level is not None and self._expected_position is not None:
+            self._expected_position += fill.signed_size
+        self._check_drift()
+        if (
+            self.snapshot is None
+            or tracked is None
+            or tracked.level is None
+            or result.order_status is not OrderStatus.FILLED
+        ):
+            return BuildResult(0, 0)
+        filled_index = tracked.level
+        n = self.snapshot.levels_per_side
+        target = filled_index + 1 if tracked.request.side is Side.BUY else filled_index - 1
+        self.gap_index = filled_index
+        if not -n <= target <= n:
+            return BuildResult(0, 0)
+        side = tracked.request.side.opposite
+        price = self.snapshot.price_of(target)
+        occupied = any(
+            t.level == target and t.request.side is side and t.request.price == price
+            for t in self._gateway.ledger.live()
+        )
+        if occupied:
+            return BuildResult(0, 0)
+        level = Level(target, price, side, tracked.request.size)
+        placed, refused = await self._place([level], mark)
+        return BuildResult(placed, 0, tuple(refused))
+
+    def _check_drift(self) -> None:
+        """Drift = position not explained by grid fills since the grid was built (manual trades,
+        corrections, missed fills). Above 10% of the expected position it raises an alert."""
+        if self._expected_position is None or self.snapshot is None:
+            return
+        actual = self._state.get_snapshot().position
+        scale = max(abs(self._expected_position), self.snapshot.size_of(0))
+        self.drift_ratio = abs(actual - self._expected_position) / scale
+        self._metrics.set_drift(self.bot, self.coin, float(self.drift_ratio))
+        if self.drift_ratio > DRIFT_ALERT_RATIO and not self._drift_alerted:
+            self._drift_alerted = True
+            self._alerter.raise_alert(
+                bot=self.bot,
+                coin=self.coin,
+                severity=Severity.WARNING,
+                kind="position_drift",
+                message=(
+                    f"position {actual} differs from the grid's expected "
+                    f"{self._expected_position} by {self.drift_ratio:.1%}"
+                ),
+            )
+        elif self.drift_ratio <= DRIFT_ALERT_RATIO:
+            self._drift_alerted = False
+
+    def check_drift(self) -> Decimal:
+        self._check_drift()
+        return self.drift_ratio
+
+    def rebase_expected_position(self) -> None:
+        """After reconciliation corrected the position, the corrected figure is the new truth."""
+        self._expected_position = self._state.get_snapshot().position
+        self._check_drift()

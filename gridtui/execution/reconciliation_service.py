@@ -1,0 +1,200 @@
+"""Repairs the books against the exchange: on start (crash recovery is this same path) and on a timer.
+
+Three passes, in this order:
+1. fills the exchange has since our last recorded fill → through the FillProcessor (dedup makes
+   re-fetching harmless);
+2. open orders → ours (known client id) are adopted into the ledger, anything else on our coin is
+   canceled; orders we think live but the exchange does not list are settled by order status;
+3. position → compared with the exchange; a lasting difference is corrected with an adjustment row
+   and an alert. A failed position query is skipped, never read as flat.
+"""
+
+from __future__ import annotations
+
+import logging
+from decimal import Decimal
+
+import attrs
+
+from gridtui.core.clock import Clock
+from gridtui.core.events import EventBus, Reconciled, Severity
+from gridtui.core.types import ZERO, ExchangeError, Fill, OrderStatus
+from gridtui.exchanges.base import Exchange
+from gridtui.execution.execution_gateway import ExecutionGateway
+from gridtui.execution.fill_processor import FillProcessor, FillResult
+from gridtui.monitoring.alerting import Alerter
+from gridtui.monitoring.metrics import Metrics
+from gridtui.state.state_manager import StateManager
+
+log = logging.getLogger(__name__)
+
+POSITION_CHECK_ATTEMPTS = 3
+
+
+@attrs.frozen(slots=True)
+class ReconcileReport:
+    missing_fills: int
+    adopted_orders: int
+    canceled_unknown: int
+    settled_orders: int
+    position_corrected: bool
+    position_checked: bool
+    fill_results: tuple[FillResult, ...] = ()
+    error: str | None = None
+
+
+class ReconciliationService:
+    def __init__(
+        self,
+        exchange: Exchange,
+        processor: FillProcessor,
+        gateway: ExecutionGateway,
+        state: StateManager,
+        alerter: Alerter,
+        bus: EventBus,
+        clock: Clock,
+        metrics: Metrics,
+    ) -> None:
+        self._exchange = exchange
+        self._processor = processor
+        self._gateway = gateway
+        self._state = state
+        self._alerter = alerter
+        self._bus = bus
+        self._clock = clock
+        self._metrics = metrics
+
+    @property
+    def bot(self) -> str:
+        return self._gateway.bot
+
+    @property
+    def coin(self) -> str:
+        return self._gateway.coin
+
+    def _fills_floor_ms(self) -> int:
+        """Where to start asking for fills: our last recorded fill, or, before the first fill,
+        the first order this bot ever journaled (fills of our orders may predate any session)."""
+        state = self._state.get_snapshot()
+        if state.fill_count:
+            return state.last_fill_ms
+        orders = self._state.store.orders()
+        if orders:
+            return min(o.created_ms for o in orders)
+        return state.session_start_ms
+
+    async def catch_up_fills(self) -> list[FillResult]:
+        fills = await self._exchange.fills_since(self._fills_floor_ms(), self.coin)
+        ours = [f for f in fills if self.is_ours(f)]
+        return [r for r in self._processor.process_fills(ours) if r.applied]
+
+    def is_ours(self, fill: Fill) -> bool:
+        """Only fills of our own orders enter the journal; anything else on the coin shows up as
+        a position difference and is corrected, visibly, with an adjustment."""
+        if fill.client_id is not None and self._gateway.ledger.knows(fill.client_id):
+            return True
+        return self._gateway.ledger.by_exchange_id(fill.exchange_order_id) is not None
+
+    async def reconcile(self) -> ReconcileReport:
+        try:
+            return await self._reconcile()
+        except ExchangeError as exc:
+            log.warning("%s: reconciliation incomplete: %s", self.bot, exc)
+            return ReconcileReport(0, 0, 0, 0, False, False, error=str(exc))
+
+    async def _reconcile(self) -> ReconcileReport:
+        fill_results = await self.catch_up_fills()
+        adopted, canceled, settled = await self._reconcile_orders()
+        corrected, checked, more = await self._reconcile_position()
+        fill_results += more
+        report = ReconcileReport(
+            missing_fills=len(fill_results),
+            adopted_orders=adopted,
+            canceled_unknown=canceled,
+            settled_orders=settled,
+            position_corrected=corrected,
+            position_checked=checked,
+            fill_results=tuple(fill_results),
+        )
+        self._bus.publish(
+            Reconciled(
+                bot=self.bot,
+                coin=self.coin,
+                timestamp_ms=self._clock.now_ms(),
+                missing_fills=report.missing_fills,
+                adopted_orders=adopted,
+                canceled_unknown=canceled,
+                position_corrected=corrected,
+            )
+        )
+        if report.missing_fills or canceled or corrected:
+            self._alerter.raise_alert(
+                bot=self.bot,
+                coin=self.coin,
+                severity=Severity.WARNING,
+                kind="reconciliation_correction",
+                message=(
+                    f"applied {report.missing_fills} missed fills, canceled {canceled} unknown "
+                    f"orders, position corrected: {corrected}"
+                ),
+            )
+        return report
+
+    async def _reconcile_orders(self) -> tuple[int, int, int]:
+        resting = await self._exchange.open_orders(self.coin)
+        ledger = self._gateway.ledger
+        adopted = 0
+        unknown = []
+        for order in resting:
+            if order.client_id is None or not ledger.knows(order.client_id):
+                unknown.append(order)
+                continue
+            tracked = ledger.get(order.client_id)
+            if tracked is not None and tracked.status is order.status:
+                continue
+            if ledger.mark(order.client_id, order.status, exchange_id=order.exchange_id):
+                adopted += 1
+            else:
+                # Ours, but our books say it is finished: it must not keep resting.
+                unknown.append(order)
+        canceled = await self._gateway.cancel_unknown(unknown, reason="unknown order")
+        resting_ids = {o.client_id for o in resting}
+        settled = 0
+        for tracked in ledger.live():
+            if tracked.request.client_id not in resting_ids:
+                await self._gateway.resolve(tracked.request.client_id)
+                settled += 1
+        return adopted, canceled, settled
+
+    async def _reconcile_position(self) -> tuple[bool, bool, list[FillResult]]:
+        """Compare only a stable reading: position, then fills again; if a fill landed in
+        between, the reading is stale and we look again."""
+        applied: list[FillResult] = []
+        for _ in range(POSITION_CHECK_ATTEMPTS):
+            positions = await self._exchange.positions()
+            late = await self.catch_up_fills()
+            applied += late
+            if late:
+                continue
+            reported = positions.get(self.coin)
+            exchange_size = reported.size if reported is not None else ZERO
+            entry = reported.entry_price if reported is not None else ZERO
+            ours = self._state.get_snapshot().position
+            if exchange_size == ours:
+                return False, True, applied
+            await self._correct(ours, exchange_size, entry)
+            return True, True, applied
+        log.info("%s: position kept moving during reconciliation; checked next time", self.bot)
+        return False, False, applied
+
+    async def _correct(self, ours: Decimal, exchange_size: Decimal, entry: Decimal) -> None:
+        reason = f"exchange reports {exchange_size}, journal had {ours}"
+        await self._state.adjust_position(exchange_size, entry, reason)
+        self._alerter.raise_alert(
+            bot=self.bot,
+            coin=self.coin,
+            severity=Severity.CRITICAL,
+            kind="reconciliation_correction",
+            message=f"position corrected: {reason}",
+        )
+        log.warning("%s: position corrected: %s", self.bot, reason)

@@ -1,0 +1,314 @@
+"""Prometheus figures for the whole process, on one private registry.
+
+Every figure lives on the registry handed in (a fresh ``CollectorRegistry`` by default, never
+prometheus-client's global one), so tests and several supervisors in one process never collide.
+Engine events arrive through ``on_event`` (subscribe it to the ``EventBus``); figures the bus does
+not carry (open orders, drift ratio, latencies, stream age, ...) are set by the orchestrator each
+cycle through the explicit setters. Every call is a dictionary lookup and a float store: cheap
+enough for the engine loop.
+
+Prometheus samples are floats, so Decimal money is converted here, at the exposition boundary
+only; nothing reads a figure back into the engine.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.exposition import start_http_server
+
+from gridtui.core.clock import utc_day
+from gridtui.core.events import (
+    AlertRaised,
+    BotHalted,
+    BotResumed,
+    BreakerClosed,
+    BreakerTripped,
+    Event,
+    OrderCanceled,
+    OrderFilled,
+    OrderPlaced,
+    OrderRejected,
+    Reconciled,
+)
+from gridtui.monitoring.alerting import AlertKind
+
+if TYPE_CHECKING:
+    from wsgiref.simple_server import WSGIServer
+
+    from gridtui.state.accounting import BotState
+
+log = logging.getLogger(__name__)
+
+PER_BOT = ("bot", "coin")
+
+ORDER_LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+"""1 ms (co-located paper venue) up to 5 s (a struggling REST endpoint); slower is +Inf."""
+
+REST_LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+"""REST polls are a fallback over the public internet: 10 ms up to the 10 s client timeout."""
+
+BREAKER_STATES: dict[str, int] = {"closed": 0, "half_open": 1, "open": 2}
+
+CORRECTION_KINDS = ("missing_fill", "unknown_order", "adopted_order", "position")
+
+
+class MetricsServer:
+    """The running ``/metrics`` HTTP endpoint; ``close()`` stops it and frees the port."""
+
+    def __init__(self, server: WSGIServer, thread: threading.Thread) -> None:
+        self._server = server
+        self._thread = thread
+
+    @property
+    def port(self) -> int:
+        """The bound port (useful when serving on port 0, an ephemeral one)."""
+        return int(self._server.server_port)
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+
+class Metrics:
+    """Every gridtui figure, named ``gridtui_*``, labelled ``bot``/``coin`` where per bot."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry if registry is not None else CollectorRegistry()
+        reg = self.registry
+
+        self.position = Gauge(
+            "gridtui_position", "Signed position in coin units.", PER_BOT, registry=reg
+        )
+        self.drift_ratio = Gauge(
+            "gridtui_position_drift_ratio",
+            "|expected - actual| / |expected| position from grid fills vs state.",
+            PER_BOT,
+            registry=reg,
+        )
+        self.drift_alerts = Counter(
+            "gridtui_position_drift_alerts", "Position drift alerts raised.", PER_BOT, registry=reg
+        )
+        self.reconciliations = Counter(
+            "gridtui_reconciliations",
+            "Reconciliation runs by outcome (clean|corrected).",
+            (*PER_BOT, "outcome"),
+            registry=reg,
+        )
+        self.reconciliation_corrections = Counter(
+            "gridtui_reconciliation_corrections",
+            "Corrections applied by reconciliation, by kind.",
+            (*PER_BOT, "kind"),
+            registry=reg,
+        )
+        self.orders_submitted = Counter(
+            "gridtui_orders_submitted", "Orders accepted by the venue.", PER_BOT, registry=reg
+        )
+        self.orders_cancelled = Counter(
+            "gridtui_orders_cancelled", "Orders cancelled.", PER_BOT, registry=reg
+        )
+        self.orders_rejected = Counter(
+            "gridtui_orders_rejected", "Orders rejected by the venue.", PER_BOT, registry=reg
+        )
+        self.order_latency = Histogram(
+            "gridtui_order_latency_seconds",
+            "Order submit round trip.",
+            PER_BOT,
+            buckets=ORDER_LATENCY_BUCKETS,
+            registry=reg,
+        )
+        self.stuck_orders = Counter(
+            "gridtui_stuck_orders", "Orders cancelled for being stuck.", PER_BOT, registry=reg
+        )
+        self.open_orders = Gauge(
+            "gridtui_open_orders", "Orders believed resting on the venue.", PER_BOT, registry=reg
+        )
+        self.fills = Counter("gridtui_fills", "Fills applied.", PER_BOT, registry=reg)
+        self.session_realized = Gauge(
+            "gridtui_session_realized_pnl", "Realized PnL this session.", PER_BOT, registry=reg
+        )
+        self.all_time_realized = Gauge(
+            "gridtui_all_time_realized_pnl", "Realized PnL, all sessions.", PER_BOT, registry=reg
+        )
+        self.daily_realized = Gauge(
+            "gridtui_daily_realized_pnl", "Realized PnL this UTC day.", PER_BOT, registry=reg
+        )
+        self.fees_paid = Gauge("gridtui_fees_paid", "Fees paid, all time.", PER_BOT, registry=reg)
+        self.breaker_state = Gauge(
+            "gridtui_circuit_breaker_state",
+            "Circuit breaker: 0 closed, 1 half-open, 2 open.",
+            PER_BOT,
+            registry=reg,
+        )
+        self.breaker_trips = Counter(
+            "gridtui_circuit_breaker_trips", "Circuit breaker trips.", PER_BOT, registry=reg
+        )
+        self.halted = Gauge(
+            "gridtui_risk_halted", "1 while the bot is halted by risk.", PER_BOT, registry=reg
+        )
+        self.stream_age = Gauge(
+            "gridtui_stream_last_message_age_seconds",
+            "Seconds since the last user-stream message.",
+            PER_BOT,
+            registry=reg,
+        )
+        self.stream_reconnects = Counter(
+            "gridtui_stream_reconnects", "User-stream reconnects.", PER_BOT, registry=reg
+        )
+        self.rest_latency = Histogram(
+            "gridtui_rest_poll_latency_seconds",
+            "REST fallback poll round trip.",
+            PER_BOT,
+            buckets=REST_LATENCY_BUCKETS,
+            registry=reg,
+        )
+        self.dead_man_expiry = Gauge(
+            "gridtui_dead_man_expiry_timestamp_seconds",
+            "When the venue will cancel all orders unless refreshed (epoch seconds).",
+            registry=reg,
+        )
+        self.dead_man_refresh_failures = Counter(
+            "gridtui_dead_man_refresh_failures",
+            "Failed dead-man switch refreshes.",
+            registry=reg,
+        )
+        # Handlers take their own event type; the dict key guarantees the match.
+        self._handlers: dict[type[Event], Callable[[Any], None]] = {
+            OrderPlaced: self._on_placed,
+            OrderRejected: self._on_rejected,
+            OrderCanceled: self._on_canceled,
+            OrderFilled: self._on_filled,
+            BotHalted: self._on_halted,
+            BotResumed: self._on_resumed,
+            BreakerTripped: self._on_tripped,
+            BreakerClosed: self._on_closed,
+            Reconciled: self._on_reconciled,
+            AlertRaised: self._on_alert,
+        }
+
+    # -- bus ---------------------------------------------------------------------------------
+
+    def on_event(self, event: Event) -> None:
+        """EventBus handler; events without a figure are ignored by design."""
+        handler = self._handlers.get(type(event))
+        if handler is not None:
+            handler(event)
+
+    def _on_placed(self, event: OrderPlaced) -> None:
+        self.orders_submitted.labels(event.bot, event.coin).inc()
+
+    def _on_rejected(self, event: OrderRejected) -> None:
+        self.orders_rejected.labels(event.bot, event.coin).inc()
+
+    def _on_canceled(self, event: OrderCanceled) -> None:
+        self.orders_cancelled.labels(event.bot, event.coin).inc()
+
+    def _on_filled(self, event: OrderFilled) -> None:
+        self.fills.labels(event.bot, event.coin).inc()
+        self.position.labels(event.bot, event.coin).set(float(event.position))
+
+    def _on_halted(self, event: BotHalted) -> None:
+        self.halted.labels(event.bot, event.coin).set(1)
+
+    def _on_resumed(self, event: BotResumed) -> None:
+        self.halted.labels(event.bot, event.coin).set(0)
+
+    def _on_tripped(self, event: BreakerTripped) -> None:
+        self.breaker_trips.labels(event.bot, event.coin).inc()
+        self.breaker_state.labels(event.bot, event.coin).set(BREAKER_STATES["open"])
+
+    def _on_closed(self, event: BreakerClosed) -> None:
+        self.breaker_state.labels(event.bot, event.coin).set(BREAKER_STATES["closed"])
+
+    def _on_reconciled(self, event: Reconciled) -> None:
+        counts = {
+            "missing_fill": event.missing_fills,
+            "unknown_order": event.canceled_unknown,
+            "adopted_order": event.adopted_orders,
+            "position": int(event.position_corrected),
+        }
+        for kind, n in counts.items():
+            # inc(0) still creates the series, so every kind shows up as an explicit zero.
+            self.reconciliation_corrections.labels(event.bot, event.coin, kind).inc(n)
+        outcome = "corrected" if any(counts.values()) else "clean"
+        self.reconciliations.labels(event.bot, event.coin, outcome).inc()
+
+    def _on_alert(self, event: AlertRaised) -> None:
+        if event.kind == AlertKind.POSITION_DRIFT:
+            self.drift_alerts.labels(event.bot, event.coin).inc()
+
+    # -- explicit setters (orchestrator, each cycle) -----------------------------------------
+
+    def set_state(self, bot: str, coin: str, state: BotState, *, now_ms: int | None = None) -> None:
+        """Position, PnL, fees and halt from the accounting snapshot, the source of truth.
+
+        The stored daily figure only rolls over when a fill arrives, so pass ``now_ms`` (the
+        clock's now) to report today's figure (zero on a day without fills) instead of the last
+        trading day's.
+        """
+        daily = (
+            state.daily_realized if now_ms is None else state.daily_realized_for(utc_day(now_ms))
+        )
+        self.position.labels(bot, coin).set(float(state.position))
+        self.session_realized.labels(bot, coin).set(float(state.session_realized))
+        self.all_time_realized.labels(bot, coin).set(float(state.all_time_realized))
+        self.daily_realized.labels(bot, coin).set(float(daily))
+        self.fees_paid.labels(bot, coin).set(float(state.fees_paid))
+        self.halted.labels(bot, coin).set(1 if state.halted else 0)
+
+    def set_open_orders(self, bot: str, coin: str, n: int) -> None:
+        self.open_orders.labels(bot, coin).set(n)
+
+    def set_drift(self, bot: str, coin: str, ratio: Decimal | float) -> None:
+        self.drift_ratio.labels(bot, coin).set(float(ratio))
+
+    def observe_order_latency(self, bot: str, coin: str, seconds: float) -> None:
+        self.order_latency.labels(bot, coin).observe(seconds)
+
+    def stuck_order(self, bot: str, coin: str) -> None:
+        self.stuck_orders.labels(bot, coin).inc()
+
+    def set_breaker_state(self, bot: str, coin: str, state_name: str) -> None:
+        """``state_name`` is "closed", "half_open" (or "half-open") or "open"; anything else is a
+        programming error and raises ``ValueError``."""
+        key = state_name.lower().replace("-", "_")
+        if key not in BREAKER_STATES:
+            raise ValueError(
+                f"unknown circuit-breaker state {state_name!r}; expected one of "
+                + ", ".join(BREAKER_STATES)
+            )
+        self.breaker_state.labels(bot, coin).set(BREAKER_STATES[key])
+
+    def set_stream_age(self, bot: str, coin: str, seconds: float) -> None:
+        self.stream_age.labels(bot, coin).set(seconds)
+
+    def stream_reconnected(self, bot: str, coin: str) -> None:
+        self.stream_reconnects.labels(bot, coin).inc()
+
+    def observe_rest_latency(self, bot: str, coin: str, seconds: float) -> None:
+        self.rest_latency.labels(bot, coin).observe(seconds)
+
+    def set_dead_man_expiry(self, epoch_s: float) -> None:
+        self.dead_man_expiry.set(epoch_s)
+
+    def dead_man_refresh_failed(self) -> None:
+        self.dead_man_refresh_failures.inc()
+
+    # -- exposition --------------------------------------------------------------------------
+
+    def render(self) -> bytes:
+        """The registry in Prometheus text exposition format."""
+        return generate_latest(self.registry)
+
+    def serve(self, port: int, host: str = "127.0.0.1") -> MetricsServer:
+        """Serve ``/metrics`` for this registry on a daemon thread. Loopback by default: the
+        figures reveal positions and PnL, so exposing them wider is an explicit choice."""
+        server, thread = start_http_server(port, addr=host, registry=self.registry)
+        log.info("metrics served on http://%s:%d/metrics", host, server.server_port)
+        return MetricsServer(server, thread)

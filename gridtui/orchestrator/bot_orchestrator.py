@@ -1,0 +1,242 @@
+"""One bot's lifecycle: loop timing, the stream consumer, commands, error boundary, shutdown.
+
+No trading decision is made here; each step asks the component whose job it is. Start-up and crash
+recovery are one path (``start`` reconciles before anything else), so a bot restarted after kill -9
+behaves exactly like a bot started fresh on its journal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import logging
+from decimal import Decimal
+
+from gridtui.config.schema import EngineSettings
+from gridtui.core.events import BotHalted, BotResumed, BotStarted, BotStopped, Severity
+from gridtui.core.types import ExchangeError, OrderStatus
+from gridtui.exchanges.base import FillsReceived, MidUpdated, OrderUpdated, StreamReset
+from gridtui.execution.fill_processor import FillResult
+from gridtui.execution.reconciliation_service import ReconcileReport
+from gridtui.orchestrator.factory import BotComponents
+
+log = logging.getLogger(__name__)
+
+REPAIR_EVERY_CYCLES = 10
+
+
+class BotStatus(enum.Enum):
+    STARTING = "starting"
+    RUNNING = "running"
+    HALTED = "halted"
+    STOPPING = "stopping"
+    STOPPED = "stopped"
+    CRASHED = "crashed"
+
+
+class BotOrchestrator:
+    def __init__(self, components: BotComponents, engine: EngineSettings) -> None:
+        self.c = components
+        self.engine = engine
+        self.status = BotStatus.STARTING
+        self.cycles = 0
+        self._stop = asyncio.Event()
+        self._trading = asyncio.Lock()
+        self._queue = components.exchange.subscribe()
+        self._last_reconcile_ms = 0
+
+    @property
+    def name(self) -> str:
+        return self.c.name
+
+    @property
+    def coin(self) -> str:
+        return self.c.coin
+
+    def mark(self) -> Decimal | None:
+        """The price decisions are made at: the stream's mid, or the REST poll's when it is silent."""
+        feed = self.c.feed
+        if feed.is_stale() and self.c.poller.last_mid is not None:
+            return self.c.poller.last_mid
+        return feed.mid
+
+    async def run(self) -> None:
+        """Run until ``stop()``; an exception escapes to the supervisor, which restarts the bot."""
+        consumer = asyncio.create_task(self._consume_stream(), name=f"{self.name}-stream")
+        try:
+            await self.start()
+            while not self._stop.is_set():
+                await self.cycle()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stop.wait(), self.engine.cycle_interval_s)
+                if consumer.done():
+                    consumer.result()  # re-raises a stream-processing failure here
+        finally:
+            consumer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await consumer
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    async def start(self) -> None:
+        self._publish_started()
+        await self.reconcile()
+        self.status = BotStatus.HALTED if self.c.state.get_snapshot().halted else BotStatus.RUNNING
+
+    def _publish_started(self) -> None:
+        self.c.bus.publish(
+            BotStarted(bot=self.name, coin=self.coin, timestamp_ms=self.c.clock.now_ms())
+        )
+
+    async def cycle(self) -> None:
+        """One engine cycle. Order matters: the dead-man switch first, so a cycle that fails
+        later still kept the exchange-side guard fresh."""
+        c = self.c
+        self.cycles += 1
+        await c.dead_man.refresh()
+        await c.gateway.heal()
+        if c.feed.is_stale():
+            await self._handle_fills(await c.poller.poll())
+        mark = self.mark()
+        self._update_metrics()
+        if mark is None:
+            return
+        now = c.clock.now_ms()
+        state = c.state.get_snapshot()
+        if state.halted:
+            if c.risk.auto_resume_due(state, now):
+                await self.resume()
+            return
+        decision = c.risk.check_equity(state, mark)
+        if decision.halt:
+            await self.halt(decision.reason or "risk limit")
+            return
+        async with self._trading:
+            snapshot = c.builder.snapshot
+            if snapshot is None or snapshot.is_outside(mark, c.settings.grid.recenter_threshold_pct):
+                await self._rebuild(mark, keep_center=snapshot is None)
+            elif self.cycles % REPAIR_EVERY_CYCLES == 0:
+                await c.builder.build_and_place_grid(snapshot, mark)
+        if now - self._last_reconcile_ms >= self.engine.reconcile_interval_s * 1000:
+            await self.reconcile()
+        await c.gateway.cancel_stuck(self.engine.stuck_order_after_s)
+
+    async def _rebuild(self, mark: Decimal, *, keep_center: bool) -> None:
+        """A fresh grid around the mid; after a restart, around the journaled center if the mid is
+        still inside it, so the resting orders are adopted instead of replaced."""
+        c = self.c
+        center = c.state.get_snapshot().grid_center
+        now = c.clock.now_ms()
+        if keep_center and center is not None:
+            snapshot = c.strategy.desired_grid(center, now)
+            if snapshot.is_outside(mark, c.settings.grid.recenter_threshold_pct):
+                snapshot = c.strategy.desired_grid(mark, now)
+        else:
+            snapshot = c.strategy.desired_grid(mark, now)
+        await c.state.set_grid_center(snapshot.center)
+        await c.builder.build_and_place_grid(snapshot, mark)
+
+    async def _consume_stream(self) -> None:
+        while True:
+            event = await self._queue.get()
+            if isinstance(event, MidUpdated):
+                if event.coin == self.coin:
+                    self.c.feed.on_mid(event.price, event.timestamp_ms)
+                    self.c.strategy.observe(event.price, event.timestamp_ms)
+            elif isinstance(event, FillsReceived):
+                fills = [f for f in event.fills if f.coin == self.coin]
+                ours = [f for f in fills if self.c.reconciliation.is_ours(f)]
+                await self._handle_fills(self.c.processor.process_fills(ours))
+            elif isinstance(event, OrderUpdated):
+                self._on_order_update(event)
+            elif isinstance(event, StreamReset):
+                log.warning("%s: stream reset (%s); reconciling", self.name, event.reason)
+                await self.reconcile()
+
+    def _on_order_update(self, event: OrderUpdated) -> None:
+        """Cancels the exchange made on its own (dead-man switch, margin) reach the ledger here."""
+        order = event.order
+        if order.coin != self.coin or order.client_id is None:
+            return
+        tracked = self.c.ledger.get(order.client_id)
+        if tracked is not None and order.status in (OrderStatus.CANCELED, OrderStatus.REJECTED):
+            self.c.ledger.mark(order.client_id, order.status, exchange_id=order.exchange_id)
+
+    async def _handle_fills(self, results: list[FillResult]) -> None:
+        mark = self.mark()
+        if mark is None or not results:
+            return
+        async with self._trading:
+            for result in results:
+                await self.c.builder.on_fill(result, mark)
+
+    async def halt(self, reason: str) -> None:
+        """Stop trading: cancel every order and place none until resumed."""
+        async with self._trading:
+            await self.c.state.set_halted(reason)
+            self.status = BotStatus.HALTED
+            await self.c.gateway.cancel_all(reason=f"halt: {reason}")
+        now = self.c.clock.now_ms()
+        self.c.bus.publish(BotHalted(bot=self.name, coin=self.coin, timestamp_ms=now, reason=reason))
+        self.c.alerter.raise_alert(
+            bot=self.name, coin=self.coin, severity=Severity.CRITICAL, kind="bot_halted",
+            message=f"halted: {reason}",
+        )
+
+    async def resume(self) -> None:
+        async with self._trading:
+            await self.c.state.set_halted(None)
+            self.status = BotStatus.RUNNING
+            self.c.builder.snapshot = None  # the next cycle builds a fresh grid at the mid
+        self.c.bus.publish(BotResumed(bot=self.name, coin=self.coin, timestamp_ms=self.c.clock.now_ms()))
+
+    async def cancel_all(self) -> int:
+        """Cancel every order of this bot; the grid is rebuilt on the next cycle unless halted."""
+        async with self._trading:
+            results = await self.c.gateway.cancel_all(reason="cancel all (command)")
+            self.c.builder.snapshot = None
+        return sum(r.success for r in results)
+
+    async def reconcile(self) -> ReconcileReport:
+        async with self._trading:
+            report = await self.c.reconciliation.reconcile()
+            if report.position_corrected:
+                self.c.builder.rebase_expected_position()
+        self._last_reconcile_ms = self.c.clock.now_ms()
+        mark = self.mark()
+        if mark is not None and report.fill_results:
+            await self._handle_fills(list(report.fill_results))
+        return report
+
+    async def shutdown(self) -> int:
+        """Cancel every order of the bot and report how many are still open on the exchange."""
+        self.status = BotStatus.STOPPING
+        async with self._trading:
+            await self.c.gateway.cancel_all(reason="shutdown")
+        remaining = -1
+        try:
+            remaining = len(await self.c.exchange.open_orders(self.coin))
+        except ExchangeError as exc:
+            log.error("%s: could not confirm open orders after shutdown: %s", self.name, exc)
+        self.status = BotStatus.STOPPED
+        self.c.bus.publish(
+            BotStopped(bot=self.name, coin=self.coin, timestamp_ms=self.c.clock.now_ms(),
+                       open_orders=remaining)
+        )
+        return remaining
+
+    def detach(self) -> None:
+        """Release the stream subscription and the journal (after a crash, or once stopped)."""
+        self.c.exchange.unsubscribe(self._queue)
+        self.c.close()
+
+    def _update_metrics(self) -> None:
+        c = self.c
+        c.metrics.set_state(self.name, self.coin, c.state.get_snapshot(), now_ms=c.clock.now_ms())
+        c.metrics.set_open_orders(self.name, self.coin, c.ledger.live_count())
+        age = c.feed.age_s()
+        if age is not None:
+            c.metrics.set_stream_age(self.name, self.coin, age)
+        c.metrics.set_breaker_state(self.name, self.coin, c.breaker.state.name.lower())

@@ -1,0 +1,217 @@
+"""The pre-trade gate and the equity watchdog of one bot.
+
+Every order passes ``allow_order`` before it reaches the gateway; every cycle the orchestrator
+calls ``check_equity``. A decision with ``halt=True`` tells the orchestrator to cancel all orders
+and stop quoting (DESIGN §3, RiskEngine). The engine itself never acts: it only judges.
+
+Halting decisions carry a reason that starts with the kind's value (``"drawdown: ..."``,
+``"daily_loss: ..."``); the orchestrator stores it as the bot's ``halt_reason``, and
+``auto_resume_due`` relies on that prefix to know which halts lift themselves the next UTC day.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from decimal import Decimal
+
+import attrs
+
+from gridtui.config.schema import RiskLimits
+from gridtui.core.clock import Clock, utc_day
+from gridtui.core.types import OrderRequest
+from gridtui.state.accounting import BotState
+
+ZERO = Decimal(0)
+_CENTS = Decimal("0.01")
+
+
+class RiskKind(enum.Enum):
+    POSITION = "position"
+    NOTIONAL = "notional"
+    OPEN_ORDERS = "open_orders"
+    VELOCITY = "velocity"
+    DRAWDOWN = "drawdown"
+    DAILY_LOSS = "daily_loss"
+    HALTED = "halted"
+
+
+@attrs.frozen(slots=True)
+class RiskDecision:
+    allowed: bool
+    kind: RiskKind | None = None
+    reason: str | None = None
+    halt: bool = False
+
+
+ALLOWED = RiskDecision(allowed=True)
+
+
+def _refuse(kind: RiskKind, reason: str, *, halt: bool = False) -> RiskDecision:
+    return RiskDecision(allowed=False, kind=kind, reason=reason, halt=halt)
+
+
+def _signed(value: Decimal) -> str:
+    return f"- {-value}" if value < 0 else f"+ {value}"
+
+
+class RiskEngine:
+    """Position, notional, open-order and velocity limits per order; drawdown and daily loss per
+    cycle.
+
+    Velocity is a token bucket holding up to ``order_burst`` tokens and refilling at
+    ``max_orders_per_second`` (Decimal arithmetic on clock milliseconds, so it is exact and
+    deterministic under a SimClock). A token is spent only by an order that passed every check,
+    so refused orders do not eat the budget of the ones that follow.
+    """
+
+    def __init__(self, limits: RiskLimits, clock: Clock) -> None:
+        self._limits = limits
+        self._clock = clock
+        self._tokens = Decimal(limits.order_burst)
+        self._tokens_at_ms = clock.now_ms()
+        self._peak_equity: Decimal | None = None
+
+    @property
+    def limits(self) -> RiskLimits:
+        return self._limits
+
+    @property
+    def peak_equity(self) -> Decimal | None:
+        """Highest equity seen by ``check_equity``; None before its first call."""
+        return self._peak_equity
+
+    @property
+    def tokens_available(self) -> Decimal:
+        return self._tokens_at(self._clock.now_ms())
+
+    def _tokens_at(self, now_ms: int) -> Decimal:
+        elapsed_ms = max(now_ms - self._tokens_at_ms, 0)
+        refill = Decimal(elapsed_ms) * self._limits.max_orders_per_second / 1000
+        return min(Decimal(self._limits.order_burst), self._tokens + refill)
+
+    def allow_order(
+        self,
+        request: OrderRequest,
+        *,
+        state: BotState,
+        open_orders: Sequence[OrderRequest],
+        mark: Decimal,
+    ) -> RiskDecision:
+        """May ``request`` be sent, given the bot's state and the orders already resting?
+
+        The position checks assume the worst: this order and every resting order on the same side
+        all fill. An order that brings the position closer to zero is exempt from them, so a bot
+        over its limits (after a limit change, or a price jump for notional) can always unwind.
+        """
+        limits = self._limits
+        if state.halted:
+            return _refuse(RiskKind.HALTED, f"halted: {state.halt_reason or 'no reason recorded'}")
+        if len(open_orders) >= limits.max_open_orders:
+            return _refuse(
+                RiskKind.OPEN_ORDERS,
+                f"open orders: {len(open_orders)} already open, at max_open_orders "
+                f"{limits.max_open_orders}",
+            )
+        if not _reduces(request, state.position):
+            refusal = self._check_exposure(request, state.position, open_orders, mark)
+            if refusal is not None:
+                return refusal
+        now_ms = self._clock.now_ms()
+        tokens = self._tokens_at(now_ms)
+        if tokens < 1:
+            return _refuse(
+                RiskKind.VELOCITY,
+                f"velocity: {tokens.quantize(_CENTS)} order tokens left; the limit is "
+                f"{limits.max_orders_per_second} orders/s with a burst of {limits.order_burst}",
+            )
+        self._tokens = tokens - 1
+        self._tokens_at_ms = now_ms
+        return ALLOWED
+
+    def _check_exposure(
+        self,
+        request: OrderRequest,
+        position: Decimal,
+        open_orders: Sequence[OrderRequest],
+        mark: Decimal,
+    ) -> RiskDecision | None:
+        limits = self._limits
+        order = request.size * request.side.sign
+        same_side = [o for o in open_orders if o.side is request.side and o.coin == request.coin]
+        resting = sum((o.size * o.side.sign for o in same_side), ZERO)
+        worst = position + order + resting
+        figures = f"position {position} {_signed(order)}"
+        if resting:
+            figures += f" {_signed(resting)} resting"
+        if abs(worst) > limits.max_position:
+            return _refuse(
+                RiskKind.POSITION,
+                f"{figures} would exceed max_position {limits.max_position}",
+            )
+        price = max(mark, request.price)
+        notional = abs(worst) * price
+        if notional > limits.max_notional:
+            return _refuse(
+                RiskKind.NOTIONAL,
+                f"notional {notional.quantize(_CENTS)} ({figures} at {price}) would exceed "
+                f"max_notional {limits.max_notional}",
+            )
+        return None
+
+    def unrealized(self, state: BotState, mark: Decimal) -> Decimal:
+        if state.position == 0:
+            return ZERO
+        return state.position * (mark - state.avg_entry)
+
+    def check_equity(self, state: BotState, mark: Decimal) -> RiskDecision:
+        """Halt on a drawdown from peak equity (realized all-time + unrealized) beyond
+        ``max_drawdown``, or on today's loss (today's realized + unrealized) beyond
+        ``daily_loss_limit``. The peak is this engine's own: it starts at the first equity seen,
+        so a restart does not inherit a peak from a previous life. Drawdown is judged first: it
+        needs a human to resume, and must not be masked by a daily halt that lifts itself."""
+        limits = self._limits
+        unrealized = self.unrealized(state, mark)
+        equity = state.all_time_realized + unrealized
+        if self._peak_equity is None or equity > self._peak_equity:
+            self._peak_equity = equity
+        drawdown = self._peak_equity - equity
+        if drawdown > limits.max_drawdown:
+            return _refuse(
+                RiskKind.DRAWDOWN,
+                f"drawdown: equity {equity.quantize(_CENTS)} is {drawdown.quantize(_CENTS)} below "
+                f"its peak {self._peak_equity.quantize(_CENTS)}, beyond max_drawdown "
+                f"{limits.max_drawdown}",
+                halt=True,
+            )
+        today = utc_day(self._clock.now_ms())
+        realized_today = state.daily_realized_for(today)
+        result = realized_today + unrealized
+        if result < -limits.daily_loss_limit:
+            return _refuse(
+                RiskKind.DAILY_LOSS,
+                f"daily_loss: today's result {result.quantize(_CENTS)} (realized "
+                f"{realized_today.quantize(_CENTS)}, unrealized {unrealized.quantize(_CENTS)}) is "
+                f"beyond daily_loss_limit {limits.daily_loss_limit}",
+                halt=True,
+            )
+        return ALLOWED
+
+    def auto_resume_due(self, state: BotState, now_ms: int) -> bool:
+        """True only for a daily-loss halt once the UTC day has changed since it began; every
+        other halt waits for a human."""
+        if not state.halted or state.halted_at_ms is None:
+            return False
+        if not (state.halt_reason or "").startswith(RiskKind.DAILY_LOSS.value):
+            return False
+        return utc_day(now_ms) > utc_day(state.halted_at_ms)
+
+
+def _reduces(request: OrderRequest, position: Decimal) -> bool:
+    """Does filling ``request`` bring |position| closer to zero? A reduce-only order against the
+    position always does: the venue clamps it so it can at most flatten."""
+    if position == 0 or request.side.sign * position > 0:
+        return False
+    if request.reduce_only:
+        return True
+    return abs(position + request.size * request.side.sign) < abs(position)

@@ -1,0 +1,195 @@
+"""Average-cost position and PnL bookkeeping, as pure functions over an immutable ``BotState``.
+
+Pure, so the live path (StateManager) and the audit (recompute from the journal) run the very same
+code: given the same fills in the same order they must agree bit for bit. That is also why all the
+arithmetic runs in one fixed decimal context instead of whatever context the calling thread has.
+"""
+
+from __future__ import annotations
+
+import decimal
+from collections.abc import Iterable, Mapping
+from decimal import Decimal
+from typing import Any
+
+import attrs
+
+from gridtui.core.clock import utc_day
+from gridtui.core.types import Fill
+
+ZERO = Decimal(0)
+
+ACCOUNTING_CONTEXT = decimal.Context(
+    prec=40,
+    rounding=decimal.ROUND_HALF_EVEN,
+    Emin=-999_999,
+    Emax=999_999,
+    traps=[decimal.InvalidOperation, decimal.DivisionByZero, decimal.Overflow],
+)
+"""40 significant digits: far beyond any price × size the venue can produce, so only an average
+entry that is not exactly representable (a division) is ever rounded — and always the same way."""
+
+
+@attrs.frozen(slots=True)
+class BotState:
+    """Everything the bot must remember across restarts. Realized PnL figures are net of fees.
+
+    ``daily_realized`` belongs to the UTC day ``daily_day``; use ``daily_realized_for`` to read it
+    for another day.
+    """
+
+    bot: str
+    coin: str
+    position: Decimal
+    avg_entry: Decimal
+    session_realized: Decimal
+    all_time_realized: Decimal
+    daily_realized: Decimal
+    daily_day: int
+    fees_paid: Decimal
+    fill_count: int
+    last_fill_ms: int
+    grid_center: Decimal | None
+    session_start_ms: int
+    halted: bool
+    halt_reason: str | None
+    halted_at_ms: int | None
+
+    @classmethod
+    def fresh(cls, bot: str, coin: str, now_ms: int) -> BotState:
+        """A bot that has never traded: flat, nothing realized, session starting now."""
+        return cls(
+            bot=bot,
+            coin=coin,
+            position=ZERO,
+            avg_entry=ZERO,
+            session_realized=ZERO,
+            all_time_realized=ZERO,
+            daily_realized=ZERO,
+            daily_day=utc_day(now_ms),
+            fees_paid=ZERO,
+            fill_count=0,
+            last_fill_ms=0,
+            grid_center=None,
+            session_start_ms=now_ms,
+            halted=False,
+            halt_reason=None,
+            halted_at_ms=None,
+        )
+
+    def daily_realized_for(self, day: int) -> Decimal:
+        """Realized PnL of UTC ``day``. The stored figure only rolls over when a fill arrives, so
+        on a later day without fills the answer is zero, not yesterday's figure."""
+        return self.daily_realized if day == self.daily_day else ZERO
+
+
+_DECIMAL_FIELDS = frozenset(
+    {"position", "avg_entry", "session_realized", "all_time_realized", "daily_realized"}
+    | {"fees_paid", "grid_center"}
+)
+_INT_FIELDS = frozenset(
+    {"daily_day", "fill_count", "last_fill_ms", "session_start_ms", "halted_at_ms"}
+)
+
+
+def to_canonical(state: BotState) -> dict[str, str | None]:
+    """Every field as canonical text, in field order (None stays None): the form the journal
+    stores and checksums. Decimals keep their exact digits; booleans are "0"/"1"."""
+    out: dict[str, str | None] = {}
+    for field in attrs.fields(BotState):
+        value = getattr(state, field.name)
+        if isinstance(value, Decimal) and not value.is_finite():
+            raise ValueError(f"{field.name} is {value}; the books only hold finite amounts")
+        if isinstance(value, bool):
+            value = int(value)
+        out[field.name] = None if value is None else str(value)
+    return out
+
+
+def from_canonical(values: Mapping[str, str | None]) -> BotState:
+    """Inverse of ``to_canonical``. Raises ``ValueError`` or ``ArithmeticError`` on text that does
+    not parse; callers also compare ``to_canonical`` of the result to refuse non-canonical
+    spellings such as "01"."""
+    parsed: dict[str, Any] = {}
+    for field in attrs.fields(BotState):
+        text = values[field.name]
+        if text is None or field.name in ("bot", "coin", "halt_reason"):
+            parsed[field.name] = text
+        elif field.name in _DECIMAL_FIELDS:
+            parsed[field.name] = Decimal(text)
+        elif field.name in _INT_FIELDS:
+            parsed[field.name] = int(text)
+        elif text in ("0", "1"):
+            parsed[field.name] = text == "1"
+        else:
+            raise ValueError(f"{field.name} = {text!r} is not a boolean")
+    return BotState(**parsed)
+
+
+def apply_fill(state: BotState, fill: Fill) -> tuple[BotState, Decimal]:
+    """The state after ``fill`` and the realized PnL it produced (gross closing PnL − fee).
+
+    Raises ``ValueError`` for a fill of another coin or with a non-positive size or price: such a
+    fill can only come from a bug upstream and must not move the position.
+    """
+    if fill.coin != state.coin:
+        raise ValueError(f"fill {fill.trade_id} is for {fill.coin}, this book is {state.coin}")
+    if not (fill.size > 0 and fill.price > 0):
+        raise ValueError(
+            f"fill {fill.trade_id} has size {fill.size} and price {fill.price}; both must be > 0"
+        )
+    with decimal.localcontext(ACCOUNTING_CONTEXT):
+        position, avg_entry, gross = _move_position(
+            state.position, state.avg_entry, fill.signed_size, fill.price
+        )
+        delta = gross - fill.fee
+        day = utc_day(fill.timestamp_ms)
+        if day > state.daily_day:
+            daily_realized, daily_day = delta, day
+        else:
+            daily_realized, daily_day = state.daily_realized + delta, state.daily_day
+        new_state = attrs.evolve(
+            state,
+            position=position,
+            avg_entry=avg_entry,
+            session_realized=state.session_realized + delta,
+            all_time_realized=state.all_time_realized + delta,
+            daily_realized=daily_realized,
+            daily_day=daily_day,
+            fees_paid=state.fees_paid + fill.fee,
+            fill_count=state.fill_count + 1,
+            last_fill_ms=max(state.last_fill_ms, fill.timestamp_ms),
+        )
+    return new_state, delta
+
+
+def _move_position(
+    position: Decimal, avg_entry: Decimal, qty: Decimal, price: Decimal
+) -> tuple[Decimal, Decimal, Decimal]:
+    """(new position, new average entry, gross realized PnL) for a signed quantity at ``price``.
+
+    Must run inside ``ACCOUNTING_CONTEXT``.
+    """
+    if position == 0:
+        return qty, price, ZERO
+    if (position > 0) == (qty > 0):
+        new_position = position + qty
+        new_avg = (abs(position) * avg_entry + abs(qty) * price) / abs(new_position)
+        return new_position, new_avg, ZERO
+    closed = min(abs(qty), abs(position))
+    gross = (price - avg_entry) * closed if position > 0 else (avg_entry - price) * closed
+    new_position = position + qty
+    if new_position == 0:
+        return ZERO, ZERO, gross
+    if (new_position > 0) == (position > 0):
+        return new_position, avg_entry, gross
+    return new_position, price, gross
+
+
+def replay(bot: str, coin: str, fills: Iterable[Fill], start_ms: int) -> BotState:
+    """Recompute a book from scratch by applying ``fills`` in the order given (the audit uses the
+    journal's application order, ``Store.applied_fills()``)."""
+    state = BotState.fresh(bot, coin, start_ms)
+    for fill in fills:
+        state, _ = apply_fill(state, fill)
+    return state

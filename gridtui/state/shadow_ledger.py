@@ -1,0 +1,212 @@
+"""What we believe rests on the exchange (DESIGN §3 ExecutionGateway: shadow ledger).
+
+Every change is written to the store before memory, and an order is journaled as an intent before
+it is sent, so after a crash the ledger rebuilt from the store knows every order that might be on
+the exchange. Terminal orders are dropped from memory (the store keeps them), so memory stays
+bounded however long the bot runs.
+"""
+
+from __future__ import annotations
+
+import logging
+from decimal import Decimal
+
+import attrs
+
+from gridtui.core.clock import Clock
+from gridtui.core.types import ZERO, OrderRequest, OrderStatus
+from gridtui.execution.order_state_machine import OrderStateMachine
+from gridtui.state.store import OrderRecord, Store
+
+log = logging.getLogger(__name__)
+
+
+@attrs.frozen(slots=True)
+class TrackedOrder:
+    """One of our orders as we believe it stands."""
+
+    request: OrderRequest
+    level: int | None
+    generation: int
+    status: OrderStatus
+    exchange_id: int | None
+    filled: Decimal
+    created_ms: int
+    updated_ms: int
+
+    @property
+    def client_id(self) -> str:
+        return self.request.client_id
+
+    @property
+    def remaining(self) -> Decimal:
+        return max(self.request.size - self.filled, ZERO)
+
+    @classmethod
+    def from_record(cls, record: OrderRecord) -> TrackedOrder:
+        return cls(
+            request=record.request,
+            level=record.level,
+            generation=record.generation,
+            status=record.status,
+            exchange_id=record.exchange_id,
+            filled=record.filled,
+            created_ms=record.created_ms,
+            updated_ms=record.updated_ms,
+        )
+
+
+class ShadowLedger:
+    """Live orders in memory, every order in the store; all status changes via the machine."""
+
+    def __init__(self, store: Store, machine: OrderStateMachine, clock: Clock) -> None:
+        self._store = store
+        self._machine = machine
+        self._clock = clock
+        self._live: dict[str, TrackedOrder] = {}
+        self._by_exchange_id: dict[int, str] = {}
+        for record in store.orders(live_only=True):
+            self._remember(TrackedOrder.from_record(record))
+
+    def add_pending(
+        self, request: OrderRequest, *, level: int | None, generation: int
+    ) -> TrackedOrder:
+        """Journal the intent (durably) and track the order as PENDING_SUBMIT; call before
+        sending. Adding the same live request again (a resend) returns it unchanged; reusing a
+        client id for a different or finished order raises ``ValueError``."""
+        existing = self.get(request.client_id)
+        if existing is not None and existing.status.is_terminal:
+            raise ValueError(
+                f"client id {request.client_id} already used by a {existing.status.value} order"
+            )
+        now = self._clock.now_ms()
+        self._store.record_intent(request, level=level, generation=generation, created_ms=now)
+        if existing is not None:
+            return existing
+        tracked = TrackedOrder(
+            request, level, generation, OrderStatus.PENDING_SUBMIT, None, ZERO, now, now
+        )
+        self._remember(tracked)
+        return tracked
+
+    def mark(
+        self,
+        client_id: str,
+        status: OrderStatus,
+        *,
+        exchange_id: int | None = None,
+        error: str | None = None,
+    ) -> bool:
+        """Move an order to ``status`` if the state machine allows it, and persist it.
+
+        Returns False (order unchanged) for an unknown order or an illegal transition. Two
+        reports are absorbed without counting as illegal, because the exchange legitimately
+        produces them: the same status again, and an OPEN acknowledgement arriving after fills
+        already moved the order on. Both still record a new exchange id or error.
+        """
+        current = self.get(client_id)
+        if current is None:
+            log.warning("order %s: %s reported for an order we never journaled", client_id, status)
+            return False
+        stale_ack = status is OrderStatus.OPEN and current.status in (
+            OrderStatus.PARTIALLY_FILLED,
+            OrderStatus.FILLED,
+        )
+        if status is current.status or stale_ack:
+            if error is not None or exchange_id not in (None, current.exchange_id):
+                self._persist(current, current.status, exchange_id=exchange_id, error=error)
+            return True
+        if not self._machine.transition(client_id, current.status, status):
+            return False
+        self._persist(current, status, exchange_id=exchange_id, error=error)
+        return True
+
+    def on_fill(self, client_id: str, size: Decimal) -> OrderStatus | None:
+        """Add ``size`` to the order's filled amount; returns its status afterwards, or None for
+        an order we never journaled.
+
+        A fill never moves an order backwards: a late fill of a CANCELED (or already FILLED)
+        order records the amount and keeps the status. A fill of a REJECTED order is a real
+        contradiction and is counted by the machine as illegal.
+        """
+        current = self.get(client_id)
+        if current is None:
+            return None
+        filled = current.filled + size
+        if filled > current.request.size:
+            log.warning(
+                "order %s: filled %s exceeds its size %s", client_id, filled, current.request.size
+            )
+        target = (
+            OrderStatus.FILLED if filled >= current.request.size else OrderStatus.PARTIALLY_FILLED
+        )
+        status = current.status
+        if current.status is OrderStatus.REJECTED or not current.status.is_terminal:
+            if self._machine.transition(client_id, current.status, target):
+                status = target
+        self._persist(current, status, filled=filled)
+        return status
+
+    def get(self, client_id: str) -> TrackedOrder | None:
+        """Any order ever journaled (live ones from memory, finished ones from the store)."""
+        tracked = self._live.get(client_id)
+        if tracked is not None:
+            return tracked
+        record = self._store.order(client_id)
+        return None if record is None else TrackedOrder.from_record(record)
+
+    def by_exchange_id(self, exchange_id: int) -> TrackedOrder | None:
+        client_id = self._by_exchange_id.get(exchange_id)
+        if client_id is not None:
+            return self._live[client_id]
+        record = self._store.order_by_exchange_id(exchange_id)
+        return None if record is None else TrackedOrder.from_record(record)
+
+    def live(self) -> list[TrackedOrder]:
+        """Orders that may rest on the exchange (every non-terminal status), oldest first."""
+        return sorted(self._live.values(), key=lambda t: (t.created_ms, t.client_id))
+
+    def live_count(self) -> int:
+        return len(self._live)
+
+    def knows(self, client_id: str) -> bool:
+        return client_id in self._live or self._store.order(client_id) is not None
+
+    def _persist(
+        self,
+        current: TrackedOrder,
+        status: OrderStatus,
+        *,
+        exchange_id: int | None = None,
+        filled: Decimal | None = None,
+        error: str | None = None,
+    ) -> None:
+        now = self._clock.now_ms()
+        self._store.update_order(
+            current.client_id,
+            status=status,
+            exchange_id=exchange_id,
+            filled=filled,
+            updated_ms=now,
+            last_error=error,
+        )
+        new = attrs.evolve(
+            current,
+            status=status,
+            exchange_id=current.exchange_id if exchange_id is None else exchange_id,
+            filled=current.filled if filled is None else filled,
+            updated_ms=now,
+        )
+        self._forget(current)
+        if not new.status.is_terminal:
+            self._remember(new)
+
+    def _remember(self, tracked: TrackedOrder) -> None:
+        self._live[tracked.client_id] = tracked
+        if tracked.exchange_id is not None:
+            self._by_exchange_id[tracked.exchange_id] = tracked.client_id
+
+    def _forget(self, tracked: TrackedOrder) -> None:
+        self._live.pop(tracked.client_id, None)
+        if tracked.exchange_id is not None:
+            self._by_exchange_id.pop(tracked.exchange_id, None)

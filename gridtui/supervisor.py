@@ -1,0 +1,191 @@
+"""Runs every bot of a config: start, restart a crashed bot with backoff, stop everything cleanly.
+
+One exchange client and one dead-man switch per venue account are shared by the bots. A clean stop
+means: every bot cancels its orders, then the dead-man switch is disarmed, then the exchange is
+asked how many orders are still open — the figure ``shutdown_complete`` reports.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+
+import attrs
+
+from gridtui.config.schema import AppConfig, VenueKind
+from gridtui.core.clock import Clock, RealClock
+from gridtui.core.events import BotCrashed, EventBus
+from gridtui.core.types import ExchangeError
+from gridtui.exchanges.base import Exchange
+from gridtui.exchanges.sim.exchange import SimExchange
+from gridtui.monitoring.metrics import Metrics
+from gridtui.orchestrator.bot_orchestrator import BotOrchestrator, BotStatus
+from gridtui.orchestrator.factory import build_bot
+from gridtui.risk.dead_man_switch import DeadManSwitch
+
+log = logging.getLogger(__name__)
+
+
+class VenueUnavailable(Exception):
+    """The configured venue cannot be used by this build or in this environment."""
+
+
+def make_exchange(config: AppConfig, clock: Clock) -> Exchange:
+    if config.venue.kind is VenueKind.PAPER:
+        return SimExchange(config.venue.paper, clock)
+    raise VenueUnavailable(
+        "venue.kind: the hyperliquid venue is not available in this version "
+        "(use kind = \"paper\")"
+    )
+
+
+@attrs.frozen(slots=True)
+class ShutdownReport:
+    bots: int
+    open_orders: int
+    dead_man_disarmed: bool
+    duration_s: float
+
+
+@attrs.define
+class BotSlot:
+    """A bot and the task running it; ``bot`` is replaced by a fresh one on every restart."""
+
+    name: str
+    bot: BotOrchestrator | None = None
+    task: asyncio.Task[None] | None = None
+    restarts: int = 0
+    last_error: str | None = None
+
+
+class Supervisor:
+    def __init__(
+        self,
+        config: AppConfig,
+        *,
+        clock: Clock | None = None,
+        bus: EventBus | None = None,
+        metrics: Metrics | None = None,
+        exchange: Exchange | None = None,
+        sleep: Callable[[float], object] | None = None,
+    ) -> None:
+        self.config = config
+        self.clock = clock or RealClock()
+        self.bus = bus or EventBus()
+        self.metrics = metrics or Metrics()
+        self.exchange = exchange or make_exchange(config, self.clock)
+        self.dead_man = DeadManSwitch(self.exchange, config.dead_man, self.clock)
+        self.slots: dict[str, BotSlot] = {}
+        self._stopping = False
+        self.bus.subscribe(self.metrics.on_event)
+
+    @property
+    def bots(self) -> list[BotOrchestrator]:
+        return [s.bot for s in self.slots.values() if s.bot is not None]
+
+    async def start(self) -> None:
+        await self.exchange.start()
+        for settings in self.config.bots:
+            if not settings.enabled:
+                continue
+            slot = BotSlot(settings.name)
+            self.slots[settings.name] = slot
+            slot.task = asyncio.create_task(self._supervise(slot), name=f"bot-{settings.name}")
+
+    async def _new_bot(self, name: str) -> BotOrchestrator:
+        settings = next(b for b in self.config.bots if b.name == name)
+        components = await build_bot(
+            settings,
+            config=self.config,
+            exchange=self.exchange,
+            dead_man=self.dead_man,
+            bus=self.bus,
+            clock=self.clock,
+            metrics=self.metrics,
+        )
+        return BotOrchestrator(components, self.config.engine)
+
+    async def _supervise(self, slot: BotSlot) -> None:
+        """Crash-only restarts: a failed bot is dropped whole and rebuilt from its journal."""
+        engine = self.config.engine
+        backoff = engine.restart_backoff_s
+        while not self._stopping:
+            started = time.monotonic()
+            try:
+                slot.bot = await self._new_bot(slot.name)
+                if self._stopping:
+                    return
+                await slot.bot.run()
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                slot.last_error = f"{type(exc).__name__}: {exc}"
+                slot.restarts += 1
+                log.exception("bot %s crashed; restarting in %.1fs", slot.name, backoff)
+                if slot.bot is not None:
+                    slot.bot.status = BotStatus.CRASHED
+                    slot.bot.detach()
+                if time.monotonic() - started > engine.restart_backoff_max_s:
+                    backoff = engine.restart_backoff_s  # it ran a good while: start over
+                coin = next(b.coin for b in self.config.bots if b.name == slot.name)
+                self.bus.publish(
+                    BotCrashed(
+                        bot=slot.name,
+                        coin=coin,
+                        timestamp_ms=self.clock.now_ms(),
+                        error=slot.last_error,
+                        restart_in_s=backoff,
+                    )
+                )
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, engine.restart_backoff_max_s)
+
+    async def stop(self) -> ShutdownReport:
+        """Stop every bot, cancel their orders, disarm the dead-man switch."""
+        started = time.monotonic()
+        self._stopping = True
+        for slot in self.slots.values():
+            if slot.bot is not None:
+                slot.bot.stop()
+        for slot in self.slots.values():
+            if slot.task is not None:
+                try:
+                    await asyncio.wait_for(asyncio.shield(slot.task), timeout=5)
+                except (TimeoutError, Exception):
+                    slot.task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError, Exception):
+                        await slot.task
+        for bot in self.bots:
+            try:
+                await bot.shutdown()
+            except ExchangeError as exc:
+                log.error("bot %s: shutdown cancel failed: %s", bot.name, exc)
+        disarmed = True
+        try:
+            await self.dead_man.disarm()
+        except ExchangeError as exc:
+            disarmed = False
+            log.error("dead-man switch could not be disarmed: %s", exc)
+        open_orders = await self._count_open_orders()
+        for bot in self.bots:
+            bot.detach()
+        await self.exchange.close()
+        return ShutdownReport(
+            bots=len(self.slots),
+            open_orders=open_orders,
+            dead_man_disarmed=disarmed,
+            duration_s=time.monotonic() - started,
+        )
+
+    async def _count_open_orders(self) -> int:
+        coins = {b.coin for b in self.config.bots if b.enabled}
+        try:
+            orders = await self.exchange.open_orders()
+        except ExchangeError as exc:
+            log.error("could not count open orders at shutdown: %s", exc)
+            return -1
+        return sum(1 for o in orders if o.coin in coins)
