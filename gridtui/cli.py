@@ -10,10 +10,9 @@ import signal
 import sys
 from pathlib import Path
 
-from gridtui.config.loader import ConfigError, load_config
+from gridtui.config.loader import ConfigError, load_config, summary
 from gridtui.config.schema import AppConfig
 from gridtui.config.starter import write_starter
-from gridtui.config.validator import summary
 from gridtui.monitoring.logs import EventLogger, configure_logging, log_event
 from gridtui.state.store import StoreCorrupted
 
@@ -35,17 +34,25 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--log-format", choices=("text", "json"), default="text")
     parser.add_argument("--log-level", choices=("debug", "info", "warning", "error"))
     parser.add_argument("--metrics-port", type=int, help="serve Prometheus /metrics (headless)")
+    # Subcommands take --config too (``gridtui status --config x.toml``); SUPPRESS keeps the
+    # top-level value when it is given before the subcommand instead.
+    with_config = argparse.ArgumentParser(add_help=False)
+    with_config.add_argument("--config", type=Path, default=argparse.SUPPRESS, help="config file")
     sub = parser.add_subparsers(dest="command")
     check = sub.add_parser("check-config", help="validate a config file")
     check.add_argument("file", nargs="?", type=Path)
     init = sub.add_parser("init", help="write a commented starter config")
     init.add_argument("file", nargs="?", type=Path, default=DEFAULT_CONFIG)
-    status = sub.add_parser("status", help="per-bot position, PnL and orders from the journals")
+    status = sub.add_parser(
+        "status", parents=[with_config], help="per-bot position, PnL and orders from the journals"
+    )
     status.add_argument("--json", action="store_true")
-    fills = sub.add_parser("fills", help="export the fill journal")
+    fills = sub.add_parser("fills", parents=[with_config], help="export the fill journal")
     fills.add_argument("--json", action="store_true")
     fills.add_argument("--bot")
-    sub.add_parser("audit", help="recompute the books from the journal and check them")
+    sub.add_parser(
+        "audit", parents=[with_config], help="recompute the books from the journal and check them"
+    )
     bench = sub.add_parser("bench", help="benchmarks that print figures")
     bench.add_argument("what", choices=("fills", "tick"))
     bench.add_argument("--count", type=int, help="how many fills / ticks to measure")
@@ -84,9 +91,7 @@ def _dispatch(args: argparse.Namespace) -> int:
             return books.print_fills(config, as_json=args.json, bot=args.bot)
         return asyncio.run(books.audit(config))
     if not args.headless:
-        raise UsageError(
-            "the terminal UI is not part of this version yet; run: gridtui --headless"
-        )
+        raise UsageError("the terminal UI is not part of this version yet; run: gridtui --headless")
     configure_logging(fmt=args.log_format, level=args.log_level or config.log_level)
     return asyncio.run(run_headless(config, metrics_port=args.metrics_port))
 

@@ -37,8 +37,7 @@ def make_exchange(config: AppConfig, clock: Clock) -> Exchange:
     if config.venue.kind is VenueKind.PAPER:
         return SimExchange(config.venue.paper, clock)
     raise VenueUnavailable(
-        "venue.kind: the hyperliquid venue is not available in this version "
-        "(use kind = \"paper\")"
+        'venue.kind: the hyperliquid venue is not available in this version (use kind = "paper")'
     )
 
 

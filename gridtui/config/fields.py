@@ -165,6 +165,8 @@ class ChoiceField:
     def problem(self, value: Any) -> str | None:
         if value in self.choices:
             return None
+        if not isinstance(value, str):
+            return f"must be {self.rule} in quotes, got {show(value)}"
         return f"unknown {self.noun} {show(value)} (expected {self.rule})"
 
     def convert(self, value: Any) -> Any:

@@ -81,7 +81,7 @@ class BreakerSettings:
 class DeadManSettings:
     enabled: bool = True
     timeout_s: float = 60.0
-    """The exchange cancels every order this long after the last refresh (Hyperliquid needs ≥ 5 s)."""
+    """The exchange cancels every order this long after the last refresh (Hyperliquid: ≥ 5 s)."""
 
 
 @attrs.frozen(slots=True)
@@ -94,7 +94,8 @@ class PaperMarket:
     volatility: float = 0.8
     """Annualised volatility of the price path."""
     candles_file: Path | None = None
-    """Replay these candles (CSV: time_ms,open,high,low,close,volume) instead of a generated path."""
+    """Replay these candles (CSV: time_ms,open,high,low,close,volume) instead of a generated
+    path."""
 
 
 @attrs.frozen(slots=True)

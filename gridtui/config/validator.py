@@ -94,7 +94,8 @@ def _table(parent: dict[str, Any], key: str, path: str, problems: list[str]) -> 
     value = parent.get(key, {})
     if isinstance(value, dict):
         return value
-    problems.append(f"{path}: must be a table ([{path}]), got {show(value)}")
+    header = re.sub(r"\[\d+\]", "", path)
+    problems.append(f"{path}: must be a table ([{header}]), got {show(value)}")
     return {}
 
 

@@ -1,9 +1,9 @@
 """Hyperliquid's price and size rules (DESIGN §5), in one place.
 
-A perp price is valid when it is an integer, or when it has at most 5 significant figures and at most
-``6 - szDecimals`` decimals (``8 - szDecimals`` for spot). A size is valid with at most ``szDecimals``
-decimals. Every order must be worth at least $10. The exchange rejects anything else, so the engine
-rounds before it sends rather than learning the rules from rejections.
+A perp price is valid when it is an integer, or when it has at most 5 significant figures and
+at most ``6 - szDecimals`` decimals (``8 - szDecimals`` for spot). A size is valid with at most
+``szDecimals`` decimals. Every order must be worth at least $10. The exchange rejects anything
+else, so the engine rounds before it sends rather than learning the rules from rejections.
 """
 
 from __future__ import annotations

@@ -91,7 +91,7 @@ class OrderRequest:
 
 @attrs.frozen(slots=True)
 class Order:
-    """An order as the exchange reports it. ``size`` is the original size, ``remaining`` what rests."""
+    """An order as the exchange reports it: ``size`` as placed, ``remaining`` what still rests."""
 
     coin: str
     side: Side

@@ -146,13 +146,11 @@ class ExecutionGateway:
                     SubmitResult(False, t.request.client_id, OrderStatus.UNKNOWN, error=str(exc))
                     for t in tracked
                 ]
-            self._metrics.observe_order_latency(
-                self.bot, self.coin, time.perf_counter() - started
-            )
+            self._metrics.observe_order_latency(self.bot, self.coin, time.perf_counter() - started)
             await self._record_success()
             return [self._apply_ack(t, ack) for t, ack in zip(tracked, acks, strict=True)]
 
-    def _apply_ack(self, tracked: TrackedOrder, ack) -> SubmitResult:  # noqa: ANN001
+    def _apply_ack(self, tracked: TrackedOrder, ack) -> SubmitResult:
         request = tracked.request
         now = self._clock.now_ms()
         if ack.status is PlaceStatus.ERROR:
@@ -171,8 +169,12 @@ class ExecutionGateway:
             )
             return SubmitResult(False, request.client_id, OrderStatus.REJECTED, error=ack.error)
         # Resting or (partly) filled on arrival: the fills themselves arrive on the stream and
-        # move the order on through the fill processor.
-        self._ledger.mark(request.client_id, OrderStatus.OPEN, exchange_id=ack.exchange_id)
+        # move the order on through the fill processor, which may already have run.
+        current = self._ledger.get(request.client_id)
+        if current is not None:
+            already = current.status is not OrderStatus.PENDING_SUBMIT
+            status = current.status if already else OrderStatus.OPEN
+            self._ledger.mark(request.client_id, status, exchange_id=ack.exchange_id)
         self._bus.publish(
             OrderPlaced(
                 bot=self.bot,
@@ -188,14 +190,20 @@ class ExecutionGateway:
         )
         status = OrderStatus.FILLED if ack.status is PlaceStatus.FILLED else OrderStatus.OPEN
         return SubmitResult(
-            True, request.client_id, status, exchange_id=ack.exchange_id, filled_size=ack.filled_size
+            True,
+            request.client_id,
+            status,
+            exchange_id=ack.exchange_id,
+            filled_size=ack.filled_size,
         )
 
     async def cancel(self, client_id: str, *, reason: str = "") -> CancelResult:
         async with self._lock:
             return (await self._cancel_tracked([client_id], reason=reason))[0]
 
-    async def cancel_many(self, client_ids: Sequence[str], *, reason: str = "") -> list[CancelResult]:
+    async def cancel_many(
+        self, client_ids: Sequence[str], *, reason: str = ""
+    ) -> list[CancelResult]:
         async with self._lock:
             return await self._cancel_tracked(list(client_ids), reason=reason)
 
@@ -316,9 +324,7 @@ class ExecutionGateway:
         """Orders stuck in a transient state for too long are settled with the exchange."""
         cutoff = self._clock.now_ms() - int(max_age_s * 1000)
         transient = (OrderStatus.PENDING_SUBMIT, OrderStatus.UNKNOWN, OrderStatus.PENDING_CANCEL)
-        stuck = [
-            t for t in self._ledger.live() if t.status in transient and t.updated_ms <= cutoff
-        ]
+        stuck = [t for t in self._ledger.live() if t.status in transient and t.updated_ms <= cutoff]
         for tracked in stuck:
             self._metrics.stuck_order(self.bot, self.coin)
             status = await self.resolve(tracked.request.client_id)
@@ -338,8 +344,12 @@ class ExecutionGateway:
         self._metrics.set_breaker_state(self.bot, self.coin, self._breaker.state.name.lower())
         if not tripped:
             return
-        log.error("%s: circuit breaker tripped after %s errors: %s", self.bot,
-                  self._breaker.consecutive_errors, error)
+        log.error(
+            "%s: circuit breaker tripped after %s errors: %s",
+            self.bot,
+            self._breaker.consecutive_errors,
+            error,
+        )
         self._bus.publish(
             BreakerTripped(
                 bot=self.bot,

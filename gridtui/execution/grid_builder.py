@@ -135,7 +135,11 @@ class GridBuilder:
             return BuildResult(0, 0)
         fill = result.fill
         tracked = self._gateway.ledger.get(fill.client_id) if fill.client_id else None
-        if tracked is not None and tracked.level is not None and self._expected_position is not None:
+        if (
+            tracked is not None
+            and tracked.level is not None
+            and self._expected_position is not None
+        ):
             self._expected_position += fill.signed_size
         self._check_drift()
         if (

@@ -1,4 +1,5 @@
-"""Repairs the books against the exchange: on start (crash recovery is this same path) and on a timer.
+"""Repairs the books against the exchange: on start (crash recovery is this same path) and on a
+timer.
 
 Three passes, in this order:
 1. fills the exchange has since our last recorded fill → through the FillProcessor (dedup makes
@@ -18,7 +19,7 @@ import attrs
 
 from gridtui.core.clock import Clock
 from gridtui.core.events import EventBus, Reconciled, Severity
-from gridtui.core.types import ZERO, ExchangeError, Fill, OrderStatus
+from gridtui.core.types import ZERO, ExchangeError, Fill
 from gridtui.exchanges.base import Exchange
 from gridtui.execution.execution_gateway import ExecutionGateway
 from gridtui.execution.fill_processor import FillProcessor, FillResult

@@ -13,7 +13,7 @@ import enum
 import logging
 from decimal import Decimal
 
-from gridtui.config.schema import EngineSettings
+from gridtui.config.schema import EngineSettings, GridMode
 from gridtui.core.events import BotHalted, BotResumed, BotStarted, BotStopped, Severity
 from gridtui.core.types import ExchangeError, OrderStatus
 from gridtui.exchanges.base import FillsReceived, MidUpdated, OrderUpdated, StreamReset
@@ -55,7 +55,7 @@ class BotOrchestrator:
         return self.c.coin
 
     def mark(self) -> Decimal | None:
-        """The price decisions are made at: the stream's mid, or the REST poll's when it is silent."""
+        """The price decisions are made at: the stream's mid, or the REST poll's when silent."""
         feed = self.c.feed
         if feed.is_stale() and self.c.poller.last_mid is not None:
             return self.c.poller.last_mid
@@ -115,7 +115,14 @@ class BotOrchestrator:
             return
         async with self._trading:
             snapshot = c.builder.snapshot
-            if snapshot is None or snapshot.is_outside(mark, c.settings.grid.recenter_threshold_pct):
+            grid = c.settings.grid
+            # A bounded grid never moves: out of range, it simply waits for the price to return.
+            left = (
+                grid.mode is GridMode.ROLLING
+                and snapshot is not None
+                and snapshot.is_outside(mark, grid.recenter_threshold_pct)
+            )
+            if snapshot is None or left:
                 await self._rebuild(mark, keep_center=snapshot is None)
             elif self.cycles % REPAIR_EVERY_CYCLES == 0:
                 await c.builder.build_and_place_grid(snapshot, mark)
@@ -179,9 +186,14 @@ class BotOrchestrator:
             self.status = BotStatus.HALTED
             await self.c.gateway.cancel_all(reason=f"halt: {reason}")
         now = self.c.clock.now_ms()
-        self.c.bus.publish(BotHalted(bot=self.name, coin=self.coin, timestamp_ms=now, reason=reason))
+        self.c.bus.publish(
+            BotHalted(bot=self.name, coin=self.coin, timestamp_ms=now, reason=reason)
+        )
         self.c.alerter.raise_alert(
-            bot=self.name, coin=self.coin, severity=Severity.CRITICAL, kind="bot_halted",
+            bot=self.name,
+            coin=self.coin,
+            severity=Severity.CRITICAL,
+            kind="bot_halted",
             message=f"halted: {reason}",
         )
 
@@ -190,7 +202,9 @@ class BotOrchestrator:
             await self.c.state.set_halted(None)
             self.status = BotStatus.RUNNING
             self.c.builder.snapshot = None  # the next cycle builds a fresh grid at the mid
-        self.c.bus.publish(BotResumed(bot=self.name, coin=self.coin, timestamp_ms=self.c.clock.now_ms()))
+        self.c.bus.publish(
+            BotResumed(bot=self.name, coin=self.coin, timestamp_ms=self.c.clock.now_ms())
+        )
 
     async def cancel_all(self) -> int:
         """Cancel every order of this bot; the grid is rebuilt on the next cycle unless halted."""
@@ -222,8 +236,12 @@ class BotOrchestrator:
             log.error("%s: could not confirm open orders after shutdown: %s", self.name, exc)
         self.status = BotStatus.STOPPED
         self.c.bus.publish(
-            BotStopped(bot=self.name, coin=self.coin, timestamp_ms=self.c.clock.now_ms(),
-                       open_orders=remaining)
+            BotStopped(
+                bot=self.name,
+                coin=self.coin,
+                timestamp_ms=self.c.clock.now_ms(),
+                open_orders=remaining,
+            )
         )
         return remaining
 

@@ -95,9 +95,7 @@ async def build_bot(
     ledger = ShadowLedger(store, OrderStateMachine(), clock)
     processor = FillProcessor(state, FillDeduplicator(store), ledger, bus, clock)
     breaker = CircuitBreaker(config.breaker, clock)
-    gateway = ExecutionGateway(
-        exchange, ledger, breaker, bus, clock, metrics, bot=bot, coin=coin
-    )
+    gateway = ExecutionGateway(exchange, ledger, breaker, bus, clock, metrics, bot=bot, coin=coin)
     risk = RiskEngine(settings.risk, clock)
     builder = GridBuilder(gateway, risk, state, alerter, bus, clock, metrics)
     reconciliation = ReconciliationService(

@@ -8,7 +8,7 @@ arithmetic runs in one fixed decimal context instead of whatever context the cal
 from __future__ import annotations
 
 import decimal
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -186,10 +186,38 @@ def _move_position(
     return new_position, price, gross
 
 
-def replay(bot: str, coin: str, fills: Iterable[Fill], start_ms: int) -> BotState:
+@attrs.frozen(slots=True)
+class PositionCorrection:
+    """A reconciliation correction to replay: after ``fills_before`` fills, the position and
+    average entry were set to the exchange's figures (realized PnL untouched)."""
+
+    fills_before: int
+    position: Decimal
+    avg_entry: Decimal
+
+
+def replay(
+    bot: str,
+    coin: str,
+    fills: Iterable[Fill],
+    start_ms: int,
+    corrections: Sequence[PositionCorrection] = (),
+) -> BotState:
     """Recompute a book from scratch by applying ``fills`` in the order given (the audit uses the
-    journal's application order, ``Store.applied_fills()``)."""
+    journal's application order, ``Store.applied_fills()``), with each correction at its place."""
+    pending = sorted(corrections, key=lambda c: c.fills_before)
     state = BotState.fresh(bot, coin, start_ms)
+    applied = 0
+
+    def correct_up_to(count: int) -> BotState:
+        nonlocal state
+        while pending and pending[0].fills_before <= count:
+            c = pending.pop(0)
+            state = attrs.evolve(state, position=c.position, avg_entry=c.avg_entry)
+        return state
+
     for fill in fills:
+        correct_up_to(applied)
         state, _ = apply_fill(state, fill)
-    return state
+        applied += 1
+    return correct_up_to(applied)

@@ -10,15 +10,22 @@ from __future__ import annotations
 
 import logging
 from decimal import Decimal
+from typing import Protocol
 
 import attrs
 
 from gridtui.core.clock import Clock
 from gridtui.core.types import ZERO, OrderRequest, OrderStatus
-from gridtui.execution.order_state_machine import OrderStateMachine
 from gridtui.state.store import OrderRecord, Store
 
 log = logging.getLogger(__name__)
+
+
+class TransitionGuard(Protocol):
+    """What the ledger needs of ``execution.OrderStateMachine``. A protocol rather than an import
+    because state sits below execution in the layering (the machine is injected)."""
+
+    def transition(self, client_id: str, frm: OrderStatus, to: OrderStatus) -> bool: ...
 
 
 @attrs.frozen(slots=True)
@@ -59,7 +66,7 @@ class TrackedOrder:
 class ShadowLedger:
     """Live orders in memory, every order in the store; all status changes via the machine."""
 
-    def __init__(self, store: Store, machine: OrderStateMachine, clock: Clock) -> None:
+    def __init__(self, store: Store, machine: TransitionGuard, clock: Clock) -> None:
         self._store = store
         self._machine = machine
         self._clock = clock
@@ -67,6 +74,10 @@ class ShadowLedger:
         self._by_exchange_id: dict[int, str] = {}
         for record in store.orders(live_only=True):
             self._remember(TrackedOrder.from_record(record))
+
+    @property
+    def store(self) -> Store:
+        return self._store
 
     def add_pending(
         self, request: OrderRequest, *, level: int | None, generation: int
@@ -100,19 +111,18 @@ class ShadowLedger:
         """Move an order to ``status`` if the state machine allows it, and persist it.
 
         Returns False (order unchanged) for an unknown order or an illegal transition. Two
-        reports are absorbed without counting as illegal, because the exchange legitimately
-        produces them: the same status again, and an OPEN acknowledgement arriving after fills
-        already moved the order on. Both still record a new exchange id or error.
+        reports are absorbed (True, status kept) because the exchange legitimately produces them:
+        the same status again, and OPEN for a PARTIALLY_FILLED order (an acknowledgement that
+        arrived after a fill; an open-orders listing of a partly filled order). Both still record
+        a new exchange id or error. OPEN for a finished order stays illegal: it contradicts our
+        books, and such an order must not be left resting.
         """
         current = self.get(client_id)
         if current is None:
-            log.warning("order %s: %s reported for an order we never journaled", client_id, status)
+            log.warning("order %s: %s reported, but we never journaled it", client_id, status.value)
             return False
-        stale_ack = status is OrderStatus.OPEN and current.status in (
-            OrderStatus.PARTIALLY_FILLED,
-            OrderStatus.FILLED,
-        )
-        if status is current.status or stale_ack:
+        partial_open = (status, current.status) == (OrderStatus.OPEN, OrderStatus.PARTIALLY_FILLED)
+        if status is current.status or partial_open:
             if error is not None or exchange_id not in (None, current.exchange_id):
                 self._persist(current, current.status, exchange_id=exchange_id, error=error)
             return True
@@ -208,5 +218,6 @@ class ShadowLedger:
 
     def _forget(self, tracked: TrackedOrder) -> None:
         self._live.pop(tracked.client_id, None)
-        if tracked.exchange_id is not None:
-            self._by_exchange_id.pop(tracked.exchange_id, None)
+        eid = tracked.exchange_id
+        if eid is not None and self._by_exchange_id.get(eid) == tracked.client_id:
+            del self._by_exchange_id[eid]

@@ -69,7 +69,8 @@ CREATE TABLE IF NOT EXISTS state (
     {", ".join(f"{name} TEXT" for name in _STATE_FIELDS)}, crc INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS adjustments (
     id INTEGER PRIMARY KEY AUTOINCREMENT, timestamp_ms INTEGER NOT NULL, field TEXT NOT NULL,
-    old_value TEXT NOT NULL, new_value TEXT NOT NULL, reason TEXT NOT NULL);
+    old_value TEXT NOT NULL, new_value TEXT NOT NULL, reason TEXT NOT NULL,
+    fills_before INTEGER NOT NULL);
 """
 
 
@@ -111,7 +112,8 @@ class OrderRecord:
 
 @attrs.frozen(slots=True)
 class Adjustment:
-    """A correction reconciliation made to the books, and why (an audit trail, never replayed)."""
+    """A correction reconciliation made to the books, and why. ``fills_before`` is how many
+    fills had been applied when it was made, so an audit can replay it at the right point."""
 
     id: int
     timestamp_ms: int
@@ -119,6 +121,7 @@ class Adjustment:
     old_value: str
     new_value: str
     reason: str
+    fills_before: int
 
 
 class Store:
@@ -309,14 +312,17 @@ class Store:
         self._check_state(new_state)
         with self._transaction():
             self._conn.execute(
-                "INSERT INTO adjustments (timestamp_ms, field, old_value, new_value, reason) "
-                "VALUES (?,?,?,?,?)",
+                "INSERT INTO adjustments (timestamp_ms, field, old_value, new_value, reason, "
+                "fills_before) VALUES (?,?,?,?,?,(SELECT COUNT(*) FROM fills))",
                 (timestamp_ms, field, old, new, reason),
             )
             self._write_state(new_state)
 
     def adjustments(self) -> list[Adjustment]:
-        sql = "SELECT id, timestamp_ms, field, old_value, new_value, reason FROM adjustments"
+        sql = (
+            "SELECT id, timestamp_ms, field, old_value, new_value, reason, fills_before "
+            "FROM adjustments"
+        )
         return [Adjustment(*row) for row in self._conn.execute(f"{sql} ORDER BY id").fetchall()]
 
     # ---- internals -------------------------------------------------------------------------

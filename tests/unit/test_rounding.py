@@ -112,7 +112,13 @@ def test_round_size(size: str, sz: int, mode: Rounding, expected: str) -> None:
 
 @pytest.mark.parametrize(
     ("size", "sz", "valid"),
-    [("0.12345", 5, True), ("0.12345", 4, False), ("3", 0, True), ("0", 3, False), ("-1", 3, False)],
+    [
+        ("0.12345", 5, True),
+        ("0.12345", 4, False),
+        ("3", 0, True),
+        ("0", 3, False),
+        ("-1", 3, False),
+    ],
 )
 def test_is_valid_size(size: str, sz: int, valid: bool) -> None:
     assert is_valid_size(D(size), sz) is valid

@@ -1,0 +1,22 @@
+"""The paper venue: a seeded, persistent matching engine behind the Exchange protocol."""
+
+from gridtui.exchanges.sim.candles import Candle, CandleFileError, CandleReplay, load_candles
+from gridtui.exchanges.sim.exchange import SimExchange
+from gridtui.exchanges.sim.matching import MatchingEngine
+from gridtui.exchanges.sim.persistence import StateFileError, StoredState, read_state
+from gridtui.exchanges.sim.price_path import GeneratedPath, PathParams, Tick
+
+__all__ = [
+    "Candle",
+    "CandleFileError",
+    "CandleReplay",
+    "GeneratedPath",
+    "MatchingEngine",
+    "PathParams",
+    "SimExchange",
+    "StateFileError",
+    "StoredState",
+    "Tick",
+    "load_candles",
+    "read_state",
+]

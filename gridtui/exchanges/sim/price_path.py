@@ -73,6 +73,18 @@ class Tick:
     """Coin units that traded against each side of the book during the tick."""
 
 
+@attrs.frozen(slots=True)
+class MarketState:
+    """Where a synthetic market stands between ticks: its mid and the touch depth left."""
+
+    coin: str
+    mid: Decimal
+    bid_depth: Decimal
+    """Size a taker can still sell at the synthetic best bid until the next tick."""
+    ask_depth: Decimal
+    """Size a taker can still buy at the synthetic best ask until the next tick."""
+
+
 class PricePath(Protocol):
     """What the venue needs from a market's price source (generated or replayed)."""
 

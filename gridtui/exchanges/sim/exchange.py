@@ -1,0 +1,366 @@
+"""SimExchange: the paper venue behind the ``Exchange`` protocol.
+
+It wires a seeded price path (or a candle replay) per market to the matching engine and persists
+every operation in one SQLite transaction *before* it acknowledges or streams anything, so a
+restarted process finds the venue exactly as it was left. It is the default venue, the backtest
+venue (tests and backtests drive ``step()`` themselves) and, later, the engine behind the
+Hyperliquid-protocol mock server. ``fail_next`` injects whole-call failures for breaker tests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+from collections.abc import Iterable, Mapping, Sequence
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from gridtui.config.schema import PaperMarket, PaperSettings
+from gridtui.core.clock import Clock
+from gridtui.core.types import (
+    AssetMeta,
+    CancelAck,
+    ExchangeError,
+    Fill,
+    Order,
+    OrderRequest,
+    OrderStatus,
+    PlaceAck,
+    Position,
+)
+from gridtui.exchanges.base import FillsReceived, MidUpdated, OrderUpdated, StreamEvent
+from gridtui.exchanges.sim.candles import CandleReplay, load_candles
+from gridtui.exchanges.sim.matching import EngineConfig, EngineRecords, MatchingEngine
+from gridtui.exchanges.sim.persistence import (
+    MEMORY,
+    SimStore,
+    StateFileError,
+    StoredState,
+    read_state,
+)
+from gridtui.exchanges.sim.price_path import GeneratedPath, MarketState, PricePath, tick_volume
+
+log = logging.getLogger(__name__)
+
+DEFAULT_HALF_SPREAD = Decimal("0.0001")
+DEFAULT_NOTIONAL_PER_TICK = Decimal("50000")
+MIN_SCHEDULE_AHEAD_MS = 5_000
+ERR_SCHEDULE_TOO_EARLY = "Scheduled cancel time too early, must be at least 5 seconds from now."
+
+
+class SimExchange:
+    """The paper venue: one account, one state file, every market of ``settings.markets``."""
+
+    def __init__(
+        self,
+        settings: PaperSettings,
+        clock: Clock,
+        *,
+        venue: str = "paper",
+        account: str = "paper",
+        half_spread: Decimal = DEFAULT_HALF_SPREAD,
+        notional_per_tick: Decimal = DEFAULT_NOTIONAL_PER_TICK,
+    ) -> None:
+        coins = [m.coin for m in settings.markets]
+        if len(set(coins)) != len(coins):
+            raise ValueError(f"paper markets list a coin twice: {coins}")
+        self.venue = venue
+        self.account = account
+        self._settings = settings
+        self._clock = clock
+        self._config = EngineConfig(venue, settings.maker_fee, settings.taker_fee, half_spread)
+        self._notional = notional_per_tick
+        self._metas = {
+            m.coin: AssetMeta(m.coin, index, m.sz_decimals)
+            for index, m in enumerate(settings.markets)
+        }
+        self._subscribers: list[asyncio.Queue[StreamEvent]] = []
+        self._task: asyncio.Task[None] | None = None
+        self._closed = False
+        self._broken = False
+        self._faults_left = 0
+        self._fault_message = ""
+        self._fault_calls: frozenset[str] | None = None
+        self._store = SimStore(settings.state_file)
+        try:
+            self._engine, self._paths = self._load()
+        except BaseException:
+            self._store.close()
+            raise
+
+    @classmethod
+    def in_memory(cls, settings: PaperSettings, clock: Clock, **kwargs: Any) -> SimExchange:
+        """A venue whose state lives only as long as the object (tests)."""
+        return cls(attrs.evolve(settings, state_file=Path(MEMORY)), clock, **kwargs)
+
+    @staticmethod
+    def open_readonly(path: Path | str) -> StoredState:
+        """What a state file holds (positions, open orders, fills), without opening a venue."""
+        return read_state(path)
+
+    # ----------------------------------------------------------------- lifecycle
+    async def start(self) -> None:
+        self._ensure_open()
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._run(), name=f"{self.venue}-market")
+
+    async def close(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            await asyncio.wait([task])
+            if not task.cancelled() and task.exception() is not None:
+                log.error("paper market loop had failed", exc_info=task.exception())
+        if not self._closed:
+            self._closed = True
+            self._store.close()
+
+    async def _run(self) -> None:
+        while True:
+            await self._clock.sleep(self._settings.tick_interval_s)
+            try:
+                self.step()
+            except ExchangeError as exc:
+                if not exc.retryable:
+                    raise
+                log.warning("paper market step failed, trying again next tick: %s", exc)
+
+    def step(self, dt_s: float | None = None) -> None:
+        """One market tick: fire a due dead-man switch, move every market ``dt_s`` real seconds
+        (× speed), match, commit, then stream. Tests and backtests call it directly."""
+        self._ensure_open()
+        dt = self._settings.tick_interval_s if dt_s is None else dt_s
+        if dt < 0:
+            raise ValueError("a market step cannot go back in time")
+        now = self._clock.now_ms()
+        self._engine.fire_schedule(now)
+        for coin, path in self._paths.items():
+            self._engine.apply_tick(coin, path.next_tick(dt * self._settings.speed), now)
+        self._commit({coin: path.state() for coin, path in self._paths.items()}, mids_at=now)
+
+    # ----------------------------------------------------------------- Exchange protocol
+    async def asset_meta(self, coin: str) -> AssetMeta:
+        self._enter("asset_meta")
+        return self._meta(coin)
+
+    async def all_mids(self) -> dict[str, Decimal]:
+        self._enter("all_mids")
+        return self._engine.mids()
+
+    async def place_orders(self, requests: Sequence[OrderRequest]) -> list[PlaceAck]:
+        self._enter("place_orders")
+        for request in requests:
+            self._meta(request.coin)
+        now = self._clock.now_ms()
+        acks = [self._engine.place(request, now) for request in requests]
+        self._commit({})
+        return acks
+
+    async def cancel_orders(self, coin: str, exchange_ids: Sequence[int]) -> list[CancelAck]:
+        self._enter("cancel_orders")
+        self._meta(coin)
+        acks = [self._engine.cancel(coin, exchange_id) for exchange_id in exchange_ids]
+        self._commit({})
+        return acks
+
+    async def cancel_by_client_ids(self, coin: str, client_ids: Sequence[str]) -> list[CancelAck]:
+        self._enter("cancel_by_client_ids")
+        self._meta(coin)
+        acks = [self._engine.cancel_by_client_id(coin, client_id) for client_id in client_ids]
+        self._commit({})
+        return acks
+
+    async def cancel_all(self, coin: str | None = None) -> int:
+        """Cancel every open order (of one coin, or all); returns how many were canceled."""
+        self._enter("cancel_all")
+        if coin is not None:
+            self._meta(coin)
+        canceled = self._engine.cancel_all(coin)
+        self._commit({})
+        return canceled
+
+    async def open_orders(self, coin: str | None = None) -> list[Order]:
+        self._enter("open_orders")
+        return self._engine.open_orders(coin)
+
+    async def order_status(
+        self, *, exchange_id: int | None = None, client_id: str | None = None
+    ) -> Order | None:
+        self._enter("order_status")
+        return self._find(exchange_id, client_id)
+
+    async def fills_since(self, start_ms: int, coin: str | None = None) -> list[Fill]:
+        self._enter("fills_since")
+        return self._engine.fills_since(start_ms, coin)
+
+    async def positions(self) -> dict[str, Position]:
+        self._enter("positions")
+        return self._engine.positions()
+
+    async def schedule_cancel(self, at_ms: int | None) -> None:
+        self._enter("schedule_cancel")
+        if at_ms is not None and at_ms < self._clock.now_ms() + MIN_SCHEDULE_AHEAD_MS:
+            raise ExchangeError(ERR_SCHEDULE_TOO_EARLY, retryable=False)
+        self._engine.schedule_cancel_ms = at_ms
+        self._commit({})
+
+    def subscribe(self) -> asyncio.Queue[StreamEvent]:
+        queue: asyncio.Queue[StreamEvent] = asyncio.Queue()
+        self._subscribers.append(queue)
+        return queue
+
+    def unsubscribe(self, queue: asyncio.Queue[StreamEvent]) -> None:
+        if queue in self._subscribers:
+            self._subscribers.remove(queue)
+
+    # ----------------------------------------------------------------- venue extras
+    def fail_next(
+        self, count: int, message: str = "injected fault", *, calls: Iterable[str] | None = None
+    ) -> None:
+        """Make the next ``count`` API calls (optionally only those named in ``calls``, e.g.
+        ``{"place_orders"}``) raise a retryable ``ExchangeError(message)``."""
+        self._faults_left = count
+        self._fault_message = message
+        self._fault_calls = None if calls is None else frozenset(calls)
+
+    @property
+    def last_cancel_reason(self) -> str | None:
+        """Why the latest cancel happened this session: canceled, scheduledCancel, ..."""
+        return self._engine.last_cancel_reason
+
+    def status_word(
+        self, *, exchange_id: int | None = None, client_id: str | None = None
+    ) -> str | None:
+        """Hyperliquid's orderStatus word for an order (open, filled, canceled, scheduledCancel,
+        reduceOnlyCanceled, tickRejected, ...), or None if never seen."""
+        order = self._find(exchange_id, client_id)
+        if order is None:
+            return None
+        if order.status.is_live:
+            return "open"
+        if order.status is OrderStatus.FILLED:
+            return "filled"
+        return self._engine.reason(order.exchange_id) or order.status.value
+
+    @property
+    def balance(self) -> Decimal:
+        """Cash: starting balance + realized PnL − fees."""
+        return self._engine.balance
+
+    def account_value(self) -> Decimal:
+        """Cash plus unrealized PnL at the current mids."""
+        return self._engine.equity()
+
+    def bbo(self, coin: str) -> tuple[Decimal, Decimal]:
+        """The synthetic best bid and ask."""
+        self._meta(coin)
+        return self._engine.bbo(coin)
+
+    @property
+    def replay_finished(self) -> bool:
+        """True when every market is a candle replay that has reached its last close."""
+        return all(path.finished for path in self._paths.values())
+
+    # ----------------------------------------------------------------- internals
+    def _load(self) -> tuple[MatchingEngine, dict[str, PricePath]]:
+        """Build the engine and paths from the store; a new file gets the starting state."""
+        stored = self._store.load()
+        if stored is None:
+            records = EngineRecords(self._settings.starting_balance, 1, 1, None)
+            path_states: Mapping[str, Mapping[str, Any]] = {}
+        else:
+            records, path_states = stored.records, stored.path_states
+        paths = {
+            m.coin: self._make_path(m, path_states.get(m.coin)) for m in self._settings.markets
+        }
+        engine = MatchingEngine(self._config, self._metas, records)
+        known = {m.coin for m in records.markets}
+        new_coins = [coin for coin in paths if coin not in known]
+        for coin in new_coins:
+            mid = paths[coin].mid
+            depth = tick_volume(self._notional, mid, self._metas[coin].sz_decimals)
+            engine.set_market(MarketState(coin, mid, depth, depth))
+        if stored is None or new_coins:
+            try:
+                self._store.commit(engine.take_changes(), {c: paths[c].state() for c in new_coins})
+            except sqlite3.Error as exc:
+                raise StateFileError(f"{self._store.path}: cannot write ({exc})") from exc
+        return engine, paths
+
+    def _make_path(self, market: PaperMarket, state: Mapping[str, Any] | None) -> PricePath:
+        kind = "generated" if market.candles_file is None else "candles"
+        if state is not None and state.get("kind") != kind:
+            log.warning(
+                "%s: the stored price path is %s but the market is now %s; starting anew",
+                market.coin,
+                state.get("kind"),
+                kind,
+            )
+            state = None
+        if market.candles_file is not None:
+            candles = load_candles(market.candles_file)
+            return CandleReplay(market, candles, self._notional, state)
+        return GeneratedPath(market, self._settings.seed, self._notional, state=state)
+
+    def _commit(
+        self, path_states: Mapping[str, Mapping[str, Any]], *, mids_at: int | None = None
+    ) -> None:
+        """Persist what changed, then (only then) stream it. A failed write rolls the venue back
+        to the last committed state and fails the call."""
+        changes = self._engine.take_changes()
+        try:
+            self._store.commit(changes, path_states)
+        except sqlite3.Error as exc:
+            log.exception(
+                "paper venue: writing %s failed; reloading its last state", self._store.path
+            )
+            self._recover()
+            raise ExchangeError(f"paper venue could not save its state: {exc}") from exc
+        events: list[StreamEvent] = []
+        if mids_at is not None:
+            events.extend(MidUpdated(c, mid, mids_at) for c, mid in self._engine.mids().items())
+        if changes.fills:
+            events.append(FillsReceived(changes.fills))
+        events.extend(OrderUpdated(order) for order in changes.orders)
+        for queue in self._subscribers:
+            for event in events:
+                queue.put_nowait(event)
+
+    def _recover(self) -> None:
+        try:
+            self._engine, self._paths = self._load()
+        except Exception as exc:
+            log.exception("paper venue: cannot reload %s; refusing further calls", self._store.path)
+            self._broken = True
+            raise ExchangeError(f"paper venue state is unusable: {exc}", retryable=False) from exc
+
+    def _enter(self, call: str) -> None:
+        """Common entry of API calls: open check, injected faults, a due dead-man switch."""
+        self._ensure_open()
+        if self._faults_left > 0 and (self._fault_calls is None or call in self._fault_calls):
+            self._faults_left -= 1
+            raise ExchangeError(self._fault_message, retryable=True)
+        if self._engine.fire_schedule(self._clock.now_ms()):
+            self._commit({})
+
+    def _ensure_open(self) -> None:
+        if self._closed or self._broken:
+            state = "closed" if self._closed else "unusable after a failed state write"
+            raise ExchangeError(f"the {self.venue} venue is {state}", retryable=False)
+
+    def _meta(self, coin: str) -> AssetMeta:
+        meta = self._metas.get(coin)
+        if meta is None:
+            raise ExchangeError(f"unknown coin {coin!r} on the {self.venue} venue", retryable=False)
+        return meta
+
+    def _find(self, exchange_id: int | None, client_id: str | None) -> Order | None:
+        if (exchange_id is None) == (client_id is None):
+            raise ValueError("give exactly one of exchange_id and client_id")
+        if exchange_id is not None:
+            return self._engine.order(exchange_id)
+        return self._engine.order_by_client_id(client_id or "")

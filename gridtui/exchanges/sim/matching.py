@@ -1,0 +1,398 @@
+"""The paper venue's matching engine: pure and in-memory (no I/O, no clock, no randomness).
+
+Our orders rest in a price-time-priority book per coin against a synthetic market at mid × (1 ∓ half
+spread). A crossing order takes the synthetic touch (depth limited per tick); a tick fills resting
+orders the market traded through as maker at their limit, best price then earliest, up to the
+tick's volume. Rejections use Hyperliquid's exact messages (the mock server reuses this engine).
+Changes are tracked so the venue persists exactly what changed (``take_changes``) before acking.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import Decimal
+
+import attrs
+
+from gridtui.core import rounding
+from gridtui.core.types import (
+    ZERO,
+    AssetMeta,
+    CancelAck,
+    Fill,
+    Order,
+    OrderRequest,
+    OrderStatus,
+    PlaceAck,
+    PlaceStatus,
+    Position,
+    Side,
+    Tif,
+)
+from gridtui.exchanges.sim.price_path import MarketState, Tick
+
+ERR_INVALID_PRICE = "Order has invalid price."
+ERR_TICK_SIZE = "Price must be divisible by tick size."
+ERR_INVALID_SIZE = "Order has invalid size."
+ERR_MIN_VALUE = "Order must have minimum value of $10."
+ERR_MARGIN = "Insufficient margin to place order."
+ERR_REDUCE_ONLY = "Reduce only order would increase position."
+ERR_POST_ONLY = "Post only order would have immediately matched, bbo was {bid}@{ask}."
+ERR_IOC = "Order could not immediately match against any resting orders."
+ERR_DUPLICATE_CLOID = "Order has duplicate cloid."
+ERR_CANCEL = "Order was never placed, already canceled, or filled."
+
+# Hyperliquid's orderStatus words for orders that ended without filling completely.
+CANCELED = "canceled"
+SCHEDULED_CANCEL = "scheduledCancel"
+REDUCE_ONLY_CANCELED = "reduceOnlyCanceled"
+
+
+@attrs.frozen(slots=True)
+class EngineConfig:
+    venue: str
+    maker_fee: Decimal
+    taker_fee: Decimal
+    half_spread: Decimal = Decimal("0.0001")
+
+
+@attrs.frozen(slots=True)
+class EngineRecords:
+    """The engine as rows: all of it when loaded, what changed when taken. Size 0 = closed."""
+
+    balance: Decimal
+    next_order_id: int
+    next_trade_id: int
+    schedule_cancel_ms: int | None
+    orders: tuple[Order, ...] = ()
+    reasons: Mapping[int, str] = attrs.field(factory=dict)
+    """Hyperliquid status word of canceled / rejected orders, by exchange id."""
+    fills: tuple[Fill, ...] = ()
+    positions: tuple[Position, ...] = ()
+    markets: tuple[MarketState, ...] = ()
+
+
+class MatchingEngine:
+    """Book, account (cash, average-cost positions) and synthetic market of one paper account."""
+
+    def __init__(
+        self, config: EngineConfig, metas: Mapping[str, AssetMeta], records: EngineRecords
+    ) -> None:
+        self._cfg = config
+        self._metas = dict(metas)
+        self.balance = records.balance
+        self.schedule_cancel_ms = records.schedule_cancel_ms
+        self.last_cancel_reason: str | None = None
+        self._next_oid = records.next_order_id
+        self._next_tid = records.next_trade_id
+        self._orders = {o.exchange_id: o for o in records.orders}
+        self._reasons = dict(records.reasons)
+        self._cloids = {o.client_id: o.exchange_id for o in records.orders if o.client_id}
+        self._resting: dict[str, dict[int, None]] = {}
+        for order in sorted(records.orders, key=lambda o: o.exchange_id):
+            if order.status.is_live:
+                self._resting.setdefault(order.coin, {})[order.exchange_id] = None
+        self._fills = sorted(records.fills, key=lambda f: (f.timestamp_ms, f.trade_id))
+        self._positions = {p.coin: p for p in records.positions if p.size}
+        self._markets = {m.coin: m for m in records.markets}
+        self._reset_changes()
+
+    def _reset_changes(self) -> None:
+        self._dirty_orders: set[int] = set()
+        self._dirty_positions: set[str] = set()
+        self._dirty_markets: set[str] = set()
+        self._new_fills: list[Fill] = []
+
+    def take_changes(self) -> EngineRecords:
+        """What changed since the last call (scalars always included), and forget it."""
+        changes = EngineRecords(
+            self.balance,
+            self._next_oid,
+            self._next_tid,
+            self.schedule_cancel_ms,
+            orders=tuple(self._orders[i] for i in sorted(self._dirty_orders)),
+            reasons={i: self._reasons[i] for i in self._dirty_orders if i in self._reasons},
+            fills=tuple(self._new_fills),
+            positions=tuple(
+                self._positions.get(c, Position(c, ZERO, ZERO))
+                for c in sorted(self._dirty_positions)
+            ),
+            markets=tuple(self._markets[c] for c in sorted(self._dirty_markets)),
+        )
+        self._reset_changes()
+        return changes
+
+    def set_market(self, market: MarketState) -> None:
+        self._markets[market.coin] = market
+        self._dirty_markets.add(market.coin)
+
+    def order(self, exchange_id: int) -> Order | None:
+        return self._orders.get(exchange_id)
+
+    def order_by_client_id(self, client_id: str) -> Order | None:
+        exchange_id = self._cloids.get(client_id)
+        return None if exchange_id is None else self._orders[exchange_id]
+
+    def reason(self, exchange_id: int) -> str | None:
+        """Hyperliquid's status word of a canceled or rejected order (scheduledCancel, ...)."""
+        return self._reasons.get(exchange_id)
+
+    def open_orders(self, coin: str | None = None) -> list[Order]:
+        coins = [coin] if coin is not None else list(self._resting)
+        ids = sorted(i for c in coins for i in self._resting.get(c, {}))
+        return [self._orders[i] for i in ids]
+
+    def fills_since(self, start_ms: int, coin: str | None = None) -> list[Fill]:
+        fills = (f for f in self._fills if coin is None or f.coin == coin)
+        return [f for f in fills if f.timestamp_ms >= start_ms]
+
+    def positions(self) -> dict[str, Position]:
+        return dict(self._positions)
+
+    def mids(self) -> dict[str, Decimal]:
+        return {coin: self._markets[coin].mid for coin in self._metas}
+
+    def bbo(self, coin: str) -> tuple[Decimal, Decimal]:
+        mid = self._markets[coin].mid
+        return self._bid_at(coin, mid), self._ask_at(coin, mid)
+
+    def equity(self) -> Decimal:
+        """Cash plus unrealized PnL at the mids."""
+        equity = self.balance
+        for p in self._positions.values():
+            equity += p.size * (self._markets[p.coin].mid - p.entry_price)
+        return equity
+
+    def place(self, req: OrderRequest, now_ms: int) -> PlaceAck:
+        if req.client_id and req.client_id in self._cloids:
+            return PlaceAck(PlaceStatus.ERROR, client_id=req.client_id, error=ERR_DUPLICATE_CLOID)
+        rejection = self._rejection(req)
+        if rejection is not None:
+            return self._reject(req, now_ms, *rejection)
+        size = req.size
+        if req.reduce_only:
+            size = min(size, abs(self._position_size(req.coin)))
+        bid, ask = self.bbo(req.coin)
+        buy = req.side is Side.BUY
+        crosses = req.price >= ask if buy else req.price <= bid
+        if crosses and req.tif is Tif.ALO:
+            message = ERR_POST_ONLY.format(bid=f"{bid:f}", ask=f"{ask:f}")
+            return self._reject(req, now_ms, message, "badAloPxRejected")
+        market = self._markets[req.coin]
+        depth = market.ask_depth if buy else market.bid_depth
+        taker_size = min(size, depth) if crosses else ZERO
+        if req.tif is Tif.IOC and taker_size == 0:
+            return self._reject(req, now_ms, ERR_IOC, "iocCancelRejected")
+        if not req.reduce_only and not self._margin_allows(req.coin, req.price * size):
+            return self._reject(req, now_ms, ERR_MARGIN, "perpMarginRejected")
+        order = self._new_order(req, size, OrderStatus.OPEN, now_ms)
+        oid = order.exchange_id
+        if taker_size:
+            left = {"ask_depth" if buy else "bid_depth": depth - taker_size}
+            self.set_market(attrs.evolve(market, **left))
+            self._fill(oid, taker_size, ask if buy else bid, now_ms, taker=True)
+        if self._orders[oid].remaining:
+            if req.tif is Tif.IOC:
+                self._cancel(oid, CANCELED)
+            else:
+                self._resting.setdefault(req.coin, {})[oid] = None
+        final = self._orders[oid]
+        status = PlaceStatus.RESTING if final.status.is_live else PlaceStatus.FILLED
+        return PlaceAck(
+            status,
+            exchange_id=oid,
+            client_id=req.client_id or None,
+            filled_size=final.filled,
+            avg_price=(ask if buy else bid) if final.filled else None,
+        )
+
+    def cancel(self, coin: str, exchange_id: int, reason: str = CANCELED) -> CancelAck:
+        if exchange_id not in self._resting.get(coin, {}):
+            return CancelAck(False, exchange_id=exchange_id, error=ERR_CANCEL)
+        self._cancel(exchange_id, reason)
+        client_id = self._orders[exchange_id].client_id
+        return CancelAck(True, exchange_id=exchange_id, client_id=client_id)
+
+    def cancel_by_client_id(self, coin: str, client_id: str) -> CancelAck:
+        exchange_id = self._cloids.get(client_id)
+        ack = self.cancel(coin, -1 if exchange_id is None else exchange_id)
+        return attrs.evolve(ack, exchange_id=exchange_id, client_id=client_id)
+
+    def cancel_all(self, coin: str | None = None, reason: str = CANCELED) -> int:
+        targets = [o.exchange_id for o in self.open_orders(coin)]
+        for exchange_id in targets:
+            self._cancel(exchange_id, reason)
+        return len(targets)
+
+    def fire_schedule(self, now_ms: int) -> bool:
+        """The dead-man switch: once its time has come, cancel everything and disarm.
+        True when it fired (state changed, even with nothing left to cancel)."""
+        if self.schedule_cancel_ms is None or now_ms < self.schedule_cancel_ms:
+            return False
+        self.schedule_cancel_ms = None
+        self.cancel_all(reason=SCHEDULED_CANCEL)
+        return True
+
+    def apply_tick(self, coin: str, tick: Tick, now_ms: int) -> None:
+        """Move the market to ``tick.close`` and fill what the tick's trades reached."""
+        self.set_market(MarketState(coin, tick.close, tick.volume, tick.volume))
+        self._match(coin, Side.BUY, self._bid_at(coin, tick.low), tick.volume, now_ms)
+        self._match(coin, Side.SELL, self._ask_at(coin, tick.high), tick.volume, now_ms)
+
+    def _match(self, coin: str, side: Side, limit: Decimal, budget: Decimal, now_ms: int) -> None:
+        """Fill resting ``side`` orders the tick traded through (buys priced ≥ its lowest trade
+        ``limit``, sells ≤ its highest), best price then earliest, within ``budget``."""
+        resting = (self._orders[i] for i in self._resting.get(coin, {}))
+        queue = sorted(
+            (o for o in resting if o.side is side),
+            key=lambda o: (-side.sign * o.price, o.exchange_id),
+        )
+        for order in queue:
+            if budget <= 0 or (order.price - limit) * side.sign < 0:
+                return
+            size = min(order.remaining, budget)
+            if order.reduce_only:
+                size = self._reduce_only_size(order, size)
+                if size == 0:
+                    continue
+            self._fill(order.exchange_id, size, order.price, now_ms, taker=False)
+            budget -= size
+
+    def _rejection(self, req: OrderRequest) -> tuple[str, str] | None:
+        sz_decimals = self._metas[req.coin].sz_decimals
+        if not req.price.is_finite() or req.price <= 0:
+            return ERR_INVALID_PRICE, "rejected"
+        if not rounding.is_valid_price(req.price, sz_decimals):
+            return ERR_TICK_SIZE, "tickRejected"
+        if not rounding.is_valid_size(req.size, sz_decimals):
+            return ERR_INVALID_SIZE, "rejected"
+        if not rounding.meets_min_value(req.price, req.size):
+            return ERR_MIN_VALUE, "minTradeNtlRejected"
+        if req.reduce_only and self._would_increase(req.coin, req.side):
+            return ERR_REDUCE_ONLY, "reduceOnlyRejected"
+        return None
+
+    def _reject(self, req: OrderRequest, now_ms: int, message: str, reason: str) -> PlaceAck:
+        """Record the rejection when it has a client id, so ``order_status`` can explain it."""
+        if req.client_id:
+            order = self._new_order(req, req.size, OrderStatus.REJECTED, now_ms)
+            self._reasons[order.exchange_id] = reason
+        return PlaceAck(PlaceStatus.ERROR, client_id=req.client_id or None, error=message)
+
+    def _new_order(self, req: OrderRequest, size: Decimal, status: OrderStatus, now: int) -> Order:
+        order = Order(
+            coin=req.coin,
+            side=req.side,
+            price=req.price,
+            size=size,
+            remaining=size,
+            exchange_id=self._next_oid,
+            client_id=req.client_id or None,
+            status=status,
+            timestamp_ms=now,
+            tif=req.tif,
+            reduce_only=req.reduce_only,
+        )
+        self._next_oid += 1
+        self._orders[order.exchange_id] = order
+        if order.client_id:
+            self._cloids[order.client_id] = order.exchange_id
+        self._dirty_orders.add(order.exchange_id)
+        return order
+
+    def _cancel(self, exchange_id: int, reason: str) -> None:
+        order = self._orders[exchange_id]
+        self._orders[exchange_id] = attrs.evolve(order, status=OrderStatus.CANCELED)
+        self._reasons[exchange_id] = reason
+        self._resting.get(order.coin, {}).pop(exchange_id, None)
+        self._dirty_orders.add(exchange_id)
+        self.last_cancel_reason = reason
+
+    def _fill(self, oid: int, size: Decimal, price: Decimal, now_ms: int, *, taker: bool) -> None:
+        order = self._orders[oid]
+        fee = price * size * (self._cfg.taker_fee if taker else self._cfg.maker_fee)
+        fill = Fill(
+            venue=self._cfg.venue,
+            coin=order.coin,
+            trade_id=self._next_tid,
+            exchange_order_id=oid,
+            client_id=order.client_id,
+            side=order.side,
+            price=price,
+            size=size,
+            fee=fee,
+            timestamp_ms=now_ms,
+            is_taker=taker,
+        )
+        self._next_tid += 1
+        self._fills.append(fill)
+        self._new_fills.append(fill)
+        self.balance += self._apply_to_position(order.coin, size * order.side.sign, price) - fee
+        remaining = order.remaining - size
+        status = OrderStatus.FILLED if remaining == 0 else OrderStatus.PARTIALLY_FILLED
+        self._orders[oid] = attrs.evolve(order, remaining=remaining, status=status)
+        if remaining == 0:
+            self._resting.get(order.coin, {}).pop(oid, None)
+        self._dirty_orders.add(oid)
+
+    def _apply_to_position(self, coin: str, delta: Decimal, price: Decimal) -> Decimal:
+        """Average-cost accounting; returns the realized PnL of the part that closed."""
+        current = self._positions.get(coin)
+        size = current.size if current else ZERO
+        entry = current.entry_price if current else ZERO
+        new_size = size + delta
+        realized = ZERO
+        if size == 0 or (size > 0) == (delta > 0):
+            entry = (abs(size) * entry + abs(delta) * price) / abs(new_size)
+        else:
+            closed = min(abs(delta), abs(size))
+            realized = closed * (price - entry) * (1 if size > 0 else -1)
+            if new_size != 0 and (new_size > 0) != (size > 0):
+                entry = price
+        if new_size == 0:
+            self._positions.pop(coin, None)
+        else:
+            self._positions[coin] = Position(coin, new_size, entry)
+        self._dirty_positions.add(coin)
+        return realized
+
+    def _reduce_only_size(self, order: Order, size: Decimal) -> Decimal:
+        """A resting reduce-only order may only shrink the position; one that no longer can is
+        canceled, as Hyperliquid does."""
+        if self._would_increase(order.coin, order.side):
+            self._cancel(order.exchange_id, REDUCE_ONLY_CANCELED)
+            return ZERO
+        return min(size, abs(self._position_size(order.coin)))
+
+    def _position_size(self, coin: str) -> Decimal:
+        position = self._positions.get(coin)
+        return position.size if position else ZERO
+
+    def _would_increase(self, coin: str, side: Side) -> bool:
+        position = self._position_size(coin)
+        return position == 0 or (position > 0) == (side is Side.BUY)
+
+    def _margin_allows(self, coin: str, notional: Decimal) -> bool:
+        """Simple cross margin: Σ (open order + position notional) / max leverage ≤ equity."""
+        used = notional / self._leverage(coin)
+        for resting_coin, ids in self._resting.items():
+            for exchange_id in ids:
+                order = self._orders[exchange_id]
+                if not order.reduce_only:
+                    used += order.price * order.remaining / self._leverage(resting_coin)
+        for position in self._positions.values():
+            mid = self._markets[position.coin].mid
+            used += abs(position.size) * mid / self._leverage(position.coin)
+        return used <= self.equity()
+
+    def _leverage(self, coin: str) -> int:
+        meta = self._metas.get(coin)
+        return meta.max_leverage if meta is not None else 1
+
+    def _bid_at(self, coin: str, mid: Decimal) -> Decimal:
+        spread, sz_decimals = self._cfg.half_spread, self._metas[coin].sz_decimals
+        return rounding.round_price(mid * (1 - spread), sz_decimals, rounding.Rounding.DOWN)
+
+    def _ask_at(self, coin: str, mid: Decimal) -> Decimal:
+        spread, sz_decimals = self._cfg.half_spread, self._metas[coin].sz_decimals
+        return rounding.round_price(mid * (1 + spread), sz_decimals, rounding.Rounding.UP)

@@ -1,0 +1,302 @@
+"""SQLite persistence of the paper venue: orders, fills, positions, cash, markets, path states.
+
+The venue writes each operation's changes (one placement batch, one cancel batch, one market step)
+in a single transaction and only then acknowledges or streams anything, with WAL and
+``synchronous=FULL``: a process killed with SIGKILL between operations loses nothing it reported.
+Decimals are stored as their exact strings and path states as JSON (floats round-trip exactly), so
+a reopened venue continues the identical market. ``read_state`` opens a file read-only for tools
+that only inspect it (``gridtui audit``).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from gridtui.core.types import Fill, Order, OrderStatus, Position, Side, Tif
+from gridtui.exchanges.sim.matching import EngineRecords
+from gridtui.exchanges.sim.price_path import MarketState
+
+SCHEMA_VERSION = 1
+MEMORY = ":memory:"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
+CREATE TABLE IF NOT EXISTS orders (
+    exchange_id INTEGER PRIMARY KEY, coin TEXT NOT NULL, side TEXT NOT NULL,
+    price TEXT NOT NULL, size TEXT NOT NULL, remaining TEXT NOT NULL, client_id TEXT UNIQUE,
+    status TEXT NOT NULL, timestamp_ms INTEGER NOT NULL, tif TEXT NOT NULL,
+    reduce_only INTEGER NOT NULL, reason TEXT);
+CREATE TABLE IF NOT EXISTS fills (
+    trade_id INTEGER PRIMARY KEY, venue TEXT NOT NULL, coin TEXT NOT NULL,
+    exchange_order_id INTEGER NOT NULL, client_id TEXT, side TEXT NOT NULL, price TEXT NOT NULL,
+    size TEXT NOT NULL, fee TEXT NOT NULL, timestamp_ms INTEGER NOT NULL,
+    is_taker INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS positions (
+    coin TEXT PRIMARY KEY, size TEXT NOT NULL, entry_price TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS markets (
+    coin TEXT PRIMARY KEY, mid TEXT NOT NULL, bid_depth TEXT NOT NULL, ask_depth TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS paths (coin TEXT PRIMARY KEY, state TEXT NOT NULL);
+"""
+_BAD_CONTENT = (sqlite3.DatabaseError, ValueError, KeyError, TypeError, InvalidOperation)
+
+
+class StateFileError(Exception):
+    """A paper state file that cannot be used; one line naming the file and the problem."""
+
+
+@attrs.frozen(slots=True)
+class StoredState:
+    """Everything a state file holds."""
+
+    records: EngineRecords
+    path_states: Mapping[str, Mapping[str, Any]]
+
+    @property
+    def balance(self) -> Decimal:
+        return self.records.balance
+
+    @property
+    def open_orders(self) -> tuple[Order, ...]:
+        live = (OrderStatus.OPEN, OrderStatus.PARTIALLY_FILLED)
+        return tuple(o for o in self.records.orders if o.status in live)
+
+    @property
+    def positions(self) -> dict[str, Position]:
+        return {p.coin: p for p in self.records.positions}
+
+    @property
+    def fills(self) -> tuple[Fill, ...]:
+        return self.records.fills
+
+    @property
+    def mids(self) -> dict[str, Decimal]:
+        return {m.coin: m.mid for m in self.records.markets}
+
+
+class SimStore:
+    """The read-write state file of one paper venue (``":memory:"`` for tests)."""
+
+    def __init__(self, path: Path | str) -> None:
+        self._path = str(path)
+        if self._path != MEMORY:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._conn = sqlite3.connect(self._path, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise StateFileError(f"{path}: cannot open the paper state file ({exc})") from exc
+        try:
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA synchronous=FULL")
+            self._conn.executescript(_SCHEMA)
+            _check_version(self._conn, path, create=True)
+        except StateFileError:
+            self._conn.close()
+            raise
+        except sqlite3.DatabaseError as exc:
+            self._conn.close()
+            raise StateFileError(f"{path}: not a usable paper state file ({exc})") from exc
+
+    @property
+    def path(self) -> str:
+        return self._path
+
+    def load(self) -> StoredState | None:
+        """The stored venue, or None for a new file."""
+        try:
+            return _read(self._conn)
+        except _BAD_CONTENT as exc:
+            raise StateFileError(f"{self._path}: unreadable paper state ({exc})") from exc
+
+    def commit(self, records: EngineRecords, path_states: Mapping[str, Mapping[str, Any]]) -> None:
+        """Write one operation's changes atomically (raises sqlite3.Error, rolled back)."""
+        with self._transaction() as conn:
+            _write(conn, records, path_states)
+
+    def close(self) -> None:
+        self._conn.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._conn
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+        self._conn.execute("COMMIT")
+
+
+def read_state(path: Path | str) -> StoredState:
+    """Open a state file read-only and return what it holds (for inspection tools)."""
+    file = Path(path)
+    if not file.is_file():
+        raise StateFileError(f"{path}: no such paper state file")
+    try:
+        conn = sqlite3.connect(file.resolve().as_uri() + "?mode=ro", uri=True)
+        try:
+            _check_version(conn, path, create=False)
+            state = _read(conn)
+        finally:
+            conn.close()
+    except _BAD_CONTENT as exc:
+        raise StateFileError(f"{path}: not a readable paper state file ({exc})") from exc
+    if state is None:
+        raise StateFileError(f"{path}: the paper state file is empty")
+    return state
+
+
+def _check_version(conn: sqlite3.Connection, path: Path | str, *, create: bool) -> None:
+    row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    if row is None and create:
+        conn.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+    elif row is None or row[0] != str(SCHEMA_VERSION):
+        found = "none" if row is None else row[0]
+        raise StateFileError(
+            f"{path}: paper state schema version {found}, expected {SCHEMA_VERSION}; "
+            "move the file away to start a new paper account"
+        )
+
+
+def _read(conn: sqlite3.Connection) -> StoredState | None:
+    meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
+    if "balance" not in meta:
+        return None
+    schedule = meta.get("schedule_cancel_ms")
+    orders = []
+    reasons = {}
+    for row in conn.execute("SELECT * FROM orders ORDER BY exchange_id"):
+        order = Order(
+            coin=row[1],
+            side=Side(row[2]),
+            price=Decimal(row[3]),
+            size=Decimal(row[4]),
+            remaining=Decimal(row[5]),
+            exchange_id=row[0],
+            client_id=row[6],
+            status=OrderStatus(row[7]),
+            timestamp_ms=row[8],
+            tif=Tif(row[9]),
+            reduce_only=bool(row[10]),
+        )
+        orders.append(order)
+        if row[11] is not None:
+            reasons[order.exchange_id] = row[11]
+    fills = tuple(
+        Fill(
+            venue=row[1],
+            coin=row[2],
+            trade_id=row[0],
+            exchange_order_id=row[3],
+            client_id=row[4],
+            side=Side(row[5]),
+            price=Decimal(row[6]),
+            size=Decimal(row[7]),
+            fee=Decimal(row[8]),
+            timestamp_ms=row[9],
+            is_taker=bool(row[10]),
+        )
+        for row in conn.execute("SELECT * FROM fills ORDER BY timestamp_ms, trade_id")
+    )
+    positions = tuple(
+        Position(coin, Decimal(size), Decimal(entry))
+        for coin, size, entry in conn.execute("SELECT coin, size, entry_price FROM positions")
+    )
+    markets = tuple(
+        MarketState(coin, Decimal(mid), Decimal(bid_depth), Decimal(ask_depth))
+        for coin, mid, bid_depth, ask_depth in conn.execute(
+            "SELECT coin, mid, bid_depth, ask_depth FROM markets"
+        )
+    )
+    paths = {coin: json.loads(state) for coin, state in conn.execute("SELECT * FROM paths")}
+    records = EngineRecords(
+        balance=Decimal(meta["balance"]),
+        next_order_id=int(meta["next_order_id"]),
+        next_trade_id=int(meta["next_trade_id"]),
+        schedule_cancel_ms=None if schedule is None else int(schedule),
+        orders=tuple(orders),
+        reasons=reasons,
+        fills=fills,
+        positions=positions,
+        markets=markets,
+    )
+    return StoredState(records=records, path_states=paths)
+
+
+def _write(
+    conn: sqlite3.Connection,
+    records: EngineRecords,
+    path_states: Mapping[str, Mapping[str, Any]],
+) -> None:
+    schedule = records.schedule_cancel_ms
+    conn.executemany(
+        "INSERT OR REPLACE INTO meta VALUES (?, ?)",
+        [
+            ("balance", str(records.balance)),
+            ("next_order_id", str(records.next_order_id)),
+            ("next_trade_id", str(records.next_trade_id)),
+            ("schedule_cancel_ms", None if schedule is None else str(schedule)),
+        ],
+    )
+    conn.executemany(
+        "INSERT OR REPLACE INTO orders VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            (
+                o.exchange_id,
+                o.coin,
+                o.side.value,
+                str(o.price),
+                str(o.size),
+                str(o.remaining),
+                o.client_id,
+                o.status.value,
+                o.timestamp_ms,
+                o.tif.value,
+                int(o.reduce_only),
+                records.reasons.get(o.exchange_id),
+            )
+            for o in records.orders
+        ],
+    )
+    conn.executemany(
+        "INSERT INTO fills VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            (
+                f.trade_id,
+                f.venue,
+                f.coin,
+                f.exchange_order_id,
+                f.client_id,
+                f.side.value,
+                str(f.price),
+                str(f.size),
+                str(f.fee),
+                f.timestamp_ms,
+                int(f.is_taker),
+            )
+            for f in records.fills
+        ],
+    )
+    for p in records.positions:
+        if p.size == 0:
+            conn.execute("DELETE FROM positions WHERE coin = ?", (p.coin,))
+        else:
+            conn.execute(
+                "INSERT OR REPLACE INTO positions VALUES (?, ?, ?)",
+                (p.coin, str(p.size), str(p.entry_price)),
+            )
+    conn.executemany(
+        "INSERT OR REPLACE INTO markets VALUES (?, ?, ?, ?)",
+        [(m.coin, str(m.mid), str(m.bid_depth), str(m.ask_depth)) for m in records.markets],
+    )
+    conn.executemany(
+        "INSERT OR REPLACE INTO paths VALUES (?, ?)",
+        [(coin, json.dumps(state, sort_keys=True)) for coin, state in path_states.items()],
+    )

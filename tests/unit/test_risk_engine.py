@@ -1,0 +1,189 @@
+"""RiskEngine: every limit at its boundary, the reduce exemption, the token bucket, equity halts."""
+
+from __future__ import annotations
+
+from decimal import Decimal as D
+
+import attrs
+
+from gridtui.config.schema import RiskLimits
+from gridtui.core.clock import UTC_DAY_MS, SimClock, utc_day
+from gridtui.core.types import OrderRequest, Side
+from gridtui.risk.risk_engine import RiskEngine, RiskKind
+from gridtui.state.accounting import BotState
+
+START_MS = 1_700_000_000_000
+CID = "0x" + "0" * 32
+ROOMY = RiskLimits(
+    max_position=D(100),
+    max_notional=D(10**9),
+    max_open_orders=1000,
+    max_orders_per_second=D(1000),
+    order_burst=1000,
+    max_drawdown=D(10**9),
+    daily_loss_limit=D(10**9),
+)
+
+
+def engine(**limits) -> tuple[RiskEngine, SimClock]:
+    clock = SimClock(start_ms=START_MS)
+    return RiskEngine(attrs.evolve(ROOMY, **limits), clock), clock
+
+
+def state(**fields) -> BotState:
+    return attrs.evolve(BotState.fresh("bot", "ETH", START_MS), **fields)
+
+
+def order(side: Side, size: str, price: str = "2000", **kw) -> OrderRequest:
+    return OrderRequest("ETH", side, D(price), D(size), CID, **kw)
+
+
+def allow(risk: RiskEngine, request: OrderRequest, st: BotState, resting=(), mark="2000"):
+    return risk.allow_order(request, state=st, open_orders=list(resting), mark=D(mark))
+
+
+def test_a_halted_bot_may_not_place_orders() -> None:
+    risk, _ = engine()
+    decision = allow(risk, order(Side.BUY, "0.1"), state(halted=True, halt_reason="drawdown: x"))
+    assert not decision.allowed
+    assert decision.kind is RiskKind.HALTED
+    assert "drawdown: x" in decision.reason
+    assert not decision.halt
+
+
+def test_open_order_count_refuses_at_the_limit() -> None:
+    risk, _ = engine(max_open_orders=3)
+    resting = [order(Side.SELL, "0.1", "2100")] * 2
+    assert allow(risk, order(Side.BUY, "0.1"), state(), resting).allowed
+    decision = allow(risk, order(Side.BUY, "0.1"), state(), [*resting, order(Side.SELL, "0.1")])
+    assert decision.kind is RiskKind.OPEN_ORDERS
+    assert decision.reason == "open orders: 3 already open, at max_open_orders 3"
+
+
+def test_position_limit_allows_reaching_it_and_refuses_exceeding_it() -> None:
+    risk, _ = engine(max_position=D("0.012"))
+    assert allow(risk, order(Side.BUY, "0.001"), state(position=D("0.011"))).allowed
+    decision = allow(risk, order(Side.BUY, "0.001"), state(position=D("0.012")))
+    assert not decision.allowed
+    assert decision.kind is RiskKind.POSITION
+    assert decision.reason == "position 0.012 + 0.001 would exceed max_position 0.012"
+
+
+def test_position_limit_counts_resting_orders_on_the_same_side_only() -> None:
+    risk, _ = engine(max_position=D("0.012"))
+    st = state(position=D("0.010"))
+    buys = [order(Side.BUY, "0.001", "1990")]
+    assert allow(risk, order(Side.BUY, "0.001"), st, buys).allowed
+    decision = allow(risk, order(Side.BUY, "0.001"), st, buys * 2)
+    assert decision.kind is RiskKind.POSITION
+    assert "+ 0.002 resting" in decision.reason
+    sells = [order(Side.SELL, "0.005", "2010")] * 3
+    assert allow(risk, order(Side.BUY, "0.002"), st, sells).allowed
+
+
+def test_short_position_limit() -> None:
+    risk, _ = engine(max_position=D("0.012"))
+    assert allow(risk, order(Side.SELL, "0.002"), state(position=D("-0.010"))).allowed
+    decision = allow(risk, order(Side.SELL, "0.003"), state(position=D("-0.010")))
+    assert decision.kind is RiskKind.POSITION
+    assert decision.reason == "position -0.010 - 0.003 would exceed max_position 0.012"
+
+
+def test_notional_limit_uses_the_higher_of_mark_and_price() -> None:
+    risk, _ = engine(max_notional=D(100))
+    st = state(position=D("0.049"))
+    # 0.05 × max(2000, 1990) = 100: at the limit, allowed.
+    assert allow(risk, order(Side.BUY, "0.001", "1990"), st, mark="2000").allowed
+    over_mark = allow(risk, order(Side.BUY, "0.001", "1990"), st, mark="2000.02")
+    assert over_mark.kind is RiskKind.NOTIONAL
+    assert "100.00" in over_mark.reason and "max_notional 100" in over_mark.reason
+    over_price = allow(risk, order(Side.BUY, "0.001", "2000.02"), st, mark="1990")
+    assert over_price.kind is RiskKind.NOTIONAL
+
+
+def test_reducing_orders_pass_even_beyond_the_limits() -> None:
+    risk, _ = engine(max_position=D("0.01"), max_notional=D(10))
+    long = state(position=D("0.05"), avg_entry=D(2000))
+    many_sells = [order(Side.SELL, "0.05", "2100")] * 4
+    assert allow(risk, order(Side.SELL, "0.05"), long, many_sells).allowed  # closes it all
+    assert allow(risk, order(Side.SELL, "0.02"), long).allowed
+    assert allow(risk, order(Side.SELL, "0.5", reduce_only=True), long).allowed
+    flip = allow(risk, order(Side.SELL, "0.2"), long)  # to -0.15: |position| grows
+    assert flip.kind is RiskKind.POSITION
+    assert allow(risk, order(Side.BUY, "0.001", reduce_only=True), long).kind is RiskKind.POSITION
+
+
+def test_token_bucket_limits_bursts_and_refills_with_the_clock() -> None:
+    risk, clock = engine(max_orders_per_second=D(2), order_burst=3)
+    buy = order(Side.BUY, "0.001")
+    assert all(allow(risk, buy, state()).allowed for _ in range(3))
+    decision = allow(risk, buy, state())
+    assert decision.kind is RiskKind.VELOCITY
+    assert "2 orders/s" in decision.reason
+    clock.advance(0.499)
+    assert allow(risk, buy, state()).kind is RiskKind.VELOCITY
+    clock.advance(0.001)
+    assert allow(risk, buy, state()).allowed
+    assert not allow(risk, buy, state()).allowed
+    clock.advance(60)
+    assert risk.tokens_available == D(3)  # never more than the burst
+
+
+def test_refused_orders_do_not_spend_tokens() -> None:
+    risk, _ = engine(max_orders_per_second=D(1), order_burst=1, max_position=D("0.01"))
+    for _ in range(5):
+        assert allow(risk, order(Side.BUY, "1"), state()).kind is RiskKind.POSITION
+    assert risk.tokens_available == D(1)
+    assert allow(risk, order(Side.BUY, "0.001"), state()).allowed
+    assert risk.tokens_available == D(0)
+
+
+def test_drawdown_from_peak_halts_beyond_the_limit() -> None:
+    risk, _ = engine(max_drawdown=D(500))
+    st = state(position=D(1), avg_entry=D(2000))
+    assert risk.check_equity(st, D(2000)).allowed
+    assert risk.peak_equity == D(0)
+    assert risk.check_equity(st, D(1500)).allowed  # exactly 500 down
+    decision = risk.check_equity(st, D("1499.99"))
+    assert not decision.allowed and decision.halt
+    assert decision.kind is RiskKind.DRAWDOWN
+    assert decision.reason.startswith("drawdown")
+    assert "500.01" in decision.reason
+
+
+def test_peak_follows_realized_gains() -> None:
+    risk, _ = engine(max_drawdown=D(99))
+    assert risk.check_equity(state(all_time_realized=D(100)), D(2000)).allowed
+    assert risk.peak_equity == D(100)
+    flat = state(all_time_realized=D(0))
+    assert risk.check_equity(flat, D(2000)).kind is RiskKind.DRAWDOWN
+    assert risk.unrealized(flat, D(5)) == 0
+
+
+def test_daily_loss_counts_todays_realized_plus_unrealized() -> None:
+    risk, clock = engine(daily_loss_limit=D(300))
+    today = utc_day(clock.now_ms())
+    st = state(daily_realized=D(-250), daily_day=today, position=D(1), avg_entry=D(2000))
+    assert risk.check_equity(st, D(1950)).allowed  # -250 - 50 = -300: at the limit
+    decision = risk.check_equity(st, D("1949.99"))
+    assert decision.kind is RiskKind.DAILY_LOSS and decision.halt
+    assert decision.reason.startswith("daily_loss")
+    yesterday = attrs.evolve(st, daily_day=today - 1)
+    assert risk.check_equity(yesterday, D("1949.99")).allowed
+
+
+def test_auto_resume_only_for_daily_loss_on_a_later_utc_day() -> None:
+    risk, clock = engine(daily_loss_limit=D(300))
+    st = state(daily_realized=D(-400), daily_day=utc_day(clock.now_ms()))
+    decision = risk.check_equity(st, D(2000))
+    halted_at = clock.now_ms()
+    halted = state(halted=True, halt_reason=decision.reason, halted_at_ms=halted_at)
+    next_midnight = (utc_day(halted_at) + 1) * UTC_DAY_MS
+    assert not risk.auto_resume_due(halted, halted_at + 1000)
+    assert not risk.auto_resume_due(halted, next_midnight - 1)
+    assert risk.auto_resume_due(halted, next_midnight)
+    drawdown = attrs.evolve(halted, halt_reason="drawdown: equity …")
+    assert not risk.auto_resume_due(drawdown, next_midnight + UTC_DAY_MS)
+    manual = attrs.evolve(halted, halt_reason=None)
+    assert not risk.auto_resume_due(manual, next_midnight)
+    assert not risk.auto_resume_due(state(), next_midnight)

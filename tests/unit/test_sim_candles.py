@@ -1,0 +1,122 @@
+"""Candle files: loading, one-line errors naming file:line, and replay through the venue."""
+
+from __future__ import annotations
+
+from decimal import Decimal as D
+from pathlib import Path
+
+import pytest
+
+from gridtui.config.schema import PaperMarket, PaperSettings
+from gridtui.core.clock import SimClock
+from gridtui.core.types import OrderRequest, OrderStatus, Side
+from gridtui.exchanges.sim import CandleFileError, CandleReplay, SimExchange, load_candles
+
+GOOD = """time_ms,open,high,low,close,volume
+1700000000000,100,104,99,103,8
+1700000060000,103,103.5,97,98,0
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "candles.csv"
+    path.write_text(text)
+    return path
+
+
+def market(path: Path) -> PaperMarket:
+    return PaperMarket("X", D(1), 2, candles_file=path)
+
+
+def test_loads_candles_with_a_header(tmp_path):
+    candles = load_candles(write(tmp_path, GOOD))
+    assert [c.time_ms for c in candles] == [1_700_000_000_000, 1_700_000_060_000]
+    assert candles[1].low == D(97) and candles[0].volume == D(8)
+
+
+def test_replay_walks_open_low_high_close_for_up_candles_and_open_high_low_close_for_down(
+    tmp_path,
+):
+    path = write(tmp_path, GOOD)
+    replay = CandleReplay(market(path), load_candles(path), D(1000))
+    mids = [replay.mid] + [replay.next_tick(0.0).close for _ in range(7)]
+    assert mids == [D(x) for x in ("100", "99", "104", "103", "103", "103.5", "97", "98")]
+    assert replay.finished
+
+
+def test_tick_volume_is_a_quarter_of_the_candle_or_the_configured_notional(tmp_path):
+    path = write(tmp_path, GOOD)
+    replay = CandleReplay(market(path), load_candles(path), D(1000))
+    first = replay.next_tick(0.0)
+    assert (first.low, first.high, first.volume) == (D(99), D(100), D(2))
+    for _ in range(4):
+        last = replay.next_tick(0.0)
+    # second candle has no volume: 1000 USD at the mid (103.5) per step
+    assert last.close == D("103.5") and last.volume == D("9.66")
+
+
+def test_a_finished_replay_stands_still_without_volume(tmp_path):
+    path = write(tmp_path, GOOD)
+    replay = CandleReplay(market(path), load_candles(path), D(1000))
+    for _ in range(7):
+        replay.next_tick(0.0)
+    idle = replay.next_tick(0.0)
+    assert (idle.open, idle.close, idle.volume) == (D(98), D(98), D(0))
+
+
+def test_replay_resumes_from_its_state(tmp_path):
+    path = write(tmp_path, GOOD)
+    first = CandleReplay(market(path), load_candles(path), D(1000))
+    for _ in range(3):
+        first.next_tick(0.0)
+    resumed = CandleReplay(market(path), load_candles(path), D(1000), state=first.state())
+    assert [resumed.next_tick(0).close for _ in range(4)] == [
+        first.next_tick(0).close for _ in range(4)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("row", "problem"),
+    [
+        ("1700000120000,98,99,97", "expected 6 fields"),
+        ("soon,98,99,97,98,1", "time_ms 'soon' is not an integer"),
+        ("1700000120000,98,abc,97,98,1", "high 'abc' is not a number"),
+        ("1700000120000,98,99,97,-1,1", "close '-1' must be a positive number"),
+        ("1700000120000,98,99,97,100,1", "high >= open and close"),
+        ("1700000060000,98,99,97,98,1", "is not after the previous candle"),
+    ],
+)
+def test_a_bad_row_names_file_and_line(tmp_path, row, problem):
+    path = write(tmp_path, GOOD + row + "\n")
+    with pytest.raises(CandleFileError) as info:
+        load_candles(path)
+    message = str(info.value)
+    assert message.startswith(f"{path}:4: ")
+    assert problem in message
+    assert "\n" not in message
+
+
+def test_missing_and_empty_files_are_one_line_errors(tmp_path):
+    with pytest.raises(CandleFileError, match="cannot read the candle file"):
+        load_candles(tmp_path / "nope.csv")
+    with pytest.raises(CandleFileError, match="no candles"):
+        load_candles(write(tmp_path, "time_ms,open,high,low,close,volume\n\n"))
+
+
+async def test_the_venue_replays_candles_and_fills_orders_the_candle_reached(tmp_path):
+    path = write(tmp_path, GOOD)
+    settings = PaperSettings(markets=(market(path),))
+    venue = SimExchange.in_memory(settings, SimClock())
+    assert (await venue.all_mids())["X"] == D(100)
+    [ack] = await venue.place_orders(
+        [OrderRequest("X", Side.SELL, D("103.9"), D(1), "0x" + "1" * 32)]
+    )
+    venue.step()  # 100 -> 99
+    assert (await venue.order_status(exchange_id=ack.exchange_id)).status is OrderStatus.OPEN
+    venue.step()  # 99 -> 104: the high trades through 103.9
+    assert (await venue.order_status(exchange_id=ack.exchange_id)).status is OrderStatus.FILLED
+    for _ in range(5):
+        venue.step()
+    assert venue.replay_finished
+    assert (await venue.all_mids())["X"] == D(98)
+    await venue.close()
