@@ -51,6 +51,11 @@ def _journals(
             store.close()
 
 
+def _money(value: Decimal) -> str:
+    """For the table only (``--json`` keeps every digit): cents and a bit, not 40 digits."""
+    return f"{value.quantize(Decimal('0.0001')):f}"
+
+
 def status_rows(config: AppConfig) -> list[dict[str, Any]]:
     rows = []
     today = utc_day(RealClock().now_ms())
@@ -108,10 +113,10 @@ def print_status(config: AppConfig, *, as_json: bool) -> int:
                 r["bot"],
                 r["coin"],
                 str(r["position"]),
-                str(r["avg_entry"]),
-                str(r["session_realized_pnl"]),
-                str(r["all_time_realized_pnl"]),
-                str(r["fees_paid"]),
+                _money(r["avg_entry"]),
+                _money(r["session_realized_pnl"]),
+                _money(r["all_time_realized_pnl"]),
+                _money(r["fees_paid"]),
                 str(r["fills"]),
                 str(r["open_orders"]),
                 r["last_fill"] or "-",

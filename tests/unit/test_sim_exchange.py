@@ -248,8 +248,12 @@ async def test_start_runs_the_market_on_the_clock_until_closed(clock):
     queue = venue.subscribe()
     await venue.start()
     await venue.start()  # idempotent
-    while queue.qsize() < 6:
-        await asyncio.sleep(0)
+
+    async def three_ticks() -> None:
+        while queue.qsize() < 6:  # two mids per tick
+            await asyncio.sleep(0)
+
+    await asyncio.wait_for(three_ticks(), timeout=5)
     await venue.close()
     assert clock.now_ms() >= 1_700_000_000_000 + 3 * 250
     with pytest.raises(ExchangeError):

@@ -168,9 +168,9 @@ def test_unusable_state_files_are_one_line_errors(tmp_path):
         read_state(tmp_path / "missing.db")
     garbage = tmp_path / "garbage.db"
     garbage.write_bytes(b"this is not sqlite" * 100)
-    with pytest.raises(StateFileError, match="garbage.db"):
+    with pytest.raises(StateFileError, match=r"garbage\.db"):
         read_state(garbage)
-    with pytest.raises(StateFileError, match="garbage.db"):
+    with pytest.raises(StateFileError, match=r"garbage\.db"):
         SimExchange(settings(garbage), SimClock())
     future = tmp_path / "future.db"
     SimStore(future).close()

@@ -102,7 +102,8 @@ def _parse(fields: Sequence[str], previous: Candle | None) -> Candle:
 
 class CandleReplay:
     """A ``PricePath`` that walks through candles, one mid per step (``dt`` is ignored: the
-    candles carry their own time). After the last close the market stands still with no volume."""
+    candles carry their own time). It starts at the first open (the market's ``start_price`` is
+    not used); after the last close the market stands still with no volume."""
 
     def __init__(
         self,

@@ -113,8 +113,8 @@ class SimExchange:
         if task is not None:
             task.cancel()
             await asyncio.wait([task])
-            if not task.cancelled() and task.exception() is not None:
-                log.error("paper market loop had failed", exc_info=task.exception())
+            if not task.cancelled():
+                task.exception()  # retrieved here; ``_run`` logged it when it happened
         if not self._closed:
             self._closed = True
             self._store.close()
@@ -126,8 +126,12 @@ class SimExchange:
                 self.step()
             except ExchangeError as exc:
                 if not exc.retryable:
+                    log.exception("paper market loop stopped")
                     raise
                 log.warning("paper market step failed, trying again next tick: %s", exc)
+            except Exception:
+                log.exception("paper market loop stopped")
+                raise
 
     def step(self, dt_s: float | None = None) -> None:
         """One market tick: fire a due dead-man switch, move every market ``dt_s`` real seconds
