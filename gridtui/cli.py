@@ -13,6 +13,8 @@ from pathlib import Path
 from gridtui.config.loader import ConfigError, load_config, summary
 from gridtui.config.schema import AppConfig
 from gridtui.config.starter import write_starter
+from gridtui.exchanges.sim.candles import CandleFileError
+from gridtui.exchanges.sim.persistence import StateFileError
 from gridtui.monitoring.logs import EventLogger, configure_logging, log_event
 from gridtui.state.store import StoreCorrupted
 
@@ -23,6 +25,17 @@ log = logging.getLogger("gridtui")
 
 class UsageError(Exception):
     """A problem the user can fix; printed as one line, exit code 2."""
+
+
+# Bad input the user can fix: each carries a one-line message naming the file and the problem.
+USER_ERRORS = (
+    ConfigError,
+    UsageError,
+    StoreCorrupted,
+    FileExistsError,
+    CandleFileError,
+    StateFileError,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -63,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return _dispatch(args)
-    except (ConfigError, UsageError, StoreCorrupted, FileExistsError) as exc:
+    except USER_ERRORS as exc:
         print(f"gridtui: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
 
 import attrs
 
@@ -25,6 +24,7 @@ from gridtui.monitoring.metrics import Metrics
 from gridtui.orchestrator.bot_orchestrator import BotOrchestrator, BotStatus
 from gridtui.orchestrator.factory import build_bot
 from gridtui.risk.dead_man_switch import DeadManSwitch
+from gridtui.state.store import StoreCorrupted
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +69,6 @@ class Supervisor:
         bus: EventBus | None = None,
         metrics: Metrics | None = None,
         exchange: Exchange | None = None,
-        sleep: Callable[[float], object] | None = None,
     ) -> None:
         self.config = config
         self.clock = clock or RealClock()
@@ -79,6 +78,7 @@ class Supervisor:
         self.dead_man = DeadManSwitch(self.exchange, config.dead_man, self.clock)
         self.slots: dict[str, BotSlot] = {}
         self._stopping = False
+        self._stop_requested = asyncio.Event()
         self.bus.subscribe(self.metrics.on_event)
 
     @property
@@ -123,30 +123,41 @@ class Supervisor:
                 raise
             except Exception as exc:
                 slot.last_error = f"{type(exc).__name__}: {exc}"
-                slot.restarts += 1
-                log.exception("bot %s crashed; restarting in %.1fs", slot.name, backoff)
                 if slot.bot is not None:
                     slot.bot.status = BotStatus.CRASHED
                     slot.bot.detach()
+                if isinstance(exc, StoreCorrupted):
+                    # Restarting cannot mend a journal; trading on a wrong book is worse than
+                    # not trading. The bot stays down and says why.
+                    log.error("bot %s stopped for good: %s", slot.name, exc)
+                    self._publish_crash(slot, None)
+                    return
+                slot.restarts += 1
+                log.exception("bot %s crashed; restarting in %.1fs", slot.name, backoff)
                 if time.monotonic() - started > engine.restart_backoff_max_s:
                     backoff = engine.restart_backoff_s  # it ran a good while: start over
-                coin = next(b.coin for b in self.config.bots if b.name == slot.name)
-                self.bus.publish(
-                    BotCrashed(
-                        bot=slot.name,
-                        coin=coin,
-                        timestamp_ms=self.clock.now_ms(),
-                        error=slot.last_error,
-                        restart_in_s=backoff,
-                    )
-                )
-                await asyncio.sleep(backoff)
+                self._publish_crash(slot, backoff)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stop_requested.wait(), backoff)
                 backoff = min(backoff * 2, engine.restart_backoff_max_s)
+
+    def _publish_crash(self, slot: BotSlot, restart_in_s: float | None) -> None:
+        coin = next(b.coin for b in self.config.bots if b.name == slot.name)
+        self.bus.publish(
+            BotCrashed(
+                bot=slot.name,
+                coin=coin,
+                timestamp_ms=self.clock.now_ms(),
+                error=slot.last_error or "",
+                restart_in_s=restart_in_s,
+            )
+        )
 
     async def stop(self) -> ShutdownReport:
         """Stop every bot, cancel their orders, disarm the dead-man switch."""
         started = time.monotonic()
         self._stopping = True
+        self._stop_requested.set()
         for slot in self.slots.values():
             if slot.bot is not None:
                 slot.bot.stop()
@@ -158,6 +169,9 @@ class Supervisor:
                     slot.task.cancel()
                     with contextlib.suppress(asyncio.CancelledError, Exception):
                         await slot.task
+        for slot in self.slots.values():
+            if slot.bot is not None and slot.bot.status is BotStatus.CRASHED:
+                slot.bot = await self._reopen_crashed(slot)
         for bot in self.bots:
             try:
                 await bot.shutdown()
@@ -179,6 +193,16 @@ class Supervisor:
             dead_man_disarmed=disarmed,
             duration_s=time.monotonic() - started,
         )
+
+    async def _reopen_crashed(self, slot: BotSlot) -> BotOrchestrator | None:
+        """A bot stopped while waiting to be restarted has left its orders on the exchange and
+        its graph detached; a fresh graph over its journal knows those orders and cancels them.
+        None (logged) when even that fails: the open-order count then shows what is left."""
+        try:
+            return await self._new_bot(slot.name)
+        except Exception:
+            log.exception("bot %s: cannot reopen it to cancel its orders at shutdown", slot.name)
+            return None
 
     async def _count_open_orders(self) -> int:
         coins = {b.coin for b in self.config.bots if b.enabled}

@@ -146,7 +146,8 @@ class BotStarted(Event):
 @attrs.frozen(slots=True, kw_only=True)
 class BotCrashed(Event):
     error: str
-    restart_in_s: float
+    restart_in_s: float | None
+    """None: the bot is not restarted (its journal cannot be trusted)."""
 
 
 @attrs.frozen(slots=True, kw_only=True)

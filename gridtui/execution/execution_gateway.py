@@ -25,6 +25,7 @@ from gridtui.core.events import (
     OrderCanceled,
     OrderPlaced,
     OrderRejected,
+    Severity,
 )
 from gridtui.core.types import (
     ZERO,
@@ -37,6 +38,7 @@ from gridtui.core.types import (
     Tif,
 )
 from gridtui.exchanges.base import Exchange
+from gridtui.monitoring.alerting import Alerter
 from gridtui.monitoring.metrics import Metrics
 from gridtui.risk.circuit_breaker import BreakerState, CircuitBreaker
 from gridtui.state.shadow_ledger import ShadowLedger, TrackedOrder
@@ -92,6 +94,7 @@ class ExecutionGateway:
         self._bus = bus
         self._clock = clock
         self._metrics = metrics
+        self._alerter = Alerter(bus, clock)
         self.bot = bot
         self.coin = coin
         self._lock = asyncio.Lock()
@@ -138,10 +141,11 @@ class ExecutionGateway:
                 acks = await self._exchange.place_orders([t.request for t in tracked])
             except ExchangeError as exc:
                 # The orders may or may not have reached the book (a timeout after accept):
-                # UNKNOWN until reconciliation asks the exchange by client id.
-                await self._record_failure(str(exc))
+                # UNKNOWN until someone asks the exchange by client id. Marked before the failure
+                # is recorded, because a breaker trip there settles them at once.
                 for t in tracked:
                     self._ledger.mark(t.request.client_id, OrderStatus.UNKNOWN, error=str(exc))
+                await self._record_failure(str(exc))
                 return [
                     SubmitResult(False, t.request.client_id, OrderStatus.UNKNOWN, error=str(exc))
                     for t in tracked
@@ -261,6 +265,9 @@ class ExecutionGateway:
             await self._record_failure(str(exc))
             self.cancel_all_pending = True
             return [CancelResult(False, None, error=str(exc), exchange_error=True)]
+        # Reported even when there is nothing to cancel: this listing may be the half-open
+        # breaker's probe (``heal``), and an unreported probe keeps the breaker shut for good.
+        await self._record_success()
         ours = [o for o in resting if o.client_id is not None and self._ledger.knows(o.client_id)]
         ids = [o.client_id for o in ours if o.client_id is not None]
         results = await self._cancel_tracked(ids, reason=reason)
@@ -344,11 +351,15 @@ class ExecutionGateway:
         self._metrics.set_breaker_state(self.bot, self.coin, self._breaker.state.name.lower())
         if not tripped:
             return
-        log.error(
-            "%s: circuit breaker tripped after %s errors: %s",
-            self.bot,
-            self._breaker.consecutive_errors,
-            error,
+        self._alerter.raise_alert(
+            bot=self.bot,
+            coin=self.coin,
+            severity=Severity.CRITICAL,
+            kind="breaker_tripped",
+            message=(
+                f"circuit breaker tripped after {self._breaker.consecutive_errors} API errors "
+                f"({error}); canceling every order"
+            ),
         )
         self._bus.publish(
             BreakerTripped(

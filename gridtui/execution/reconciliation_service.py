@@ -97,17 +97,21 @@ class ReconciliationService:
         return self._gateway.ledger.by_exchange_id(fill.exchange_order_id) is not None
 
     async def reconcile(self) -> ReconcileReport:
+        # Fills applied before a later pass fails are in the books already: the report must
+        # still carry them, or nobody places their replacement orders.
+        applied: list[FillResult] = []
         try:
-            return await self._reconcile()
+            return await self._reconcile(applied)
         except ExchangeError as exc:
             log.warning("%s: reconciliation incomplete: %s", self.bot, exc)
-            return ReconcileReport(0, 0, 0, 0, False, False, error=str(exc))
+            return ReconcileReport(
+                len(applied), 0, 0, 0, False, False, fill_results=tuple(applied), error=str(exc)
+            )
 
-    async def _reconcile(self) -> ReconcileReport:
-        fill_results = await self.catch_up_fills()
+    async def _reconcile(self, fill_results: list[FillResult]) -> ReconcileReport:
+        fill_results += await self.catch_up_fills()
         adopted, canceled, settled = await self._reconcile_orders()
-        corrected, checked, more = await self._reconcile_position()
-        fill_results += more
+        corrected, checked = await self._reconcile_position(fill_results)
         report = ReconcileReport(
             missing_fills=len(fill_results),
             adopted_orders=adopted,
@@ -167,10 +171,9 @@ class ReconciliationService:
                 settled += 1
         return adopted, canceled, settled
 
-    async def _reconcile_position(self) -> tuple[bool, bool, list[FillResult]]:
+    async def _reconcile_position(self, applied: list[FillResult]) -> tuple[bool, bool]:
         """Compare only a stable reading: position, then fills again; if a fill landed in
-        between, the reading is stale and we look again."""
-        applied: list[FillResult] = []
+        between, the reading is stale and we look again. Late fills are added to ``applied``."""
         for _ in range(POSITION_CHECK_ATTEMPTS):
             positions = await self._exchange.positions()
             late = await self.catch_up_fills()
@@ -182,11 +185,11 @@ class ReconciliationService:
             entry = reported.entry_price if reported is not None else ZERO
             ours = self._state.get_snapshot().position
             if exchange_size == ours:
-                return False, True, applied
+                return False, True
             await self._correct(ours, exchange_size, entry)
-            return True, True, applied
+            return True, True
         log.info("%s: position kept moving during reconciliation; checked next time", self.bot)
-        return False, False, applied
+        return False, False
 
     async def _correct(self, ours: Decimal, exchange_size: Decimal, entry: Decimal) -> None:
         reason = f"exchange reports {exchange_size}, journal had {ours}"

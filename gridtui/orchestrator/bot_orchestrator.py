@@ -45,6 +45,7 @@ class BotOrchestrator:
         self._trading = asyncio.Lock()
         self._queue = components.exchange.subscribe()
         self._last_reconcile_ms = 0
+        self._dead_man_alerted = False
 
     @property
     def name(self) -> str:
@@ -95,7 +96,7 @@ class BotOrchestrator:
         later still kept the exchange-side guard fresh."""
         c = self.c
         self.cycles += 1
-        await c.dead_man.refresh()
+        await self._refresh_dead_man()
         await c.gateway.heal()
         if c.feed.is_stale():
             await self._handle_fills(await c.poller.poll())
@@ -160,7 +161,30 @@ class BotOrchestrator:
                 self._on_order_update(event)
             elif isinstance(event, StreamReset):
                 log.warning("%s: stream reset (%s); reconciling", self.name, event.reason)
+                self.c.metrics.stream_reconnected(self.name, self.coin)
                 await self.reconcile()
+
+    async def _refresh_dead_man(self) -> None:
+        """Every cycle. A refusal does not stop trading (the venue may not allow it yet) but is
+        alerted once per outage, so the trader knows the exchange-side guard is off."""
+        dms, metrics = self.c.dead_man, self.c.metrics
+        if not dms.enabled:
+            return
+        if await dms.refresh():
+            self._dead_man_alerted = False
+            if dms.expires_at_ms is not None:
+                metrics.set_dead_man_expiry(dms.expires_at_ms / 1000)
+            return
+        metrics.dead_man_refresh_failed()
+        if not self._dead_man_alerted:
+            self._dead_man_alerted = True
+            self.c.alerter.raise_alert(
+                bot=self.name,
+                coin=self.coin,
+                severity=Severity.CRITICAL,
+                kind="dead_man_refresh_failed",
+                message=f"dead-man switch not refreshed: {dms.last_error}",
+            )
 
     def _on_order_update(self, event: OrderUpdated) -> None:
         """Cancels the exchange made on its own (dead-man switch, margin) reach the ledger here."""

@@ -16,7 +16,8 @@ import attrs
 
 from gridtui.core.clock import Clock
 from gridtui.core.types import ZERO, OrderRequest, OrderStatus
-from gridtui.state.store import OrderRecord, Store
+from gridtui.state.records import OrderRecord
+from gridtui.state.store import Store
 
 log = logging.getLogger(__name__)
 

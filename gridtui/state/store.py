@@ -24,6 +24,7 @@ import attrs
 
 from gridtui.core.types import Fill, OrderRequest, OrderStatus, Side, Tif
 from gridtui.state.accounting import BotState, from_canonical, to_canonical
+from gridtui.state.records import Adjustment, OrderRecord
 
 log = logging.getLogger(__name__)
 
@@ -81,47 +82,6 @@ class StoreError(Exception):
 class StoreCorrupted(StoreError):
     """The journal cannot be trusted (bad checksum, unknown schema, unreadable file, another bot's
     database). The bot must not start on it: trading on a wrong position is worse than stopping."""
-
-
-@attrs.frozen(slots=True)
-class OrderRecord:
-    """One row of the ``orders`` table: our latest belief about an order we journaled."""
-
-    client_id: str
-    exchange_id: int | None
-    coin: str
-    side: Side
-    price: Decimal
-    size: Decimal
-    filled: Decimal
-    level: int | None
-    generation: int
-    status: OrderStatus
-    tif: Tif
-    reduce_only: bool
-    created_ms: int
-    updated_ms: int
-    last_error: str | None
-
-    @property
-    def request(self) -> OrderRequest:
-        return OrderRequest(
-            self.coin, self.side, self.price, self.size, self.client_id, self.tif, self.reduce_only
-        )
-
-
-@attrs.frozen(slots=True)
-class Adjustment:
-    """A correction reconciliation made to the books, and why. ``fills_before`` is how many
-    fills had been applied when it was made, so an audit can replay it at the right point."""
-
-    id: int
-    timestamp_ms: int
-    field: str
-    old_value: str
-    new_value: str
-    reason: str
-    fills_before: int
 
 
 class Store:

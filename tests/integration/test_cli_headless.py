@@ -20,8 +20,17 @@ REQUIRED_EVENTS = {"order_placed", "order_filled", "order_canceled", "shutdown_c
 def _start(workdir: Path, *extra: str) -> subprocess.Popen[str]:
     shutil.copy(REPO / "config.toml", workdir / "config.toml")
     return subprocess.Popen(
-        [sys.executable, "-m", "gridtui", "--headless", "--config", "config.toml",
-         "--log-format", "json", *extra],
+        [
+            sys.executable,
+            "-m",
+            "gridtui",
+            "--headless",
+            "--config",
+            "config.toml",
+            "--log-format",
+            "json",
+            *extra,
+        ],
         cwd=workdir,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

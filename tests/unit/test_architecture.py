@@ -1,4 +1,4 @@
-"""The layer rule of DESIGN §1 and the lint rules, enforced by the suite so a wrong import fails CI."""
+"""The layer rule of DESIGN §1 and the lint rules, run by the suite so a bad import fails CI."""
 
 from __future__ import annotations
 

@@ -35,7 +35,9 @@ def test_check_config_ok_prints_one_line_summary(config_file: Path, capsys) -> N
 
 def test_check_config_lists_every_problem_and_exits_1(config_file: Path, capsys) -> None:
     text = config_file.read_text()
-    text = text.replace("levels = 10", "levels = 0", 1).replace('kind = "paper"', 'kind = "binance"')
+    text = text.replace("levels = 10", "levels = 0", 1).replace(
+        'kind = "paper"', 'kind = "binance"'
+    )
     config_file.write_text(text)
     assert main(["check-config", str(config_file)]) == 1
     err = capsys.readouterr().err
@@ -68,8 +70,18 @@ def test_without_headless_says_how_to_run(config_file: Path, capsys) -> None:
 
 
 def _fill(trade_id: int, side: Side, price: str, size: str) -> Fill:
-    return Fill("paper", "BTC", trade_id, 100 + trade_id, None, side, D(price), D(size), D("0.01"),
-                1_700_000_000_000 + trade_id)
+    return Fill(
+        "paper",
+        "BTC",
+        trade_id,
+        100 + trade_id,
+        None,
+        side,
+        D(price),
+        D(size),
+        D("0.01"),
+        1_700_000_000_000 + trade_id,
+    )
 
 
 def _journal(config_file: Path) -> tuple[Store, StateManager]:
@@ -112,3 +124,17 @@ def test_audit_passes_on_clean_books(config_file: Path, capsys) -> None:
     store.close()
     assert main(["audit", "--config", str(config_file)]) == 0
     assert "audit OK" in capsys.readouterr().out
+
+
+def test_bad_candle_file_is_one_line_naming_file_and_line(config_file: Path, capsys) -> None:
+    (config_file.parent / "btc.csv").write_text(
+        "time_ms,open,high,low,close,volume\n1,100,101,99,100,5\n2,100,oops,99,100,5\n"
+    )
+    text = config_file.read_text().replace(
+        "volatility = 0.8", 'volatility = 0.8\ncandles_file = "btc.csv"', 1
+    )
+    config_file.write_text(text)
+    assert main(["--headless", "--config", str(config_file)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1, err
+    assert "btc.csv:3" in err and "Traceback" not in err

@@ -1,0 +1,399 @@
+"""``gridtui bench fills|tick``: figures for the two paths whose speed a grid bot lives on.
+
+* ``fills`` — durable fill processing: ``FillProcessor`` → ``StateManager`` → ``Store`` on a real
+  SQLite file (WAL, ``synchronous=FULL``), one fill at a time and in batches, as throughput and
+  per-fill latency.
+* ``tick`` — reaction time: a market tick on the paper venue (file-backed, persisted before it
+  streams) until the replacement order for the level it filled is acknowledged, through the real
+  bot graph (factory + BotOrchestrator with its stream consumer and engine cycle running).
+
+They print figures and the machine they ran on; they never judge them (machines differ, so a
+timing assertion would only be noise). Wall time is read with ``time.perf_counter`` here, at the
+top of the stack; the components still get their time from the injected clock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import os
+import platform
+import sqlite3
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from decimal import Decimal
+from pathlib import Path
+from typing import TextIO
+
+import attrs
+
+from gridtui.config.loader import load_config_text
+from gridtui.core.clock import RealClock
+from gridtui.core.events import Event, EventBus, OrderPlaced
+from gridtui.core.types import Fill, OrderRequest, OrderStatus, Side
+from gridtui.exchanges.base import OrderUpdated, StreamEvent
+from gridtui.exchanges.sim import SimExchange
+from gridtui.execution.fill_deduplicator import FillDeduplicator
+from gridtui.execution.fill_processor import FillProcessor
+from gridtui.execution.order_state_machine import OrderStateMachine
+from gridtui.monitoring.metrics import Metrics
+from gridtui.orchestrator.bot_orchestrator import BotOrchestrator
+from gridtui.orchestrator.factory import BotComponents, build_bot
+from gridtui.risk.dead_man_switch import DeadManSwitch
+from gridtui.state.shadow_ledger import ShadowLedger
+from gridtui.state.state_manager import StateManager
+from gridtui.state.store import Store
+
+DEFAULT_FILLS = 8000
+"""Fills per mode; about 12 s in all on a 2-core VM with an ext4 disk."""
+DEFAULT_REPLACEMENTS = 3000
+"""Measured tick → replacement samples; about 12 s on the same machine."""
+BATCH_SIZES = (10, 100)
+FILL_COLUMNS = (
+    "mode",
+    "fills",
+    "fills/s",
+    "p50 ms/fill",
+    "p99 ms/fill",
+    "p50 ms/call",
+    "p99 ms/call",
+)
+REPLACEMENT_TIMEOUT_S = 0.5
+"""A replacement not acknowledged this long after its tick is counted as missed (the builder
+skips a level that is occupied or outside the grid; the wait must end somewhere)."""
+MAX_TICKS_PER_SAMPLE = 50
+
+TICK_CONFIG = """
+data_dir = "journals"
+[engine]
+cycle_interval_s = 0.02
+[venue.paper]
+state_file = "paper.db"
+speed = 60.0
+[[venue.paper.markets]]
+coin = "ETH"
+start_price = 3000
+sz_decimals = 4
+volatility = 0.8
+[grid]
+levels = 10
+spacing_pct = 0.1
+size = 0.01
+[risk]
+max_position = 1000
+max_notional = 10000000
+max_orders_per_second = 100000
+order_burst = 100000
+max_drawdown = 10000000
+daily_loss_limit = 10000000
+[[bots]]
+name = "bench"
+coin = "ETH"
+"""
+
+
+def run_bench(what: str, *, count: int | None = None, out: TextIO | None = None) -> int:
+    """Run benchmark ``what`` ("fills" or "tick") and print its figures; the exit code."""
+    stream = out if out is not None else sys.stdout
+    if what not in ("fills", "tick"):
+        sys.stderr.write(f"gridtui bench: unknown benchmark {what!r} (use fills or tick)\n")
+        return 2
+    if count is not None and count < 1:
+        sys.stderr.write(f"gridtui bench: --count must be at least 1, got {count}\n")
+        return 2
+    with _engine_logs_quiet(), tempfile.TemporaryDirectory(prefix="gridtui-bench-") as tmp:
+        workdir = Path(tmp)
+        if what == "fills":
+            _bench_fills(workdir, count or DEFAULT_FILLS, stream)
+        else:
+            asyncio.run(_bench_tick(workdir, count or DEFAULT_REPLACEMENTS, stream))
+    return 0
+
+
+# ---------------------------------------------------------------------- report helpers
+
+
+def percentile(samples: Sequence[float], pct: float) -> float:
+    """Nearest-rank percentile: a value that was actually measured, never an interpolation."""
+    if not samples:
+        raise ValueError("no samples")
+    ordered = sorted(samples)
+    rank = max(1, math.ceil(pct / 100 * len(ordered)))
+    return ordered[rank - 1]
+
+
+def machine_line() -> str:
+    return (
+        f"machine: {os.cpu_count()} cores, {platform.python_implementation()} "
+        f"{platform.python_version()}, {platform.system()} {platform.machine()}, "
+        f"SQLite {sqlite3.sqlite_version}"
+    )
+
+
+def _filesystem(path: Path) -> str:
+    """The filesystem type holding ``path`` (fsync on tmpfs is free, on a disk it is not)."""
+    try:
+        mounts = Path("/proc/mounts").read_text().splitlines()
+    except OSError:
+        return "unknown filesystem"
+    best, kind = "", "unknown filesystem"
+    resolved = str(path.resolve())
+    for line in mounts:
+        parts = line.split()
+        mount = parts[1] if len(parts) >= 3 else ""
+        inside = resolved == mount or resolved.startswith(mount.rstrip("/") + "/")
+        if mount and inside and len(mount) > len(best):
+            best, kind = mount, parts[2]
+    return kind
+
+
+def _table(rows: list[list[str]], out: TextIO) -> None:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        cells = [row[0].ljust(widths[0])]
+        cells += [cell.rjust(width) for cell, width in zip(row[1:], widths[1:], strict=True)]
+        out.write("  ".join(cells) + "\n")
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1000:.3f}"
+
+
+@contextlib.contextmanager
+def _engine_logs_quiet() -> Iterator[None]:
+    """Engine warnings (e.g. drift alerts during fill bursts) are not what a benchmark reports."""
+    logger = logging.getLogger("gridtui")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+# ---------------------------------------------------------------------- bench fills
+
+
+def _fill_graph(path: Path) -> tuple[FillProcessor, Store, tuple[str, str]]:
+    """The production fill path on a fresh journal, with one resting buy and one resting sell
+    big enough to absorb every fill (each fill also updates its order row, as in production)."""
+    clock = RealClock()
+    store = Store(path, venue="paper", bot="bench", coin="ETH")
+    state = StateManager(store, clock, bot="bench", coin="ETH")
+    ledger = ShadowLedger(store, OrderStateMachine(), clock)
+    processor = FillProcessor(state, FillDeduplicator(store), ledger, EventBus(), clock)
+    client_ids = []
+    for level, side, price in ((-1, Side.BUY, "2999"), (1, Side.SELL, "3001")):
+        cid = f"0x{level + 2:032x}"
+        request = OrderRequest("ETH", side, Decimal(price), Decimal(10**9), cid)
+        ledger.add_pending(request, level=level, generation=0)
+        ledger.mark(cid, OrderStatus.OPEN, exchange_id=level + 2)
+        client_ids.append(cid)
+    return processor, store, (client_ids[0], client_ids[1])
+
+
+def _make_fills(count: int, client_ids: tuple[str, str]) -> list[Fill]:
+    """Alternating buys and sells at two prices: the position flips, so every other fill
+    realizes PnL and the average-cost arithmetic is exercised, not just additions."""
+    start_ms = RealClock().now_ms()
+    size, fee = Decimal("0.0123"), Decimal("0.0055")
+    buy = ("paper", "ETH", 1, client_ids[0], Side.BUY, Decimal("2999"), size, fee)
+    sell = ("paper", "ETH", 3, client_ids[1], Side.SELL, Decimal("3001"), size, fee)
+    fills = []
+    for i in range(count):
+        venue, coin, oid, cid, side, price, size, fee = buy if i % 2 == 0 else sell
+        fills.append(Fill(venue, coin, i + 1, oid, cid, side, price, size, fee, start_ms + i))
+    return fills
+
+
+def _measure_fills(path: Path, count: int, batch: int) -> list[str]:
+    """One table row: ``count`` fills through ``process_fill`` (batch 1) or ``process_fills``."""
+    processor, store, client_ids = _fill_graph(path)
+    fills = _make_fills(count, client_ids)
+    calls: list[float] = []
+    try:
+        started = time.perf_counter()
+        for offset in range(0, count, batch):
+            t0 = time.perf_counter()
+            if batch == 1:
+                processor.process_fill(fills[offset])
+            else:
+                processor.process_fills(fills[offset : offset + batch])
+            calls.append(time.perf_counter() - t0)
+        elapsed = time.perf_counter() - started
+        if store.fill_count() != count:
+            raise RuntimeError(f"journal holds {store.fill_count()} fills, expected {count}")
+    finally:
+        store.close()
+    # A short last batch would skew the per-fill figures: only whole batches count, if any.
+    calls = calls[: count // batch] or calls
+    per_fill = [latency / min(batch, count) for latency in calls]
+    return [
+        "single" if batch == 1 else f"batch {batch}",
+        str(count),
+        f"{count / elapsed:.0f}",
+        *(_ms(percentile(values, p)) for values in (per_fill, calls) for p in (50, 99)),
+    ]
+
+
+def _bench_fills(workdir: Path, count: int, out: TextIO) -> None:
+    out.write(
+        "gridtui bench fills: durable fill processing "
+        "(FillProcessor -> StateManager -> Store; SQLite WAL, synchronous=FULL)\n"
+        f"{machine_line()}\n"
+        f"journal: {workdir} ({_filesystem(workdir)}), {count} fills per mode\n"
+    )
+    rows = [list(FILL_COLUMNS)]
+    for batch in (1, *BATCH_SIZES):
+        rows.append(_measure_fills(workdir / f"fills-{batch}.db", count, batch))
+    _table(rows, out)
+    out.write("(batch: per-fill figures are the call time divided by the batch size)\n")
+
+
+# ---------------------------------------------------------------------- bench tick
+
+
+@attrs.define
+class _Placements:
+    """OrderPlaced events with the perf_counter time they were published (acknowledged)."""
+
+    seen: list[tuple[float, OrderPlaced]] = attrs.field(factory=list)
+    arrived: asyncio.Event = attrs.field(factory=asyncio.Event)
+
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, OrderPlaced):
+            self.seen.append((time.perf_counter(), event))
+            self.arrived.set()
+
+
+def _expected_replacements(
+    components: BotComponents, events: list[StreamEvent]
+) -> list[tuple[int, Side]]:
+    """(level, side) of the replacement each order this tick filled completely should get."""
+    snapshot = components.builder.snapshot
+    expected = []
+    for event in events:
+        if not isinstance(event, OrderUpdated) or event.order.status is not OrderStatus.FILLED:
+            continue
+        tracked = components.ledger.get(event.order.client_id or "")
+        if snapshot is None or tracked is None or tracked.level is None:
+            continue
+        side = tracked.request.side
+        target = tracked.level + 1 if side is Side.BUY else tracked.level - 1
+        if -snapshot.levels_per_side <= target <= snapshot.levels_per_side:
+            expected.append((target, side.opposite))
+    return expected
+
+
+async def _await_replacements(
+    placements: _Placements, expected: list[tuple[int, Side]], t0: float, start: int
+) -> tuple[list[float], int]:
+    """Latency (from ``t0``) of each expected replacement, and how many never came."""
+    pending = list(expected)
+    latencies: list[float] = []
+    deadline = t0 + REPLACEMENT_TIMEOUT_S
+    index = start
+    while pending:
+        while index < len(placements.seen):
+            at, event = placements.seen[index]
+            index += 1
+            key = (event.grid_level, event.side)
+            if key in pending:
+                pending.remove(key)
+                latencies.append(at - t0)
+        remaining = deadline - time.perf_counter()
+        if not pending or remaining <= 0:
+            break
+        placements.arrived.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(placements.arrived.wait(), remaining)
+    return latencies, len(pending)
+
+
+async def _bench_tick(workdir: Path, count: int, out: TextIO) -> None:
+    config = load_config_text(TICK_CONFIG, base_dir=workdir, source="bench")
+    clock = RealClock()
+    exchange = SimExchange(config.venue.paper, clock)
+    dead_man = DeadManSwitch(exchange, config.dead_man, clock)
+    bus = EventBus()
+    placements = _Placements()
+    bus.subscribe(placements)
+    components = await build_bot(
+        config.bots[0],
+        config=config,
+        exchange=exchange,
+        dead_man=dead_man,
+        bus=bus,
+        clock=clock,
+        metrics=Metrics(),
+    )
+    bot = BotOrchestrator(components, config.engine)
+    watch = exchange.subscribe()
+    task = asyncio.create_task(bot.run(), name="bench-bot")
+    latencies: list[float] = []
+    ticks = missed = 0
+    try:
+        while components.builder.snapshot is None or components.ledger.live_count() == 0:
+            exchange.step()
+            await asyncio.sleep(0.01)
+            if task.done():
+                task.result()
+        while len(latencies) < count and ticks < count * MAX_TICKS_PER_SAMPLE:
+            while not watch.empty():
+                watch.get_nowait()
+            start = len(placements.seen)
+            t0 = time.perf_counter()
+            exchange.step()
+            ticks += 1
+            events = []
+            while not watch.empty():
+                events.append(watch.get_nowait())
+            expected = _expected_replacements(components, events)
+            got, lost = await _await_replacements(placements, expected, t0, start)
+            latencies += got
+            missed += lost
+            await asyncio.sleep(0)  # let the consumer take the tick's mid before the next one
+            if task.done():
+                task.result()
+    finally:
+        bot.stop()
+        try:
+            await task
+        finally:
+            await bot.shutdown()
+            await dead_man.disarm()
+            bot.detach()
+            exchange.unsubscribe(watch)
+            await exchange.close()
+    _report_tick(workdir, ticks, latencies, missed, out)
+
+
+def _report_tick(
+    workdir: Path, ticks: int, latencies: list[float], missed: int, out: TextIO
+) -> None:
+    out.write(
+        "gridtui bench tick: market tick -> replacement order acknowledged "
+        "(paper venue + journal on disk, SQLite synchronous=FULL, real bot graph)\n"
+        f"{machine_line()}\nstate files: {workdir} ({_filesystem(workdir)})\n"
+    )
+    if not latencies:
+        out.write(f"tick -> replacement: no replacement measured in {ticks} ticks\n")
+        return
+    rows = [
+        ["path", "ticks", "samples", "missed", "p50 ms", "p99 ms", "max ms"],
+        [
+            "tick -> replacement",
+            str(ticks),
+            str(len(latencies)),
+            str(missed),
+            _ms(percentile(latencies, 50)),
+            _ms(percentile(latencies, 99)),
+            _ms(max(latencies)),
+        ],
+    ]
+    _table(rows, out)
+    out.write("(missed: the builder placed no replacement within 0.5 s, e.g. level occupied)\n")

@@ -1,0 +1,61 @@
+"""``gridtui bench`` runs end to end on a tiny count and prints its figure lines.
+
+Only the shape of the output is checked (the figures are whatever this machine measures), plus
+the one piece of arithmetic the report relies on: nearest-rank percentiles.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+
+import pytest
+
+from gridtui.bench import percentile, run_bench
+from gridtui.cli import main
+
+NUMBER = r"\d+(?:\.\d+)?"
+MACHINE = re.compile(r"^machine: \d+ cores, \w+ \d+\.\d+\.\d+, .+, SQLite [\d.]+$", re.M)
+
+
+def _row(label: str, numbers: int) -> re.Pattern[str]:
+    cells = r"\s+".join([NUMBER] * numbers)
+    return re.compile(rf"^{re.escape(label)}\s+{cells}$", re.M)
+
+
+def test_bench_fills_prints_a_row_per_mode(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["bench", "fills", "--count", "12"]) == 0
+    out = capsys.readouterr().out
+    assert MACHINE.search(out)
+    assert "synchronous=FULL" in out
+    for label in ("single", "batch 10", "batch 100"):
+        match = _row(label, 6).search(out)
+        assert match, f"no figure line for {label!r} in:\n{out}"
+        assert match.group(0).split()[len(label.split())] == "12"  # fills measured per mode
+
+
+def test_bench_tick_prints_the_latency_row() -> None:
+    out = io.StringIO()
+    assert run_bench("tick", count=3, out=out) == 0
+    text = out.getvalue()
+    assert MACHINE.search(text)
+    match = _row("tick -> replacement", 6).search(text)
+    assert match, f"no figure line in:\n{text}"
+    ticks, samples = (int(v) for v in match.group(0).split()[3:5])
+    assert samples >= 3 and ticks >= 1  # one tick can fill several levels
+
+
+def test_bench_refuses_a_count_below_one(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run_bench("fills", count=0) == 2
+    assert "--count must be at least 1" in capsys.readouterr().err
+
+
+def test_percentile_is_nearest_rank() -> None:
+    samples = [float(v) for v in range(100, 0, -1)]  # unsorted on purpose
+    assert percentile(samples, 50) == 50.0
+    assert percentile(samples, 99) == 99.0
+    assert percentile(samples, 100) == 100.0
+    assert percentile([7.0], 99) == 7.0
+    assert percentile([1.0, 2.0, 3.0], 50) == 2.0
+    with pytest.raises(ValueError):
+        percentile([], 50)
