@@ -141,7 +141,8 @@ class GridBuilder:
             and self._expected_position is not None
         ):
             self._expected_position += fill.signed_size
-        self._check_drift()
+        # The book right after *this* fill: in a batch the state already holds the later ones.
+        self._check_drift(result.state.position)
         if (
             self.snapshot is None
             or tracked is None
@@ -167,12 +168,13 @@ class GridBuilder:
         placed, refused = await self._place([level], mark)
         return BuildResult(placed, 0, tuple(refused))
 
-    def _check_drift(self) -> None:
+    def _check_drift(self, actual: Decimal | None = None) -> None:
         """Drift = position not explained by grid fills since the grid was built (manual trades,
         corrections, missed fills). Above 10% of the expected position it raises an alert."""
         if self._expected_position is None or self.snapshot is None:
             return
-        actual = self._state.get_snapshot().position
+        if actual is None:
+            actual = self._state.get_snapshot().position
         scale = max(abs(self._expected_position), self.snapshot.size_of(0))
         self.drift_ratio = abs(actual - self._expected_position) / scale
         self._metrics.set_drift(self.bot, self.coin, float(self.drift_ratio))

@@ -221,8 +221,11 @@ async def test_replacement_keeps_the_filled_size(make_rig: MakeRig) -> None:
     r = make_rig(prices=[100, 98])
     await r.builder.build_and_place_grid(r.snapshot("100", scaled), D(100))
     results = await r.next_price()  # 100 → 98: buys at 99 (0.2) and 98 (0.3) fill
+    assert len(results) == 2  # one batch, as the stream delivers it
     for result in results:
         await r.builder.on_fill(result, D(98))
+    # The state held both fills before the first on_fill ran: that is not drift.
+    assert r.alerts("position_drift") == []
     book = await r.book()
     # each replacement sells what its buy bought, one level up: 0.3 at 99, 0.2 at 100
     assert {(s, p, q) for s, p, q in book if s is SELL and p < 101} == {
