@@ -47,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--log-format", choices=("text", "json"), default="text")
     parser.add_argument("--log-level", choices=("debug", "info", "warning", "error"))
     parser.add_argument("--metrics-port", type=int, help="serve Prometheus /metrics (headless)")
+    parser.add_argument("--theme", help="TUI theme name (default: the config's theme)")
     # Subcommands take --config too (``gridtui status --config x.toml``); SUPPRESS keeps the
     # top-level value when it is given before the subcommand instead.
     with_config = argparse.ArgumentParser(add_help=False)
@@ -67,7 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
         "audit", parents=[with_config], help="recompute the books from the journal and check them"
     )
     bench = sub.add_parser("bench", help="benchmarks that print figures")
-    bench.add_argument("what", choices=("fills", "tick"))
+    bench.add_argument("what", choices=("fills", "tick", "keys"))
     bench.add_argument("--count", type=int, help="how many fills / ticks to measure")
     return parser
 
@@ -91,6 +92,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         print(f"wrote {args.file}; check it with: gridtui check-config {args.file}")
         return 0
     if args.command == "bench":
+        if args.what == "keys":
+            from gridtui.tui.bench import run_keys_bench
+
+            return run_keys_bench(args.count, sys.stdout)
         from gridtui.bench import run_bench
 
         return run_bench(args.what, count=args.count)
@@ -103,10 +108,37 @@ def _dispatch(args: argparse.Namespace) -> int:
         if args.command == "fills":
             return books.print_fills(config, as_json=args.json, bot=args.bot)
         return asyncio.run(books.audit(config))
-    if not args.headless:
-        raise UsageError("the terminal UI is not part of this version yet; run: gridtui --headless")
-    configure_logging(fmt=args.log_format, level=args.log_level or config.log_level)
-    return asyncio.run(run_headless(config, metrics_port=args.metrics_port))
+    level = args.log_level or config.log_level
+    if args.headless:
+        configure_logging(fmt=args.log_format, level=level)
+        return asyncio.run(run_headless(config, metrics_port=args.metrics_port))
+    return run_tui(config, theme=args.theme, log_format=args.log_format, level=level)
+
+
+def run_tui(config: AppConfig, *, theme: str | None, log_format: str, level: str) -> int:
+    """The cockpit. Logs go to a file beside the journals: the terminal belongs to the app."""
+    from gridtui.supervisor import Supervisor, VenueUnavailable
+    from gridtui.tui.app import GridApp
+
+    try:
+        supervisor = Supervisor(config)
+    except VenueUnavailable as exc:
+        raise UsageError(str(exc)) from exc
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    log_path = config.data_dir / "gridtui.log"
+    with log_path.open("a", encoding="utf-8") as log_file:
+        configure_logging(fmt=log_format, level=level, stream=log_file)
+        supervisor.bus.subscribe(EventLogger())
+        app = GridApp(config, supervisor=supervisor, theme=theme)
+        code = app.run()
+    report = app.shutdown_report
+    if report is not None:
+        print(
+            f"gridtui: stopped {report.bots} bots; {report.open_orders} orders left open; "
+            f"dead-man switch {'disarmed' if report.dead_man_disarmed else 'NOT disarmed'}; "
+            f"log: {log_path}"
+        )
+    return code if code is not None else 0
 
 
 def _check_config(path: Path) -> int:

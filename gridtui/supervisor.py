@@ -11,6 +11,8 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Callable, Coroutine
+from typing import Any, Protocol
 
 import attrs
 
@@ -23,6 +25,7 @@ from gridtui.exchanges.sim.exchange import SimExchange
 from gridtui.monitoring.metrics import Metrics
 from gridtui.orchestrator.bot_orchestrator import BotOrchestrator, BotStatus
 from gridtui.orchestrator.factory import build_bot
+from gridtui.orchestrator.view import BotView, bot_view, placeholder_view
 from gridtui.risk.dead_man_switch import DeadManSwitch
 from gridtui.state.store import StoreCorrupted
 
@@ -49,13 +52,28 @@ class ShutdownReport:
     duration_s: float
 
 
+class Cancellable(Protocol):
+    def cancel(self) -> object: ...
+
+
+Runner = Callable[[Coroutine[Any, Any, None], str], Cancellable]
+"""Starts a bot's supervision loop: ``asyncio.create_task`` headless, a Textual worker in the
+TUI. Either way the supervisor only needs to cancel it."""
+
+
+def _as_task(coro: Coroutine[Any, Any, None], name: str) -> Cancellable:
+    return asyncio.create_task(coro, name=name)
+
+
 @attrs.define
 class BotSlot:
-    """A bot and the task running it; ``bot`` is replaced by a fresh one on every restart."""
+    """A bot and what runs it; ``bot`` is replaced by a fresh one on every restart."""
 
     name: str
+    coin: str
     bot: BotOrchestrator | None = None
-    task: asyncio.Task[None] | None = None
+    handle: Cancellable | None = None
+    done: asyncio.Event = attrs.Factory(asyncio.Event)
     restarts: int = 0
     last_error: str | None = None
 
@@ -79,20 +97,53 @@ class Supervisor:
         self.slots: dict[str, BotSlot] = {}
         self._stopping = False
         self._stop_requested = asyncio.Event()
+        self.report: ShutdownReport | None = None
         self.bus.subscribe(self.metrics.on_event)
 
     @property
     def bots(self) -> list[BotOrchestrator]:
         return [s.bot for s in self.slots.values() if s.bot is not None]
 
-    async def start(self) -> None:
+    async def start(self, runner: Runner = _as_task) -> None:
         await self.exchange.start()
         for settings in self.config.bots:
             if not settings.enabled:
                 continue
-            slot = BotSlot(settings.name)
+            slot = BotSlot(settings.name, settings.coin)
             self.slots[settings.name] = slot
-            slot.task = asyncio.create_task(self._supervise(slot), name=f"bot-{settings.name}")
+            slot.handle = runner(self._supervise(slot), f"bot-{settings.name}")
+
+    def running(self, name: str) -> BotOrchestrator | None:
+        """The bot if it is up (not crashed, not between restarts, not stopped)."""
+        slot = self.slots.get(name)
+        if slot is None or slot.bot is None:
+            return None
+        if slot.bot.status in (BotStatus.CRASHED, BotStatus.STOPPED):
+            return None
+        return slot.bot
+
+    def bots_running(self) -> list[BotOrchestrator]:
+        return [bot for name in self.slots if (bot := self.running(name)) is not None]
+
+    def views(self) -> list[BotView]:
+        """One immutable view per bot, in config order, for displays."""
+        now = self.clock.now_ms()
+        out = []
+        for slot in self.slots.values():
+            bot = self.running(slot.name)
+            if bot is not None:
+                out.append(bot_view(bot))
+                continue
+            if self.report is not None:
+                status = "stopped"
+            else:
+                status = "crashed" if slot.last_error else "starting"
+            out.append(
+                placeholder_view(
+                    slot.name, slot.coin, self.exchange.venue, status, slot.last_error, now
+                )
+            )
+        return out
 
     async def _new_bot(self, name: str) -> BotOrchestrator:
         settings = next(b for b in self.config.bots if b.name == name)
@@ -109,6 +160,12 @@ class Supervisor:
 
     async def _supervise(self, slot: BotSlot) -> None:
         """Crash-only restarts: a failed bot is dropped whole and rebuilt from its journal."""
+        try:
+            await self._restart_loop(slot)
+        finally:
+            slot.done.set()
+
+    async def _restart_loop(self, slot: BotSlot) -> None:
         engine = self.config.engine
         backoff = engine.restart_backoff_s
         while not self._stopping:
@@ -142,11 +199,10 @@ class Supervisor:
                 backoff = min(backoff * 2, engine.restart_backoff_max_s)
 
     def _publish_crash(self, slot: BotSlot, restart_in_s: float | None) -> None:
-        coin = next(b.coin for b in self.config.bots if b.name == slot.name)
         self.bus.publish(
             BotCrashed(
                 bot=slot.name,
-                coin=coin,
+                coin=slot.coin,
                 timestamp_ms=self.clock.now_ms(),
                 error=slot.last_error or "",
                 restart_in_s=restart_in_s,
@@ -154,7 +210,10 @@ class Supervisor:
         )
 
     async def stop(self) -> ShutdownReport:
-        """Stop every bot, cancel their orders, disarm the dead-man switch."""
+        """Stop every bot, cancel their orders, disarm the dead-man switch. Idempotent: a second
+        call returns the first call's report."""
+        if self.report is not None:
+            return self.report
         started = time.monotonic()
         self._stopping = True
         self._stop_requested.set()
@@ -162,13 +221,13 @@ class Supervisor:
             if slot.bot is not None:
                 slot.bot.stop()
         for slot in self.slots.values():
-            if slot.task is not None:
-                try:
-                    await asyncio.wait_for(asyncio.shield(slot.task), timeout=5)
-                except (TimeoutError, Exception):
-                    slot.task.cancel()
-                    with contextlib.suppress(asyncio.CancelledError, Exception):
-                        await slot.task
+            try:
+                await asyncio.wait_for(slot.done.wait(), timeout=5)
+            except TimeoutError:
+                if slot.handle is not None:
+                    slot.handle.cancel()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(slot.done.wait(), timeout=2)
         for slot in self.slots.values():
             if slot.bot is not None and slot.bot.status is BotStatus.CRASHED:
                 slot.bot = await self._reopen_crashed(slot)
@@ -187,12 +246,13 @@ class Supervisor:
         for bot in self.bots:
             bot.detach()
         await self.exchange.close()
-        return ShutdownReport(
+        self.report = ShutdownReport(
             bots=len(self.slots),
             open_orders=open_orders,
             dead_man_disarmed=disarmed,
             duration_s=time.monotonic() - started,
         )
+        return self.report
 
     async def _reopen_crashed(self, slot: BotSlot) -> BotOrchestrator | None:
         """A bot stopped while waiting to be restarted has left its orders on the exchange and

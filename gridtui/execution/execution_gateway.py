@@ -131,11 +131,12 @@ class ExecutionGateway:
                     for _ in levels
                 ]
             tracked: list[TrackedOrder] = []
-            for level in levels:
-                request, generation = self.request_for(level, tif=tif)
-                tracked.append(
-                    self._ledger.add_pending(request, level=level.index, generation=generation)
-                )
+            with self._ledger.store.batch():  # every intent durable before the send below
+                for level in levels:
+                    request, generation = self.request_for(level, tif=tif)
+                    tracked.append(
+                        self._ledger.add_pending(request, level=level.index, generation=generation)
+                    )
             started = time.perf_counter()
             try:
                 acks = await self._exchange.place_orders([t.request for t in tracked])
@@ -143,8 +144,9 @@ class ExecutionGateway:
                 # The orders may or may not have reached the book (a timeout after accept):
                 # UNKNOWN until someone asks the exchange by client id. Marked before the failure
                 # is recorded, because a breaker trip there settles them at once.
-                for t in tracked:
-                    self._ledger.mark(t.request.client_id, OrderStatus.UNKNOWN, error=str(exc))
+                with self._ledger.store.batch():
+                    for t in tracked:
+                        self._ledger.mark(t.request.client_id, OrderStatus.UNKNOWN, error=str(exc))
                 await self._record_failure(str(exc))
                 return [
                     SubmitResult(False, t.request.client_id, OrderStatus.UNKNOWN, error=str(exc))
@@ -152,7 +154,8 @@ class ExecutionGateway:
                 ]
             self._metrics.observe_order_latency(self.bot, self.coin, time.perf_counter() - started)
             await self._record_success()
-            return [self._apply_ack(t, ack) for t, ack in zip(tracked, acks, strict=True)]
+            with self._ledger.store.batch():
+                return [self._apply_ack(t, ack) for t, ack in zip(tracked, acks, strict=True)]
 
     def _apply_ack(self, tracked: TrackedOrder, ack) -> SubmitResult:
         request = tracked.request
@@ -215,22 +218,27 @@ class ExecutionGateway:
         """Cancels go out even when the breaker is open: removing risk is always allowed."""
         if not client_ids:
             return []
-        for cid in client_ids:
-            self._ledger.mark(cid, OrderStatus.PENDING_CANCEL)
+        with self._ledger.store.batch():
+            for cid in client_ids:
+                self._ledger.mark(cid, OrderStatus.PENDING_CANCEL)
         try:
             acks = await self._exchange.cancel_by_client_ids(self.coin, client_ids)
         except ExchangeError as exc:
             await self._record_failure(str(exc))
-            for cid in client_ids:
-                self._ledger.mark(cid, OrderStatus.UNKNOWN, error=str(exc))
+            with self._ledger.store.batch():
+                for cid in client_ids:
+                    self._ledger.mark(cid, OrderStatus.UNKNOWN, error=str(exc))
             return [
                 CancelResult(False, cid, error=str(exc), exchange_error=True) for cid in client_ids
             ]
         await self._record_success()
+        with self._ledger.store.batch():
+            for cid, ack in zip(client_ids, acks, strict=True):
+                if ack.success:
+                    self._mark_canceled(cid, ack.exchange_id, reason)
         results = []
         for cid, ack in zip(client_ids, acks, strict=True):
             if ack.success:
-                self._mark_canceled(cid, ack.exchange_id, reason)
                 results.append(CancelResult(True, cid, ack.exchange_id))
             else:
                 # Already filled or canceled: ask the exchange what really happened.

@@ -20,6 +20,7 @@ from gridtui.exchanges.base import FillsReceived, MidUpdated, OrderUpdated, Stre
 from gridtui.execution.fill_processor import FillResult
 from gridtui.execution.reconciliation_service import ReconcileReport
 from gridtui.orchestrator.factory import BotComponents
+from gridtui.orchestrator.view import FillTape
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +47,7 @@ class BotOrchestrator:
         self._queue = components.exchange.subscribe()
         self._last_reconcile_ms = 0
         self._dead_man_alerted = False
+        self.fills = FillTape()
 
     @property
     def name(self) -> str:
@@ -196,6 +198,11 @@ class BotOrchestrator:
             self.c.ledger.mark(order.client_id, order.status, exchange_id=order.exchange_id)
 
     async def _handle_fills(self, results: list[FillResult]) -> None:
+        for result in results:
+            if result.applied:
+                cid = result.fill.client_id
+                tracked = self.c.ledger.get(cid) if cid else None
+                self.fills.add(result.fill, tracked.level if tracked else None)
         mark = self.mark()
         if mark is None or not results:
             return
@@ -243,9 +250,7 @@ class BotOrchestrator:
             if report.position_corrected:
                 self.c.builder.rebase_expected_position()
         self._last_reconcile_ms = self.c.clock.now_ms()
-        mark = self.mark()
-        if mark is not None and report.fill_results:
-            await self._handle_fills(list(report.fill_results))
+        await self._handle_fills(list(report.fill_results))
         return report
 
     async def shutdown(self) -> int:

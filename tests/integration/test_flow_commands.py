@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import attrs
 import pytest
-from conftest import (
+from flowkit import (
     COIN,
     ENGINE,
     OTHER,

@@ -8,7 +8,7 @@ cycle repairs, reconciliation repaired, not the REST poller.
 from __future__ import annotations
 
 import attrs
-from conftest import COIN, ENGINE, OTHER, D, Env, EnvFactory, cloid, running, settle
+from flowkit import COIN, ENGINE, OTHER, D, Env, EnvFactory, cloid, running, settle
 
 from gridtui.core.events import AlertRaised, OrderPlaced, Reconciled, Severity
 from gridtui.core.types import OrderRequest, OrderStatus, PlaceStatus, Side

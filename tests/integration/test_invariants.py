@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import attrs
 import pytest
-from conftest import (
+from flowkit import (
     COIN,
     ENGINE,
     OTHER,

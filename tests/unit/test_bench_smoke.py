@@ -59,3 +59,21 @@ def test_percentile_is_nearest_rank() -> None:
     assert percentile([1.0, 2.0, 3.0], 50) == 2.0
     with pytest.raises(ValueError):
         percentile([], 50)
+
+
+def test_bench_keys_prints_latency_and_cpu_lines() -> None:
+    import io
+
+    from gridtui.tui.bench import run_keys_bench
+
+    out = io.StringIO()
+    assert run_keys_bench(2, out) == 0
+    text = out.getvalue()
+    for key in ("h", "u", "tab", "all"):
+        assert any(
+            line.split()[:2] == [key, "2" if key != "all" else "6"]
+            for line in text.splitlines()
+            if line.split()
+        ), key
+    assert "p50 ms" in text and "p99 ms" in text
+    assert "cpu:" in text and "4 bots x 100 levels" in text

@@ -64,9 +64,20 @@ def test_init_writes_a_valid_starter_and_refuses_to_overwrite(tmp_path: Path, ca
     assert target.read_text() == before
 
 
-def test_without_headless_says_how_to_run(config_file: Path, capsys) -> None:
-    assert main(["--config", str(config_file)]) == 2
-    assert "gridtui --headless" in capsys.readouterr().err
+def test_headless_path_never_imports_textual(config_file: Path) -> None:
+    """Everything the headless run loads, loaded in a fresh interpreter: no Textual in it."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; import gridtui.cli, gridtui.supervisor, gridtui.books, gridtui.bench; "
+        "from gridtui.cli import main; "
+        f"main(['check-config', {str(config_file)!r}]); "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'textual'))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "[]"
 
 
 def _fill(trade_id: int, side: Side, price: str, size: str) -> Fill:

@@ -1,0 +1,231 @@
+"""Immutable views of a bot for displays (the TUI) — read, never mutated, built on demand.
+
+Everything a panel shows is decided here (level status, distance from mid, drawdown against its
+limit), so the TUI only lays out values and never reaches into components.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections import deque
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+import attrs
+
+from gridtui.core.clock import utc_day
+from gridtui.core.types import ZERO, Fill, OrderStatus, Side
+
+if TYPE_CHECKING:
+    from gridtui.orchestrator.bot_orchestrator import BotOrchestrator
+
+RECENT_FILLS = 20
+RECENT_FILL_MS = 60_000
+"""A level filled less than this long ago is highlighted on the ladder."""
+
+
+class LevelStatus(enum.Enum):
+    RESTING = "resting"
+    PENDING = "pending"
+    FILLED = "filled"
+    MISSING = "missing"
+
+
+@attrs.frozen(slots=True)
+class LevelView:
+    index: int
+    side: Side | None
+    """None for the gap: the empty slot between the buys and the sells."""
+    price: Decimal
+    size: Decimal
+    status: LevelStatus
+    distance_pct: Decimal | None
+    recently_filled: bool
+
+
+@attrs.frozen(slots=True)
+class RiskView:
+    breaker_state: str
+    breaker_errors: int
+    breaker_trips: int
+    breaker_last_error: str | None
+    breaker_reopens_at_ms: int | None
+    halted: bool
+    halt_reason: str | None
+    dead_man_enabled: bool
+    dead_man_expires_at_ms: int | None
+    dead_man_healthy: bool
+    drawdown: Decimal
+    max_drawdown: Decimal
+    daily_pnl: Decimal
+    daily_loss_limit: Decimal
+    order_tokens: Decimal
+    order_burst: int
+    max_orders_per_second: Decimal
+
+
+@attrs.frozen(slots=True)
+class BotView:
+    name: str
+    coin: str
+    venue: str
+    status: str
+    """running / halted / breaker open / crashed / starting / stopping / stopped."""
+    error: str | None
+    now_ms: int
+    position: Decimal
+    avg_entry: Decimal
+    mark: Decimal | None
+    unrealized: Decimal
+    session_realized: Decimal
+    all_time_realized: Decimal
+    fees_paid: Decimal
+    fill_count: int
+    last_fill_ms: int
+    open_orders: int
+    center: Decimal | None
+    spacing_pct: Decimal | None
+    levels: tuple[LevelView, ...]
+    """Highest price first, as a ladder reads."""
+    recent_fills: tuple[Fill, ...]
+    """Newest first."""
+    risk: RiskView | None
+
+    @property
+    def equity(self) -> Decimal:
+        """Realized (all time) plus unrealized: what the PnL chart plots."""
+        return self.all_time_realized + self.unrealized
+
+
+class FillTape:
+    """The last few fills of one bot with the grid level each filled, recorded as they arrive so
+    drawing the ladder never has to ask the journal."""
+
+    def __init__(self, maxlen: int = RECENT_FILLS) -> None:
+        self._fills: deque[tuple[Fill, int | None]] = deque(maxlen=maxlen)
+
+    def add(self, fill: Fill, level: int | None) -> None:
+        self._fills.appendleft((fill, level))
+
+    def newest_first(self) -> tuple[Fill, ...]:
+        return tuple(fill for fill, _ in self._fills)
+
+    def filled_at(self) -> dict[int, int]:
+        """Each level's latest fill time."""
+        latest: dict[int, int] = {}
+        for fill, level in self._fills:
+            if level is not None:
+                latest.setdefault(level, fill.timestamp_ms)
+        return latest
+
+
+def placeholder_view(
+    name: str, coin: str, venue: str, status: str, error: str | None, now_ms: int
+) -> BotView:
+    """A bot that is not running (starting, or crashed before it could be built)."""
+    return BotView(
+        name=name, coin=coin, venue=venue, status=status, error=error, now_ms=now_ms,
+        position=ZERO, avg_entry=ZERO, mark=None, unrealized=ZERO, session_realized=ZERO,
+        all_time_realized=ZERO, fees_paid=ZERO, fill_count=0, last_fill_ms=0, open_orders=0,
+        center=None, spacing_pct=None, levels=(), recent_fills=(), risk=None,
+    )  # fmt: skip
+
+
+def ladder(
+    prices: tuple[Decimal, ...],
+    sizes: tuple[Decimal, ...],
+    gap_index: int,
+    live: dict[tuple[int, Side], OrderStatus],
+    filled_at: dict[int, int],
+    mark: Decimal | None,
+    now_ms: int,
+) -> tuple[LevelView, ...]:
+    """Every level of the grid with what rests there, highest price first.
+
+    ``live`` maps (level, side) to the status of the live order there; ``filled_at`` maps a level
+    to the time of its latest fill.
+    """
+    n = (len(prices) - 1) // 2
+    rows = []
+    for index, (price, size) in enumerate(zip(prices, sizes, strict=True), start=-n):
+        side = None if index == gap_index else (Side.BUY if index < gap_index else Side.SELL)
+        recent = now_ms - filled_at.get(index, -RECENT_FILL_MS) < RECENT_FILL_MS
+        if side is None:
+            status = LevelStatus.FILLED if recent else LevelStatus.MISSING
+        else:
+            order = live.get((index, side))
+            if order in (OrderStatus.OPEN, OrderStatus.PARTIALLY_FILLED):
+                status = LevelStatus.RESTING
+            elif order is not None:
+                status = LevelStatus.PENDING
+            else:
+                status = LevelStatus.FILLED if recent else LevelStatus.MISSING
+        distance = None if mark is None or not mark else (price - mark) / mark * 100
+        rows.append(LevelView(index, side, price, size, status, distance, recent))
+    return tuple(reversed(rows))
+
+
+def bot_view(bot: BotOrchestrator) -> BotView:
+    """Everything the panels show about one running bot, at this instant."""
+    c = bot.c
+    now = c.clock.now_ms()
+    state = c.state.get_snapshot()
+    mark = bot.mark()
+    unrealized = c.risk.unrealized(state, mark) if mark is not None else ZERO
+    breaker = c.breaker.state.name.lower()
+    status = bot.status.value
+    if status == "running" and breaker == "open":
+        status = "breaker open"
+    snapshot = c.builder.snapshot
+    levels: tuple[LevelView, ...] = ()
+    if snapshot is not None:
+        live = {(t.level, t.request.side): t.status for t in c.ledger.live() if t.level is not None}
+        levels = ladder(
+            snapshot.prices, snapshot.sizes, c.builder.gap_index, live, bot.fills.filled_at(),
+            mark, now,
+        )  # fmt: skip
+    limits = c.risk.limits
+    peak = c.risk.peak_equity
+    equity = state.all_time_realized + unrealized
+    risk = RiskView(
+        breaker_state=breaker,
+        breaker_errors=c.breaker.consecutive_errors,
+        breaker_trips=c.breaker.trip_count,
+        breaker_last_error=c.breaker.last_error,
+        breaker_reopens_at_ms=c.breaker.reopens_at_ms,
+        halted=state.halted,
+        halt_reason=state.halt_reason,
+        dead_man_enabled=c.dead_man.enabled,
+        dead_man_expires_at_ms=c.dead_man.expires_at_ms,
+        dead_man_healthy=c.dead_man.healthy,
+        drawdown=max(peak - equity, ZERO) if peak is not None else ZERO,
+        max_drawdown=limits.max_drawdown,
+        daily_pnl=state.daily_realized_for(utc_day(now)) + unrealized,
+        daily_loss_limit=limits.daily_loss_limit,
+        order_tokens=c.risk.tokens_available,
+        order_burst=limits.order_burst,
+        max_orders_per_second=limits.max_orders_per_second,
+    )
+    return BotView(
+        name=bot.name,
+        coin=bot.coin,
+        venue=c.exchange.venue,
+        status=status,
+        error=None,
+        now_ms=now,
+        position=state.position,
+        avg_entry=state.avg_entry,
+        mark=mark,
+        unrealized=unrealized,
+        session_realized=state.session_realized,
+        all_time_realized=state.all_time_realized,
+        fees_paid=state.fees_paid,
+        fill_count=state.fill_count,
+        last_fill_ms=state.last_fill_ms,
+        open_orders=c.ledger.live_count(),
+        center=snapshot.center if snapshot is not None else None,
+        spacing_pct=snapshot.spacing_pct if snapshot is not None else None,
+        levels=levels,
+        recent_fills=bot.fills.newest_first(),
+        risk=risk,
+    )

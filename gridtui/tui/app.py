@@ -1,0 +1,327 @@
+"""The cockpit: a Textual app that hosts the Supervisor's bots as workers and steers them.
+
+The app decides nothing about trading. Panels read immutable ``BotView`` snapshots on a timer
+(≤ 4 Hz); engine events are queued by a bus subscriber and drained on the same timer, so a bot never
+touches a widget. Every key is an ``action_*`` that calls one orchestrator command in a worker and
+reports the outcome as a notification.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, Header
+from textual.worker import Worker
+
+from gridtui.config.schema import AppConfig
+from gridtui.core.events import Event
+from gridtui.orchestrator.bot_orchestrator import BotOrchestrator
+from gridtui.orchestrator.view import BotView
+from gridtui.supervisor import ShutdownReport, Supervisor
+from gridtui.tui.screens.confirm import ConfirmScreen
+from gridtui.tui.screens.help import HelpScreen
+from gridtui.tui.screens.shutdown import ShutdownScreen
+from gridtui.tui.themes import BUNDLED_THEMES_DIR, load_themes
+from gridtui.tui.widgets.bots_table import BotsTable
+from gridtui.tui.widgets.event_log import EventLog
+from gridtui.tui.widgets.grid_ladder import GridLadder
+from gridtui.tui.widgets.pnl_panel import PnlPanel
+from gridtui.tui.widgets.risk_panel import RiskPanel
+
+DEFAULT_THEME = "gridtui-dark"
+EQUITY_POINTS = 240
+PENDING_EVENTS = 2000
+
+
+class GridApp(App[int]):
+    CSS_PATH = "app.tcss"
+    TITLE = "gridtui"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding(
+            "h", "halt", "Halt", tooltip="Halt the selected bot: cancel its orders, place none"
+        ),
+        Binding("H", "halt_all", "Halt all", tooltip="Halt every bot"),
+        Binding(
+            "u", "resume", "Resume", tooltip="Resume the selected bot (a fresh grid at the mid)"
+        ),
+        Binding(
+            "c",
+            "cancel_all",
+            "Cancel",
+            tooltip="Cancel every order of the selected bot (asks first)",
+        ),
+        Binding(
+            "C",
+            "cancel_all_bots",
+            "Cancel all",
+            tooltip="Cancel every order of every bot (asks first)",
+        ),
+        Binding(
+            "r",
+            "reconcile",
+            "Reconcile",
+            tooltip="Reconcile the selected bot with the exchange now",
+        ),
+        Binding("tab", "next_bot", "Next", priority=True, tooltip="Select the next bot"),
+        Binding(
+            "shift+tab",
+            "previous_bot",
+            "Previous",
+            priority=True,
+            show=False,
+            tooltip="Select the previous bot",
+        ),
+        Binding("t", "next_theme", "Theme", tooltip="Next colour theme"),
+        Binding("question_mark", "help", "Help", key_display="?", tooltip="This list of keys"),
+        Binding("q", "quit", "Quit", tooltip="Stop every bot cleanly (orders canceled) and exit"),
+    ]
+
+    def __init__(
+        self,
+        config: AppConfig,
+        *,
+        supervisor: Supervisor | None = None,
+        theme: str | None = None,
+        refresh_hz: float = 4.0,
+        theme_dirs: Sequence[Path] | None = None,
+    ) -> None:
+        super().__init__()
+        self.config = config
+        self.supervisor = supervisor or Supervisor(config)
+        self.refresh_hz = refresh_hz
+        self.selected: str | None = next((b.name for b in config.bots if b.enabled), None)
+        self.shutdown_report: ShutdownReport | None = None
+        self._requested_theme = theme or config.theme
+        self._theme_dirs = list(theme_dirs) if theme_dirs is not None else self._default_dirs()
+        self._theme_names: list[str] = []
+        self._equity: dict[str, deque[float]] = {}
+        self._last_sample: dict[str, tuple[int, object]] = {}
+        self._pending: deque[Event] = deque(maxlen=PENDING_EVENTS)
+
+    def _default_dirs(self) -> list[Path]:
+        dirs = [BUNDLED_THEMES_DIR]
+        if self.config.source is not None:
+            dirs.append(self.config.source.parent / "themes")
+        return dirs
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Vertical(id="body"):
+            yield BotsTable(id="bots")
+            with Horizontal(id="middle"):
+                yield GridLadder(id="ladder")
+                with Vertical(id="side"):
+                    yield PnlPanel(id="pnl")
+                    yield RiskPanel(id="risk")
+            yield EventLog(id="log")
+        yield Footer()
+
+    async def on_mount(self) -> None:
+        self._register_themes()
+        self.supervisor.bus.subscribe(self._pending.append)
+        await self.supervisor.start(runner=self._run_bot)
+        if self.refresh_hz > 0:
+            self.set_interval(1 / self.refresh_hz, self.refresh_views)
+        self.refresh_views()
+
+    def _run_bot(self, coro: Coroutine[Any, Any, None], name: str) -> Worker[None]:
+        return self.run_worker(coro, name=name, group="bots", exit_on_error=False)
+
+    # ---- themes ------------------------------------------------------------------------------
+
+    def _register_themes(self) -> None:
+        """A broken theme file is reported and skipped; a missing theme falls back to the
+        default: the cockpit always opens."""
+        themes, errors = load_themes([d for d in self._theme_dirs if d.is_dir()])
+        for theme in themes:
+            self.register_theme(theme)
+        self._theme_names = [t.name for t in themes]
+        for error in errors:
+            self.notify(error, title="Theme not loaded", severity="error", timeout=10)
+        wanted = self._requested_theme
+        if wanted in self._theme_names or wanted in self.available_themes:
+            self.theme = wanted
+            return
+        fallback = DEFAULT_THEME if DEFAULT_THEME in self._theme_names else "textual-dark"
+        self.notify(f"theme {wanted!r} not found; using {fallback}", severity="warning", timeout=10)
+        self.theme = fallback
+
+    def action_next_theme(self) -> None:
+        names = self._theme_names or sorted(self.available_themes)
+        current = names.index(self.theme) if self.theme in names else -1
+        self.theme = names[(current + 1) % len(names)]
+        self.notify(f"Theme: {self.theme}")
+
+    # ---- views -------------------------------------------------------------------------------
+
+    def refresh_views(self) -> None:
+        """Read every bot's snapshot once and hand each panel its part."""
+        views = self.supervisor.views()
+        by_name = {v.name: v for v in views}
+        for view in views:
+            self._sample_equity(view)
+        self.query_one(BotsTable).show(views, self.selected)
+        view = by_name.get(self.selected) if self.selected else None
+        self.query_one(GridLadder).show(view)
+        equity = self._equity.get(self.selected, ()) if self.selected else ()
+        self.query_one(PnlPanel).show(view, tuple(equity))
+        self.query_one(RiskPanel).show(view)
+        log = self.query_one(EventLog)
+        batch = list(self._pending)
+        self._pending.clear()
+        # Bots run concurrently: order each batch by time, then bot, so the log reads the same
+        # however the workers interleaved within one refresh.
+        log.add_batch(sorted(batch, key=lambda e: (e.timestamp_ms, e.bot)))
+
+    def _sample_equity(self, view: BotView) -> None:
+        """One chart point per change of fills or mark: the chart moves with the market, not
+        with the refresh rate."""
+        if view.mark is None:
+            return
+        key = (view.fill_count, view.mark)
+        if self._last_sample.get(view.name) == key:
+            return
+        self._last_sample[view.name] = key
+        self._equity.setdefault(view.name, deque(maxlen=EQUITY_POINTS)).append(float(view.equity))
+
+    def on_bots_table_bot_selected(self, message: BotsTable.BotSelected) -> None:
+        self.selected = message.name
+        self.refresh_views()
+
+    def _step_selection(self, step: int) -> None:
+        names = list(self.supervisor.slots)
+        if not names:
+            return
+        current = names.index(self.selected) if self.selected in names else -1
+        self.selected = names[(current + step) % len(names)]
+        self.refresh_views()
+
+    def action_next_bot(self) -> None:
+        self._step_selection(1)
+
+    def action_previous_bot(self) -> None:
+        self._step_selection(-1)
+
+    # ---- commands ----------------------------------------------------------------------------
+
+    def _selected_bot(self) -> BotOrchestrator | None:
+        bot = self.supervisor.running(self.selected) if self.selected else None
+        if bot is None:
+            self.notify(f"{self.selected or 'no bot'} is not running", severity="warning")
+        return bot
+
+    def _command(
+        self, bots: Iterable[BotOrchestrator], run: Callable[[BotOrchestrator], Awaitable[str]]
+    ) -> None:
+        """Run one command per bot in a worker; each outcome becomes a notification."""
+        targets = list(bots)
+
+        async def go() -> None:
+            for bot in targets:
+                try:
+                    self.notify(await run(bot))
+                except Exception as exc:
+                    self.notify(f"{bot.name}: {exc}", title="Command failed", severity="error")
+            self.refresh_views()
+
+        if targets:
+            self.run_worker(go(), group="commands")
+
+    def action_halt(self) -> None:
+        bot = self._selected_bot()
+        if bot is not None:
+            self._command([bot], _halt)
+
+    def action_halt_all(self) -> None:
+        self._command(self.supervisor.bots_running(), _halt)
+
+    def action_resume(self) -> None:
+        bot = self._selected_bot()
+        if bot is not None:
+            self._command([bot], _resume)
+
+    def action_reconcile(self) -> None:
+        bot = self._selected_bot()
+        if bot is not None:
+            self._command([bot], _reconcile)
+
+    def action_cancel_all(self) -> None:
+        bot = self._selected_bot()
+        if bot is None:
+            return
+
+        def confirmed(yes: bool | None) -> None:
+            if yes:
+                self._command([bot], _cancel_all)
+
+        self.push_screen(
+            ConfirmScreen(f"Cancel every order of {bot.name} ({bot.coin})?"), confirmed
+        )
+
+    def action_cancel_all_bots(self) -> None:
+        bots = self.supervisor.bots_running()
+
+        def confirmed(yes: bool | None) -> None:
+            if yes:
+                self._command(bots, _cancel_all)
+
+        self.push_screen(ConfirmScreen(f"Cancel every order of all {len(bots)} bots?"), confirmed)
+
+    def action_help(self) -> None:
+        keys = [(b.key_display or b.key, b.tooltip or b.description) for b in self.BINDINGS]
+        keys.append(("ctrl+p", "Command palette (the same actions by name)"))
+        self.push_screen(HelpScreen(keys))
+
+    async def action_quit(self) -> None:
+        """Clean shutdown with visible progress: orders canceled, dead-man switch disarmed."""
+
+        def finished(report: ShutdownReport | None) -> None:
+            self.shutdown_report = report
+            clean = report is not None and report.open_orders == 0 and report.dead_man_disarmed
+            self.exit(0 if clean else 1)
+
+        self.push_screen(ShutdownScreen(self.supervisor), finished)
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        for binding in self.BINDINGS:
+            action = getattr(self, f"action_{binding.action}", None)
+            if action is not None and binding.action not in ("quit", "help"):
+                key = binding.key_display or binding.key
+                yield SystemCommand(binding.tooltip or binding.description, f"key: {key}", action)
+        yield SystemCommand(
+            "Stop all bots and quit", "cancel every order, then exit", self.action_quit
+        )
+
+
+async def _halt(bot: BotOrchestrator) -> str:
+    await bot.halt("manual halt")
+    return f"{bot.name}: halted, orders canceled"
+
+
+async def _resume(bot: BotOrchestrator) -> str:
+    await bot.resume()
+    return f"{bot.name}: resumed; the grid is rebuilt on the next cycle"
+
+
+async def _reconcile(bot: BotOrchestrator) -> str:
+    report = await bot.reconcile()
+    if report.error:
+        return f"{bot.name}: reconciliation incomplete: {report.error}"
+    return (
+        f"{bot.name}: reconciled — {report.missing_fills} missed fills, {report.adopted_orders} "
+        f"adopted, {report.canceled_unknown} unknown canceled, position "
+        f"{'corrected' if report.position_corrected else 'agrees'}"
+    )
+
+
+async def _cancel_all(bot: BotOrchestrator) -> str:
+    canceled = await bot.cancel_all()
+    return f"{bot.name}: {canceled} orders canceled; the grid is re-placed next cycle (h halts)"

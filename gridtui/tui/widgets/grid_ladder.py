@@ -1,0 +1,154 @@
+"""The selected bot's grid as a price ladder: what rests where, and where the market is."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from textual.app import RenderResult
+from textual.content import Content
+from textual.widget import Widget
+
+from gridtui.core.types import Side
+from gridtui.orchestrator.view import BotView, LevelStatus, LevelView
+
+STATUS_CLASSES = {
+    LevelStatus.RESTING: "grid-ladder--resting",
+    LevelStatus.PENDING: "grid-ladder--pending",
+    LevelStatus.FILLED: "grid-ladder--filled",
+    LevelStatus.MISSING: "grid-ladder--missing",
+}
+MIN_ROWS_FOR_MARKERS = 3
+"""Below this many rows a "more above/below" marker would hide the only levels left."""
+
+
+class GridLadder(Widget):
+    """Highest price first, with a ``mid`` line where the mark falls between two levels.
+
+    When the grid has more levels than the widget has rows, the rows around the mid stay
+    visible: that is where orders fill next.
+    """
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "grid-ladder--title",
+        "grid-ladder--empty",
+        "grid-ladder--buy",
+        "grid-ladder--sell",
+        "grid-ladder--gap",
+        "grid-ladder--mid",
+        "grid-ladder--recent",
+        "grid-ladder--more",
+        *STATUS_CLASSES.values(),
+    }
+
+    def __init__(
+        self, *, name: str | None = None, id: str | None = None, classes: str | None = None
+    ) -> None:
+        super().__init__(name=name, id=id, classes=classes)
+        self.border_title = "Grid"
+        self._view: BotView | None = None
+
+    def show(self, view: BotView | None) -> None:
+        if view != self._view:
+            self._view = view
+            self.refresh()
+
+    def render(self) -> RenderResult:
+        view = self._view
+        if view is None:
+            return Content.styled("no bot selected", ".grid-ladder--empty")
+        title = self._title(view)
+        if not view.levels:
+            empty = Content.styled(f"no grid yet ({view.status})", ".grid-ladder--empty")
+            return Content("\n").join([title, empty])
+        lines = self._lines(view)
+        rows = self.size.height - 1
+        if rows > 0:
+            lines = _fit(lines, rows, _focus(lines))
+        return Content("\n").join([title, *(line for line, _ in lines)])
+
+    def _title(self, view: BotView) -> Content:
+        parts = [view.coin]
+        if view.center is not None:
+            parts.append(f"center {view.center:,f}")
+        if view.spacing_pct is not None:
+            parts.append(f"spacing {view.spacing_pct:.2f}%")
+        if view.levels:
+            parts.append(f"{len(view.levels)} levels")
+        return Content.styled("  ".join(parts), ".grid-ladder--title")
+
+    def _lines(self, view: BotView) -> list[tuple[Content, bool]]:
+        """(line, is_level) pairs: the level rows with the mid line slotted in."""
+        cells = [_cells(level) for level in view.levels]
+        widths = [max(len(row[i]) for row in cells) for i in range(len(cells[0]))]
+        lines: list[tuple[Content, bool]] = []
+        for level, row in zip(view.levels, cells, strict=True):
+            lines.append((self._row(level, row, widths), True))
+        if view.mark is not None:
+            mark = view.mark
+            above = sum(1 for level in view.levels if level.price > mark)
+            width = sum(widths) + len(widths) - 1
+            label = f" mid {mark:,f} "
+            dashes = max(width - len(label) - 2, 2)
+            mid = Content.styled("──" + label + "─" * dashes, ".grid-ladder--mid")
+            lines.insert(above, (mid, False))
+        return lines
+
+    def _row(self, level: LevelView, cells: tuple[str, ...], widths: list[int]) -> Content:
+        price, side, size, status, distance = cells
+        if level.side is None:
+            side_class = "grid-ladder--gap"
+        else:
+            side_class = "grid-ladder--buy" if level.side is Side.BUY else "grid-ladder--sell"
+        row = Content.assemble(
+            (price.rjust(widths[0]), f".{side_class}"),
+            " ",
+            (side.ljust(widths[1]), f".{side_class}"),
+            " ",
+            size.rjust(widths[2]),
+            " ",
+            (status.ljust(widths[3]), f".{STATUS_CLASSES[level.status]}"),
+            " ",
+            distance.rjust(widths[4]),
+        )
+        if level.recently_filled:
+            row = row.stylize_before(".grid-ladder--recent")
+        return row
+
+
+def _cells(level: LevelView) -> tuple[str, str, str, str, str]:
+    """Price, side, size, status, distance as text. The gap holds no order by design, so it
+    shows no status unless a fill just emptied it."""
+    if level.side is None:
+        side = "gap"
+        status = level.status.value if level.status is LevelStatus.FILLED else ""
+    else:
+        side = level.side.name
+        status = level.status.value
+    distance = f"{level.distance_pct:+.2f}%" if level.distance_pct is not None else ""
+    return (f"{level.price:,f}", side, f"{level.size:f}", status, distance)
+
+
+def _focus(lines: list[tuple[Content, bool]]) -> int:
+    """The line to keep in view: the mid line, else the middle of the ladder."""
+    for index, (_, is_level) in enumerate(lines):
+        if not is_level:
+            return index
+    return len(lines) // 2
+
+
+def _fit(lines: list[tuple[Content, bool]], rows: int, focus: int) -> list[tuple[Content, bool]]:
+    """A window of ``rows`` lines centred on ``focus``; an edge that hides levels says how many."""
+    if len(lines) <= rows:
+        return lines
+    start = min(max(focus - rows // 2, 0), len(lines) - rows)
+    end = start + rows
+    window = lines[start:end]
+    if rows < MIN_ROWS_FOR_MARKERS:
+        return window
+    if start > 0:
+        hidden = sum(1 for _, is_level in lines[: start + 1] if is_level)
+        window[0] = (Content.styled(f"▲ {hidden} more", ".grid-ladder--more"), False)
+    if end < len(lines):
+        hidden = sum(1 for _, is_level in lines[end - 1 :] if is_level)
+        window[-1] = (Content.styled(f"▼ {hidden} more", ".grid-ladder--more"), False)
+    return window

@@ -1,0 +1,141 @@
+"""Position and PnL of the selected bot, with its equity over the session as a sparkline."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import ClassVar
+
+from textual.app import ComposeResult
+from textual.content import Content
+from textual.widget import Widget
+from textual.widgets import Sparkline, Static
+
+from gridtui.orchestrator.view import BotView
+
+GUTTER = 2
+"""Spaces between the two columns of figures when the panel is wide enough for two."""
+
+
+class PnlPanel(Widget):
+    """Figures first, chart below: the figures are what a trader acts on.
+
+    Takes its time only from the view (``last_fill_ms``), never from the wall clock, so what it
+    shows is a pure function of what it was given.
+    """
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "pnl-panel--label",
+        "pnl-panel--profit",
+        "pnl-panel--loss",
+        "pnl-panel--muted",
+    }
+
+    def __init__(
+        self, *, name: str | None = None, id: str | None = None, classes: str | None = None
+    ) -> None:
+        super().__init__(name=name, id=id, classes=classes)
+        self.border_title = "Position & PnL"
+        self._view: BotView | None = None
+        self._equity: tuple[float, ...] = ()
+
+    def compose(self) -> ComposeResult:
+        yield Static(classes="pnl-figures")
+        yield Static(classes="pnl-range")
+        yield Sparkline([])
+
+    def show(self, view: BotView | None, equity: Sequence[float]) -> None:
+        self._view = view
+        self._equity = tuple(equity)
+        self._update()
+
+    def on_resize(self) -> None:
+        """One or two columns of figures depends on the width."""
+        self._update()
+
+    def _update(self) -> None:
+        if not self.is_mounted:
+            return
+        self.query_one(".pnl-figures", Static).update(self._figures())
+        self.query_one(".pnl-range", Static).update(self._range())
+        # One point would fill the chart with a solid block, none draws a stray baseline: the
+        # chart shows from two points on, and the range line says why it is not there yet.
+        chart = self.query_one(Sparkline)
+        chart.display = len(self._equity) > 1
+        chart.data = list(self._equity) if chart.display else []
+
+    def _figures(self) -> Content:
+        view = self._view
+        if view is None:
+            return Content.styled("no bot selected", ".pnl-panel--muted")
+        if view.risk is None:
+            # A placeholder view (starting, or crashed before it was built): its zeros are not
+            # figures, so none are shown.
+            return Content.styled(f"no figures: the bot is {view.status}", ".pnl-panel--muted")
+        position = f"{view.position:+f}" if view.position else "flat"
+        left = _column(
+            [
+                ("Position", Content(position)),
+                ("Entry", Content(f"{view.avg_entry:,f}" if view.position else "—")),
+                ("Mark", Content(f"{view.mark:,f}" if view.mark is not None else "—")),
+                ("Fees", Content(f"{view.fees_paid:,.2f}")),
+            ]
+        )
+        right = _column(
+            [
+                ("uPnL", _signed(view.unrealized)),
+                ("Session", _signed(view.session_realized)),
+                ("All-time", _signed(view.all_time_realized)),
+                ("Fills", Content(str(view.fill_count))),
+            ]
+        )
+        left_w = max(cell.cell_length for cell in left)
+        right_w = max(cell.cell_length for cell in right)
+        if self.content_size.width >= left_w + GUTTER + right_w:
+            rows = [
+                a.pad_right(left_w - a.cell_length + GUTTER) + b
+                for a, b in zip(left, right, strict=True)
+            ]
+        else:
+            # One column, most important first: position and PnL before prices and counts.
+            rows = [cell for pair in zip(left, right, strict=True) for cell in pair]
+        last = _utc_time(view.last_fill_ms) if view.last_fill_ms else "—"
+        rows.append(Content.assemble(("Last fill ", ".pnl-panel--label"), last))
+        return Content("\n").join(rows)
+
+    def _range(self) -> Content:
+        if self._view is None or self._view.risk is None:
+            return Content("")
+        if len(self._equity) < 2:
+            return Content.styled(
+                "equity: the chart starts at the next price change", ".pnl-panel--muted"
+            )
+        low, high = min(self._equity), max(self._equity)
+        return Content.styled(
+            f"equity (session)  low {low:,.2f}  high {high:,.2f}", ".pnl-panel--muted"
+        )
+
+
+def _column(pairs: list[tuple[str, Content]]) -> list[Content]:
+    """Labels left-aligned, values right-aligned, so the figures line up on the decimal side."""
+    label_w = max(len(label) for label, _ in pairs)
+    value_w = max(value.cell_length for _, value in pairs)
+    return [
+        Content.assemble((label.ljust(label_w + 1), ".pnl-panel--label"))
+        + value.pad_left(value_w - value.cell_length)
+        for label, value in pairs
+    ]
+
+
+def _signed(value: Decimal) -> Content:
+    text = f"{value:+,.2f}"
+    if value > 0:
+        return Content.styled(text, ".pnl-panel--profit")
+    if value < 0:
+        return Content.styled(text, ".pnl-panel--loss")
+    return Content(text)
+
+
+def _utc_time(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%H:%M:%S UTC")

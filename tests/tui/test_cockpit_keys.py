@@ -1,0 +1,161 @@
+"""Every key's effect on the engine and the exchange, not only on the screen."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from cockpit import MakeApp, settle, wait_for
+from textual.binding import Binding
+from textual.pilot import Pilot
+
+from gridtui.core.events import Reconciled
+from gridtui.tui.app import GridApp
+from gridtui.tui.screens.confirm import ConfirmScreen
+from gridtui.tui.screens.help import HelpScreen
+
+
+@asynccontextmanager
+async def cockpit(make_app: MakeApp, **kw: object) -> AsyncIterator[tuple[GridApp, Pilot]]:
+    app = make_app(**kw)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app)
+        yield app, pilot
+        await app.supervisor.stop()  # idempotent: after q it returns q's report
+
+
+async def commands_done(app: GridApp) -> None:
+    for worker in [w for w in app.workers if w.group == "commands"]:
+        await worker.wait()
+
+
+async def orders(app: GridApp, coin: str) -> list:
+    return await app.supervisor.exchange.open_orders(coin)
+
+
+async def test_h_halts_the_selected_bot_it_cancels_and_places_nothing(make_app: MakeApp) -> None:
+    async with cockpit(make_app) as (app, pilot):
+        assert await orders(app, "BTC") and await orders(app, "ETH")
+        await pilot.press("h")
+        await commands_done(app)
+        btc = app.supervisor.running("btc")
+        assert btc is not None and btc.c.state.get_snapshot().halted
+        assert await orders(app, "BTC") == []
+        for _ in range(3):
+            await btc.cycle()
+        assert await orders(app, "BTC") == []
+        assert await orders(app, "ETH")  # the other bot trades on
+
+
+async def test_capital_h_halts_every_bot(make_app: MakeApp) -> None:
+    async with cockpit(make_app) as (app, pilot):
+        await pilot.press("H")
+        await commands_done(app)
+        assert await app.supervisor.exchange.open_orders() == []
+        assert all(b.c.state.get_snapshot().halted for b in app.supervisor.bots_running())
+
+
+async def test_u_resumes_and_the_grid_comes_back(make_app: MakeApp) -> None:
+    async with cockpit(make_app) as (app, pilot):
+        quoted = len(await orders(app, "BTC"))
+        await pilot.press("h")
+        await commands_done(app)
+        app.supervisor.clock.advance(10)  # a human pause: the order-rate bucket refills
+        await pilot.press("u")
+        await commands_done(app)
+        btc = app.supervisor.running("btc")
+        assert btc is not None and not btc.c.state.get_snapshot().halted
+        await btc.cycle()
+        assert len(await orders(app, "BTC")) == quoted
+
+
+async def test_c_asks_first_and_yes_cancels_every_order_of_the_bot(make_app: MakeApp) -> None:
+    async with cockpit(make_app) as (app, pilot):
+        eth_before = await orders(app, "ETH")
+        await pilot.press("c")
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("n")
+        assert not isinstance(app.screen, ConfirmScreen)
+        assert await orders(app, "BTC")  # "no" changed nothing
+        await pilot.press("c")
+        await pilot.press("y")
+        await commands_done(app)
+        assert await orders(app, "BTC") == []
+        assert [o.exchange_id for o in await orders(app, "ETH")] == [
+            o.exchange_id for o in eth_before
+        ]
+
+
+async def test_capital_c_cancels_every_bot_after_confirming(make_app: MakeApp) -> None:
+    async with cockpit(make_app) as (app, pilot):
+        await pilot.press("C")
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("y")
+        await commands_done(app)
+        assert await app.supervisor.exchange.open_orders() == []
+
+
+async def test_r_runs_a_reconciliation(make_app: MakeApp) -> None:
+    async with cockpit(make_app) as (app, pilot):
+        seen: list[Reconciled] = []
+        app.supervisor.bus.subscribe(
+            lambda e: seen.append(e) if isinstance(e, Reconciled) else None
+        )
+        await pilot.press("r")
+        await commands_done(app)
+        assert [e.bot for e in seen] == ["btc"]
+
+
+async def test_tab_and_shift_tab_select_the_next_and_previous_bot(make_app: MakeApp) -> None:
+    async with cockpit(make_app) as (app, pilot):
+        assert app.selected == "btc"
+        await pilot.press("tab")
+        assert app.selected == "eth"
+        await pilot.press("tab")
+        assert app.selected == "btc"
+        await pilot.press("shift+tab")
+        assert app.selected == "eth"
+        await pilot.press("h")  # acts on the selected bot
+        await commands_done(app)
+        assert await orders(app, "ETH") == [] and await orders(app, "BTC")
+
+
+async def test_t_cycles_through_the_shipped_themes(make_app: MakeApp) -> None:
+    async with cockpit(make_app) as (app, pilot):
+        assert app.theme == "gridtui-dark"
+        seen = {app.theme}
+        for _ in range(3):
+            await pilot.press("t")
+            seen.add(app.theme)
+        assert {"gridtui-dark", "gridtui-light", "gridtui-high-contrast"} <= seen
+
+
+async def test_question_mark_lists_every_key(make_app: MakeApp) -> None:
+    async with cockpit(make_app) as (app, pilot):
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("escape")
+        assert not isinstance(app.screen, HelpScreen)
+
+
+async def test_q_shuts_down_cleanly_and_leaves_no_order(make_app: MakeApp) -> None:
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app)
+        assert await app.supervisor.exchange.open_orders()
+        await pilot.press("q")
+        await wait_for(lambda: app.shutdown_report is not None, "the shutdown report", 10)
+    report = app.shutdown_report
+    assert report is not None
+    assert (report.open_orders, report.dead_man_disarmed) == (0, True)
+    assert app.return_code == 0
+
+
+async def test_command_palette_offers_every_key_action(make_app: MakeApp) -> None:
+    async with cockpit(make_app) as (app, _pilot):
+        titles = {command.title for command in app.get_system_commands(app.screen)}
+        for binding in app.BINDINGS:
+            assert isinstance(binding, Binding)
+            if binding.action not in ("help", "quit"):
+                assert binding.tooltip in titles, binding.action
+        assert "Stop all bots and quit" in titles

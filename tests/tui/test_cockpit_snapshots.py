@@ -1,0 +1,92 @@
+"""Screens of the cockpit, compared with saved SVG snapshots (fixed clock, frozen seeded market).
+
+Update after an intended change with: pytest tests/tui --snapshot-update
+"""
+
+from __future__ import annotations
+
+import pytest
+from cockpit import MakeApp, settle
+from textual.pilot import Pilot
+
+from gridtui.tui.app import GridApp
+
+
+def _ready(app: GridApp):
+    async def run_before(pilot: Pilot) -> None:
+        await settle(app)
+
+    return run_before
+
+
+async def _commands_done(app: GridApp) -> None:
+    for worker in [w for w in app.workers if w.group == "commands"]:
+        await worker.wait()
+    app.refresh_views()
+
+
+def test_main_screen(make_app: MakeApp, snap_compare) -> None:
+    app = make_app()
+    assert snap_compare(app, terminal_size=(120, 40), run_before=_ready(app))
+
+
+def test_second_bot_selected(make_app: MakeApp, snap_compare) -> None:
+    app = make_app()
+
+    async def run_before(pilot: Pilot) -> None:
+        await settle(app)
+        await pilot.press("tab")
+
+    assert snap_compare(app, terminal_size=(120, 40), run_before=run_before)
+
+
+def test_halted_bot(make_app: MakeApp, snap_compare) -> None:
+    app = make_app()
+
+    async def run_before(pilot: Pilot) -> None:
+        await settle(app)
+        await pilot.press("h")
+        await _commands_done(app)
+
+    assert snap_compare(app, terminal_size=(120, 40), run_before=run_before)
+
+
+def test_open_circuit_breaker(make_app: MakeApp, snap_compare) -> None:
+    app = make_app()
+
+    async def run_before(pilot: Pilot) -> None:
+        await settle(app)
+        bot = app.supervisor.running("btc")
+        assert bot is not None
+        app.supervisor.exchange.fail_next(50, "HTTP 502 Bad Gateway")  # type: ignore[attr-defined]
+        threshold = app.config.breaker.error_threshold
+        for _ in range(threshold):
+            await bot.c.gateway.cancel_all()
+        assert bot.c.breaker.state.name == "OPEN"
+        app.refresh_views()
+
+    assert snap_compare(app, terminal_size=(120, 40), run_before=run_before)
+
+
+def test_cancel_all_confirm_dialog(make_app: MakeApp, snap_compare) -> None:
+    app = make_app()
+    assert snap_compare(app, terminal_size=(120, 40), press=["c"], run_before=_ready(app))
+
+
+def test_help_screen(make_app: MakeApp, snap_compare) -> None:
+    app = make_app()
+    assert snap_compare(
+        app, terminal_size=(120, 40), press=["question_mark"], run_before=_ready(app)
+    )
+
+
+@pytest.mark.parametrize("theme", ["gridtui-dark", "gridtui-light", "gridtui-high-contrast"])
+def test_each_shipped_theme(make_app: MakeApp, snap_compare, theme: str) -> None:
+    app = make_app(theme=theme)
+    assert snap_compare(app, terminal_size=(120, 40), run_before=_ready(app))
+
+
+@pytest.mark.parametrize("size", [(80, 24), (160, 48)])
+def test_main_screen_sizes(make_app: MakeApp, snap_compare, size: tuple[int, int]) -> None:
+    app = make_app()
+    assert snap_compare(app, terminal_size=size, run_before=_ready(app))
