@@ -160,7 +160,7 @@ class SimExchange:
         for request in requests:
             self._meta(request.coin)
         now = self._clock.now_ms()
-        acks = [self._engine.place(request, now) for request in requests]
+        acks = self._engine.place_many(requests, now)
         self._commit({})
         return acks
 

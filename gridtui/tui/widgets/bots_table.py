@@ -11,6 +11,7 @@ from textual.message import Message
 from textual.widgets import DataTable
 
 from gridtui.orchestrator.view import BotView
+from gridtui.tui.formatting import average_price
 
 COLUMNS: tuple[tuple[str, str], ...] = (
     ("bot", "Bot"),
@@ -105,7 +106,7 @@ class BotsTable(DataTable[Text]):
         return cells | {
             "state": state,
             "position": self._number(f"{view.position:+f}" if view.position else "0"),
-            "entry": self._number(f"{view.avg_entry:,f}" if view.position else "—"),
+            "entry": self._number(average_price(view.avg_entry) if view.position else "—"),
             "mark": self._number(f"{view.mark:,f}" if view.mark is not None else "—"),
             "upnl": self._pnl(view.unrealized),
             "session": self._pnl(view.session_realized),

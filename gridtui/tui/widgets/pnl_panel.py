@@ -13,6 +13,7 @@ from textual.widget import Widget
 from textual.widgets import Sparkline, Static
 
 from gridtui.orchestrator.view import BotView
+from gridtui.tui.formatting import average_price
 
 GUTTER = 2
 """Spaces between the two columns of figures when the panel is wide enough for two."""
@@ -77,7 +78,7 @@ class PnlPanel(Widget):
         left = _column(
             [
                 ("Position", Content(position)),
-                ("Entry", Content(f"{view.avg_entry:,f}" if view.position else "—")),
+                ("Entry", Content(average_price(view.avg_entry) if view.position else "—")),
                 ("Mark", Content(f"{view.mark:,f}" if view.mark is not None else "—")),
                 ("Fees", Content(f"{view.fees_paid:,.2f}")),
             ]
