@@ -244,7 +244,8 @@ async def test_pnl_panel_shows_figures_last_fill_and_equity_chart() -> None:
         assert "Last fill —" in figures and "-3.00" in figures
         assert panel.query_one(Sparkline).data == []
         assert not panel.query_one(Sparkline).display
-        assert "the chart starts at the next price change" in str(panel.query_one(".pnl-range", Static).render())
+        range_line = str(panel.query_one(".pnl-range", Static).render())
+        assert "the chart starts at the next price change" in range_line
 
         panel.show(None, [])
         await pilot.pause()
