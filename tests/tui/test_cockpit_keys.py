@@ -4,15 +4,21 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
-from cockpit import MakeApp, settle, wait_for
+import attrs
+import pytest
+from cockpit import MakeApp, cockpit_config, settle, wait_for
 from textual.binding import Binding
 from textual.pilot import Pilot
 
 from gridtui.core.events import Reconciled
+from gridtui.orchestrator.bot_orchestrator import BotOrchestrator
 from gridtui.tui.app import GridApp
 from gridtui.tui.screens.confirm import ConfirmScreen
 from gridtui.tui.screens.help import HelpScreen
+from gridtui.tui.widgets.bots_table import BotsTable
+from gridtui.tui.widgets.grid_ladder import GridLadder
 
 
 @asynccontextmanager
@@ -159,3 +165,54 @@ async def test_command_palette_offers_every_key_action(make_app: MakeApp) -> Non
             if binding.action not in ("help", "quit"):
                 assert binding.tooltip in titles, binding.action
         assert "Stop all bots and quit" in titles
+
+
+async def test_a_crashed_bot_shows_its_error_and_comes_back(
+    make_app: MakeApp, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = cockpit_config(tmp_path)
+    engine = attrs.evolve(config.engine, restart_backoff_s=2.0, restart_backoff_max_s=4.0)
+    config = attrs.evolve(config, engine=engine)
+    cycle = BotOrchestrator.cycle
+    failures = {"eth": 1}
+
+    async def flaky(self: BotOrchestrator) -> None:
+        if failures.get(self.name):
+            failures[self.name] -= 1
+            raise RuntimeError("exchange answered nonsense")
+        await cycle(self)
+
+    monkeypatch.setattr(BotOrchestrator, "cycle", flaky)
+    app = make_app(config=config)
+    async with app.run_test(size=(120, 40)):
+        slot = app.supervisor.slots["eth"]
+        await wait_for(lambda: slot.last_error is not None, "the crash")
+        app.refresh_views()
+        table = app.query_one(BotsTable)
+        assert "crashed" in str(table.get_cell("eth", "state"))
+        (view,) = [v for v in app.supervisor.views() if v.name == "eth"]
+        assert view.status == "crashed" and "exchange answered nonsense" in (view.error or "")
+        app.selected = "eth"
+        app.refresh_views()
+        ladder = app.query_one(GridLadder)
+        assert "exchange answered nonsense" in str(ladder.render())
+        await wait_for(lambda: app.supervisor.running("eth") is not None, "the restart", 5)
+        assert slot.restarts == 1
+        await app.supervisor.stop()
+
+
+async def test_a_broken_theme_is_reported_and_the_app_falls_back(
+    make_app: MakeApp, tmp_path: Path
+) -> None:
+    themes = tmp_path / "mythemes"
+    themes.mkdir()
+    (themes / "broken.toml").write_text('name = "broken"\nprimary = "not-a-colour"\n')
+    app = make_app(theme="no-such-theme")
+    app._theme_dirs.append(themes)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        messages = [n.message for n in app._notifications]
+        assert any("broken.toml" in m for m in messages), messages
+        assert any("no-such-theme" in m for m in messages), messages
+        assert app.theme == "gridtui-dark"
+        await app.supervisor.stop()

@@ -80,9 +80,13 @@ class EventLog(RichLog):
     def add_batch(self, events: Sequence[Event]) -> None:
         """Add events in order, folding a burst of one bot's placements or cancels (a grid
         built, a halt) into one line: a trader reads "40 orders canceled", not 40 lines."""
-        for run in _runs(events):
-            self._events.append(run)
-            self.write(self._line(run))
+        runs = _runs(events)
+        if not runs:
+            return
+        self._events.extend(runs)
+        # One write for the whole batch: each write resizes the log, and every resize is a
+        # layout pass of the whole screen.
+        self.write(Text("\n").join(self._line(run) for run in runs))
 
     def _repaint(self, _theme: Theme) -> None:
         # The log keeps rendered lines; after the new theme's CSS is applied they are rebuilt.

@@ -58,7 +58,8 @@ class GridLadder(Widget):
             return Content.styled("no bot selected", ".grid-ladder--empty")
         title = self._title(view)
         if not view.levels:
-            empty = Content.styled(f"no grid yet ({view.status})", ".grid-ladder--empty")
+            why = f"{view.status}: {view.error}" if view.error else view.status
+            empty = Content.styled(f"no grid yet ({why})", ".grid-ladder--empty")
             return Content("\n").join([title, empty])
         lines = self._lines(view)
         rows = self.size.height - 1

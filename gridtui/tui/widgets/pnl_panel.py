@@ -58,8 +58,8 @@ class PnlPanel(Widget):
     def _update(self) -> None:
         if not self.is_mounted:
             return
-        self.query_one(".pnl-figures", Static).update(self._figures())
-        self.query_one(".pnl-range", Static).update(self._range())
+        _set(self.query_one(".pnl-figures", Static), self._figures())
+        _set(self.query_one(".pnl-range", Static), self._range())
         # One point would fill the chart with a solid block, none draws a stray baseline: the
         # chart shows from two points on, and the range line says why it is not there yet.
         chart = self.query_one(Sparkline)
@@ -140,3 +140,14 @@ def _signed(value: Decimal) -> Content:
 
 def _utc_time(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%H:%M:%S UTC")
+
+
+def _set(static: Static, content: Content) -> None:
+    """Update only when the text changed, and ask for a layout pass only when the number of
+    lines did: a full reflow at every 4 Hz refresh would stall the whole app."""
+    previous = static.content
+    old_text = previous.plain if isinstance(previous, Content) else None
+    if old_text == content.plain:
+        return
+    lines_changed = old_text is None or old_text.count("\n") != content.plain.count("\n")
+    static.update(content, layout=lines_changed)

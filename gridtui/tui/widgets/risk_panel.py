@@ -35,12 +35,16 @@ class RiskPanel(Widget):
         super().__init__(name=name, id=id, classes=classes)
         self.border_title = "Risk"
         self._view: BotView | None = None
+        self._lines = -1
 
     def show(self, view: BotView | None) -> None:
         if view != self._view:
             self._view = view
-            # Height is auto: an extra line (a breaker's last error) must grow the panel.
-            self.refresh(layout=True)
+            # Height is auto: an extra line (a breaker's last error) must grow the panel, but a
+            # layout pass for every 4 Hz refresh would stall the app, so only when lines change.
+            lines = self.render().plain.count("\n")
+            self.refresh(layout=lines != self._lines)
+            self._lines = lines
 
     def render(self) -> RenderResult:
         view = self._view
