@@ -216,3 +216,11 @@ async def test_a_broken_theme_is_reported_and_the_app_falls_back(
         assert any("no-such-theme" in m for m in messages), messages
         assert app.theme == "gridtui-dark"
         await app.supervisor.stop()
+
+
+async def test_every_bot_runs_as_a_worker_in_the_bots_group(make_app: MakeApp) -> None:
+    async with cockpit(make_app) as (app, _pilot):
+        bots = {w.name: w.group for w in app.workers if w.name.startswith("bot-")}
+        assert bots == {"bot-btc": "bots", "bot-eth": "bots"}
+        assert app.refresh_hz == 0  # tests drive refreshes; the app's default is 4 Hz
+        assert GridApp(app.config).refresh_hz <= 4
