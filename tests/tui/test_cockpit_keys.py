@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+import inspect
 from pathlib import Path
 
 import attrs
@@ -223,4 +224,5 @@ async def test_every_bot_runs_as_a_worker_in_the_bots_group(make_app: MakeApp) -
         bots = {w.name: w.group for w in app.workers if w.name.startswith("bot-")}
         assert bots == {"bot-btc": "bots", "bot-eth": "bots"}
         assert app.refresh_hz == 0  # tests drive refreshes; the app's default is 4 Hz
-        assert GridApp(app.config).refresh_hz <= 4
+        default_hz = inspect.signature(GridApp.__init__).parameters["refresh_hz"].default
+        assert 0 < default_hz <= 4
