@@ -25,7 +25,7 @@ from gridtui.exchanges.sim.exchange import SimExchange
 from gridtui.monitoring.metrics import Metrics
 from gridtui.orchestrator.bot_orchestrator import BotOrchestrator, BotStatus
 from gridtui.orchestrator.factory import build_bot
-from gridtui.orchestrator.view import BotView, bot_view, placeholder_view
+from gridtui.orchestrator.view import BotView, bot_view, idle_view
 from gridtui.risk.dead_man_switch import DeadManSwitch
 from gridtui.state.store import StoreCorrupted
 
@@ -139,9 +139,7 @@ class Supervisor:
             else:
                 status = "crashed" if slot.last_error else "starting"
             out.append(
-                placeholder_view(
-                    slot.name, slot.coin, self.exchange.venue, status, slot.last_error, now
-                )
+                idle_view(slot.name, slot.coin, self.exchange.venue, status, slot.last_error, now)
             )
         return out
 

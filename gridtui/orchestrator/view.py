@@ -119,7 +119,7 @@ class FillTape:
         return latest
 
 
-def placeholder_view(
+def idle_view(
     name: str, coin: str, venue: str, status: str, error: str | None, now_ms: int
 ) -> BotView:
     """A bot that is not running (starting, or crashed before it could be built)."""

@@ -24,7 +24,7 @@ from gridtui.core.events import (
     Severity,
 )
 from gridtui.core.types import OrderStatus, Side
-from gridtui.orchestrator.view import BotView, RiskView, ladder, placeholder_view
+from gridtui.orchestrator.view import BotView, RiskView, idle_view, ladder
 from gridtui.tui.themes import BUNDLED_THEMES_DIR, load_themes
 from gridtui.tui.widgets.bots_table import BotsTable
 from gridtui.tui.widgets.event_log import EventLog
@@ -65,7 +65,7 @@ def risk(**changes: object) -> RiskView:
 
 def view(name: str = "btc", status: str = "running", **changes: object) -> BotView:
     base = attrs.evolve(
-        placeholder_view(name, "BTC", "paper", status, None, NOW),
+        idle_view(name, "BTC", "paper", status, None, NOW),
         position=D("0.0150"), avg_entry=D("97010.0"), mark=D("97042.5"), unrealized=D("0.49"),
         session_realized=D("12.40"), all_time_realized=D("130.02"), fees_paid=D("3.21"),
         fill_count=42, last_fill_ms=NOW, open_orders=19, risk=risk(),
@@ -163,7 +163,7 @@ async def test_ladder_without_a_bot_or_a_grid_says_so() -> None:
         ladder_widget.show(None)
         await pilot.pause()
         assert str(ladder_widget.render()) == "no bot selected"
-        ladder_widget.show(placeholder_view("eth", "ETH", "paper", "starting", None, NOW))
+        ladder_widget.show(idle_view("eth", "ETH", "paper", "starting", None, NOW))
         await pilot.pause()
         assert "no grid yet (starting)" in str(ladder_widget.render())
 
@@ -174,7 +174,7 @@ async def test_ladder_without_a_bot_or_a_grid_says_so() -> None:
 async def test_table_shows_one_row_per_bot_and_updates_cells_in_place() -> None:
     table = BotsTable(id="bots")
     async with Host(table).run_test(size=(160, 30)) as pilot:
-        crashed = placeholder_view("sol", "SOL", "hyperliquid", "crashed", "bad journal", NOW)
+        crashed = idle_view("sol", "SOL", "hyperliquid", "crashed", "bad journal", NOW)
         table.show([view("btc"), view("eth", "halted", unrealized=D("-27.4")), crashed], "btc")
         await pilot.pause()
         assert table.row_count == 3
@@ -302,7 +302,7 @@ async def test_risk_panel_shows_every_safety_state_and_colours_limits() -> None:
 async def test_risk_panel_for_a_crashed_bot_shows_its_error() -> None:
     panel = RiskPanel(id="risk")
     async with Host(panel).run_test() as pilot:
-        panel.show(placeholder_view("sol", "SOL", "paper", "crashed", "journal CRC mismatch", NOW))
+        panel.show(idle_view("sol", "SOL", "paper", "crashed", "journal CRC mismatch", NOW))
         await pilot.pause()
         text = str(panel.render())
         assert "crashed" in text and "journal CRC mismatch" in text
