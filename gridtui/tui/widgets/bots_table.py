@@ -101,7 +101,8 @@ class BotsTable(DataTable[Text]):
         state = Text(view.status, style=self.get_component_rich_style(state_class, partial=True))
         cells = {"bot": Text(view.name), "coin": Text(view.coin), "venue": Text(view.venue)}
         if view.risk is None:
-            # A bot that is not running (starting, or crashed before it was built): its zeros are not figures.
+            # A bot that is not running (starting, or crashed before it was built): its zeros
+            # are not figures.
             return cells | {"state": state} | {key: self._number("—") for key in NUMERIC}
         return cells | {
             "state": state,

@@ -71,8 +71,8 @@ class PnlPanel(Widget):
         if view is None:
             return Content.styled("no bot selected", ".pnl-panel--muted")
         if view.risk is None:
-            # A view of a bot that is not running (starting, or crashed before it was built): its zeros are not
-            # figures, so none are shown.
+            # A bot that is not running (starting, or crashed before it was built): its zeros
+            # are not figures, so none are shown.
             return Content.styled(f"no figures: the bot is {view.status}", ".pnl-panel--muted")
         position = f"{view.position:+f}" if view.position else "flat"
         left = _column(
