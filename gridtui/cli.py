@@ -10,8 +10,10 @@ import signal
 import sys
 from pathlib import Path
 
+import attrs
+
 from gridtui.config.loader import ConfigError, load_config, summary
-from gridtui.config.schema import AppConfig
+from gridtui.config.schema import AppConfig, VenueKind
 from gridtui.config.starter import write_starter
 from gridtui.exchanges.sim.candles import CandleFileError
 from gridtui.exchanges.sim.persistence import StateFileError
@@ -48,6 +50,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--log-level", choices=("debug", "info", "warning", "error"))
     parser.add_argument("--metrics-port", type=int, help="serve Prometheus /metrics (headless)")
     parser.add_argument("--theme", help="TUI theme name (default: the config's theme)")
+    parser.add_argument(
+        "--venue", choices=("paper", "hyperliquid"), help="override the config's venue.kind"
+    )
+    parser.add_argument("--api-url", help="Hyperliquid API base URL (e.g. a local mock exchange)")
+    parser.add_argument(
+        "--mainnet", action="store_true", help="trade on Hyperliquid mainnet (real funds)"
+    )
     # Subcommands take --config too (``gridtui status --config x.toml``); SUPPRESS keeps the
     # top-level value when it is given before the subcommand instead.
     with_config = argparse.ArgumentParser(add_help=False)
@@ -67,6 +76,12 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser(
         "audit", parents=[with_config], help="recompute the books from the journal and check them"
     )
+    mock = sub.add_parser(
+        "mock-exchange", help="serve Hyperliquid's REST protocol on localhost over the paper engine"
+    )
+    mock.add_argument("--host", default="127.0.0.1")
+    mock.add_argument("--port", type=int, default=3001)
+    mock.add_argument("--seed", type=int, help="seed of the simulated prices")
     bench = sub.add_parser("bench", help="benchmarks that print figures")
     bench.add_argument("what", choices=("fills", "tick", "keys"))
     bench.add_argument("--count", type=int, help="how many fills / ticks to measure")
@@ -91,6 +106,11 @@ def _dispatch(args: argparse.Namespace) -> int:
         write_starter(args.file)
         print(f"wrote {args.file}; check it with: gridtui check-config {args.file}")
         return 0
+    if args.command == "mock-exchange":
+        from gridtui.exchanges.hyperliquid.mock_server import run_mock_exchange
+
+        configure_logging(fmt=args.log_format, level=args.log_level or "info")
+        return run_mock_exchange(args)
     if args.command == "bench":
         if args.what == "keys":
             from gridtui.tui.bench import run_keys_bench
@@ -99,7 +119,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         from gridtui.bench import run_bench
 
         return run_bench(args.what, count=args.count)
-    config = load_config(args.config)
+    config = _with_venue_flags(load_config(args.config), args)
     if args.command in ("status", "fills", "audit"):
         from gridtui import books
 
@@ -139,6 +159,22 @@ def run_tui(config: AppConfig, *, theme: str | None, log_format: str, level: str
             f"log: {log_path}"
         )
     return code if code is not None else 0
+
+
+def _with_venue_flags(config: AppConfig, args: argparse.Namespace) -> AppConfig:
+    """Command-line venue choices win over the file; real funds always need --mainnet."""
+    venue = config.venue
+    if args.venue:
+        venue = attrs.evolve(venue, kind=VenueKind(args.venue))
+    if args.api_url:
+        venue = attrs.evolve(venue, api_url=args.api_url)
+    if args.mainnet:
+        venue = attrs.evolve(venue, network="mainnet")
+    elif venue.kind is VenueKind.HYPERLIQUID and venue.network == "mainnet":
+        raise UsageError(
+            f"{config.source}: venue.network is mainnet (real funds); add --mainnet to confirm"
+        )
+    return attrs.evolve(config, venue=venue)
 
 
 def _check_config(path: Path) -> int:

@@ -21,6 +21,8 @@ from gridtui.core.clock import Clock, RealClock
 from gridtui.core.events import BotCrashed, EventBus
 from gridtui.core.types import ExchangeError
 from gridtui.exchanges.base import Exchange
+from gridtui.exchanges.hyperliquid.client import HyperliquidExchange
+from gridtui.exchanges.hyperliquid.keys import KeyLoadError, load_agent_key
 from gridtui.exchanges.sim.exchange import SimExchange
 from gridtui.monitoring.metrics import Metrics
 from gridtui.orchestrator.bot_orchestrator import BotOrchestrator, BotStatus
@@ -36,11 +38,28 @@ class VenueUnavailable(Exception):
     """The configured venue cannot be used by this build or in this environment."""
 
 
+MAINNET_URL = "https://api.hyperliquid.xyz"
+TESTNET_URL = "https://api.hyperliquid-testnet.xyz"
+
+
 def make_exchange(config: AppConfig, clock: Clock) -> Exchange:
-    if config.venue.kind is VenueKind.PAPER:
-        return SimExchange(config.venue.paper, clock)
-    raise VenueUnavailable(
-        'venue.kind: the hyperliquid venue is not available in this version (use kind = "paper")'
+    """The venue client for a config. Live: the agent key comes from GRIDTUI_HL_KEY or a 0600 key
+    file (never the config); without an account address the key's own address is the account."""
+    venue = config.venue
+    if venue.kind is VenueKind.PAPER:
+        return SimExchange(venue.paper, clock)
+    try:
+        signer = load_agent_key(key_file=venue.key_file)
+    except KeyLoadError as exc:
+        raise VenueUnavailable(str(exc)) from exc
+    is_mainnet = venue.network == "mainnet"
+    base_url = venue.api_url or (MAINNET_URL if is_mainnet else TESTNET_URL)
+    return HyperliquidExchange(
+        base_url,
+        venue.account_address or signer.address,
+        signer,
+        clock,
+        is_mainnet=is_mainnet,
     )
 
 

@@ -1,0 +1,393 @@
+"""The Exchange protocol over Hyperliquid's REST API (``POST /info`` and ``POST /exchange``).
+
+Every info query names the MASTER account; every action is signed by the agent wallet
+(``signer``) with a fresh nonce, for the network named explicitly by ``is_mainnet``. Weight is
+taken from the IP budget before each request so the exchange never has to refuse us.
+
+Failure policy (the gateway and breaker above depend on it):
+- HTTP 429 and the per-address "too many requests" refusal are retried after a jittered, bounded
+  backoff, then raised as a retryable ``ExchangeError``.
+- 5xx, network errors and timeouts raise a retryable ``ExchangeError`` at once. A timed-out
+  /exchange call is never resent: the order may have been accepted, and only an orderStatus by
+  cloid can tell, which is the gateway's job.
+- An action-level ``{"status":"err"}`` raises with the venue's message; a per-order rejection is
+  a ``PlaceAck(ERROR)`` with the message kept.
+
+Streams: this client is REST-only. ``subscribe`` hands out a queue that stays silent until the
+WebSocket transport lands; meanwhile the orchestrator's REST poller (all_mids, fills_since,
+open_orders) is what keeps the bots current. No event is ever synthesised here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any
+
+import httpx
+
+from gridtui.core.clock import Clock
+from gridtui.core.rounding import Rounding, meets_min_value, round_price, round_size
+from gridtui.core.types import (
+    AssetMeta,
+    CancelAck,
+    ExchangeError,
+    Fill,
+    Order,
+    OrderRequest,
+    PlaceAck,
+    PlaceStatus,
+    Position,
+    Side,
+)
+from gridtui.exchanges.base import StreamEvent
+from gridtui.exchanges.hyperliquid import info_parse, wire
+from gridtui.exchanges.hyperliquid.nonce import NonceManager
+from gridtui.exchanges.hyperliquid.rate_limit import (
+    EXCHANGE,
+    AddressBudget,
+    Backoff,
+    IpWeightBudget,
+    weight_of,
+)
+from gridtui.exchanges.hyperliquid.signing import Signer, address_bytes, sign_l1_action
+
+log = logging.getLogger(__name__)
+
+FILLS_PAGE = 2000
+"""userFillsByTime returns at most this many fills per call; a full page means "ask again"."""
+DEFAULT_TIMEOUT_S = 10.0
+
+
+class HyperliquidExchange:
+    """Hyperliquid perpetuals for one master account, traded by one agent wallet."""
+
+    def __init__(
+        self,
+        base_url: str,
+        account_address: str,
+        signer: Signer,
+        clock: Clock,
+        *,
+        is_mainnet: bool,
+        venue: str = "hyperliquid",
+        http: httpx.AsyncClient | None = None,
+        ip_budget: IpWeightBudget | None = None,
+        max_attempts: int = 5,
+        backoff_base_s: float = 0.5,
+        backoff_cap_s: float = 30.0,
+        backoff_seed: int | None = None,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
+    ) -> None:
+        address_bytes(account_address)  # refuses anything but 0x + 40 hex digits
+        self.venue = venue
+        self.account_address = account_address.lower()
+        self.is_mainnet = is_mainnet
+        self._base_url = base_url.rstrip("/")
+        self._signer = signer
+        self._clock = clock
+        self._http = http
+        self._owns_http = http is None
+        self._timeout_s = timeout_s
+        self._ip_budget = ip_budget or IpWeightBudget(clock)
+        self._address_budget = AddressBudget(clock)
+        self._nonces = NonceManager(clock)
+        self._max_attempts = max_attempts
+        self._backoff_base_s = backoff_base_s
+        self._backoff_cap_s = backoff_cap_s
+        self._backoff_seed = backoff_seed
+        self._metas: dict[str, AssetMeta] = {}
+        self._queues: list[asyncio.Queue[StreamEvent]] = []
+
+    def __repr__(self) -> str:
+        return (
+            f"HyperliquidExchange({self._base_url}, account={self.account_address}, "
+            f"agent={self._signer.address}, mainnet={self.is_mainnet})"
+        )
+
+    @property
+    def nonces(self) -> NonceManager:
+        """Exposed so the caller can persist ``last`` and seed it back after a restart."""
+        return self._nonces
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Open the HTTP client (unless one was injected) and load the asset table."""
+        if self._http is None:
+            self._http = httpx.AsyncClient(base_url=self._base_url, timeout=self._timeout_s)
+            self._owns_http = True
+        if not self._metas:
+            await self._load_meta()
+
+    async def close(self) -> None:
+        if self._http is not None and self._owns_http:
+            await self._http.aclose()
+            self._http = None
+
+    def subscribe(self) -> asyncio.Queue[StreamEvent]:
+        """A queue that receives nothing until the WebSocket transport exists (see module doc)."""
+        queue: asyncio.Queue[StreamEvent] = asyncio.Queue()
+        self._queues.append(queue)
+        return queue
+
+    def unsubscribe(self, queue: asyncio.Queue[StreamEvent]) -> None:
+        if queue in self._queues:
+            self._queues.remove(queue)
+
+    # -- market ------------------------------------------------------------------------------
+
+    async def asset_meta(self, coin: str) -> AssetMeta:
+        meta = await self._meta_or_none(coin)
+        if meta is None:
+            raise ExchangeError(f"unknown coin {coin!r} on {self.venue}", retryable=False)
+        return meta
+
+    async def all_mids(self) -> dict[str, Decimal]:
+        return info_parse.parse_all_mids(await self._info({"type": "allMids"}))
+
+    async def l2_book(self, coin: str) -> info_parse.L2Book:
+        return info_parse.parse_l2_book(await self._info({"type": "l2Book", "coin": coin}))
+
+    async def user_rate_limit(self) -> info_parse.UserRateLimit:
+        """Read the per-address action budget and adopt it for pacing actions."""
+        answer = await self._info({"type": "userRateLimit", "user": self.account_address})
+        limit = info_parse.parse_user_rate_limit(answer)
+        self._address_budget.update(answer)
+        return limit
+
+    # -- orders ------------------------------------------------------------------------------
+
+    async def place_orders(self, requests: Sequence[OrderRequest]) -> list[PlaceAck]:
+        """Round each order by the venue's rules, refuse locally what the venue would refuse
+        (unknown coin, bad cloid, under $10), and send the rest as one batch."""
+        acks: list[PlaceAck | None] = [None] * len(requests)
+        wires: list[dict[str, Any]] = []
+        sent_at: list[int] = []
+        for i, request in enumerate(requests):
+            outcome = await self._order_wire(request)
+            if isinstance(outcome, PlaceAck):
+                acks[i] = outcome
+            else:
+                wires.append(outcome)
+                sent_at.append(i)
+        if wires:
+            answer = await self._action(wire.order_action(wires), batch=len(wires))
+            client_ids = [requests[i].client_id or None for i in sent_at]
+            for i, ack in zip(sent_at, wire.parse_order_statuses(answer, client_ids), strict=True):
+                acks[i] = ack
+        return [ack for ack in acks if ack is not None]
+
+    async def _order_wire(self, request: OrderRequest) -> dict[str, Any] | PlaceAck:
+        def refuse(reason: str) -> PlaceAck:
+            log.warning("order %s not sent: %s", request.client_id, reason)
+            return PlaceAck(PlaceStatus.ERROR, client_id=request.client_id, error=reason)
+
+        meta = await self._meta_or_none(request.coin)
+        if meta is None:
+            return refuse(f"unknown coin {request.coin!r}")
+        # Round towards the passive side: a buy never pays, nor a sell receives, a worse price
+        # than asked, so rounding can never make a resting order cross.
+        direction = Rounding.DOWN if request.side is Side.BUY else Rounding.UP
+        try:
+            price = round_price(request.price, meta.sz_decimals, direction)
+            size = round_size(request.size, meta.sz_decimals)
+        except ValueError as exc:
+            return refuse(str(exc))
+        if size <= 0 or not meets_min_value(price, size):
+            return refuse(
+                f"Order must have minimum value of $10 (price {price} × size {size} "
+                f"= {price * size})"
+            )
+        rounded = OrderRequest(
+            request.coin,
+            request.side,
+            price,
+            size,
+            request.client_id,
+            request.tif,
+            request.reduce_only,
+        )
+        try:
+            return wire.order_wire(rounded, meta.asset_id)
+        except ValueError as exc:
+            return refuse(str(exc))
+
+    async def cancel_orders(self, coin: str, exchange_ids: Sequence[int]) -> list[CancelAck]:
+        if not exchange_ids:
+            return []
+        asset = (await self.asset_meta(coin)).asset_id
+        action = wire.cancel_action((asset, oid) for oid in exchange_ids)
+        answer = await self._action(action, batch=len(exchange_ids))
+        return wire.parse_cancel_statuses(answer, list(exchange_ids))
+
+    async def cancel_by_client_ids(self, coin: str, client_ids: Sequence[str]) -> list[CancelAck]:
+        if not client_ids:
+            return []
+        asset = (await self.asset_meta(coin)).asset_id
+        try:
+            action = wire.cancel_by_cloid_action((asset, cloid) for cloid in client_ids)
+        except ValueError as exc:
+            raise ExchangeError(str(exc), retryable=False) from exc
+        answer = await self._action(action, batch=len(client_ids))
+        return wire.parse_cancel_statuses(answer, list(client_ids))
+
+    async def open_orders(self, coin: str | None = None) -> list[Order]:
+        """frontendOpenOrders: unlike openOrders it carries cloid, origSz, tif and reduceOnly."""
+        answer = await self._info({"type": "frontendOpenOrders", "user": self.account_address})
+        if not isinstance(answer, list):
+            raise wire.WireError("frontendOpenOrders: expected a list")
+        orders = [wire.parse_open_order(entry) for entry in answer]
+        return [o for o in orders if coin is None or o.coin == coin]
+
+    async def order_status(
+        self, *, exchange_id: int | None = None, client_id: str | None = None
+    ) -> Order | None:
+        if (exchange_id is None) == (client_id is None):
+            raise ValueError("give exactly one of exchange_id and client_id")
+        target: int | str = (
+            exchange_id if exchange_id is not None else wire.check_cloid(str(client_id))
+        )
+        answer = await self._info(
+            {"type": "orderStatus", "user": self.account_address, "oid": target}
+        )
+        return wire.parse_order_status(answer)
+
+    async def schedule_cancel(self, at_ms: int | None) -> None:
+        """Arm (or with ``None`` disarm) the dead-man switch. The live venue refuses it before
+        enough volume has traded; that refusal is raised so the caller knows it is unarmed."""
+        answer = await self._action(wire.schedule_cancel_action(at_ms), batch=1)
+        wire.check_default_response(answer)
+
+    # -- account -----------------------------------------------------------------------------
+
+    async def fills_since(self, start_ms: int, coin: str | None = None) -> list[Fill]:
+        """userFillsByTime from ``start_ms`` (inclusive), paged by the last time seen until a
+        page comes back short. Pages overlap on their boundary millisecond (that is what makes
+        them inclusive), so fills are deduplicated on (coin, tid)."""
+        seen: dict[tuple[str, int], Fill] = {}
+        cursor = start_ms
+        while True:
+            body = {"type": "userFillsByTime", "user": self.account_address, "startTime": cursor}
+            page = await self._info(body)
+            if not isinstance(page, list):
+                raise wire.WireError("userFillsByTime: expected a list")
+            fills = [wire.parse_fill(entry, self.venue) for entry in page]
+            for fill in fills:
+                seen[(fill.coin, fill.trade_id)] = fill
+            if len(page) < FILLS_PAGE:
+                break
+            last = max(fill.timestamp_ms for fill in fills)
+            if last <= cursor:
+                log.error("a full page of fills at %d ms; skipping past that millisecond", cursor)
+                last = cursor + 1
+            cursor = last
+        wanted = [f for f in seen.values() if coin is None or f.coin == coin]
+        return sorted(wanted, key=lambda f: (f.timestamp_ms, f.trade_id))
+
+    async def positions(self) -> dict[str, Position]:
+        """Every non-zero position; any failure raises (an error must never read as flat)."""
+        answer = await self._info({"type": "clearinghouseState", "user": self.account_address})
+        return info_parse.parse_clearinghouse_positions(answer)
+
+    # -- transport ---------------------------------------------------------------------------
+
+    async def _load_meta(self) -> None:
+        self._metas = info_parse.parse_meta(await self._info({"type": "meta"}))
+
+    async def _meta_or_none(self, coin: str) -> AssetMeta | None:
+        """From the cached table; an unknown coin reloads it once (a new listing)."""
+        if coin not in self._metas:
+            await self._load_meta()
+        return self._metas.get(coin)
+
+    async def _info(self, body: dict[str, Any]) -> Any:
+        kind = body["type"]
+        answer = await self._post("/info", body, weight_of(kind), idempotent=True)
+        if isinstance(answer, list):
+            extra = weight_of(kind, items=len(answer)) - weight_of(kind)
+            self._ip_budget.record(extra)
+        return answer
+
+    async def _action(self, action: dict[str, Any], *, batch: int) -> Any:
+        """Sign and send one action; retried (freshly signed) only when the venue refused it
+        for rate before looking at it."""
+        backoff = self._backoff()
+        while True:
+            wait_s = self._address_budget.seconds_until_allowed()
+            if wait_s > 0:
+                await self._clock.sleep(wait_s)
+            nonce = self._nonces.next()
+            signature = sign_l1_action(
+                self._signer, action, None, nonce, None, is_mainnet=self.is_mainnet
+            )
+            body = wire.exchange_request(action, nonce, signature)
+            answer = await self._post(
+                "/exchange", body, weight_of(EXCHANGE, batch=batch), idempotent=False
+            )
+            self._address_budget.record_sent()
+            try:
+                wire.action_payload(answer)
+            except ExchangeError as exc:
+                if exc.retryable and await backoff.wait():
+                    log.warning("action %s refused for rate (%s); retrying", action["type"], exc)
+                    continue
+                log.error("action %s failed: %s", action["type"], exc)
+                raise
+            return answer
+
+    async def _post(self, path: str, body: dict[str, Any], weight: int, *, idempotent: bool) -> Any:
+        """POST with the IP budget and the 429 backoff; everything else raises at once."""
+        if self._http is None:
+            raise ExchangeError(f"{self.venue} client is not started", retryable=False)
+        what = f"{path} {body.get('type') or body['action']['type']}"
+        backoff = self._backoff()
+        while True:
+            await self._ip_budget.acquire(weight)
+            try:
+                response = await self._http.post(path, json=body)
+            except httpx.TimeoutException as exc:
+                hint = "" if idempotent else " (it may have been accepted: resolve by orderStatus)"
+                log.error("%s timed out%s", what, hint)
+                raise ExchangeError(f"{what} timed out{hint}", retryable=True) from exc
+            except httpx.HTTPError as exc:
+                log.error("%s failed: %s", what, type(exc).__name__)
+                raise ExchangeError(f"{what} failed: {type(exc).__name__}", retryable=True) from exc
+            status = response.status_code
+            if status == 429:
+                if await backoff.wait(min(_retry_after(response), self._backoff_cap_s)):
+                    log.warning("%s: HTTP 429, backing off (attempt %d)", what, backoff.attempts)
+                    continue
+                log.error("%s: HTTP 429 after %d retries", what, backoff.attempts)
+                raise ExchangeError(f"{what}: rate limited (HTTP 429)", retryable=True, status=429)
+            if status >= 500:
+                log.error("%s: HTTP %d", what, status)
+                raise ExchangeError(f"{what}: HTTP {status}", retryable=True, status=status)
+            if status != 200:
+                text = response.text[:200]
+                log.error("%s: HTTP %d %s", what, status, text)
+                raise ExchangeError(f"{what}: HTTP {status} {text}", retryable=False, status=status)
+            try:
+                return response.json()
+            except ValueError as exc:
+                raise wire.WireError(f"{what}: answer is not JSON") from exc
+
+    def _backoff(self) -> Backoff:
+        return Backoff(
+            self._clock,
+            base=self._backoff_base_s,
+            cap=self._backoff_cap_s,
+            seed=self._backoff_seed,
+            max_attempts=self._max_attempts,
+        )
+
+
+def _retry_after(response: httpx.Response) -> float:
+    value = response.headers.get("retry-after", "")
+    try:
+        seconds = float(value)
+    except ValueError:
+        return 0.0
+    return seconds if 0.0 <= seconds < float("inf") else 0.0
