@@ -1,0 +1,251 @@
+"""A local exchange that speaks Hyperliquid's wire protocol over the paper matching engine.
+
+There is no network here, so the live client is tested against this: one port serving
+``POST /info`` and ``POST /exchange`` with the real envelopes and error strings, verifying what the
+real venue verifies (signer recovery, approved agents, nonce rules, tick / lot / $10 rules in the
+engine). ``MockExchange`` holds the state; ``create_app`` builds the aiohttp application (one
+route table, so later routes such as ``/ws`` are one ``add_*`` call away); ``MockExchange.run``
+serves it and moves the market.
+
+One funded account per mock: ``fund`` binds it (mock-only, also reachable as the info request
+``{"type": "mockFund", "user": ADDR, "usd": "1000"}``); ``approve_agent`` lets an agent trade
+for it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+import attrs
+from aiohttp import web
+
+from gridtui.config.schema import PaperMarket, PaperSettings
+from gridtui.core.clock import Clock, RealClock
+from gridtui.core.types import AssetMeta
+from gridtui.exchanges.hyperliquid import mock_actions, mock_info
+from gridtui.exchanges.hyperliquid.mock_info import MockError
+from gridtui.exchanges.sim import SimExchange
+
+log = logging.getLogger(__name__)
+
+NONCES_KEPT = 100
+NONCE_WINDOW_MS = 86_400_000
+DEFAULT_MARKETS = (
+    PaperMarket(coin="BTC", start_price=Decimal("64000"), sz_decimals=5),
+    PaperMarket(coin="ETH", start_price=Decimal("3000"), sz_decimals=4),
+)
+MOCK_VENUE = "hyperliquid"
+
+
+class NonceBook:
+    """Per signer, the highest ``NONCES_KEPT`` nonces: Hyperliquid's replay protection."""
+
+    def __init__(self) -> None:
+        self._kept: dict[str, list[int]] = {}
+
+    def check_and_use(self, signer: str, nonce: int, now_ms: int) -> str | None:
+        """The refusal message, or None after recording ``nonce`` as used."""
+        kept = self._kept.setdefault(signer, [])
+        if nonce in kept:
+            return f"Invalid nonce: duplicate nonce {nonce}"
+        if abs(nonce - now_ms) > NONCE_WINDOW_MS:
+            return f"Invalid nonce: {nonce} is more than a day away from the exchange time {now_ms}"
+        if len(kept) >= NONCES_KEPT and nonce < kept[0]:
+            return f"Invalid nonce: {nonce} is lower than the lowest kept nonce {kept[0]}"
+        kept.append(nonce)
+        kept.sort()
+        del kept[:-NONCES_KEPT]
+        return None
+
+
+class MockExchange:
+    """The state behind the mock: the engine, the funded account, agents, nonces, leverage."""
+
+    def __init__(
+        self,
+        settings: PaperSettings,
+        clock: Clock,
+        *,
+        is_mainnet: bool = False,
+        seed: int | None = None,
+    ) -> None:
+        if not settings.markets:
+            raise ValueError("the mock exchange needs at least one market")
+        self.settings = settings if seed is None else attrs.evolve(settings, seed=seed)
+        self.clock = clock
+        self.is_mainnet = is_mainnet
+        self.account: str | None = None
+        self.agents: dict[str, str] = {}
+        """Approved agent address → the master it trades for."""
+        self.nonces = NonceBook()
+        self.leverage: dict[str, tuple[bool, int]] = {}
+        """Coin → (is_cross, leverage) as set by updateLeverage."""
+        self.actions_used = 0
+        self.sim = self._new_sim(self.settings)
+
+    def _new_sim(self, settings: PaperSettings) -> SimExchange:
+        return SimExchange.in_memory(settings, self.clock, venue=MOCK_VENUE, account="mock")
+
+    @property
+    def metas(self) -> dict[str, AssetMeta]:
+        return {
+            m.coin: AssetMeta(m.coin, i, m.sz_decimals) for i, m in enumerate(self.settings.markets)
+        }
+
+    @property
+    def coins_by_asset(self) -> dict[int, str]:
+        return {i: m.coin for i, m in enumerate(self.settings.markets)}
+
+    async def fund(self, address: str, usd: Decimal) -> None:
+        """Bind the mock's one account and give it ``usd``. The engine is rebuilt with that
+        balance, its markets starting from the current mids so prices do not jump."""
+        address = address.lower()
+        if usd <= 0:
+            raise MockError(f"mockFund: usd must be positive, got {usd}")
+        if self.account is not None:
+            raise MockError(f"mockFund: this mock already serves account {self.account}")
+        mids = await self.sim.all_mids()
+        markets = tuple(attrs.evolve(m, start_price=mids[m.coin]) for m in self.settings.markets)
+        self.settings = attrs.evolve(self.settings, starting_balance=usd, markets=markets)
+        old, self.sim = self.sim, self._new_sim(self.settings)
+        await old.close()
+        self.account = address
+        log.info("mock exchange: funded %s with %s USD", address, usd)
+
+    def approve_agent(self, master: str, agent: str) -> None:
+        """Let ``agent`` sign L1 actions for the funded ``master``."""
+        master, agent = master.lower(), agent.lower()
+        if master != self.account:
+            raise MockError(f"Must deposit before performing actions. User: {master}")
+        if agent == master:
+            raise MockError("an account cannot be its own agent")
+        self.agents[agent] = master
+        log.info("mock exchange: %s approved agent %s", master, agent)
+
+    def master_of(self, signer: str) -> str | None:
+        """The account a signer may act for: itself when funded, or the master that approved it."""
+        if signer == self.account:
+            return signer
+        return self.agents.get(signer)
+
+    def step(self, dt_s: float | None = None) -> None:
+        """One market tick (and a due scheduleCancel); tests drive it with a SimClock."""
+        self.sim.step(dt_s)
+
+    async def close(self) -> None:
+        await self.sim.close()
+
+    async def run(self, host: str = "127.0.0.1", port: int = 3001) -> None:
+        """Serve until cancelled, moving the market every tick interval."""
+        try:
+            runner, bound = await start_site(self, host, port)
+            log.info("mock exchange listening on http://%s:%d", host, bound)
+            try:
+                while True:
+                    await self.clock.sleep(self.settings.tick_interval_s)
+                    self.step()
+            finally:
+                await runner.cleanup()
+        finally:
+            await self.close()
+
+
+def _json_response(payload: object, status: int = 200) -> web.Response:
+    return web.Response(
+        text=json.dumps(payload, separators=(",", ":")),
+        status=status,
+        content_type="application/json",
+    )
+
+
+def _deserialize_error(detail: str) -> web.Response:
+    """The real API answers a body it cannot read with HTTP 422 and a plain-text message."""
+    return web.Response(
+        text=f"Failed to deserialize the JSON body into the target type: {detail}", status=422
+    )
+
+
+async def _read_body(request: web.Request) -> Mapping[str, Any] | web.Response:
+    try:
+        body = json.loads(await request.text())
+    except json.JSONDecodeError as exc:
+        return _deserialize_error(f"invalid JSON: {exc}")
+    if not isinstance(body, Mapping):
+        return _deserialize_error("expected a JSON object")
+    return body
+
+
+async def _info(request: web.Request) -> web.Response:
+    body = await _read_body(request)
+    if isinstance(body, web.Response):
+        return body
+    try:
+        payload = await mock_info.handle_info(request.app[MOCK_KEY], body)
+    except mock_info.InfoRequestError as exc:
+        return _deserialize_error(str(exc))
+    return _json_response(payload)
+
+
+async def _exchange(request: web.Request) -> web.Response:
+    body = await _read_body(request)
+    if isinstance(body, web.Response):
+        return body
+    try:
+        payload = await mock_actions.handle_exchange(request.app[MOCK_KEY], body)
+    except mock_actions.ActionFormatError as exc:
+        return _deserialize_error(str(exc))
+    return _json_response(payload)
+
+
+MOCK_KEY: web.AppKey[MockExchange] = web.AppKey("mock", MockExchange)
+
+
+def create_app(mock: MockExchange) -> web.Application:
+    """The mock's HTTP application; add further routes (``/ws``) to its router."""
+    app = web.Application()
+    app[MOCK_KEY] = mock
+    app.router.add_post("/info", _info)
+    app.router.add_post("/exchange", _exchange)
+    return app
+
+
+async def start_site(
+    mock: MockExchange, host: str = "127.0.0.1", port: int = 0
+) -> tuple[web.AppRunner, int]:
+    """Start serving (port 0 = an ephemeral one) and return the runner and the bound port;
+    ``await runner.cleanup()`` stops it."""
+    runner = web.AppRunner(create_app(mock), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    await site.start()
+    bound = runner.addresses[0][1]
+    return runner, bound
+
+
+def run_mock_exchange(args: argparse.Namespace) -> int:
+    """``gridtui mock-exchange [--host 127.0.0.1] [--port 3001] [--mainnet]``: serve until
+    interrupted. Fund an account with the ``mockFund`` info request."""
+    host = getattr(args, "host", None) or "127.0.0.1"
+    port = getattr(args, "port", None)
+    port = 3001 if port is None else port
+    settings = PaperSettings(markets=DEFAULT_MARKETS)
+    mock = MockExchange(
+        settings,
+        RealClock(),
+        is_mainnet=bool(getattr(args, "mainnet", False)),
+        seed=getattr(args, "seed", None),
+    )
+    try:
+        asyncio.run(mock.run(host, port))
+    except KeyboardInterrupt:
+        log.info("mock exchange stopped")
+    except OSError as exc:
+        log.error("mock exchange cannot serve on %s:%d: %s", host, port, exc)
+        return 1
+    return 0
