@@ -20,6 +20,8 @@ from gridtui.monitoring.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
+MIN_INTERVAL_S = 5.0
+
 
 class RestPoller:
     def __init__(
@@ -41,9 +43,16 @@ class RestPoller:
         self.polls = 0
         self.last_latency_s: float | None = None
         self.last_mid: Decimal | None = None
+        self._last_poll_ms: int | None = None
 
     async def poll(self) -> list[FillResult]:
-        """One poll: the mid (so the grid keeps a price) and any fills the stream missed."""
+        """One poll: the mid (so the grid keeps a price) and any fills the stream missed. At most
+        one every MIN_INTERVAL_S: a fills query weighs 20 of Hyperliquid's 1200 per minute per IP,
+        and a bot polling every cycle would spend the budget its cancels may need."""
+        now = self._clock.now_ms()
+        if self._last_poll_ms is not None and now - self._last_poll_ms < MIN_INTERVAL_S * 1000:
+            return []
+        self._last_poll_ms = now
         started = time.perf_counter()
         try:
             mids = await self._exchange.all_mids()

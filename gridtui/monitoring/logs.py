@@ -123,6 +123,9 @@ class _GridtuiHandler(logging.StreamHandler[TextIO]):
     """Marks the handler ``configure_logging`` installed, so a second call can close it."""
 
 
+QUIET_LIBRARIES = ("httpx", "httpcore", "aiohttp.access")
+
+
 def configure_logging(
     *, fmt: str = "text", level: str = "info", stream: TextIO = sys.stderr
 ) -> None:
@@ -148,6 +151,10 @@ def configure_logging(
             old.close()
     root.addHandler(handler)
     root.setLevel(LEVELS[level_key])
+    # HTTP libraries log every request at INFO: thousands of lines a day that bury the engine's.
+    quiet = logging.NOTSET if LEVELS[level_key] <= logging.DEBUG else logging.WARNING
+    for chatty in QUIET_LIBRARIES:
+        logging.getLogger(chatty).setLevel(quiet)
 
 
 def _summary(event: Event) -> str:

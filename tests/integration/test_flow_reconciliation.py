@@ -13,6 +13,7 @@ from flowkit import COIN, ENGINE, OTHER, D, Env, EnvFactory, cloid, running, set
 from gridtui.core.events import AlertRaised, OrderPlaced, Reconciled, Severity
 from gridtui.core.types import OrderRequest, OrderStatus, PlaceStatus, Side
 from gridtui.execution.reconciliation_service import ReconcileReport
+from gridtui.execution.rest_poller import MIN_INTERVAL_S
 from gridtui.orchestrator.bot_orchestrator import BotOrchestrator
 
 FAST = attrs.evolve(ENGINE, reconcile_interval_s=5.0)
@@ -178,3 +179,16 @@ async def test_fills_applied_before_a_failed_position_check_still_get_their_repl
         ("SELL", D(102)),
         ("SELL", D(103)),
     ]
+
+
+async def test_the_rest_poller_spends_at_most_one_poll_per_interval(make_env: EnvFactory) -> None:
+    env = make_env()
+    bot = await env.orchestrator()
+    env.clock.advance(MIN_INTERVAL_S)
+    before = bot.c.poller.polls
+    await bot.c.poller.poll()
+    await bot.c.poller.poll()  # too soon: Hyperliquid's weight budget is per minute
+    assert bot.c.poller.polls == before + 1
+    env.clock.advance(MIN_INTERVAL_S)
+    await bot.c.poller.poll()
+    assert bot.c.poller.polls == before + 2

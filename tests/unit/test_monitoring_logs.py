@@ -279,3 +279,18 @@ def test_text_format_plain_record_with_exception(configured: Configure) -> None:
 def test_bad_settings_are_rejected(fmt: str, level: str) -> None:
     with pytest.raises(ValueError, match=fmt if fmt == "xml" else level):
         configure_logging(fmt=fmt, level=level, stream=io.StringIO())
+
+
+def test_http_libraries_are_quiet_unless_debugging() -> None:
+    import io
+
+    stream = io.StringIO()
+    configure_logging(fmt="json", level="info", stream=stream)
+    logging.getLogger("httpx").info("HTTP Request: POST /info")
+    logging.getLogger("httpx").warning("server said 429")
+    assert [json.loads(line)["msg"] for line in stream.getvalue().splitlines()] == [
+        "server said 429"
+    ]
+    configure_logging(fmt="json", level="debug", stream=stream)
+    logging.getLogger("httpx").info("HTTP Request: POST /exchange")
+    assert "POST /exchange" in stream.getvalue()
