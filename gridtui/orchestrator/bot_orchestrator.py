@@ -254,15 +254,17 @@ class BotOrchestrator:
         return report
 
     async def shutdown(self) -> int:
-        """Cancel every order of the bot and report how many are still open on the exchange."""
+        """Cancel every order of the bot, journal the fills that landed before the cancels (the
+        books are exact at exit), and report how many orders are still open on the exchange."""
         self.status = BotStatus.STOPPING
         async with self._trading:
             await self.c.gateway.cancel_all(reason="shutdown")
         remaining = -1
         try:
+            await self.c.reconciliation.catch_up_fills()
             remaining = len(await self.c.exchange.open_orders(self.coin))
         except ExchangeError as exc:
-            log.error("%s: could not confirm open orders after shutdown: %s", self.name, exc)
+            log.error("%s: could not confirm fills and orders at shutdown: %s", self.name, exc)
         self.status = BotStatus.STOPPED
         self.c.bus.publish(
             BotStopped(
