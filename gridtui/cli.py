@@ -83,7 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     mock.add_argument("--port", type=int, default=3001)
     mock.add_argument("--seed", type=int, help="seed of the simulated prices")
     bench = sub.add_parser("bench", help="benchmarks that print figures")
-    bench.add_argument("what", choices=("fills", "tick", "keys"))
+    bench.add_argument("what", choices=("fills", "tick", "keys", "orders"))
     bench.add_argument("--count", type=int, help="how many fills / ticks to measure")
     return parser
 
@@ -112,6 +112,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         configure_logging(fmt=args.log_format, level=args.log_level or "info")
         return run_mock_exchange(args)
     if args.command == "bench":
+        if args.what == "orders":
+            from gridtui.exchanges.hyperliquid.bench import run_orders_bench
+
+            return run_orders_bench(args.count, sys.stdout)
         if args.what == "keys":
             from gridtui.tui.bench import run_keys_bench
 

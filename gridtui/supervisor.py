@@ -60,6 +60,7 @@ def make_exchange(config: AppConfig, clock: Clock) -> Exchange:
         signer,
         clock,
         is_mainnet=is_mainnet,
+        stream_coins={b.coin for b in config.bots if b.enabled},
     )
 
 

@@ -146,6 +146,7 @@ def make_client(
     venue: FakeVenue, clock: SimClock | None = None, account_address: str = MASTER, **kwargs: Any
 ) -> tuple[HyperliquidExchange, SimClock]:
     clock = clock or SimClock()
+    kwargs.setdefault("stream", False)  # REST only: the stream has its own tests (test_hl_ws_*)
     http = httpx.AsyncClient(base_url="http://venue.test", transport=venue.transport())
     client = HyperliquidExchange(
         "http://venue.test",

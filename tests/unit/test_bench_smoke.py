@@ -77,3 +77,17 @@ def test_bench_keys_prints_latency_and_cpu_lines() -> None:
         ), key
     assert "p50 ms" in text and "p99 ms" in text
     assert "cpu:" in text and "4 bots x 100 levels" in text
+
+
+def test_bench_orders_prints_sign_and_send_rates() -> None:
+    import io
+
+    from gridtui.exchanges.hyperliquid.bench import BATCHES, run_orders_bench
+
+    out = io.StringIO()
+    assert run_orders_bench(80, out) == 0
+    lines = out.getvalue().splitlines()
+    assert any(line.startswith("signing alone:") for line in lines)
+    rows = [line.split() for line in lines if line.split() and line.split()[0].isdigit()]
+    assert [int(row[0]) for row in rows] == list(BATCHES)
+    assert all(float(row[1]) > 0 for row in rows)

@@ -13,23 +13,21 @@ Failure policy (the gateway and breaker above depend on it):
 - An action-level ``{"status":"err"}`` raises with the venue's message; a per-order rejection is
   a ``PlaceAck(ERROR)`` with the message kept.
 
-Streams: this client is REST-only. ``subscribe`` hands out a queue that stays silent until the
-WebSocket transport lands; meanwhile the orchestrator's REST poller (all_mids, fills_since,
-open_orders) is what keeps the bots current. No event is ever synthesised here.
+Streams: ``start`` opens the account's WebSocket stream (ws.py) and ``subscribe`` hands out a
+queue fed by it; after an interruption the stream pushes ``StreamReset`` and the bots catch up here.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from decimal import Decimal
 from typing import Any
 
 import httpx
 
 from gridtui.core.clock import Clock
-from gridtui.core.rounding import Rounding, meets_min_value, round_price, round_size
 from gridtui.core.types import (
     AssetMeta,
     CancelAck,
@@ -38,13 +36,12 @@ from gridtui.core.types import (
     Order,
     OrderRequest,
     PlaceAck,
-    PlaceStatus,
     Position,
-    Side,
 )
 from gridtui.exchanges.base import StreamEvent
 from gridtui.exchanges.hyperliquid import info_parse, wire
 from gridtui.exchanges.hyperliquid.nonce import NonceManager
+from gridtui.exchanges.hyperliquid.order_rules import prepare_order
 from gridtui.exchanges.hyperliquid.rate_limit import (
     EXCHANGE,
     AddressBudget,
@@ -53,6 +50,7 @@ from gridtui.exchanges.hyperliquid.rate_limit import (
     weight_of,
 )
 from gridtui.exchanges.hyperliquid.signing import Signer, address_bytes, sign_l1_action
+from gridtui.exchanges.hyperliquid.ws import StreamFanout, UserStream
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +78,9 @@ class HyperliquidExchange:
         backoff_cap_s: float = 30.0,
         backoff_seed: int | None = None,
         timeout_s: float = DEFAULT_TIMEOUT_S,
+        stream: bool = True,
+        stream_coins: Collection[str] | None = None,
+        stream_live_timeout_s: float = 5.0,
     ) -> None:
         address_bytes(account_address)  # refuses anything but 0x + 40 hex digits
         self.venue = venue
@@ -99,7 +100,21 @@ class HyperliquidExchange:
         self._backoff_cap_s = backoff_cap_s
         self._backoff_seed = backoff_seed
         self._metas: dict[str, AssetMeta] = {}
-        self._queues: list[asyncio.Queue[StreamEvent]] = []
+        self._fanout = StreamFanout()
+        self._stream_live_timeout_s = stream_live_timeout_s
+        self.stream = (
+            UserStream(
+                self._base_url,
+                self.account_address,
+                clock,
+                coins=stream_coins,
+                on_event=self._fanout.publish,
+                venue=venue,
+                backoff_seed=backoff_seed,
+            )
+            if stream
+            else None
+        )
 
     def __repr__(self) -> str:
         return (
@@ -115,27 +130,29 @@ class HyperliquidExchange:
     # -- lifecycle ---------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Open the HTTP client (unless one was injected) and load the asset table."""
+        """Open the HTTP client (unless one was injected), load the asset table, and start the
+        stream, waiting (bounded) until it is live so the bots' start-up catch-up comes after."""
         if self._http is None:
             self._http = httpx.AsyncClient(base_url=self._base_url, timeout=self._timeout_s)
             self._owns_http = True
         if not self._metas:
             await self._load_meta()
+        if self.stream is not None and not self.stream.running:
+            self.stream.start()
+            await self.stream.wait_live(self._stream_live_timeout_s)
 
     async def close(self) -> None:
+        if self.stream is not None:
+            await self.stream.close()
         if self._http is not None and self._owns_http:
             await self._http.aclose()
             self._http = None
 
     def subscribe(self) -> asyncio.Queue[StreamEvent]:
-        """A queue that receives nothing until the WebSocket transport exists (see module doc)."""
-        queue: asyncio.Queue[StreamEvent] = asyncio.Queue()
-        self._queues.append(queue)
-        return queue
+        return self._fanout.subscribe()
 
     def unsubscribe(self, queue: asyncio.Queue[StreamEvent]) -> None:
-        if queue in self._queues:
-            self._queues.remove(queue)
+        self._fanout.unsubscribe(queue)
 
     # -- market ------------------------------------------------------------------------------
 
@@ -167,7 +184,7 @@ class HyperliquidExchange:
         wires: list[dict[str, Any]] = []
         sent_at: list[int] = []
         for i, request in enumerate(requests):
-            outcome = await self._order_wire(request)
+            outcome = prepare_order(request, await self._meta_or_none(request.coin))
             if isinstance(outcome, PlaceAck):
                 acks[i] = outcome
             else:
@@ -179,41 +196,6 @@ class HyperliquidExchange:
             for i, ack in zip(sent_at, wire.parse_order_statuses(answer, client_ids), strict=True):
                 acks[i] = ack
         return [ack for ack in acks if ack is not None]
-
-    async def _order_wire(self, request: OrderRequest) -> dict[str, Any] | PlaceAck:
-        def refuse(reason: str) -> PlaceAck:
-            log.warning("order %s not sent: %s", request.client_id, reason)
-            return PlaceAck(PlaceStatus.ERROR, client_id=request.client_id, error=reason)
-
-        meta = await self._meta_or_none(request.coin)
-        if meta is None:
-            return refuse(f"unknown coin {request.coin!r}")
-        # Round towards the passive side: a buy never pays, nor a sell receives, a worse price
-        # than asked, so rounding can never make a resting order cross.
-        direction = Rounding.DOWN if request.side is Side.BUY else Rounding.UP
-        try:
-            price = round_price(request.price, meta.sz_decimals, direction)
-            size = round_size(request.size, meta.sz_decimals)
-        except ValueError as exc:
-            return refuse(str(exc))
-        if size <= 0 or not meets_min_value(price, size):
-            return refuse(
-                f"Order must have minimum value of $10 (price {price} × size {size} "
-                f"= {price * size})"
-            )
-        rounded = OrderRequest(
-            request.coin,
-            request.side,
-            price,
-            size,
-            request.client_id,
-            request.tif,
-            request.reduce_only,
-        )
-        try:
-            return wire.order_wire(rounded, meta.asset_id)
-        except ValueError as exc:
-            return refuse(str(exc))
 
     async def cancel_orders(self, coin: str, exchange_ids: Sequence[int]) -> list[CancelAck]:
         if not exchange_ids:

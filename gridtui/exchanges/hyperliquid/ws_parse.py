@@ -1,0 +1,83 @@
+"""Parsers of Hyperliquid's WebSocket channel payloads into our stream events.
+
+They reuse wire.py's strict field readers, so a malformed payload raises ``WireError`` naming
+the field; the stream logs it and skips that one message rather than dying on it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from typing import Any
+
+import attrs
+
+from gridtui.core.types import Fill
+from gridtui.exchanges.base import MidUpdated, OrderUpdated
+from gridtui.exchanges.hyperliquid.info_parse import parse_all_mids
+from gridtui.exchanges.hyperliquid.wire import (
+    WireError,
+    _as_obj,
+    _bool,
+    _obj,
+    _order,
+    _str,
+    _typed,
+    order_status_of,
+    parse_fill,
+)
+
+GREETING = "Websocket connection established."
+"""The plain-text (not JSON) frame the server sends first on every connection."""
+
+
+@attrs.frozen(slots=True)
+class UserFillsMessage:
+    is_snapshot: bool
+    fills: tuple[Fill, ...]
+
+
+def subscribe_message(subscription: dict[str, Any]) -> dict[str, Any]:
+    return {"method": "subscribe", "subscription": subscription}
+
+
+def subscriptions(user: str) -> list[dict[str, Any]]:
+    """allMids first and userFills last: the server handles them in order, so the userFills
+    snapshot proves every earlier subscription is already live."""
+    return [
+        {"type": "allMids"},
+        {"type": "orderUpdates", "user": user},
+        {"type": "userFills", "user": user},
+    ]
+
+
+def mid_events(data: object, coins: Collection[str] | None, now_ms: int) -> list[MidUpdated]:
+    """``allMids``: ``{"mids": {coin: px}}``. Only the coins we trade are read, so an odd
+    entry for some other market (spot ``@N`` keys) cannot spoil the ones we need."""
+    mids = _obj(data, "mids", "allMids")
+    wanted = mids if coins is None else {c: mids[c] for c in coins if c in mids}
+    return [MidUpdated(coin, px, now_ms) for coin, px in parse_all_mids(wanted).items()]
+
+
+def user_fills(data: object, user: str, venue: str) -> UserFillsMessage:
+    """``userFills``: ``{"isSnapshot"?, "user", "fills": [...]}``; refused if it names another
+    account (we subscribe only our own, so that would be a server bug worth hearing about)."""
+    where = "userFills"
+    obj = _as_obj(data, where)
+    named = _str(obj, "user", where).lower()
+    if named != user:
+        raise WireError(f"{where}: fills of {named}, not of our account {user}")
+    is_snapshot = _bool(obj, "isSnapshot", where) if obj.get("isSnapshot") is not None else False
+    fills = _typed(obj, "fills", where, list, "a list")
+    return UserFillsMessage(is_snapshot, tuple(parse_fill(f, venue) for f in fills))
+
+
+def order_updates(data: object) -> list[OrderUpdated]:
+    """``orderUpdates``: ``[{"order": {...}, "status", "statusTimestamp"}]``."""
+    if not isinstance(data, list):
+        raise WireError("orderUpdates: expected a list")
+    events = []
+    for i, entry in enumerate(data):
+        where = f"orderUpdates[{i}]"
+        status = order_status_of(_str(entry, "status", where))
+        events.append(OrderUpdated(_order(_obj(entry, "order", where), status, f"{where}.order")))
+    return events
