@@ -82,6 +82,11 @@ def build_parser() -> argparse.ArgumentParser:
     mock.add_argument("--host", default="127.0.0.1")
     mock.add_argument("--port", type=int, default=3001)
     mock.add_argument("--seed", type=int, help="seed of the simulated prices")
+    mock.add_argument(
+        "--faults",
+        help="seeded fault injection, e.g. 'seed=7,http_429_rate=0.1,ws_drop_rate=0.01,"
+        "timeout_after_accept_rate=0.05,duplicate_fill_rate=0.1,reorder_fills=true,ack_delay_s=0.2'",
+    )
     bench = sub.add_parser("bench", help="benchmarks that print figures")
     bench.add_argument("what", choices=("fills", "tick", "keys", "orders"))
     bench.add_argument("--count", type=int, help="how many fills / ticks to measure")

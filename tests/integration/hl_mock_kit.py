@@ -7,6 +7,8 @@ test decides when nonces age and when a scheduled cancel comes due (``step`` mov
 
 from __future__ import annotations
 
+import contextlib
+import json
 from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Any
@@ -129,3 +131,46 @@ async def hl() -> AsyncIterator[MockClient]:
     finally:
         await runner.cleanup()
         await mock.close()
+
+
+class WsClient:
+    """One /ws connection to the mock; reads JSON messages, skipping the channels not asked for."""
+
+    def __init__(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        self.ws = ws
+
+    async def send(self, payload: dict[str, Any]) -> None:
+        await self.ws.send_json(payload)
+
+    async def text(self, timeout: float = 2.0) -> str:
+        msg = await self.ws.receive(timeout=timeout)
+        assert msg.type is aiohttp.WSMsgType.TEXT, msg
+        return str(msg.data)
+
+    async def next(self, channel: str, timeout: float = 2.0) -> Any:
+        """The data of the next message on ``channel`` (others are skipped)."""
+        while True:
+            message = json.loads(await self.text(timeout))
+            if message["channel"] == channel:
+                return message.get("data")
+
+    async def subscribe(self, subscription: dict[str, Any]) -> Any:
+        await self.send({"method": "subscribe", "subscription": subscription})
+        return await self.next("subscriptionResponse")
+
+    async def silent(self, timeout: float = 0.2) -> bool:
+        """True when nothing arrives within ``timeout`` seconds."""
+        try:
+            msg = await self.ws.receive(timeout=timeout)
+        except TimeoutError:
+            return True
+        raise AssertionError(f"unexpected message {msg}")
+
+
+@contextlib.asynccontextmanager
+async def ws_connect(hl: MockClient) -> AsyncIterator[WsClient]:
+    """A /ws connection past its greeting."""
+    async with hl.http.ws_connect(hl.url.replace("http", "ws", 1) + "/ws") as ws:
+        client = WsClient(ws)
+        assert await client.text() == "Websocket connection established."
+        yield client

@@ -4,8 +4,10 @@ There is no network here, so the live client is tested against this: one port se
 ``POST /info`` and ``POST /exchange`` with the real envelopes and error strings, verifying what the
 real venue verifies (signer recovery, approved agents, nonce rules, tick / lot / $10 rules in the
 engine). ``MockExchange`` holds the state; ``create_app`` builds the aiohttp application (one
-route table, so later routes such as ``/ws`` are one ``add_*`` call away); ``MockExchange.run``
-serves it and moves the market.
+route table, ``/ws`` served by mock_ws.py on the same port); ``MockExchange.run`` serves it and
+moves the market. Every market step and executed action ``publish``-es the engine's stream
+events to listeners (the WebSocket hub), and ``mock.faults`` (mock_faults.py, settable at
+runtime) decides which requests fail, stall or lose their answer.
 
 One funded account per mock: ``fund`` binds it (mock-only, also reachable as the info request
 ``{"type": "mockFund", "user": ADDR, "usd": "1000"}``); ``approve_agent`` lets an agent trade
@@ -16,10 +18,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
+from http import HTTPStatus
 from typing import Any
 
 import attrs
@@ -28,7 +32,9 @@ from aiohttp import web
 from gridtui.config.schema import PaperMarket, PaperSettings
 from gridtui.core.clock import Clock, RealClock
 from gridtui.core.types import AssetMeta
-from gridtui.exchanges.hyperliquid import mock_actions, mock_info
+from gridtui.exchanges.base import StreamEvent
+from gridtui.exchanges.hyperliquid import mock_actions, mock_info, mock_ws
+from gridtui.exchanges.hyperliquid.mock_faults import Faults
 from gridtui.exchanges.hyperliquid.mock_info import MockError
 from gridtui.exchanges.sim import SimExchange
 
@@ -36,11 +42,14 @@ log = logging.getLogger(__name__)
 
 NONCES_KEPT = 100
 NONCE_WINDOW_MS = 86_400_000
+HOLD_POLL_S = 0.05
 DEFAULT_MARKETS = (
     PaperMarket(coin="BTC", start_price=Decimal("64000"), sz_decimals=5),
     PaperMarket(coin="ETH", start_price=Decimal("3000"), sz_decimals=4),
 )
 MOCK_VENUE = "hyperliquid"
+Listener = Callable[[Sequence[StreamEvent], int], None]
+"""Receives one published batch of engine events and the mock time it was published at."""
 
 
 class NonceBook:
@@ -74,6 +83,7 @@ class MockExchange:
         *,
         is_mainnet: bool = False,
         seed: int | None = None,
+        faults: Faults | None = None,
     ) -> None:
         if not settings.markets:
             raise ValueError("the mock exchange needs at least one market")
@@ -87,7 +97,13 @@ class MockExchange:
         self.leverage: dict[str, tuple[bool, int]] = {}
         """Coin → (is_cross, leverage) as set by updateLeverage."""
         self.actions_used = 0
+        self.faults = Faults() if faults is None else faults
+        """What goes wrong; tests replace it at runtime (start a 429 storm, stop it)."""
+        self.release_held = asyncio.Event()
+        """Set on shutdown: requests held by a timeout-after-accept fault give up at once."""
+        self._listeners: list[Listener] = []
         self.sim = self._new_sim(self.settings)
+        self._stream = self.sim.subscribe()
 
     def _new_sim(self, settings: PaperSettings) -> SimExchange:
         return SimExchange.in_memory(settings, self.clock, venue=MOCK_VENUE, account="mock")
@@ -113,7 +129,9 @@ class MockExchange:
         mids = await self.sim.all_mids()
         markets = tuple(attrs.evolve(m, start_price=mids[m.coin]) for m in self.settings.markets)
         self.settings = attrs.evolve(self.settings, starting_balance=usd, markets=markets)
+        self.publish()
         old, self.sim = self.sim, self._new_sim(self.settings)
+        self._stream = self.sim.subscribe()
         await old.close()
         self.account = address
         log.info("mock exchange: funded %s with %s USD", address, usd)
@@ -137,6 +155,34 @@ class MockExchange:
     def step(self, dt_s: float | None = None) -> None:
         """One market tick (and a due scheduleCancel); tests drive it with a SimClock."""
         self.sim.step(dt_s)
+        self.publish()
+
+    async def exchange(self, body: Mapping[str, Any]) -> Any:
+        """Answer one /exchange body (HTTP or WS post) and publish what it changed."""
+        try:
+            return await mock_actions.handle_exchange(self, body)
+        finally:
+            self.publish()
+
+    def add_listener(self, listener: Listener) -> None:
+        self._listeners.append(listener)
+
+    def remove_listener(self, listener: Listener) -> None:
+        if listener in self._listeners:
+            self._listeners.remove(listener)
+
+    def publish(self) -> None:
+        """Hand the engine's queued stream events (mids, fills, order changes) to every listener
+        as one batch. Called right after each step and action, so the WebSocket sees changes in
+        the order the engine made them."""
+        events: list[StreamEvent] = []
+        while not self._stream.empty():
+            events.append(self._stream.get_nowait())
+        if not events:
+            return
+        now = self.clock.now_ms()
+        for listener in list(self._listeners):
+            listener(events, now)
 
     async def close(self) -> None:
         await self.sim.close()
@@ -181,46 +227,103 @@ async def _read_body(request: web.Request) -> Mapping[str, Any] | web.Response:
     return body
 
 
-async def _info(request: web.Request) -> web.Response:
+def _injected_http_error(mock: MockExchange) -> web.Response | None:
+    """A 429 or 5xx answered before the request is even read, when the faults say so."""
+    status = mock.faults.http_error()
+    if status is None:
+        return None
+    log.info("mock exchange: injected HTTP %d", status)
+    return web.Response(text=HTTPStatus(status).phrase, status=status)
+
+
+async def _withhold(mock: MockExchange, request: web.Request) -> None:
+    """Timeout after accept: the action ran, but its answer never comes. Hold the request until
+    the client hangs up, the hold time passes or the mock shuts down, then drop the connection.
+    Wall time (not the mock clock): this models the network, which the client times in wall time."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + mock.faults.timeout_hold_s
+    transport = request.transport
+    while transport is not None and not transport.is_closing() and loop.time() < deadline:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(mock.release_held.wait(), HOLD_POLL_S)
+        if mock.release_held.is_set():
+            break
+    if transport is not None:
+        transport.close()
+
+
+async def _info(request: web.Request) -> web.StreamResponse:
+    mock = request.app[MOCK_KEY]
+    refused = _injected_http_error(mock)
+    if refused is not None:
+        return refused
     body = await _read_body(request)
     if isinstance(body, web.Response):
         return body
     try:
-        payload = await mock_info.handle_info(request.app[MOCK_KEY], body)
+        payload = await mock_info.handle_info(mock, body)
     except mock_info.InfoRequestError as exc:
         return _deserialize_error(str(exc))
     return _json_response(payload)
 
 
-async def _exchange(request: web.Request) -> web.Response:
+async def _exchange(request: web.Request) -> web.StreamResponse:
+    mock = request.app[MOCK_KEY]
+    refused = _injected_http_error(mock)
+    if refused is not None:
+        return refused
     body = await _read_body(request)
     if isinstance(body, web.Response):
         return body
     try:
-        payload = await mock_actions.handle_exchange(request.app[MOCK_KEY], body)
+        payload = await mock.exchange(body)
     except mock_actions.ActionFormatError as exc:
         return _deserialize_error(str(exc))
+    if mock.faults.timeout_after_accept():
+        log.info("mock exchange: injected timeout after accepting %s", body["action"]["type"])
+        await _withhold(mock, request)
+        # The connection is closed by now, so this answer never leaves the mock.
+        return web.Response(status=504)
+    if mock.faults.ack_delay_s:
+        await asyncio.sleep(mock.faults.ack_delay_s)
     return _json_response(payload)
 
 
 MOCK_KEY: web.AppKey[MockExchange] = web.AppKey("mock", MockExchange)
+HUB_KEY: web.AppKey[mock_ws.WsHub] = web.AppKey("ws_hub", mock_ws.WsHub)
 
 
-def create_app(mock: MockExchange) -> web.Application:
-    """The mock's HTTP application; add further routes (``/ws``) to its router."""
+def create_app(
+    mock: MockExchange, *, ws_idle_timeout_s: float = mock_ws.IDLE_TIMEOUT_S
+) -> web.Application:
+    """The mock's application: ``POST /info``, ``POST /exchange`` and ``GET /ws``."""
     app = web.Application()
     app[MOCK_KEY] = mock
+    hub = mock_ws.WsHub(mock, idle_timeout_s=ws_idle_timeout_s)
+    app[HUB_KEY] = hub
     app.router.add_post("/info", _info)
     app.router.add_post("/exchange", _exchange)
+    app.router.add_get("/ws", hub.handle)
+
+    async def _shutdown(app: web.Application) -> None:
+        mock.release_held.set()
+        await hub.close()
+
+    app.on_shutdown.append(_shutdown)
     return app
 
 
 async def start_site(
-    mock: MockExchange, host: str = "127.0.0.1", port: int = 0
+    mock: MockExchange,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    *,
+    ws_idle_timeout_s: float = mock_ws.IDLE_TIMEOUT_S,
 ) -> tuple[web.AppRunner, int]:
     """Start serving (port 0 = an ephemeral one) and return the runner and the bound port;
     ``await runner.cleanup()`` stops it."""
-    runner = web.AppRunner(create_app(mock), access_log=None)
+    app = create_app(mock, ws_idle_timeout_s=ws_idle_timeout_s)
+    runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     await site.start()
@@ -229,17 +332,26 @@ async def start_site(
 
 
 def run_mock_exchange(args: argparse.Namespace) -> int:
-    """``gridtui mock-exchange [--host 127.0.0.1] [--port 3001] [--mainnet]``: serve until
-    interrupted. Fund an account with the ``mockFund`` info request."""
+    """``gridtui mock-exchange [--host 127.0.0.1] [--port 3001] [--mainnet] [--faults SPEC]``:
+    serve until interrupted. Fund an account with the ``mockFund`` info request. ``faults`` is a
+    ``Faults`` or its spec text (``"seed=7,http_429_rate=0.1"``, see ``Faults.from_spec``)."""
     host = getattr(args, "host", None) or "127.0.0.1"
     port = getattr(args, "port", None)
     port = 3001 if port is None else port
+    faults = getattr(args, "faults", None)
+    if isinstance(faults, str):
+        try:
+            faults = Faults.from_spec(faults)
+        except ValueError as exc:
+            log.error("mock exchange: %s", exc)
+            return 2
     settings = PaperSettings(markets=DEFAULT_MARKETS)
     mock = MockExchange(
         settings,
         RealClock(),
         is_mainnet=bool(getattr(args, "mainnet", False)),
         seed=getattr(args, "seed", None),
+        faults=faults,
     )
     try:
         asyncio.run(mock.run(host, port))
