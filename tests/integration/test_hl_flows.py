@@ -1,0 +1,196 @@
+"""Failure paths of the live venue, end to end in one process: the real bot graph (factory,
+orchestrator, gateway, reconciliation, dead-man switch) over the real Hyperliquid client, against
+the mock over real sockets, with the mock's faults switched on and off at runtime."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import attrs
+from hl_flow_kit import ADDRESS, COIN, KEY, D, HlEnv, hl_env, wait_for_async, wait_until
+
+from gridtui.core.events import BreakerTripped
+from gridtui.core.rounding import round_price
+from gridtui.core.types import Fill, OrderRequest, OrderStatus, PlaceStatus, Side
+from gridtui.exchanges.hyperliquid import signing, wire
+from gridtui.execution.fill_processor import FillResult
+from gridtui.risk.circuit_breaker import BreakerState
+
+TAPE = [64000, 63900, 63800, 63700, 63800, 63900, 64000, 64100]
+"""64000, then three grid levels down (buys fill), then back up (their counter sells fill)."""
+RAW_CLOID = "0x" + "ab" * 16
+TINY_CLOID = "0x" + "cd" * 16
+CLIENT_CLOID = "0x" + "ef" * 16
+CLIENT_TINY_CLOID = "0x" + "12" * 16
+
+
+async def _journal_caught_up(env: HlEnv) -> bool:
+    return sorted(f.trade_id for f in env.journal_fills()) == await env.mock_fill_tids()
+
+
+async def test_ws_drop_with_fills_in_the_gap_loses_and_doubles_nothing(tmp_path: Path) -> None:
+    async with hl_env(tmp_path, TAPE) as env:
+        stream = env.client.stream
+        assert stream is not None
+        env.next_price()  # 63900: the first buy fills and reaches the bot over the stream
+        await wait_until(lambda: len(env.journal_fills()) == 1, what="first fill journaled")
+
+        env.set_faults(ws_drop_rate=1.0)  # every connection dies after its first message
+        env.step()
+        await wait_until(lambda: not stream.is_live, what="stream dropped")
+        env.next_price(2)  # 63800, 63700: fills while the stream is down
+        gap = await env.mock_fill_tids()
+        assert len(gap) > len(env.journal_fills()), "the gap must hold fills the bot missed"
+
+        results = spy_fill_results(env)
+        env.set_faults(duplicate_fill_rate=1.0, reorder_fills=True)  # link up, fills doubled
+        await wait_until(lambda: stream.is_live and stream.reconnects >= 1, 10, "reconnected")
+        await wait_for_async(lambda: _journal_caught_up(env), what="gap fills caught up")
+        results.clear()  # from here on, fills come over the (duplicating) stream only
+        env.next_price(3)  # back up: the counter sells fill
+        await wait_for_async(
+            lambda: _count_more(env, len(gap)), what="fills after the reconnect on the mock"
+        )
+        await wait_for_async(lambda: _journal_caught_up(env), what="post-reconnect fills")
+
+        tids = [f.trade_id for f in env.journal_fills()]
+        assert len(tids) == len(set(tids)), "a fill was journaled twice"
+        assert any(r.duplicate for r in results), "the doubled fill messages reached the bot"
+        assert sorted(tids) == await env.mock_fill_tids()
+        assert set(gap) < set(tids)
+        assert env.bot.c.state.get_snapshot().position == await env.mock_position()
+
+
+def spy_fill_results(env: HlEnv) -> list[FillResult]:
+    """Every result the bot's FillProcessor returns from now on."""
+    results: list[FillResult] = []
+    processor = env.bot.c.processor
+    process = processor.process_fills
+
+    def spy(fills: Sequence[Fill]) -> list[FillResult]:
+        out = process(fills)
+        results.extend(out)
+        return out
+
+    processor.process_fills = spy  # type: ignore[method-assign]
+    return results
+
+
+async def _count_more(env: HlEnv, n: int) -> bool:
+    return len(await env.mock_fill_tids()) > n
+
+
+async def test_429_5xx_storm_trips_the_breaker_and_cancels_once_the_api_answers(
+    tmp_path: Path,
+) -> None:
+    async with hl_env(tmp_path, TAPE) as env:
+        env.set_faults(http_429_rate=0.5, http_5xx_rate=1.0)  # every request: 429 or 5xx
+        env.next_price(3)  # three buys fill; each counter order fails against the storm
+        await wait_until(lambda: bool(env.of_type(BreakerTripped)), what="breaker tripped")
+        (tripped,) = env.of_type(BreakerTripped)
+        assert tripped.consecutive_errors >= 3
+        assert env.bot.c.gateway.cancel_all_pending, "the trip's cancel-all hit the storm"
+        assert await env.mock_open_orders(), "nothing could be cancelled during the storm"
+
+        env.set_faults()  # the API answers again
+        breaker = env.bot.c.breaker
+        await wait_until(lambda: breaker.state is BreakerState.HALF_OPEN, 2, "cooldown over")
+        await env.bot.cycle()
+        assert await env.mock_open_orders() == []
+        assert env.bot.c.ledger.live_count() == 0
+        assert not env.bot.c.gateway.cancel_all_pending
+
+
+async def test_timeout_after_accept_is_resolved_by_cloid_without_a_duplicate(
+    tmp_path: Path,
+) -> None:
+    async with hl_env(tmp_path, TAPE) as env:
+        ledger = env.bot.c.ledger
+        env.set_faults(timeout_after_accept_rate=1.0, timeout_hold_s=5.0)
+        env.next_price()  # the buy at 63923 fills; its counter sell is accepted, never answered
+        await wait_until(
+            lambda: any(t.status is OrderStatus.UNKNOWN for t in ledger.live()),
+            what="an order marked UNKNOWN",
+        )
+        (unknown,) = [t for t in ledger.live() if t.status is OrderStatus.UNKNOWN]
+        cid = unknown.client_id
+        resting = {o.client_id: o for o in await env.mock_open_orders()}
+        assert cid in resting, "the timed-out order rests on the mock"
+
+        env.set_faults()
+        assert await env.bot.c.gateway.resolve(cid) is OrderStatus.OPEN  # orderStatus by cloid
+        adopted = ledger.get(cid)
+        assert adopted is not None
+        assert (adopted.status, adopted.exchange_id) == (OrderStatus.OPEN, resting[cid].exchange_id)
+
+        before = await env.mock_open_orders()
+        await env.bot.reconcile()
+        builder = env.bot.c.builder
+        assert builder.snapshot is not None
+        await builder.build_and_place_grid(builder.snapshot, D(63900))  # a repair pass
+        after = await env.mock_open_orders()
+        assert [o.client_id for o in after].count(cid) == 1
+        at_level = [
+            o for o in after if (o.side, o.price) == (unknown.request.side, resting[cid].price)
+        ]
+        assert len(at_level) == 1, "the adopted order was placed a second time"
+        assert len(after) == len(before)
+
+
+async def test_schedule_cancel_fires_when_the_bot_stops_refreshing_it(tmp_path: Path) -> None:
+    async with hl_env(tmp_path, TAPE) as env:
+        dead_man = env.bot.c.dead_man
+        assert dead_man.armed and dead_man.expires_at_ms is not None  # the first cycle armed it
+        placed = await env.mock_open_orders()
+        ledger = env.bot.c.ledger
+        assert ledger.live_count() == len(placed) > 0
+
+        # The bot stops refreshing (no cycle runs); the mock's time passes the deadline.
+        env.mock_clock.advance((dead_man.expires_at_ms - env.mock_clock.now_ms()) / 1000 + 1)
+        env.step()
+        assert await env.mock_open_orders() == []
+        for order in placed[:3]:
+            status = await env.info(
+                {"type": "orderStatus", "user": ADDRESS, "oid": order.client_id}
+            )
+            assert status["order"]["status"] == "scheduledCancel", status
+        await wait_until(lambda: ledger.live_count() == 0, what="ledger settled by the stream")
+        assert {ledger.get(o.client_id).status for o in placed} == {OrderStatus.CANCELED}  # type: ignore[union-attr]
+
+
+async def test_invalid_price_and_order_below_minimum_are_clear_rejections(
+    tmp_path: Path,
+) -> None:
+    async with hl_env(tmp_path, TAPE) as env:
+        too_precise = OrderRequest(COIN, Side.BUY, D("60000.5"), D("0.001"), RAW_CLOID)
+        tiny = OrderRequest(COIN, Side.BUY, D(60000), D("0.0001"), TINY_CLOID)
+        # Sent raw (no rounding), signed as the live client signs: the mock's own messages.
+        action = wire.order_action([wire.order_wire(too_precise, 0), wire.order_wire(tiny, 0)])
+        nonce = env.mock_clock.now_ms() + 5_000  # clear of the client's wall-time nonces
+        signature = signing.sign_l1_action(KEY, action, None, nonce, None, is_mainnet=False)
+        response = await env.http.post(
+            f"{env.url}/exchange", json=wire.exchange_request(action, nonce, signature)
+        )
+        answer = response.json()
+        assert answer["status"] == "ok", answer
+        assert answer["response"]["data"]["statuses"] == [
+            {"error": "Price must be divisible by tick size."},  # six significant figures
+            {"error": "Order must have minimum value of $10."},
+        ]
+
+        # Through the client: the price is rounded to the venue's rules before it is sent, and
+        # the $6 order is refused with its reason, without reaching the mock.
+        too_precise = attrs.evolve(too_precise, client_id=CLIENT_CLOID)  # the raw one is spent
+        tiny = attrs.evolve(tiny, client_id=CLIENT_TINY_CLOID)
+        sent = env.mock.actions_used
+        (refused,) = await env.client.place_orders([tiny])
+        assert refused.status is PlaceStatus.ERROR
+        assert refused.error is not None and "minimum value of $10" in refused.error
+        assert env.mock.actions_used == sent, "the $6 order must be refused before sending"
+        (rounded,) = await env.client.place_orders([too_precise])
+        assert rounded.status is PlaceStatus.RESTING, rounded
+        resting = {o.client_id: o for o in await env.mock_open_orders()}
+        assert not {RAW_CLOID, TINY_CLOID, CLIENT_TINY_CLOID} & set(resting)
+        assert resting[CLIENT_CLOID].price == round_price(too_precise.price, 5)
+        assert resting[CLIENT_CLOID].price != too_precise.price
