@@ -85,6 +85,10 @@ def test_default_bots_trade_against_the_mock_and_leave_no_order(tmp_path: Path) 
         on_mock = {
             p["position"]["coin"]: Decimal(p["position"]["szi"]) for p in state["assetPositions"]
         }
+        entry_on_mock = {
+            p["position"]["coin"]: Decimal(p["position"]["entryPx"])
+            for p in state["assetPositions"]
+        }
         status = subprocess.run(
             [sys.executable, "-m", "gridtui", "--venue", "hyperliquid", "status", "--json",
              "--config", "config.toml"],
@@ -93,6 +97,10 @@ def test_default_bots_trade_against_the_mock_and_leave_no_order(tmp_path: Path) 
         assert status.returncode == 0, status.stderr
         books = {row["coin"]: Decimal(row["position"]) for row in json.loads(status.stdout)}
         assert {c: p for c, p in books.items() if p} == {c: p for c, p in on_mock.items() if p}
+        entries = {row["coin"]: Decimal(row["avg_entry"]) for row in json.loads(status.stdout)}
+        for coin, position in on_mock.items():
+            if position:  # the mock shows entryPx rounded for display; ours is exact
+                assert abs(entries[coin] - entry_on_mock[coin]) <= entry_on_mock[coin] / 10**5
         assert key[2:] not in "".join(json.dumps(e) for e in events) + status.stdout
     finally:
         for proc in (bot, mock):
