@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from gridtui.config.schema import AppConfig, BotSettings
+from gridtui.config.schema import AppConfig, BotSettings, VenueKind
 from gridtui.core.clock import RealClock, utc_day
 from gridtui.core.types import ExchangeError, Fill
 from gridtui.orchestrator.factory import journal_path
@@ -205,8 +205,12 @@ async def audit(config: AppConfig) -> int:
         for settings, store in journals:
             checked += 1
             problems += journal_mismatches(settings, store)
-        exchange = make_exchange(config, RealClock())
+        exchange = make_exchange(config, RealClock(), stream=False)
         try:
+            if config.venue.kind is VenueKind.HYPERLIQUID:
+                # A live client must connect; the paper venue is read as it lies, its market not
+                # run (starting it would move prices).
+                await exchange.start()
             positions = await exchange.positions()
             resting = await exchange.open_orders()
         except ExchangeError as exc:

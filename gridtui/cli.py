@@ -15,6 +15,7 @@ import attrs
 from gridtui.config.loader import ConfigError, load_config, summary
 from gridtui.config.schema import AppConfig, VenueKind
 from gridtui.config.starter import write_starter
+from gridtui.exchanges.base import VenueUnavailable
 from gridtui.exchanges.sim.candles import CandleFileError
 from gridtui.exchanges.sim.persistence import StateFileError
 from gridtui.monitoring.logs import EventLogger, configure_logging, log_event
@@ -37,6 +38,7 @@ USER_ERRORS = (
     FileExistsError,
     CandleFileError,
     StateFileError,
+    VenueUnavailable,
 )
 
 
@@ -146,13 +148,10 @@ def _dispatch(args: argparse.Namespace) -> int:
 
 def run_tui(config: AppConfig, *, theme: str | None, log_format: str, level: str) -> int:
     """The cockpit. Logs go to a file beside the journals: the terminal belongs to the app."""
-    from gridtui.supervisor import Supervisor, VenueUnavailable
+    from gridtui.supervisor import Supervisor
     from gridtui.tui.app import GridApp
 
-    try:
-        supervisor = Supervisor(config)
-    except VenueUnavailable as exc:
-        raise UsageError(str(exc)) from exc
+    supervisor = Supervisor(config)
     config.data_dir.mkdir(parents=True, exist_ok=True)
     log_path = config.data_dir / "gridtui.log"
     with log_path.open("a", encoding="utf-8") as log_file:
@@ -198,12 +197,9 @@ def _check_config(path: Path) -> int:
 
 async def run_headless(config: AppConfig, *, metrics_port: int | None = None) -> int:
     """Run until SIGINT/SIGTERM, then stop cleanly: orders canceled, dead-man switch disarmed."""
-    from gridtui.supervisor import Supervisor, VenueUnavailable
+    from gridtui.supervisor import Supervisor
 
-    try:
-        supervisor = Supervisor(config)
-    except VenueUnavailable as exc:
-        raise UsageError(str(exc)) from exc
+    supervisor = Supervisor(config)
     supervisor.bus.subscribe(EventLogger())
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -20,7 +20,7 @@ from gridtui.config.schema import AppConfig, VenueKind
 from gridtui.core.clock import Clock, RealClock
 from gridtui.core.events import BotCrashed, EventBus
 from gridtui.core.types import ExchangeError
-from gridtui.exchanges.base import Exchange
+from gridtui.exchanges.base import Exchange, VenueUnavailable
 from gridtui.exchanges.hyperliquid.client import HyperliquidExchange
 from gridtui.exchanges.hyperliquid.keys import KeyLoadError, load_agent_key
 from gridtui.exchanges.sim.exchange import SimExchange
@@ -34,15 +34,11 @@ from gridtui.state.store import StoreCorrupted
 log = logging.getLogger(__name__)
 
 
-class VenueUnavailable(Exception):
-    """The configured venue cannot be used by this build or in this environment."""
-
-
 MAINNET_URL = "https://api.hyperliquid.xyz"
 TESTNET_URL = "https://api.hyperliquid-testnet.xyz"
 
 
-def make_exchange(config: AppConfig, clock: Clock) -> Exchange:
+def make_exchange(config: AppConfig, clock: Clock, *, stream: bool = True) -> Exchange:
     """The venue client for a config. Live: the agent key comes from GRIDTUI_HL_KEY or a 0600 key
     file (never the config); without an account address the key's own address is the account."""
     venue = config.venue
@@ -60,6 +56,7 @@ def make_exchange(config: AppConfig, clock: Clock) -> Exchange:
         signer,
         clock,
         is_mainnet=is_mainnet,
+        stream=stream,
         stream_coins={b.coin for b in config.bots if b.enabled},
     )
 

@@ -56,6 +56,11 @@ class StreamReset:
 StreamEvent = MidUpdated | FillsReceived | OrderUpdated | StreamReset
 
 
+class VenueUnavailable(Exception):
+    """The configured venue cannot be used (no key, a key file with a wide mode, …): a one-line
+    message naming the fix."""
+
+
 class Exchange(Protocol):
     venue: str
 
