@@ -28,6 +28,12 @@ CLOID_A = "0x" + "0a" * 16
 CLOID_B = "0x" + "0b" * 16
 UNIVERSE = [("BTC", 5, 50), ("ETH", 4, 50), ("SOL", 2, 20)]
 
+RATE_LIMIT_FRESH = {
+    "cumVlm": "2500.5",
+    "nRequestsUsed": 40,
+    "nRequestsCap": 12_500,
+    "nRequestsSurplus": 0,
+}
 Scripted = httpx.Response | Exception | Callable[[httpx.Request], httpx.Response]
 
 
@@ -82,6 +88,7 @@ class FakeVenue:
                 "marginTables": [],
             },
             "allMids": {"BTC": "64000.5", "ETH": "3100.25", "SOL": "150"},
+            "userRateLimit": RATE_LIMIT_FRESH,
         }
         self._last_nonce = 0
 
@@ -137,6 +144,10 @@ class FakeVenue:
         action = body["action"]
         if action["type"] == "order":
             return order_ok(*({"resting": {"oid": 100 + i}} for i in range(len(action["orders"]))))
+        if action["type"] == "batchModify":
+            return order_ok(
+                *({"resting": {"oid": 200 + i}} for i in range(len(action["modifies"])))
+            )
         if action["type"] in ("cancel", "cancelByCloid"):
             return order_ok(*("success" for _ in action["cancels"]))
         return ok({"status": "ok", "response": {"type": "default"}})

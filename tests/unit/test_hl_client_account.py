@@ -43,7 +43,7 @@ async def test_meta_gives_asset_ids_by_index_and_is_cached() -> None:
     sol = await client.asset_meta("SOL")
     assert (sol.asset_id, sol.sz_decimals, sol.max_leverage) == (2, 2, 20)
     assert (await client.asset_meta("BTC")).asset_id == 0
-    assert [b["type"] for b in venue.info_bodies] == ["meta"]
+    assert [b["type"] for b in venue.info_bodies] == ["meta", "userRateLimit", "userRateLimit"]
 
 
 async def test_an_unknown_coin_reloads_meta_once_then_raises() -> None:
@@ -53,7 +53,7 @@ async def test_an_unknown_coin_reloads_meta_once_then_raises() -> None:
     with pytest.raises(ExchangeError, match="unknown coin 'DOGE'") as raised:
         await client.asset_meta("DOGE")
     assert raised.value.retryable is False
-    assert [b["type"] for b in venue.info_bodies] == ["meta", "meta"]
+    assert [b["type"] for b in venue.info_bodies] == ["meta", "userRateLimit", "meta"]
 
 
 async def test_all_mids_are_decimals() -> None:

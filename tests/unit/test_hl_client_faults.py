@@ -39,7 +39,7 @@ async def test_429_backs_off_with_jitter_then_succeeds() -> None:
     client, _ = make_client(venue, clock, backoff_base_s=0.5)
     venue.script["/info"].extend([too_many(), too_many()])
     await client.start()
-    assert venue.calls["/info"] == 3
+    assert venue.calls["/info"] == 4  # 2 refused + meta + userRateLimit
     assert len(clock.sleeps) == 2 and all(s >= 0.5 for s in clock.sleeps)
     assert clock.sleeps[1] <= 1.0  # attempt 2 draws from [0.5, 1.0]
 
@@ -126,15 +126,15 @@ async def test_address_budget_refusals_are_bounded() -> None:
 async def test_ip_weight_budget_is_spent_before_each_request() -> None:
     venue = FakeVenue()
     clock = CountingClock()
-    budget = IpWeightBudget(clock, per_minute=44)
+    budget = IpWeightBudget(clock, per_minute=64)
     client, _ = make_client(venue, clock, ip_budget=budget)
-    await client.start()  # meta: weight 20
+    await client.start()  # meta and userRateLimit: weight 20 each
     await client.all_mids()  # weight 2
-    assert budget.used() == 22 and clock.sleeps == []
+    assert budget.used() == 42 and clock.sleeps == []
     venue.info["frontendOpenOrders"] = []
     await client.open_orders()  # weight 20
-    assert budget.used() == 42
-    await client.all_mids()  # 44: still fits
+    assert budget.used() == 62
+    await client.all_mids()  # 64: still fits
     assert clock.sleeps == []
     await client.all_mids()  # over the minute: waits for the window
     assert clock.sleeps and sum(clock.sleeps) >= 59.9

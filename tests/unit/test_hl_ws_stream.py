@@ -77,12 +77,15 @@ async def test_subscribes_for_the_master_account_and_ignores_the_greeting(
         assert [c.subscriptions() for c in server.conns] == [
             [
                 {"type": "allMids"},
+                {"type": "l2Book", "coin": "BTC"},
+                {"type": "l2Book", "coin": "ETH"},
                 {"type": "orderUpdates", "user": MASTER_LOWER},
+                {"type": "userEvents", "user": MASTER_LOWER},
                 {"type": "userFills", "user": MASTER_LOWER},
             ]
         ]
-        # greeting + 3 subscriptionResponses + the snapshot, none of them malformed
-        await eventually(lambda: stream.message_count == 5)
+        # greeting + 6 subscriptionResponses + the snapshot, none of them malformed
+        await eventually(lambda: stream.message_count == 8)
         assert stream.malformed_count == 0
         assert stream.last_message_ms is not None
         # the first snapshot proves the stream live but is not news: no event, no reset

@@ -10,6 +10,8 @@ Failure policy (the gateway and breaker above depend on it):
 - 5xx, network errors and timeouts raise a retryable ``ExchangeError`` at once. A timed-out
   /exchange call is never resent: the order may have been accepted, and only an orderStatus by
   cloid can tell, which is the gateway's job.
+- The per-address action budget (userRateLimit, read at start and every N actions) gates
+  every action but cancels before it is signed (address_guard.py).
 - An action-level ``{"status":"err"}`` raises with the venue's message; a per-order rejection is
   a ``PlaceAck(ERROR)`` with the message kept.
 
@@ -39,9 +41,9 @@ from gridtui.core.types import (
     Position,
 )
 from gridtui.exchanges.base import StreamEvent
-from gridtui.exchanges.hyperliquid import info_parse, wire
+from gridtui.exchanges.hyperliquid import address_guard, info_parse, wire
 from gridtui.exchanges.hyperliquid.nonce import NonceManager
-from gridtui.exchanges.hyperliquid.order_rules import prepare_order
+from gridtui.exchanges.hyperliquid.order_rules import prepare_batch
 from gridtui.exchanges.hyperliquid.rate_limit import (
     EXCHANGE,
     AddressBudget,
@@ -49,6 +51,7 @@ from gridtui.exchanges.hyperliquid.rate_limit import (
     IpWeightBudget,
     weight_of,
 )
+from gridtui.exchanges.hyperliquid.rest import post_json
 from gridtui.exchanges.hyperliquid.signing import Signer, address_bytes, sign_l1_action
 from gridtui.exchanges.hyperliquid.ws import StreamFanout, UserStream
 
@@ -81,6 +84,7 @@ class HyperliquidExchange:
         stream: bool = True,
         stream_coins: Collection[str] | None = None,
         stream_live_timeout_s: float = 5.0,
+        budget_refresh_every: int = address_guard.REFRESH_EVERY,
     ) -> None:
         address_bytes(account_address)  # refuses anything but 0x + 40 hex digits
         self.venue = venue
@@ -94,6 +98,9 @@ class HyperliquidExchange:
         self._timeout_s = timeout_s
         self._ip_budget = ip_budget or IpWeightBudget(clock)
         self._address_budget = AddressBudget(clock)
+        self._budget_refresh_every = budget_refresh_every
+        self._actions_since_refresh = 0
+        self._books: dict[str, info_parse.L2Book] = {}
         self._nonces = NonceManager(clock)
         self._max_attempts = max_attempts
         self._backoff_base_s = backoff_base_s
@@ -109,6 +116,7 @@ class HyperliquidExchange:
                 clock,
                 coins=stream_coins,
                 on_event=self._fanout.publish,
+                on_book=self._on_book,
                 venue=venue,
                 backoff_seed=backoff_seed,
             )
@@ -121,6 +129,11 @@ class HyperliquidExchange:
             f"HyperliquidExchange({self._base_url}, account={self.account_address}, "
             f"agent={self._signer.address}, mainnet={self.is_mainnet})"
         )
+
+    @property
+    def address_budget(self) -> AddressBudget:
+        """The per-address action budget as last read from userRateLimit, counted down since."""
+        return self._address_budget
 
     @property
     def nonces(self) -> NonceManager:
@@ -137,6 +150,7 @@ class HyperliquidExchange:
             self._owns_http = True
         if not self._metas:
             await self._load_meta()
+        await self.user_rate_limit()
         if self.stream is not None and not self.stream.running:
             self.stream.start()
             await self.stream.wait_live(self._stream_live_timeout_s)
@@ -168,11 +182,19 @@ class HyperliquidExchange:
     async def l2_book(self, coin: str) -> info_parse.L2Book:
         return info_parse.parse_l2_book(await self._info({"type": "l2Book", "coin": coin}))
 
+    def book(self, coin: str) -> info_parse.L2Book | None:
+        """The latest l2Book the stream delivered for ``coin`` (None before the first)."""
+        return self._books.get(coin)
+
+    def _on_book(self, book: info_parse.L2Book) -> None:
+        self._books[book.coin] = book
+
     async def user_rate_limit(self) -> info_parse.UserRateLimit:
         """Read the per-address action budget and adopt it for pacing actions."""
         answer = await self._info({"type": "userRateLimit", "user": self.account_address})
         limit = info_parse.parse_user_rate_limit(answer)
         self._address_budget.update(answer)
+        self._actions_since_refresh = 0
         return limit
 
     # -- orders ------------------------------------------------------------------------------
@@ -180,19 +202,42 @@ class HyperliquidExchange:
     async def place_orders(self, requests: Sequence[OrderRequest]) -> list[PlaceAck]:
         """Round each order by the venue's rules, refuse locally what the venue would refuse
         (unknown coin, bad cloid, under $10), and send the rest as one batch."""
-        acks: list[PlaceAck | None] = [None] * len(requests)
-        wires: list[dict[str, Any]] = []
-        sent_at: list[int] = []
-        for i, request in enumerate(requests):
-            outcome = prepare_order(request, await self._meta_or_none(request.coin))
-            if isinstance(outcome, PlaceAck):
-                acks[i] = outcome
-            else:
-                wires.append(outcome)
-                sent_at.append(i)
+        return await self._send_orders([(None, request) for request in requests])
+
+    async def batch_modify(
+        self, modifies: Sequence[tuple[int | str, OrderRequest]]
+    ) -> list[PlaceAck]:
+        """Replace resting orders (named by oid or cloid) in one batchModify action. Each new
+        order is rounded and checked like ``place_orders``; one ack per entry, in order."""
+        return await self._send_orders(list(modifies))
+
+    async def update_leverage(self, coin: str, leverage: int, *, cross: bool = True) -> None:
+        """Set the coin's leverage (cross or isolated); a refusal raises with the venue's text."""
+        if isinstance(leverage, bool) or not isinstance(leverage, int) or leverage < 1:
+            raise ValueError(f"leverage must be a positive integer, not {leverage!r}")
+        asset = (await self.asset_meta(coin)).asset_id
+        answer = await self._action(wire.update_leverage_action(asset, cross, leverage), batch=1)
+        wire.check_default_response(answer)
+
+    async def noop(self) -> None:
+        """A signed no-op: it consumes a nonce, which invalidates any in-flight request signed
+        with a lower one."""
+        wire.check_default_response(await self._action(wire.noop_action(), batch=1))
+
+    async def _send_orders(
+        self, entries: Sequence[tuple[int | str | None, OrderRequest]]
+    ) -> list[PlaceAck]:
+        """Prepare each (target, order): ``None`` targets are new orders (one order action),
+        others replace the named order (one batchModify action)."""
+        metas = {coin: await self._meta_or_none(coin) for coin in {r.coin for _, r in entries}}
+        acks, wires, sent_at = prepare_batch(entries, metas)
         if wires:
-            answer = await self._action(wire.order_action(wires), batch=len(wires))
-            client_ids = [requests[i].client_id or None for i in sent_at]
+            if entries[0][0] is None:
+                action = wire.order_action(w for _, w in wires)
+            else:
+                action = wire.modify_action((t, w) for t, w in wires if t is not None)
+            answer = await self._action(action, batch=len(wires))
+            client_ids = [entries[i][1].client_id or None for i in sent_at]
             for i, ack in zip(sent_at, wire.parse_order_statuses(answer, client_ids), strict=True):
                 acks[i] = ack
         return [ack for ack in acks if ack is not None]
@@ -294,13 +339,16 @@ class HyperliquidExchange:
         return answer
 
     async def _action(self, action: dict[str, Any], *, batch: int) -> Any:
-        """Sign and send one action; retried (freshly signed) only when the venue refused it
-        for rate before looking at it."""
+        """Sign and send one action under the address budget; retried (freshly signed) only
+        when the venue refused it for rate before looking at it."""
+        kind = action["type"]
+        # a cancel never waits on (nor fails with) a budget read: it always goes
+        refresh_due = self._actions_since_refresh >= self._budget_refresh_every
+        if refresh_due and kind not in address_guard.CANCEL_ACTIONS:
+            await self.user_rate_limit()
+        address_guard.check_may_send(self._address_budget, kind)
         backoff = self._backoff()
         while True:
-            wait_s = self._address_budget.seconds_until_allowed()
-            if wait_s > 0:
-                await self._clock.sleep(wait_s)
             nonce = self._nonces.next()
             signature = sign_l1_action(
                 self._signer, action, None, nonce, None, is_mainnet=self.is_mainnet
@@ -310,51 +358,32 @@ class HyperliquidExchange:
                 "/exchange", body, weight_of(EXCHANGE, batch=batch), idempotent=False
             )
             self._address_budget.record_sent()
+            self._actions_since_refresh += 1
             try:
                 wire.action_payload(answer)
             except ExchangeError as exc:
-                if exc.retryable and await backoff.wait():
-                    log.warning("action %s refused for rate (%s); retrying", action["type"], exc)
+                throttled = address_guard.adopt_refusal(self._address_budget, str(exc))
+                wait_s = self._address_budget.seconds_until_allowed() if throttled else 0.0
+                if exc.retryable and await backoff.wait(wait_s):
+                    log.warning("action %s refused for rate (%s); retrying", kind, exc)
                     continue
-                log.error("action %s failed: %s", action["type"], exc)
+                log.error("action %s failed: %s", kind, exc)
                 raise
             return answer
 
     async def _post(self, path: str, body: dict[str, Any], weight: int, *, idempotent: bool) -> Any:
-        """POST with the IP budget and the 429 backoff; everything else raises at once."""
         if self._http is None:
             raise ExchangeError(f"{self.venue} client is not started", retryable=False)
-        what = f"{path} {body.get('type') or body['action']['type']}"
-        backoff = self._backoff()
-        while True:
-            await self._ip_budget.acquire(weight)
-            try:
-                response = await self._http.post(path, json=body)
-            except httpx.TimeoutException as exc:
-                hint = "" if idempotent else " (it may have been accepted: resolve by orderStatus)"
-                log.error("%s timed out%s", what, hint)
-                raise ExchangeError(f"{what} timed out{hint}", retryable=True) from exc
-            except httpx.HTTPError as exc:
-                log.error("%s failed: %s", what, type(exc).__name__)
-                raise ExchangeError(f"{what} failed: {type(exc).__name__}", retryable=True) from exc
-            status = response.status_code
-            if status == 429:
-                if await backoff.wait(min(_retry_after(response), self._backoff_cap_s)):
-                    log.warning("%s: HTTP 429, backing off (attempt %d)", what, backoff.attempts)
-                    continue
-                log.error("%s: HTTP 429 after %d retries", what, backoff.attempts)
-                raise ExchangeError(f"{what}: rate limited (HTTP 429)", retryable=True, status=429)
-            if status >= 500:
-                log.error("%s: HTTP %d", what, status)
-                raise ExchangeError(f"{what}: HTTP {status}", retryable=True, status=status)
-            if status != 200:
-                text = response.text[:200]
-                log.error("%s: HTTP %d %s", what, status, text)
-                raise ExchangeError(f"{what}: HTTP {status} {text}", retryable=False, status=status)
-            try:
-                return response.json()
-            except ValueError as exc:
-                raise wire.WireError(f"{what}: answer is not JSON") from exc
+        return await post_json(
+            self._http,
+            path,
+            body,
+            weight=weight,
+            idempotent=idempotent,
+            ip_budget=self._ip_budget,
+            new_backoff=self._backoff,
+            backoff_cap_s=self._backoff_cap_s,
+        )
 
     def _backoff(self) -> Backoff:
         return Backoff(
@@ -364,12 +393,3 @@ class HyperliquidExchange:
             seed=self._backoff_seed,
             max_attempts=self._max_attempts,
         )
-
-
-def _retry_after(response: httpx.Response) -> float:
-    value = response.headers.get("retry-after", "")
-    try:
-        seconds = float(value)
-    except ValueError:
-        return 0.0
-    return seconds if 0.0 <= seconds < float("inf") else 0.0

@@ -4,6 +4,7 @@ with a clear reason, and never costs an action from the per-address budget."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -41,3 +42,29 @@ def prepare_order(request: OrderRequest, meta: AssetMeta | None) -> dict[str, An
         return wire.order_wire(attrs.evolve(request, price=price, size=size), meta.asset_id)
     except ValueError as exc:
         return refuse(str(exc))
+
+
+def prepare_batch(
+    entries: Sequence[tuple[int | str | None, OrderRequest]],
+    metas: Mapping[str, AssetMeta | None],
+) -> tuple[list[PlaceAck | None], list[tuple[int | str | None, dict[str, Any]]], list[int]]:
+    """Prepare (target, order) entries of one batch: ``target`` is None for a new order, else
+    the oid or cloid of the order it replaces. Returns the local refusals (None where the entry
+    goes out), the (target, wire) pairs to send, and the entry index of each pair."""
+    acks: list[PlaceAck | None] = [None] * len(entries)
+    wires: list[tuple[int | str | None, dict[str, Any]]] = []
+    sent_at: list[int] = []
+    for i, (target, request) in enumerate(entries):
+        outcome = prepare_order(request, metas.get(request.coin))
+        if isinstance(target, str) and not isinstance(outcome, PlaceAck):
+            try:
+                wire.check_cloid(target)
+            except ValueError as exc:
+                log.warning("modify of %r not sent: %s", target, exc)
+                outcome = PlaceAck(PlaceStatus.ERROR, client_id=request.client_id, error=str(exc))
+        if isinstance(outcome, PlaceAck):
+            acks[i] = outcome
+        else:
+            wires.append((target, outcome))
+            sent_at.append(i)
+    return acks, wires, sent_at

@@ -1,7 +1,9 @@
 """Hyperliquid's WebSocket stream of one account: mids, order updates and fills as stream events.
 
 One background task keeps one connection alive:
-- it subscribes allMids, orderUpdates(user) and userFills(user) for the MASTER account;
+- it subscribes allMids, l2Book(coin) per traded coin, orderUpdates / userEvents / userFills of
+  the MASTER account; books go to ``on_book``, everything else out as stream events (userEvents'
+  fills duplicate userFills and are dropped; its venue cancels become CANCELED order updates);
 - it pings before the server's 60 s idle cut-off, and a watchdog drops the connection when
   nothing arrived for ``silence_timeout_s`` (a half-open socket looks alive but says nothing);
 - it reconnects with a bounded, jittered backoff, forever, until ``close()``.
@@ -22,13 +24,15 @@ import logging
 from collections.abc import Callable, Collection
 from typing import Any
 
+import attrs
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, WebSocketException
 
 from gridtui.core.clock import Clock
-from gridtui.core.types import ExchangeError
-from gridtui.exchanges.base import FillsReceived, StreamEvent, StreamReset
+from gridtui.core.types import ExchangeError, Order, OrderStatus
+from gridtui.exchanges.base import FillsReceived, OrderUpdated, StreamEvent, StreamReset
 from gridtui.exchanges.hyperliquid import ws_parse
+from gridtui.exchanges.hyperliquid.info_parse import L2Book, parse_l2_book
 from gridtui.exchanges.hyperliquid.rate_limit import Backoff
 
 log = logging.getLogger(__name__)
@@ -78,6 +82,7 @@ class UserStream:
         *,
         coins: Collection[str] | None,
         on_event: Callable[[StreamEvent], None],
+        on_book: Callable[[L2Book], None] | None = None,
         venue: str = "hyperliquid",
         ping_interval_s: float = 50.0,
         silence_timeout_s: float = 30.0,
@@ -97,6 +102,9 @@ class UserStream:
         self._clock = clock
         self._coins = None if coins is None else frozenset(coins)
         self._on_event = on_event
+        self._on_book = on_book
+        self._orders: dict[int, Order] = {}
+        """Live orders as orderUpdates last showed them: a venue cancel names only the oid."""
         self._venue = venue
         self._ping_interval_s = ping_interval_s
         self._silence_timeout_s = silence_timeout_s
@@ -184,7 +192,7 @@ class UserStream:
         self._snapshot_seen = False
         self._last_sent_ms = self._clock.now_ms()
         self.last_message_ms = self._clock.now_ms()
-        for subscription in ws_parse.subscriptions(self.account_address):
+        for subscription in ws_parse.subscriptions(self.account_address, self._coins):
             await self._send(socket, json.dumps(ws_parse.subscribe_message(subscription)))
         reader = asyncio.create_task(self._read(socket))
         watchdog = asyncio.create_task(self._watch(socket))
@@ -250,7 +258,14 @@ class UserStream:
                 self._on_event(event)
         elif channel == "orderUpdates":
             for update in ws_parse.order_updates(data):
+                self._remember(update.order)
                 self._on_event(update)
+        elif channel == "l2Book":
+            book = parse_l2_book(data)
+            if self._on_book is not None:
+                self._on_book(book)
+        elif channel == "user":
+            self._on_user_events(ws_parse.user_events(data))
         elif channel == "userFills":
             self._on_fills(ws_parse.user_fills(data, self.account_address, self._venue))
         elif channel == "error":
@@ -274,3 +289,27 @@ class UserStream:
             self.reconnects += 1
             log.info("%s stream live again after: %s", self.url, reason)
             self._on_event(StreamReset(reason))
+
+    def _remember(self, order: Order) -> None:
+        if order.status in (OrderStatus.OPEN, OrderStatus.PARTIALLY_FILLED):
+            self._orders[order.exchange_id] = order
+        else:
+            self._orders.pop(order.exchange_id, None)
+
+    def _on_user_events(self, events: ws_parse.UserEvents) -> None:
+        """Venue cancels become CANCELED updates (of the order as last seen; an order never
+        seen asks subscribers to reconcile); a liquidation is logged loudly; fills are left
+        to userFills, which carries the same ones."""
+        if events.liquidation is not None:
+            log.error("LIQUIDATION on %s: %.300s", self.account_address, events.liquidation)
+        for cancel in events.cancels:
+            known = self._orders.pop(cancel.exchange_id, None)
+            if known is None:
+                log.warning("venue cancelled unknown order %s %d", cancel.coin, cancel.exchange_id)
+                self._on_event(StreamReset(f"venue cancelled unknown order {cancel.exchange_id}"))
+                continue
+            log.warning("venue cancelled order %s %d", cancel.coin, cancel.exchange_id)
+            canceled = attrs.evolve(
+                known, status=OrderStatus.CANCELED, timestamp_ms=self._clock.now_ms()
+            )
+            self._on_event(OrderUpdated(canceled))

@@ -18,6 +18,7 @@ from gridtui.exchanges.hyperliquid.wire import (
     WireError,
     _as_obj,
     _bool,
+    _int,
     _obj,
     _order,
     _str,
@@ -40,12 +41,15 @@ def subscribe_message(subscription: dict[str, Any]) -> dict[str, Any]:
     return {"method": "subscribe", "subscription": subscription}
 
 
-def subscriptions(user: str) -> list[dict[str, Any]]:
+def subscriptions(user: str, coins: Collection[str] | None = None) -> list[dict[str, Any]]:
     """allMids first and userFills last: the server handles them in order, so the userFills
-    snapshot proves every earlier subscription is already live."""
+    snapshot proves every earlier subscription is already live. One l2Book per traded coin."""
+    books = [{"type": "l2Book", "coin": coin} for coin in sorted(coins or ())]
     return [
         {"type": "allMids"},
+        *books,
         {"type": "orderUpdates", "user": user},
+        {"type": "userEvents", "user": user},
         {"type": "userFills", "user": user},
     ]
 
@@ -81,3 +85,33 @@ def order_updates(data: object) -> list[OrderUpdated]:
         status = order_status_of(_str(entry, "status", where))
         events.append(OrderUpdated(_order(_obj(entry, "order", where), status, f"{where}.order")))
     return events
+
+
+@attrs.frozen(slots=True)
+class NonUserCancel:
+    """An order the venue cancelled on its own (e.g. margin), named by coin and oid only."""
+
+    coin: str
+    exchange_id: int
+
+
+@attrs.frozen(slots=True)
+class UserEvents:
+    """What one ``user`` (userEvents) message carries that userFills does not: cancels the
+    venue made and a liquidation. Its ``fills`` duplicate userFills and are not read."""
+
+    cancels: tuple[NonUserCancel, ...] = ()
+    liquidation: Any = None
+
+
+def user_events(data: object) -> UserEvents:
+    """``user`` channel: one of ``{"fills"}``, ``{"funding"}``, ``{"liquidation"}``,
+    ``{"nonUserCancel"}`` (other kinds are ignored)."""
+    obj = _as_obj(data, "userEvents")
+    cancels = []
+    if "nonUserCancel" in obj:
+        entries = _typed(obj, "nonUserCancel", "userEvents", list, "a list")
+        for i, entry in enumerate(entries):
+            where = f"userEvents.nonUserCancel[{i}]"
+            cancels.append(NonUserCancel(_str(entry, "coin", where), _int(entry, "oid", where)))
+    return UserEvents(tuple(cancels), obj.get("liquidation"))

@@ -1,0 +1,75 @@
+"""One JSON POST to the venue with the IP weight budget and the HTTP 429 backoff applied.
+
+Split from client.py so the client reads as the list of venue operations; the failure policy
+(documented there) lives here: 429 is retried after a bounded, jittered backoff honouring
+Retry-After, 5xx / network errors / timeouts raise a retryable ``ExchangeError`` at once, and a
+timed-out /exchange call is never resent (it may have been accepted).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+
+from gridtui.core.types import ExchangeError
+from gridtui.exchanges.hyperliquid.rate_limit import Backoff, IpWeightBudget
+from gridtui.exchanges.hyperliquid.wire import WireError
+
+log = logging.getLogger(__name__)
+
+
+async def post_json(
+    http: httpx.AsyncClient,
+    path: str,
+    body: dict[str, Any],
+    *,
+    weight: int,
+    idempotent: bool,
+    ip_budget: IpWeightBudget,
+    new_backoff: Callable[[], Backoff],
+    backoff_cap_s: float,
+) -> Any:
+    """POST ``body`` and return the decoded JSON answer of an HTTP 200."""
+    what = f"{path} {body.get('type') or body['action']['type']}"
+    backoff = new_backoff()
+    while True:
+        await ip_budget.acquire(weight)
+        try:
+            response = await http.post(path, json=body)
+        except httpx.TimeoutException as exc:
+            hint = "" if idempotent else " (it may have been accepted: resolve by orderStatus)"
+            log.error("%s timed out%s", what, hint)
+            raise ExchangeError(f"{what} timed out{hint}", retryable=True) from exc
+        except httpx.HTTPError as exc:
+            log.error("%s failed: %s", what, type(exc).__name__)
+            raise ExchangeError(f"{what} failed: {type(exc).__name__}", retryable=True) from exc
+        status = response.status_code
+        if status == 429:
+            if await backoff.wait(min(_retry_after(response), backoff_cap_s)):
+                log.warning("%s: HTTP 429, backing off (attempt %d)", what, backoff.attempts)
+                continue
+            log.error("%s: HTTP 429 after %d retries", what, backoff.attempts)
+            raise ExchangeError(f"{what}: rate limited (HTTP 429)", retryable=True, status=429)
+        if status >= 500:
+            log.error("%s: HTTP %d", what, status)
+            raise ExchangeError(f"{what}: HTTP {status}", retryable=True, status=status)
+        if status != 200:
+            text = response.text[:200]
+            log.error("%s: HTTP %d %s", what, status, text)
+            raise ExchangeError(f"{what}: HTTP {status} {text}", retryable=False, status=status)
+        try:
+            return response.json()
+        except ValueError as exc:
+            raise WireError(f"{what}: answer is not JSON") from exc
+
+
+def _retry_after(response: httpx.Response) -> float:
+    value = response.headers.get("retry-after", "")
+    try:
+        seconds = float(value)
+    except ValueError:
+        return 0.0
+    return seconds if 0.0 <= seconds < float("inf") else 0.0
