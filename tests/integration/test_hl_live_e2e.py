@@ -101,6 +101,17 @@ def test_default_bots_trade_against_the_mock_and_leave_no_order(tmp_path: Path) 
         for coin, position in on_mock.items():
             if position:  # the mock shows entryPx rounded for display; ours is exact
                 assert abs(entries[coin] - entry_on_mock[coin]) <= entry_on_mock[coin] / 10**5
+        # Realized PnL: the venue's closedPnl is gross, so net of fees it must equal the books.
+        fills = _info(url, {"type": "userFills", "user": address})
+        venue_pnl: dict[str, Decimal] = {}
+        for fill in fills:
+            net = Decimal(fill["closedPnl"]) - Decimal(fill["fee"])
+            venue_pnl[fill["coin"]] = venue_pnl.get(fill["coin"], Decimal(0)) + net
+        rows = {row["coin"]: row for row in json.loads(status.stdout)}
+        for coin, row in rows.items():
+            ours = Decimal(row["all_time_realized_pnl"])
+            assert abs(ours - venue_pnl.get(coin, Decimal(0))) < Decimal("0.000001"), coin
+            assert row["fills"] == sum(1 for f in fills if f["coin"] == coin)
         assert key[2:] not in "".join(json.dumps(e) for e in events) + status.stdout
     finally:
         for proc in (bot, mock):
