@@ -6,7 +6,9 @@ import itertools
 from decimal import Decimal as D
 
 from gridtui.core.types import AssetMeta, OrderRequest, OrderStatus, PlaceStatus, Side, Tif
-from gridtui.exchanges.sim.matching import (
+from gridtui.exchanges.sim.matching import MatchingEngine
+from gridtui.exchanges.sim.price_path import MarketState, Tick
+from gridtui.exchanges.sim.vocabulary import (
     ERR_CANCEL,
     ERR_INVALID_PRICE,
     ERR_INVALID_SIZE,
@@ -17,9 +19,7 @@ from gridtui.exchanges.sim.matching import (
     ERR_TICK_SIZE,
     EngineConfig,
     EngineRecords,
-    MatchingEngine,
 )
-from gridtui.exchanges.sim.price_path import MarketState, Tick
 
 MAKER = D("0.0001")
 TAKER = D("0.0005")

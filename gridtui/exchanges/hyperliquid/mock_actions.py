@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from gridtui.core.types import ExchangeError, PlaceAck, PlaceStatus
 from gridtui.exchanges.hyperliquid import signing, wire_in
 from gridtui.exchanges.hyperliquid.mock_info import MockError, num
-from gridtui.exchanges.sim.matching import ERR_CANCEL
+from gridtui.exchanges.sim.vocabulary import ERR_CANCEL
 
 if TYPE_CHECKING:
     from gridtui.exchanges.hyperliquid.mock_server import MockExchange

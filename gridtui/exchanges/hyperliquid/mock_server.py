@@ -252,13 +252,21 @@ async def _withhold(mock: MockExchange, request: web.Request) -> None:
         transport.close()
 
 
-async def _info(request: web.Request) -> web.StreamResponse:
-    mock = request.app[MOCK_KEY]
+async def _admit(
+    mock: MockExchange, request: web.Request
+) -> Mapping[str, Any] | web.StreamResponse:
+    """What both endpoints do first: an injected HTTP fault, else the JSON body (or the 422 for
+    one that cannot be read)."""
     refused = _injected_http_error(mock)
     if refused is not None:
         return refused
-    body = await _read_body(request)
-    if isinstance(body, web.Response):
+    return await _read_body(request)
+
+
+async def _info(request: web.Request) -> web.StreamResponse:
+    mock = request.app[MOCK_KEY]
+    body = await _admit(mock, request)
+    if isinstance(body, web.StreamResponse):
         return body
     try:
         payload = await mock_info.handle_info(mock, body)
@@ -269,11 +277,8 @@ async def _info(request: web.Request) -> web.StreamResponse:
 
 async def _exchange(request: web.Request) -> web.StreamResponse:
     mock = request.app[MOCK_KEY]
-    refused = _injected_http_error(mock)
-    if refused is not None:
-        return refused
-    body = await _read_body(request)
-    if isinstance(body, web.Response):
+    body = await _admit(mock, request)
+    if isinstance(body, web.StreamResponse):
         return body
     try:
         payload = await mock.exchange(body)

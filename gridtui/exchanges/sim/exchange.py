@@ -34,7 +34,7 @@ from gridtui.core.types import (
 )
 from gridtui.exchanges.base import FillsReceived, MidUpdated, OrderUpdated, StreamEvent
 from gridtui.exchanges.sim.candles import CandleReplay, load_candles
-from gridtui.exchanges.sim.matching import EngineConfig, EngineRecords, MatchingEngine
+from gridtui.exchanges.sim.matching import MatchingEngine
 from gridtui.exchanges.sim.persistence import (
     MEMORY,
     SimStore,
@@ -43,6 +43,7 @@ from gridtui.exchanges.sim.persistence import (
     read_state,
 )
 from gridtui.exchanges.sim.price_path import GeneratedPath, MarketState, PricePath, tick_volume
+from gridtui.exchanges.sim.vocabulary import EngineConfig, EngineRecords
 
 log = logging.getLogger(__name__)
 

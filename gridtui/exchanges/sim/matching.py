@@ -30,46 +30,23 @@ from gridtui.core.types import (
     Tif,
 )
 from gridtui.exchanges.sim.price_path import MarketState, Tick
-
-ERR_INVALID_PRICE = "Order has invalid price."
-ERR_TICK_SIZE = "Price must be divisible by tick size."
-ERR_INVALID_SIZE = "Order has invalid size."
-ERR_MIN_VALUE = "Order must have minimum value of $10."
-ERR_MARGIN = "Insufficient margin to place order."
-ERR_REDUCE_ONLY = "Reduce only order would increase position."
-ERR_POST_ONLY = "Post only order would have immediately matched, bbo was {bid}@{ask}."
-ERR_IOC = "Order could not immediately match against any resting orders."
-ERR_DUPLICATE_CLOID = "Order has duplicate cloid."
-ERR_CANCEL = "Order was never placed, already canceled, or filled."
-
-# Hyperliquid's orderStatus words for orders that ended without filling completely.
-CANCELED = "canceled"
-SCHEDULED_CANCEL = "scheduledCancel"
-REDUCE_ONLY_CANCELED = "reduceOnlyCanceled"
-
-
-@attrs.frozen(slots=True)
-class EngineConfig:
-    venue: str
-    maker_fee: Decimal
-    taker_fee: Decimal
-    half_spread: Decimal = Decimal("0.0001")
-
-
-@attrs.frozen(slots=True)
-class EngineRecords:
-    """The engine as rows: all of it when loaded, what changed when taken. Size 0 = closed."""
-
-    balance: Decimal
-    next_order_id: int
-    next_trade_id: int
-    schedule_cancel_ms: int | None
-    orders: tuple[Order, ...] = ()
-    reasons: Mapping[int, str] = attrs.field(factory=dict)
-    """Hyperliquid status word of canceled / rejected orders, by exchange id."""
-    fills: tuple[Fill, ...] = ()
-    positions: tuple[Position, ...] = ()
-    markets: tuple[MarketState, ...] = ()
+from gridtui.exchanges.sim.vocabulary import (
+    CANCELED,
+    ERR_CANCEL,
+    ERR_DUPLICATE_CLOID,
+    ERR_INVALID_PRICE,
+    ERR_INVALID_SIZE,
+    ERR_IOC,
+    ERR_MARGIN,
+    ERR_MIN_VALUE,
+    ERR_POST_ONLY,
+    ERR_REDUCE_ONLY,
+    ERR_TICK_SIZE,
+    REDUCE_ONLY_CANCELED,
+    SCHEDULED_CANCEL,
+    EngineConfig,
+    EngineRecords,
+)
 
 
 class MatchingEngine:

@@ -21,8 +21,8 @@ from typing import Any
 import attrs
 
 from gridtui.core.types import Fill, Order, OrderStatus, Position, Side, Tif
-from gridtui.exchanges.sim.matching import EngineRecords
 from gridtui.exchanges.sim.price_path import MarketState
+from gridtui.exchanges.sim.vocabulary import EngineRecords
 
 SCHEMA_VERSION = 1
 MEMORY = ":memory:"
