@@ -6,7 +6,6 @@ import argparse
 import asyncio
 import json
 import logging
-import signal
 import sys
 from pathlib import Path
 
@@ -18,7 +17,7 @@ from gridtui.config.starter import write_starter
 from gridtui.exchanges.base import VenueUnavailable
 from gridtui.exchanges.sim.candles import CandleFileError
 from gridtui.exchanges.sim.persistence import StateFileError
-from gridtui.monitoring.logs import EventLogger, configure_logging, log_event
+from gridtui.monitoring.logs import configure_logging
 from gridtui.state.store import StoreCorrupted
 
 DEFAULT_CONFIG = Path("config.toml")
@@ -141,32 +140,13 @@ def _dispatch(args: argparse.Namespace) -> int:
         return asyncio.run(books.audit(config))
     level = args.log_level or config.log_level
     if args.headless:
+        from gridtui.headless import run_headless
+
         configure_logging(fmt=args.log_format, level=level)
         return asyncio.run(run_headless(config, metrics_port=args.metrics_port))
+    from gridtui.tui.run import run_tui
+
     return run_tui(config, theme=args.theme, log_format=args.log_format, level=level)
-
-
-def run_tui(config: AppConfig, *, theme: str | None, log_format: str, level: str) -> int:
-    """The cockpit. Logs go to a file beside the journals: the terminal belongs to the app."""
-    from gridtui.supervisor import Supervisor
-    from gridtui.tui.app import GridApp
-
-    supervisor = Supervisor(config)
-    config.data_dir.mkdir(parents=True, exist_ok=True)
-    log_path = config.data_dir / "gridtui.log"
-    with log_path.open("a", encoding="utf-8") as log_file:
-        configure_logging(fmt=log_format, level=level, stream=log_file)
-        supervisor.bus.subscribe(EventLogger())
-        app = GridApp(config, supervisor=supervisor, theme=theme)
-        code = app.run()
-    report = app.shutdown_report
-    if report is not None:
-        print(
-            f"gridtui: stopped {report.bots} bots; {report.open_orders} orders left open; "
-            f"dead-man switch {'disarmed' if report.dead_man_disarmed else 'NOT disarmed'}; "
-            f"log: {log_path}"
-        )
-    return code if code is not None else 0
 
 
 def _with_venue_flags(config: AppConfig, args: argparse.Namespace) -> AppConfig:
@@ -193,35 +173,6 @@ def _check_config(path: Path) -> int:
         return 1
     print(summary(config))
     return 0
-
-
-async def run_headless(config: AppConfig, *, metrics_port: int | None = None) -> int:
-    """Run until SIGINT/SIGTERM, then stop cleanly: orders canceled, dead-man switch disarmed."""
-    from gridtui.supervisor import Supervisor
-
-    supervisor = Supervisor(config)
-    supervisor.bus.subscribe(EventLogger())
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    server = supervisor.metrics.serve(metrics_port) if metrics_port else None
-    try:
-        await supervisor.start()
-        log.info("running %d bots; Ctrl-C stops them cleanly", len(supervisor.slots))
-        await stop.wait()
-    finally:
-        report = await supervisor.stop()
-        if server is not None:
-            server.close()
-        log_event(
-            "shutdown_complete",
-            open_orders=report.open_orders,
-            bots=report.bots,
-            dead_man_disarmed=report.dead_man_disarmed,
-            duration_s=round(report.duration_s, 3),
-        )
-    return 0 if report.open_orders == 0 and report.dead_man_disarmed else 1
 
 
 def dumps(obj: object) -> str:
