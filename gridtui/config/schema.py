@@ -138,6 +138,8 @@ class EngineSettings:
     stuck_order_after_s: float = 30.0
     restart_backoff_s: float = 1.0
     restart_backoff_max_s: float = 60.0
+    shutdown_deadline_s: float = 30.0
+    """How long a stop keeps retrying cancels until the exchange confirms no order rests."""
 
 
 @attrs.frozen(slots=True)

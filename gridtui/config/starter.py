@@ -93,6 +93,12 @@ _DOCUMENT = (
                 "A crashed bot restarts after this delay, doubling on each crash ...",
             ),
             _Key("restart_backoff_max_s", 60.0, "... up to this delay."),
+            _Key(
+                "shutdown_deadline_s",
+                30.0,
+                "On stop, keep canceling until the exchange confirms no order is left, at most "
+                "this long (then the dead-man switch stays armed and the exit code says so).",
+            ),
         ),
     ),
     _Table(
