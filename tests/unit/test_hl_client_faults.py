@@ -88,16 +88,30 @@ async def test_timeout_on_exchange_is_raised_and_never_resent() -> None:
     assert venue.calls["/exchange"] == 1
 
 
-async def test_timeout_and_connection_errors_on_info_are_retryable() -> None:
+async def test_info_is_retried_through_timeouts_connection_errors_and_5xx() -> None:
     venue = FakeVenue()
-    client, _ = make_client(venue)
+    clock = CountingClock()
+    client, _ = make_client(venue, clock)
     await client.start()
-    venue.script["/info"].extend([httpx.ConnectTimeout("slow"), httpx.ConnectError("refused")])
-    for _ in range(2):
-        with pytest.raises(ExchangeError) as raised:
-            await client.all_mids()
-        assert raised.value.retryable
+    venue.script["/info"].extend(
+        [httpx.ConnectTimeout("slow"), httpx.ConnectError("refused"), httpx.Response(503)]
+    )
     assert await client.all_mids()
+    assert venue.calls["/info"] == 2 + 4  # start (meta, userRateLimit), 3 failures, 1 answer
+    assert len(clock.sleeps) == 3 and all(s >= 0.5 for s in clock.sleeps)
+
+
+async def test_info_failures_give_up_after_bounded_retries_as_retryable() -> None:
+    venue = FakeVenue()
+    clock = CountingClock()
+    client, _ = make_client(venue, clock, max_attempts=2)
+    await client.start()
+    venue.script["/info"].extend(httpx.Response(502) for _ in range(10))
+    with pytest.raises(ExchangeError) as raised:
+        await client.all_mids()
+    assert raised.value.retryable and raised.value.status == 502
+    assert venue.calls["/info"] == 2 + 3  # the first try and 2 retries
+    assert len(clock.sleeps) == 2
 
 
 async def test_address_budget_refusal_is_retried_freshly_signed_then_succeeds() -> None:

@@ -2,8 +2,11 @@
 
 Split from client.py so the client reads as the list of venue operations; the failure policy
 (documented there) lives here: 429 is retried after a bounded, jittered backoff honouring
-Retry-After, 5xx / network errors / timeouts raise a retryable ``ExchangeError`` at once, and a
-timed-out /exchange call is never resent (it may have been accepted).
+Retry-After; a 5xx, a network error or a timeout of an idempotent request (every /info query) is
+retried with the same backoff, because a venue on a bad day answers a third of its queries with 5xx
+and a bot that gave up on each would never confirm its books; on /exchange they raise a retryable
+``ExchangeError`` at once, and a timed-out /exchange call is never resent (it may have been
+accepted).
 """
 
 from __future__ import annotations
@@ -40,10 +43,21 @@ async def post_json(
         try:
             response = await http.post(path, json=body)
         except httpx.TimeoutException as exc:
+            if idempotent and await backoff.wait():
+                log.warning("%s timed out; retrying (attempt %d)", what, backoff.attempts)
+                continue
             hint = "" if idempotent else " (it may have been accepted: resolve by orderStatus)"
             log.error("%s timed out%s", what, hint)
             raise ExchangeError(f"{what} timed out{hint}", retryable=True) from exc
         except httpx.HTTPError as exc:
+            if idempotent and await backoff.wait():
+                log.warning(
+                    "%s failed (%s); retrying (attempt %d)",
+                    what,
+                    type(exc).__name__,
+                    backoff.attempts,
+                )
+                continue
             log.error("%s failed: %s", what, type(exc).__name__)
             raise ExchangeError(f"{what} failed: {type(exc).__name__}", retryable=True) from exc
         status = response.status_code
@@ -54,6 +68,9 @@ async def post_json(
             log.error("%s: HTTP 429 after %d retries", what, backoff.attempts)
             raise ExchangeError(f"{what}: rate limited (HTTP 429)", retryable=True, status=429)
         if status >= 500:
+            if idempotent and await backoff.wait():
+                log.warning("%s: HTTP %d, retrying (attempt %d)", what, status, backoff.attempts)
+                continue
             log.error("%s: HTTP %d", what, status)
             raise ExchangeError(f"{what}: HTTP {status}", retryable=True, status=status)
         if status != 200:
