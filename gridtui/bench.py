@@ -44,6 +44,7 @@ from gridtui.monitoring.metrics import Metrics
 from gridtui.orchestrator.bot_orchestrator import BotOrchestrator
 from gridtui.orchestrator.factory import BotComponents, build_bot
 from gridtui.risk.dead_man_switch import DeadManSwitch
+from gridtui.state.data_dir import PAPER
 from gridtui.state.shadow_ledger import ShadowLedger
 from gridtui.state.state_manager import StateManager
 from gridtui.state.store import Store
@@ -330,6 +331,7 @@ async def _bench_tick(workdir: Path, count: int, out: TextIO) -> None:
         bus=bus,
         clock=clock,
         metrics=Metrics(),
+        identity=PAPER,
     )
     bot = BotOrchestrator(components, config.engine)
     watch = exchange.subscribe()
@@ -364,7 +366,7 @@ async def _bench_tick(workdir: Path, count: int, out: TextIO) -> None:
         try:
             await task
         finally:
-            await bot.shutdown()
+            await bot.shutdown(time.monotonic() + config.engine.shutdown_deadline_s)
             await dead_man.disarm()
             bot.detach()
             exchange.unsubscribe(watch)

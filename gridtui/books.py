@@ -1,7 +1,10 @@
 """Books a user can check, from the journals alone: ``status``, ``fills`` and ``audit``.
 
-These read each bot's SQLite journal (and, for the audit, the exchange), so they work while the
-bots run in another process and after they stopped.
+These read the journals of the config's venue identity (``state.data_dir``: paper, testnet,
+mainnet and every mock URL keep separate books) — every journal there, including those of bots no
+longer configured (removed, disabled, renamed), because their positions and fills still exist —
+and, for the audit, the exchange. They take no lock: they work while the bots run in another
+process and after they stopped.
 """
 
 from __future__ import annotations
@@ -14,13 +17,30 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+import attrs
+
 from gridtui.config.schema import AppConfig, BotSettings, VenueKind
 from gridtui.core.clock import RealClock, utc_day
-from gridtui.core.types import ExchangeError, Fill
-from gridtui.orchestrator.factory import journal_path
+from gridtui.core.types import ExchangeError, Fill, Order, Position
+from gridtui.exchanges.base import VenueUnavailable
+from gridtui.exchanges.hyperliquid.keys import KeyLoadError, load_agent_key
 from gridtui.state.accounting import PositionCorrection, replay
+from gridtui.state.data_dir import (
+    VenueIdentity,
+    find_legacy_journals,
+    journal_dir,
+    journal_owner,
+    list_identities,
+    list_journals,
+    venue_identity,
+)
+from gridtui.state.records import Adjustment
 from gridtui.state.store import Store
 from gridtui.supervisor import make_exchange
+
+# Our orders' fills happen after we journaled the order; the venue's clock may run a little
+# behind ours, so the audit asks for fills from this much before the first journaled order.
+CLOCK_SKEW_MS = 60_000
 
 
 def _iso(ms: int) -> str | None:
@@ -29,26 +49,65 @@ def _iso(ms: int) -> str | None:
     return datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="milliseconds")
 
 
+@attrs.frozen(slots=True)
+class Journal:
+    """One journal in the identity's folder and whether a configured bot still owns it."""
+
+    bot: str
+    coin: str
+    store: Store
+    settings: BotSettings | None
+    """None: no ``[[bots]]`` entry has this name any more (removed or renamed)."""
+
+    @property
+    def ownership(self) -> str:
+        if self.settings is None:
+            return "not in config"
+        return "configured" if self.settings.enabled else "disabled"
+
+
+def identity_of(config: AppConfig) -> VenueIdentity:
+    """Whose books ``config`` trades. Live: the configured account address, else the agent
+    key's (the same rule as the supervisor's exchange)."""
+    account = None
+    if config.venue.kind is VenueKind.HYPERLIQUID:
+        account = config.venue.account_address
+        if not account:
+            try:
+                account = load_agent_key(key_file=config.venue.key_file).address
+            except KeyLoadError as exc:
+                raise VenueUnavailable(str(exc)) from exc
+    return venue_identity(config, account)
+
+
+def _legacy_notes(config: AppConfig, identity: VenueIdentity) -> None:
+    """Journals still in the pre-identity place are not read here; say so, never silently."""
+    for legacy in find_legacy_journals(config.data_dir, identity):
+        print(f"gridtui: note: {legacy.note}", file=sys.stderr)
+
+
 @contextmanager
-def _journals(
-    config: AppConfig, bot: str | None = None
-) -> Iterator[list[tuple[BotSettings, Store]]]:
-    """Open the journals that exist; a bot that never ran has none and is skipped."""
-    opened: list[tuple[BotSettings, Store]] = []
+def _journals(config: AppConfig, bot: str | None = None) -> Iterator[list[Journal]]:
+    """Open every journal of the config's identity that has a state row (a bot that never ran
+    has none and is skipped). Its coin is the one the journal recorded: the books are what was
+    traded, whatever the config says now."""
+    identity = identity_of(config)
+    _legacy_notes(config, identity)
+    configured = {b.name: b for b in config.bots}
+    opened: list[Journal] = []
     try:
-        for settings in config.bots:
-            if bot is not None and settings.name != bot:
+        for name, path in list_journals(config.data_dir, identity).items():
+            if bot is not None and name != bot:
                 continue
-            path = journal_path(config.data_dir, settings.name)
-            if path.exists():
-                venue = config.venue.kind.value
-                opened.append(
-                    (settings, Store(path, venue=venue, bot=settings.name, coin=settings.coin))
-                )
+            owner = journal_owner(path)
+            if owner is None:
+                continue
+            store = Store(path, venue=identity.kind.value, bot=name, coin=owner[1])
+            opened.append(Journal(name, owner[1], store, configured.get(name)))
         yield opened
     finally:
-        for _, store in opened:
-            store.close()
+        for journal in opened:
+            journal.store.close()
 
 
 def _money(value: Decimal) -> str:
@@ -60,14 +119,14 @@ def status_rows(config: AppConfig) -> list[dict[str, Any]]:
     rows = []
     today = utc_day(RealClock().now_ms())
     with _journals(config) as journals:
-        for settings, store in journals:
-            state = store.load_state()
+        for journal in journals:
+            state = journal.store.load_state()
             if state is None:
                 continue
             rows.append(
                 {
-                    "bot": settings.name,
-                    "coin": settings.coin,
+                    "bot": journal.bot,
+                    "coin": journal.coin,
                     "position": state.position,
                     "avg_entry": state.avg_entry,
                     "session_realized_pnl": state.session_realized,
@@ -75,10 +134,12 @@ def status_rows(config: AppConfig) -> list[dict[str, Any]]:
                     "daily_realized_pnl": state.daily_realized_for(today),
                     "fees_paid": state.fees_paid,
                     "fills": state.fill_count,
-                    "open_orders": len(store.orders(live_only=True)),
+                    "open_orders": len(journal.store.orders(live_only=True)),
                     "last_fill": _iso(state.last_fill_ms),
                     "halted": state.halted,
                     "halt_reason": state.halt_reason,
+                    "in_config": journal.settings is not None,
+                    "enabled": journal.settings is not None and journal.settings.enabled,
                 }
             )
     return rows
@@ -90,7 +151,16 @@ def print_status(config: AppConfig, *, as_json: bool) -> int:
         print(json.dumps(rows, default=str, indent=2))
         return 0
     if not rows:
-        print(f"no journals yet in {config.data_dir} (run: gridtui --headless)")
+        identity = identity_of(config)
+        print(
+            f"no journals yet in {journal_dir(config.data_dir, identity)} (run: gridtui --headless)"
+        )
+        others = [str(i) for i in list_identities(config.data_dir) if i != identity]
+        if others:
+            print(
+                f"books of other venues in {config.data_dir}: {', '.join(others)} "
+                "(status reads the venue, network and account this config trades)"
+            )
         return 0
     header = (
         "bot",
@@ -108,6 +178,10 @@ def print_status(config: AppConfig, *, as_json: bool) -> int:
     table = [header]
     for r in rows:
         state = f"halted: {r['halt_reason']}" if r["halted"] else "running"
+        if not r["in_config"]:
+            state += " (not in config)"
+        elif not r["enabled"]:
+            state += " (disabled)"
         table.append(
             (
                 r["bot"],
@@ -148,15 +222,20 @@ def _fill_row(bot: str, fill: Fill) -> dict[str, Any]:
 
 
 def print_fills(config: AppConfig, *, as_json: bool, bot: str | None) -> int:
-    if bot is not None and bot not in {b.name for b in config.bots}:
-        names = ", ".join(b.name for b in config.bots)
-        print(
-            f"gridtui fills: no bot named {bot!r} in {config.source} (bots: {names})",
-            file=sys.stderr,
+    if bot is not None:
+        known = {b.name for b in config.bots} | set(
+            list_journals(config.data_dir, identity_of(config))
         )
-        return 2
+        if bot not in known:
+            names = ", ".join(sorted(known))
+            print(
+                f"gridtui fills: no bot named {bot!r} in {config.source} or its journals "
+                f"(bots: {names})",
+                file=sys.stderr,
+            )
+            return 2
     with _journals(config, bot) as journals:
-        rows = [_fill_row(s.name, f) for s, store in journals for f in store.fills()]
+        rows = [_fill_row(j.bot, f) for j in journals for f in j.store.fills()]
     rows.sort(key=lambda r: (r["timestamp_ms"], r["trade_id"]))
     if as_json:
         for row in rows:
@@ -180,31 +259,156 @@ def _corrections(store: Store) -> list[PositionCorrection]:
 
 def journal_mismatches(settings: BotSettings, store: Store) -> list[str]:
     """Recompute the book from the journal and compare it with the state row."""
+    return _state_mismatches(settings.name, settings.coin, store)
+
+
+def _state_mismatches(bot: str, coin: str, store: Store) -> list[str]:
     state = store.load_state()
     if state is None:
         return []
     fills = store.applied_fills()
-    again = replay(settings.name, settings.coin, fills, state.session_start_ms, _corrections(store))
+    again = replay(bot, coin, fills, state.session_start_ms, _corrections(store))
     problems = []
     for field in ("position", "avg_entry", "all_time_realized", "fees_paid", "fill_count"):
         journal, row = getattr(again, field), getattr(state, field)
         if journal != row:
             problems.append(
-                f"{settings.name}: {field} is {row} in the state row but {journal} from the journal"
+                f"{bot}: {field} is {row} in the state row but {journal} from the journal"
             )
     if len(fills) != store.fill_count():
-        problems.append(f"{settings.name}: fill count differs between tables")
+        problems.append(f"{bot}: fill count differs between tables")
     return problems
 
 
+def _describe(fill: Fill) -> str:
+    side = "buy" if fill.side.sign > 0 else "sell"
+    return (
+        f"{fill.trade_id} ({side} {fill.size} {fill.coin} @ {fill.price}, "
+        f"{_iso(fill.timestamp_ms)}, order {fill.exchange_order_id})"
+    )
+
+
+@attrs.frozen(slots=True)
+class _CoinBooks:
+    """Every journal that traded one coin on this account (a renamed bot leaves two), their
+    orders indexed by client id and exchange id, and their fills by trade id."""
+
+    coin: str
+    journals: tuple[Journal, ...]
+    owner_by_client_id: dict[str, str]
+    owner_by_exchange_id: dict[int, str]
+    fills: dict[int, tuple[str, Fill]]
+    since_ms: int | None
+    """Where the venue's fills must be read from to cover all of ours; None: we never ordered."""
+
+    @classmethod
+    def of(cls, coin: str, journals: list[Journal]) -> _CoinBooks:
+        by_cid: dict[str, str] = {}
+        by_oid: dict[int, str] = {}
+        fills: dict[int, tuple[str, Fill]] = {}
+        times: list[int] = []
+        for journal in journals:
+            for order in journal.store.orders():
+                by_cid[order.client_id] = journal.bot
+                if order.exchange_id is not None:
+                    by_oid[order.exchange_id] = journal.bot
+                times.append(order.created_ms)
+            for fill in journal.store.fills():
+                fills[fill.trade_id] = (journal.bot, fill)
+                times.append(fill.timestamp_ms)
+        since = min(times) - CLOCK_SKEW_MS if times else None
+        return cls(coin, tuple(journals), by_cid, by_oid, fills, since)
+
+    def owner_of(self, fill: Fill) -> str | None:
+        """The bot whose order ``fill`` filled, or None when no journal knows the order."""
+        if fill.client_id is not None and fill.client_id in self.owner_by_client_id:
+            return self.owner_by_client_id[fill.client_id]
+        return self.owner_by_exchange_id.get(fill.exchange_order_id)
+
+    def position_journal(self) -> Journal:
+        """The journal whose position must equal the venue's: the enabled bot's (one per coin);
+        when no bot trades the coin any more (removed, disabled, renamed), the one that was
+        active last — older ones are history."""
+
+        def rank(journal: Journal) -> tuple[bool, int]:
+            state = journal.store.load_state()
+            recent = 0 if state is None else max(state.last_fill_ms, state.session_start_ms)
+            return (journal.settings is not None and journal.settings.enabled, recent)
+
+        return max(self.journals, key=rank)
+
+
+def _fill_set_mismatches(books: _CoinBooks, venue_fills: list[Fill]) -> tuple[list[str], int]:
+    """Journal fills vs the venue's, by trade id, both ways. Returns the problems and how many
+    venue fills belong to no journaled order (not ours: trades made by hand show up as
+    position adjustments instead)."""
+    problems = []
+    on_venue = {fill.trade_id for fill in venue_fills}
+    not_ours = 0
+    for fill in venue_fills:
+        owner = books.owner_of(fill)
+        if owner is None:
+            not_ours += 1
+        elif fill.trade_id not in books.fills:
+            problems.append(
+                f"{owner}: exchange fill {_describe(fill)} of our order is not in the journal"
+            )
+    for trade_id, (bot, fill) in sorted(books.fills.items()):
+        if trade_id not in on_venue:
+            problems.append(f"{bot}: journal fill {_describe(fill)} is not on the exchange")
+    return problems, not_ours
+
+
+def _venue_mismatches(
+    books: _CoinBooks, positions: dict[str, Position], resting: list[Order]
+) -> list[str]:
+    problems = []
+    journal = books.position_journal()
+    state = journal.store.load_state()
+    if state is not None:
+        reported = positions.get(books.coin)
+        size = reported.size if reported is not None else Decimal(0)
+        if size != state.position:
+            problems.append(
+                f"{journal.bot}: position is {state.position} in the journal but "
+                f"{size} on the exchange"
+            )
+    for order in resting:
+        if order.coin != books.coin:
+            continue
+        known = order.client_id is not None and order.client_id in books.owner_by_client_id
+        if not (known or order.exchange_id in books.owner_by_exchange_id):
+            problems.append(
+                f"{journal.bot}: exchange order {order.exchange_id} on {order.coin} "
+                "is not in the journal"
+            )
+    return problems
+
+
+def _adjustment_line(bot: str, adj: Adjustment) -> str:
+    return (
+        f"ADJUSTMENT {bot}: {_iso(adj.timestamp_ms) or adj.timestamp_ms} {adj.field} "
+        f"{adj.old_value} -> {adj.new_value} after {adj.fills_before} fills: {adj.reason}"
+    )
+
+
 async def audit(config: AppConfig) -> int:
-    """Exit 0 when journal, state row and exchange agree; else 1, naming every mismatch."""
+    """Exit 0 when each journal agrees with its state row and with the exchange — the same fills
+    (trade ids, both ways), the same position, no resting order we do not know — else 1, naming
+    every mismatch. Adjustments (corrections reconciliation made) are listed either way: they
+    are where the books were changed without a fill."""
     problems: list[str] = []
-    checked = 0
+    notes: list[str] = []
     with _journals(config) as journals:
-        for settings, store in journals:
-            checked += 1
-            problems += journal_mismatches(settings, store)
+        for journal in journals:
+            problems += _state_mismatches(journal.bot, journal.coin, journal.store)
+        coins: dict[str, list[Journal]] = {}
+        for journal in journals:
+            coins.setdefault(journal.coin, []).append(journal)
+        books = [_CoinBooks.of(coin, group) for coin, group in sorted(coins.items())]
+        positions: dict[str, Position] = {}
+        resting: list[Order] = []
+        venue_fills: dict[str, list[Fill]] = {}
         exchange = make_exchange(config, RealClock(), stream=False)
         try:
             if config.venue.kind is VenueKind.HYPERLIQUID:
@@ -213,33 +417,37 @@ async def audit(config: AppConfig) -> int:
                 await exchange.start()
             positions = await exchange.positions()
             resting = await exchange.open_orders()
+            venue_fills = {
+                b.coin: await exchange.fills_since(b.since_ms, b.coin)
+                for b in books
+                if b.since_ms is not None
+            }
         except ExchangeError as exc:
             problems.append(f"exchange: could not be read ({exc})")
-            positions, resting = {}, []
+            books = []  # nothing to compare with: comparing with "nothing" would mislead
         finally:
             await exchange.close()
-        for settings, store in journals:
-            state = store.load_state()
-            if state is None:
-                continue
-            reported = positions.get(settings.coin)
-            size = reported.size if reported is not None else Decimal(0)
-            if size != state.position:
-                problems.append(
-                    f"{settings.name}: position is {state.position} in the journal but "
-                    f"{size} on the exchange"
+        for coin_books in books:
+            problems += _venue_mismatches(coin_books, positions, resting)
+            found, not_ours = _fill_set_mismatches(coin_books, venue_fills.get(coin_books.coin, []))
+            problems += found
+            if not_ours:
+                notes.append(
+                    f"NOTE {coin_books.coin}: {not_ours} exchange fills of orders no journal "
+                    "knows (not ours; they show as position adjustments)"
                 )
-            for order in resting:
-                if order.coin == settings.coin and (
-                    order.client_id is None or store.order(order.client_id) is None
-                ):
-                    problems.append(
-                        f"{settings.name}: exchange order {order.exchange_id} on {order.coin} "
-                        "is not in the journal"
-                    )
+        adjustments = [
+            _adjustment_line(j.bot, adj) for j in journals for adj in j.store.adjustments()
+        ]
     for line in problems:
         print(f"MISMATCH {line}")
     if problems:
-        return 1
-    print(f"audit OK: {checked} journals agree with their state rows and the exchange")
-    return 0
+        print(f"audit FAILED: {len(problems)} mismatches in {len(journals)} journals")
+    else:
+        print(
+            f"audit OK: {len(journals)} journals agree with their state rows and the exchange "
+            "(fills, positions, orders)"
+        )
+    for line in adjustments + notes:
+        print(line)
+    return 1 if problems else 0

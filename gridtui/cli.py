@@ -4,23 +4,33 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import json
 import logging
+import os
+import socket
 import sys
 from pathlib import Path
+from typing import IO, NoReturn
 
 import attrs
 
+from gridtui import stop_signals
+from gridtui.config.fields import url_problem
 from gridtui.config.loader import ConfigError, load_config, summary
 from gridtui.config.schema import AppConfig, VenueKind
-from gridtui.config.starter import write_starter
+from gridtui.config.starter import StarterError, write_starter
 from gridtui.exchanges.base import VenueUnavailable
 from gridtui.exchanges.sim.candles import CandleFileError
 from gridtui.exchanges.sim.persistence import StateFileError
 from gridtui.monitoring.logs import configure_logging
+from gridtui.monitoring.metrics import MetricsPortError
+from gridtui.state.data_dir import DataDirError
 from gridtui.state.store import StoreCorrupted
 
 DEFAULT_CONFIG = Path("config.toml")
+EXIT_BROKEN_PIPE = 141
+"""128 + SIGPIPE: what a shell reports for a command whose reader went away (``| head``)."""
 
 log = logging.getLogger("gridtui")
 
@@ -38,23 +48,56 @@ USER_ERRORS = (
     CandleFileError,
     StateFileError,
     VenueUnavailable,
+    MetricsPortError,
+    StarterError,
+    DataDirError,
 )
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage mistake is one line (what is wrong, where to look), not a usage
+    block: the same shape as every other error gridtui prints."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+    def print_help(self, file: IO[str] | None = None) -> None:
+        # argparse drops write errors; a closed pipe must reach main()'s handler instead.
+        (file or sys.stdout).write(self.format_help())
+
+
+def _port(text: str) -> int:
+    """A TCP port a server can listen on; 0 (any port) is refused because nobody could find it."""
+    try:
+        port = int(text)
+    except ValueError:
+        port = -1
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"must be a TCP port from 1 to 65535, got {text!r}")
+    return port
+
+
+def _api_url(text: str) -> str:
+    problem = url_problem(text)
+    if problem is not None:
+        raise argparse.ArgumentTypeError(problem)
+    return text
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="gridtui", description="Grid trading bots for Hyperliquid perpetuals."
-    )
+    parser = _Parser(prog="gridtui", description="Grid trading bots for Hyperliquid perpetuals.")
     parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="config file")
     parser.add_argument("--headless", action="store_true", help="run the bots without the UI")
     parser.add_argument("--log-format", choices=("text", "json"), default="text")
     parser.add_argument("--log-level", choices=("debug", "info", "warning", "error"))
-    parser.add_argument("--metrics-port", type=int, help="serve Prometheus /metrics (headless)")
+    parser.add_argument("--metrics-port", type=_port, help="serve Prometheus /metrics (headless)")
     parser.add_argument("--theme", help="TUI theme name (default: the config's theme)")
     parser.add_argument(
         "--venue", choices=("paper", "hyperliquid"), help="override the config's venue.kind"
     )
-    parser.add_argument("--api-url", help="Hyperliquid API base URL (e.g. a local mock exchange)")
+    parser.add_argument(
+        "--api-url", type=_api_url, help="Hyperliquid API base URL (e.g. a local mock exchange)"
+    )
     parser.add_argument(
         "--mainnet", action="store_true", help="trade on Hyperliquid mainnet (real funds)"
     )
@@ -81,7 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
         "mock-exchange", help="serve Hyperliquid's REST protocol on localhost over the paper engine"
     )
     mock.add_argument("--host", default="127.0.0.1")
-    mock.add_argument("--port", type=int, default=3001)
+    mock.add_argument("--port", type=_port, default=3001)
     mock.add_argument("--seed", type=int, help="seed of the simulated prices")
     mock.add_argument(
         "--faults",
@@ -95,7 +138,23 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The console entry point: a return code for every outcome, never a traceback for input."""
+    try:
+        try:
+            return _main(argv)
+        finally:
+            # Buffered output to a closed pipe fails here, inside the handler below, and not
+            # at interpreter shutdown where only a traceback could report it.
+            sys.stdout.flush()
+    except BrokenPipeError:
+        _discard_stdout()
+        return EXIT_BROKEN_PIPE
+
+
+def _main(argv: list[str] | None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command is not None or not args.headless:
+        stop_signals.release()  # the headless runner releases them once its handlers are in
     try:
         return _dispatch(args)
     except USER_ERRORS as exc:
@@ -103,6 +162,18 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+
+
+def _discard_stdout() -> None:
+    """The reader is gone: point stdout at /dev/null so the final flush at exit has somewhere
+    to go (Python's documented way to exit quietly after EPIPE)."""
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):
+        return  # not a real file (a test's capture): nothing is flushed at exit
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, fd)
+    os.close(devnull)
 
 
 def _dispatch(args: argparse.Namespace) -> int:
@@ -115,6 +186,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "mock-exchange":
         from gridtui.exchanges.hyperliquid.mock_server import run_mock_exchange
 
+        _check_port_free(args.host, args.port)
         configure_logging(fmt=args.log_format, level=args.log_level or "info")
         return run_mock_exchange(args)
     if args.command == "bench":
@@ -129,7 +201,9 @@ def _dispatch(args: argparse.Namespace) -> int:
         from gridtui.bench import run_bench
 
         return run_bench(args.what, count=args.count)
-    config = _with_venue_flags(load_config(args.config), args)
+    # A run writes journals: prove its files usable first. Reading them (status, fills, audit)
+    # must work on a read-only copy too.
+    config = _with_venue_flags(load_config(args.config, check_files=args.command is None), args)
     if args.command in ("status", "fills", "audit"):
         from gridtui import books
 
@@ -165,9 +239,31 @@ def _with_venue_flags(config: AppConfig, args: argparse.Namespace) -> AppConfig:
     return attrs.evolve(config, venue=venue)
 
 
+def _check_port_free(host: str, port: int) -> None:
+    """The mock's port, tried before the server starts, so a port in use is one line with the
+    fix. (The server still reports a bind error itself if the port is taken in between.)"""
+    where = f"mock-exchange --port {port}: {host}:{port}"
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+        family = infos[0][0]
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind(infos[0][4])
+    except socket.gaierror as exc:
+        raise UsageError(
+            f"mock-exchange --host {host}: {exc.strerror} (expected a local address such as "
+            "127.0.0.1)"
+        ) from exc
+    except OSError as exc:
+        reason = "is already in use" if exc.errno == errno.EADDRINUSE else f"{exc.strerror}"
+        raise UsageError(
+            f"{where} {reason} (choose another --port, or stop the process using it)"
+        ) from exc
+
+
 def _check_config(path: Path) -> int:
     try:
-        config = load_config(path)
+        config = load_config(path, check_files=True)
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)
         return 1

@@ -1,8 +1,11 @@
 """Runs every bot of a config: start, restart a crashed bot with backoff, stop everything cleanly.
 
-One exchange client and one dead-man switch per venue account are shared by the bots. A clean stop
-means: every bot cancels its orders, then the dead-man switch is disarmed, then the exchange is
-asked how many orders are still open — the figure ``shutdown_complete`` reports.
+One exchange client and one dead-man switch per venue account are shared by the bots. Nothing here
+gives up on the venue: connecting and building a bot are retried with capped backoff while the bot
+shows "waiting for exchange". A clean stop means: every bot cancels its orders until the exchange
+confirms none is left (retried up to ``engine.shutdown_deadline_s``), then the exchange is asked
+how many orders are still open — the figure ``shutdown_complete`` reports — and only if that is 0
+is the dead-man switch disarmed; otherwise it is re-armed so the exchange cancels what is left.
 """
 
 from __future__ import annotations
@@ -16,10 +19,10 @@ from typing import Any, Protocol
 
 import attrs
 
-from gridtui.config.schema import AppConfig, VenueKind
+from gridtui.config.schema import AppConfig, BotSettings, GridSettings, RiskLimits, VenueKind
 from gridtui.core.clock import Clock, RealClock
 from gridtui.core.events import BotCrashed, EventBus
-from gridtui.core.types import ExchangeError
+from gridtui.core.types import ExchangeError, Order
 from gridtui.exchanges.base import Exchange, VenueUnavailable
 from gridtui.exchanges.hyperliquid.client import HyperliquidExchange
 from gridtui.exchanges.hyperliquid.keys import KeyLoadError, load_agent_key
@@ -29,6 +32,14 @@ from gridtui.orchestrator.bot_orchestrator import BotOrchestrator, BotStatus
 from gridtui.orchestrator.factory import build_bot
 from gridtui.orchestrator.view import BotView, bot_view, idle_view
 from gridtui.risk.dead_man_switch import DeadManSwitch
+from gridtui.state.data_dir import (
+    DataDirError,
+    adopt_legacy_journals,
+    journal_owner,
+    list_journals,
+    prepare_journal_dir,
+    venue_identity,
+)
 from gridtui.state.store import StoreCorrupted
 
 log = logging.getLogger(__name__)
@@ -65,8 +76,15 @@ def make_exchange(config: AppConfig, clock: Clock, *, stream: bool = True) -> Ex
 class ShutdownReport:
     bots: int
     open_orders: int
+    """Orders of ours still open on the exchange; -1 when the exchange could not tell."""
     dead_man_disarmed: bool
     duration_s: float
+    left: tuple[str, ...] = ()
+    """The orders still open, one description each, for the log."""
+
+    @property
+    def clean(self) -> bool:
+        return self.open_orders == 0 and self.dead_man_disarmed
 
 
 class Cancellable(Protocol):
@@ -93,6 +111,8 @@ class BotSlot:
     done: asyncio.Event = attrs.Factory(asyncio.Event)
     restarts: int = 0
     last_error: str | None = None
+    waiting: str | None = None
+    """Why the bot cannot be built yet (the venue does not answer), with the next retry."""
 
 
 class Supervisor:
@@ -110,10 +130,21 @@ class Supervisor:
         self.bus = bus or EventBus()
         self.metrics = metrics or Metrics()
         self.exchange = exchange or make_exchange(config, self.clock)
+        account = (
+            self.exchange.account_address
+            if isinstance(self.exchange, HyperliquidExchange)
+            else None
+        )
+        self.identity = venue_identity(config, account)
+        for line in adopt_legacy_journals(config.data_dir, self.identity):
+            log.warning(line)
+        prepare_journal_dir(config.data_dir, self.identity)
         self.dead_man = DeadManSwitch(self.exchange, config.dead_man, self.clock)
         self.slots: dict[str, BotSlot] = {}
         self._stopping = False
         self._stop_requested = asyncio.Event()
+        self._venue_lock = asyncio.Lock()
+        self._venue_up = False
         self.report: ShutdownReport | None = None
         self.bus.subscribe(self.metrics.on_event)
 
@@ -122,13 +153,39 @@ class Supervisor:
         return [s.bot for s in self.slots.values() if s.bot is not None]
 
     async def start(self, runner: Runner = _as_task) -> None:
-        await self.exchange.start()
+        """Start every enabled bot's supervision loop and return at once: connecting to the
+        venue happens inside the loops, so a venue that does not answer shows as "waiting"."""
         for settings in self.config.bots:
             if not settings.enabled:
                 continue
             slot = BotSlot(settings.name, settings.coin)
             self.slots[settings.name] = slot
             slot.handle = runner(self._supervise(slot), f"bot-{settings.name}")
+
+    async def _wait(self, seconds: float) -> None:
+        """Sleep, but wake at once when a stop is requested."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stop_requested.wait(), seconds)
+
+    async def _venue_ready(self) -> bool:
+        """Start the shared venue client once, retrying with capped backoff; False if a stop
+        came first. Every waiting slot shows why."""
+        engine = self.config.engine
+        backoff = engine.restart_backoff_s
+        async with self._venue_lock:
+            while not self._venue_up and not self._stopping:
+                try:
+                    await self.exchange.start()
+                    self._venue_up = True
+                    await self._sweep_orphans()
+                except ExchangeError as exc:
+                    why = f"{exc}, retry in {backoff:g} s"
+                    for slot in self.slots.values():
+                        slot.waiting = why
+                    log.warning("waiting for exchange: %s", why)
+                    await self._wait(backoff)
+                    backoff = min(backoff * 2, engine.restart_backoff_max_s)
+        return self._venue_up
 
     def running(self, name: str) -> BotOrchestrator | None:
         """The bot if it is up (not crashed, not between restarts, not stopped)."""
@@ -152,16 +209,17 @@ class Supervisor:
                 out.append(bot_view(bot))
                 continue
             if self.report is not None:
-                status = "stopped"
+                status, why = "stopped", slot.last_error
+            elif slot.waiting is not None:
+                status, why = "waiting for exchange", slot.waiting
             else:
                 status = "crashed" if slot.last_error else "starting"
-            out.append(
-                idle_view(slot.name, slot.coin, self.exchange.venue, status, slot.last_error, now)
-            )
+                why = slot.last_error
+            out.append(idle_view(slot.name, slot.coin, self.exchange.venue, status, why, now))
         return out
 
-    async def _new_bot(self, name: str) -> BotOrchestrator:
-        settings = next(b for b in self.config.bots if b.name == name)
+    async def _new_bot(self, name: str, settings: BotSettings | None = None) -> BotOrchestrator:
+        settings = settings or next(b for b in self.config.bots if b.name == name)
         components = await build_bot(
             settings,
             config=self.config,
@@ -170,6 +228,7 @@ class Supervisor:
             bus=self.bus,
             clock=self.clock,
             metrics=self.metrics,
+            identity=self.identity,
         )
         return BotOrchestrator(components, self.config.engine)
 
@@ -184,15 +243,25 @@ class Supervisor:
         engine = self.config.engine
         backoff = engine.restart_backoff_s
         while not self._stopping:
+            if not await self._venue_ready():
+                return
             started = time.monotonic()
             try:
                 slot.bot = await self._new_bot(slot.name)
+                slot.waiting = None
                 if self._stopping:
                     return
                 await slot.bot.run()
                 return
             except asyncio.CancelledError:
                 raise
+            except ExchangeError as exc:
+                # The venue did not answer while building the bot (asset metadata): not a crash.
+                slot.waiting = f"{exc}, retry in {backoff:g} s"
+                log.warning("bot %s: waiting for exchange: %s", slot.name, slot.waiting)
+                if slot.bot is not None:
+                    slot.bot.detach()
+                    slot.bot = None
             except Exception as exc:
                 slot.last_error = f"{type(exc).__name__}: {exc}"
                 if slot.bot is not None:
@@ -206,12 +275,11 @@ class Supervisor:
                     return
                 slot.restarts += 1
                 log.exception("bot %s crashed; restarting in %.1fs", slot.name, backoff)
-                if time.monotonic() - started > engine.restart_backoff_max_s:
-                    backoff = engine.restart_backoff_s  # it ran a good while: start over
                 self._publish_crash(slot, backoff)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stop_requested.wait(), backoff)
-                backoff = min(backoff * 2, engine.restart_backoff_max_s)
+            if time.monotonic() - started > engine.restart_backoff_max_s:
+                backoff = engine.restart_backoff_s  # it ran a good while: start over
+            await self._wait(backoff)
+            backoff = min(backoff * 2, engine.restart_backoff_max_s)
 
     def _publish_crash(self, slot: BotSlot, restart_in_s: float | None) -> None:
         self.bus.publish(
@@ -224,12 +292,76 @@ class Supervisor:
             )
         )
 
+    async def _sweep_orphans(self) -> None:
+        """Journals of this account that no enabled bot owns any more (removed, disabled,
+        renamed) may still have orders resting, filling with nobody journaling them: each is
+        opened once, its fills caught up and its orders canceled, in one line per bot."""
+        enabled = {b.name for b in self.config.bots if b.enabled}
+        configured = {b.name: b for b in self.config.bots}
+        for name, path in list_journals(self.config.data_dir, self.identity).items():
+            if name in enabled:
+                continue
+            try:
+                owner = journal_owner(path)
+                if owner is None:
+                    continue  # never traded: no order of it can rest
+                coin = owner[1]
+                settings = configured.get(name) or BotSettings(
+                    name, coin, GridSettings(), RiskLimits()
+                )
+                await self._sweep_orphan(
+                    name,
+                    coin,
+                    settings,
+                    why="disabled" if name in configured else "not in the config",
+                )
+            except (StoreCorrupted, DataDirError, ExchangeError) as exc:
+                log.error(
+                    "bot %s (no longer run): its orders could not be swept (%s); the next "
+                    "start tries again",
+                    name,
+                    exc,
+                )
+
+    async def _sweep_orphan(self, name: str, coin: str, settings: BotSettings, *, why: str) -> None:
+        bot = await self._new_bot(name, settings)
+        try:
+            before = [
+                o for o in await self.exchange.open_orders(coin) if bot.c.reconciliation.owns(o)
+            ]
+            fills_before = bot.c.state.get_snapshot().fill_count
+            deadline = time.monotonic() + self.config.engine.shutdown_deadline_s
+            left = await bot.c.reconciliation.clear(deadline)
+            fills = bot.c.state.get_snapshot().fill_count - fills_before
+        finally:
+            bot.detach()
+        line = (
+            f"bot {name} ({coin}, {why}): canceled {len(before) - len(left)} of its orders "
+            f"left on the exchange, journaled {fills} missed fills"
+        )
+        if left:
+            log.error("%s; %d could not be canceled", line, len(left))
+        elif before or fills:
+            log.warning(line)
+
+    def stop_progress(self) -> str:
+        """What a stop in progress is waiting for, in one line (said on a second Ctrl-C)."""
+        waiting = [
+            f"{bot.name}: {bot.c.reconciliation.waiting_reason}"
+            for bot in self.bots
+            if bot.status is BotStatus.STOPPING and bot.c.reconciliation.waiting_reason
+        ]
+        return "; ".join(waiting) or "bots finishing their current step"
+
     async def stop(self) -> ShutdownReport:
-        """Stop every bot, cancel their orders, disarm the dead-man switch. Idempotent: a second
-        call returns the first call's report."""
+        """Stop every bot and cancel their orders until the exchange confirms none is left (or
+        ``engine.shutdown_deadline_s`` passes); disarm the dead-man switch only then, else keep
+        it armed so the exchange cancels what is left. Idempotent: a second call returns the
+        first call's report."""
         if self.report is not None:
             return self.report
         started = time.monotonic()
+        deadline = started + self.config.engine.shutdown_deadline_s
         self._stopping = True
         self._stop_requested.set()
         for slot in self.slots.values():
@@ -246,28 +378,46 @@ class Supervisor:
         for slot in self.slots.values():
             if slot.bot is not None and slot.bot.status is BotStatus.CRASHED:
                 slot.bot = await self._reopen_crashed(slot)
-        for bot in self.bots:
-            try:
-                await bot.shutdown()
-            except ExchangeError as exc:
-                log.error("bot %s: shutdown cancel failed: %s", bot.name, exc)
-        disarmed = True
-        try:
-            await self.dead_man.disarm()
-        except ExchangeError as exc:
-            disarmed = False
-            log.error("dead-man switch could not be disarmed: %s", exc)
-        open_orders = await self._count_open_orders()
+        await asyncio.gather(*(bot.shutdown(deadline) for bot in self.bots))
+        left = await self._open_orders(deadline)
+        disarmed = left == [] and await self._disarm(deadline)
+        if left is None or left:
+            await self._keep_armed()
         for bot in self.bots:
             bot.detach()
         await self.exchange.close()
         self.report = ShutdownReport(
             bots=len(self.slots),
-            open_orders=open_orders,
+            open_orders=-1 if left is None else len(left),
             dead_man_disarmed=disarmed,
             duration_s=time.monotonic() - started,
+            left=tuple(_describe(o) for o in left or ()),
         )
         return self.report
+
+    async def _disarm(self, deadline: float) -> bool:
+        while True:
+            try:
+                await self.dead_man.disarm()
+                return True
+            except ExchangeError as exc:
+                if time.monotonic() >= deadline:
+                    log.error("dead-man switch could not be disarmed: %s", exc)
+                    return False
+            await asyncio.sleep(0.5)
+
+    async def _keep_armed(self) -> None:
+        """Orders are left: the exchange-side guard must fire on them, not be cleared."""
+        if not self.dead_man.enabled:
+            log.error("orders left open and the dead-man switch is off: cancel them by hand")
+            return
+        if await self.dead_man.refresh():
+            log.error(
+                "dead-man switch left armed: the exchange cancels the orders left at %d ms",
+                self.dead_man.expires_at_ms or 0,
+            )
+        else:
+            log.error("dead-man switch could not be armed: %s", self.dead_man.last_error)
 
     async def _reopen_crashed(self, slot: BotSlot) -> BotOrchestrator | None:
         """A bot stopped while waiting to be restarted has left its orders on the exchange and
@@ -279,11 +429,31 @@ class Supervisor:
             log.exception("bot %s: cannot reopen it to cancel its orders at shutdown", slot.name)
             return None
 
-    async def _count_open_orders(self) -> int:
-        coins = {b.coin for b in self.config.bots if b.enabled}
-        try:
-            orders = await self.exchange.open_orders()
-        except ExchangeError as exc:
-            log.error("could not count open orders at shutdown: %s", exc)
-            return -1
-        return sum(1 for o in orders if o.coin in coins)
+    async def _open_orders(self, deadline: float) -> list[Order] | None:
+        """Our orders still open on the exchange, asked until it answers or the deadline passes
+        (None: it never answered, so nothing is known to be clear). Ours: a client id one of
+        our journals knows, or any order on the coin of a bot that could not be reopened (its
+        journal is unreadable, so nothing on its coin is known not to be ours)."""
+        unknown_coins = {slot.coin for slot in self.slots.values() if slot.bot is None}
+        bots = self.bots
+        while True:
+            try:
+                orders = await self.exchange.open_orders()
+                break
+            except ExchangeError as exc:
+                if time.monotonic() >= deadline:
+                    log.error("could not count open orders at shutdown: %s", exc)
+                    return None
+            await asyncio.sleep(0.5)
+        return [
+            o
+            for o in orders
+            if o.coin in unknown_coins or any(b.c.reconciliation.owns(o) for b in bots)
+        ]
+
+
+def _describe(order: Order) -> str:
+    return (
+        f"{order.coin} {order.side.value} {order.remaining:f} @ {order.price:f} "
+        f"(cloid {order.client_id})"
+    )

@@ -11,8 +11,10 @@ import enum
 import operator
 import re
 from decimal import Decimal, InvalidOperation
+from itertools import pairwise
 from pathlib import Path
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 import attrs
 
@@ -20,14 +22,33 @@ from gridtui.config.schema import EngineSettings, GridMode, Spacing, VenueKind
 
 _HEX64 = re.compile(r"(0x)?[0-9a-fA-F]{64}")
 _SECRET_WORDS = frozenset(
-    {"key", "keys", "secret", "secrets", "private", "privkey", "privatekey", "apikey"}
-    | {"secretkey", "mnemonic", "password", "passphrase", "seedphrase"}
+    {"secret", "secrets", "private", "privkey", "privatekey", "apikey", "secretkey"}
+    | {"mnemonic", "password", "passwd", "passphrase", "seedphrase"}
 )
+_KEY_WORDS = frozenset({"key", "keys"})
+_KEY_OWNERS = frozenset(
+    {"private", "priv", "api", "wallet", "agent", "secret", "signing", "signer"}
+)
+"""A "key" is a secret only when its owner says so: private_key, api_key, wallet_key are; a
+typo such as bogus_key or a made-up some_key is an unknown key, reported as such."""
 SECRET_FIX = (
     "secrets are not allowed in the config file (expected the API wallet key in an environment "
     "variable or in a 0600 file named by venue.key_file)"
 )
+MAX_PRICE = Decimal(10**9)
+"""Highest price a market or a grid bound may have. A simulated path moves within a factor 1000
+of its start, and the rounding rules quantize with 28 significant digits: far above this a price
+no longer fits them (1e30 made the paper venue die on its first tick)."""
+MAX_MAKER_REBATE = Decimal("-0.00003")
+"""Hyperliquid's largest maker rebate (-0.003%): a more negative maker fee is a typo."""
+MAX_FEE = Decimal("0.01")
+"""1%: fees are fractions (0.00015 = 0.015%); a fee this high is a percent written as a
+fraction, and would eat every grid's spacing."""
+MAX_SPEED = 100_000
+"""About a simulated day per real second (`gridtui bench soak --speed` allows the same): beyond
+that a tick spans days and the path is noise."""
 COIN_PATTERN = re.compile(r"[A-Z0-9]+")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _COMPARE = {">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le}
 
 
@@ -60,11 +81,32 @@ def looks_secret(value: Any) -> bool:
 
 
 def is_secret_name(key: str) -> bool:
-    """private_key, apiKey, secret, wallet_key, ... — anything named like a key except key_file."""
+    """private_key, apiKey, secret, wallet_key, ... — named like a secret (key_file is a path)."""
     if key == "key_file":
         return False
     words = re.split(r"[^a-z0-9]+", re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", key).lower())
-    return any(word in _SECRET_WORDS for word in words)
+    words = [word for word in words if word]
+    if any(word in _SECRET_WORDS for word in words) or words in (["key"], ["keys"]):
+        return True
+    pairs = list(pairwise(words))
+    return ("seed", "phrase") in pairs or any(
+        owner in _KEY_OWNERS and word in _KEY_WORDS for owner, word in pairs
+    )
+
+
+def url_problem(value: str) -> str | None:
+    """Why ``value`` is not an http(s) URL with a host (and a valid port), or None."""
+    expected = "an http:// or https:// URL with a host, such as http://127.0.0.1:3001"
+    try:
+        parts = urlsplit(value)
+        port = parts.port
+    except ValueError:
+        return f"must be {expected}, got {show(value)}"
+    if parts.scheme not in ("http", "https") or not parts.hostname or port == 0:
+        return f"must be {expected}, got {show(value)}"
+    if any(char.isspace() for char in value):
+        return f"must be {expected} (no spaces), got {show(value)}"
+    return None
 
 
 def to_decimal(value: Any) -> Decimal | None:
@@ -113,6 +155,8 @@ class NumberField:
     lt: Decimal | None = None
     le: Decimal | None = None
     as_float: bool = False
+    note: str = ""
+    """Why the bounds are what they are, appended to an out-of-range message."""
 
     def _bounds(self) -> list[tuple[str, Decimal]]:
         pairs = ((">", self.gt), (">=", self.ge), ("<", self.lt), ("<=", self.le))
@@ -129,7 +173,8 @@ class NumberField:
             return f"must be {self.rule}, got {show(value)}"
         for op, bound in self._bounds():
             if not _COMPARE[op](number, bound):
-                return f"must be a number {op} {bound}, got {show(value)}"
+                why = f" ({self.note})" if self.note else ""
+                return f"must be a number {op} {bound}, got {show(value)}{why}"
         return None
 
     def convert(self, value: Any) -> Decimal | float:
@@ -174,12 +219,26 @@ class ChoiceField:
 
 
 @attrs.frozen(slots=True)
+class UrlField:
+    """An http(s) URL with a host: a bare word would otherwise reach the HTTP client."""
+
+    rule: str = "an http:// or https:// URL with a host"
+
+    def problem(self, value: Any) -> str | None:
+        if not isinstance(value, str):
+            return f"must be {self.rule} in quotes, got {show(value)}"
+        return url_problem(value)
+
+    def convert(self, value: Any) -> str:
+        return str(value)
+
+
+@attrs.frozen(slots=True)
 class TextField:
-    """A string matching ``pattern`` (whole string); ``path`` makes the loader return a Path."""
+    """A string matching ``pattern`` (whole string)."""
 
     pattern: re.Pattern[str]
     rule: str
-    path: bool = False
 
     def problem(self, value: Any) -> str | None:
         if isinstance(value, str) and self.pattern.fullmatch(value):
@@ -187,7 +246,36 @@ class TextField:
         return f"must be {self.rule}, got {show(value)}"
 
     def convert(self, value: Any) -> Any:
-        return Path(value).expanduser() if self.path else value
+        return value
+
+
+@attrs.frozen(slots=True)
+class PathField:
+    """A file or folder path; the loader returns it as a Path with ``~`` expanded.
+
+    Refused here rather than at the first file operation: control characters (a NUL cannot
+    reach the OS at all) and ``~user`` for a user this machine does not have.
+    """
+
+    rule: str = "a file path in quotes"
+
+    def problem(self, value: Any) -> str | None:
+        if not isinstance(value, str) or not value or value[0].isspace():
+            return f"must be {self.rule}, got {show(value)}"
+        if _CONTROL.search(value):
+            return f"must be {self.rule} without control characters, got {show(value)}"
+        try:
+            Path(value).expanduser()
+        except RuntimeError:
+            user = value.split("/", 1)[0]
+            return (
+                f"cannot expand {user!r}: no such user (expected a full path, or ~/... for "
+                "your own home folder)"
+            )
+        return None
+
+    def convert(self, value: Any) -> Path:
+        return Path(value).expanduser()
 
 
 def _one_of(choices: tuple[str, ...]) -> str:
@@ -197,8 +285,12 @@ def _one_of(choices: tuple[str, ...]) -> str:
 _POSITIVE = NumberField(gt=Decimal(0))
 _NON_NEGATIVE = NumberField(ge=Decimal(0))
 _SECONDS = NumberField(gt=Decimal(0), as_float=True)
-_PATH = TextField(re.compile(r"\S.*"), "a file path in quotes", path=True)
+_PATH = PathField()
 _COIN = TextField(COIN_PATTERN, "an upper-case coin symbol such as 'BTC'")
+_PRICE = NumberField(
+    gt=Decimal(0), le=MAX_PRICE, note="prices beyond that do not fit the venue's rounding rules"
+)
+_FEE_NOTE = "fees are fractions: 0.00015 = 0.015%"
 
 TOP_FIELDS: dict[str, Field] = {
     "data_dir": _PATH,
@@ -218,7 +310,7 @@ DEAD_MAN_FIELDS: dict[str, Field] = {
 VENUE_FIELDS: dict[str, Field] = {
     "kind": ChoiceField(tuple(k.value for k in VenueKind), "venue", VenueKind),
     "network": ChoiceField(("testnet", "mainnet"), "network"),
-    "api_url": TextField(re.compile(r"https?://\S+"), "an http:// or https:// URL"),
+    "api_url": UrlField(),
     "account_address": TextField(
         re.compile(r"0x[0-9a-fA-F]{40}"), "your public account address: 0x and 40 hex digits"
     ),
@@ -228,14 +320,23 @@ PAPER_FIELDS: dict[str, Field] = {
     "seed": IntField(0),
     "state_file": _PATH,
     "starting_balance": _POSITIVE,
-    "maker_fee": _NON_NEGATIVE,
-    "taker_fee": _NON_NEGATIVE,
+    "maker_fee": NumberField(
+        ge=MAX_MAKER_REBATE,
+        lt=MAX_FEE,
+        note=f"{_FEE_NOTE}; Hyperliquid's largest maker rebate is -0.003%",
+    ),
+    "taker_fee": NumberField(ge=Decimal(0), lt=MAX_FEE, note=_FEE_NOTE),
     "tick_interval_s": _SECONDS,
-    "speed": _SECONDS,
+    "speed": NumberField(
+        gt=Decimal(0),
+        le=Decimal(MAX_SPEED),
+        as_float=True,
+        note="simulated seconds per real second; 86400 = one day per second",
+    ),
 }
 MARKET_FIELDS: dict[str, Field] = {
     "coin": _COIN,
-    "start_price": _POSITIVE,
+    "start_price": _PRICE,
     "sz_decimals": IntField(0, 6),
     "volatility": NumberField(ge=Decimal(0), as_float=True),
     "candles_file": _PATH,
@@ -249,8 +350,8 @@ GRID_FIELDS: dict[str, Field] = {
     "size": _POSITIVE,
     "size_scaling_pct": _NON_NEGATIVE,
     "mode": ChoiceField(tuple(m.value for m in GridMode), "grid mode", GridMode),
-    "lower": _POSITIVE,
-    "upper": _POSITIVE,
+    "lower": _PRICE,
+    "upper": _PRICE,
     "recenter_threshold_pct": _NON_NEGATIVE,
     "trend_bias": NumberField(ge=Decimal(0), le=Decimal(1)),
 }

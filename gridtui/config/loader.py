@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
+import stat
 import tomllib
 from pathlib import Path
 from typing import Any, TypeVar
@@ -29,6 +30,7 @@ from gridtui.config.fields import (
     VENUE_FIELDS,
     Field,
 )
+from gridtui.config.files import file_problems, resolve_path
 from gridtui.config.per_coin import merge
 from gridtui.config.schema import (
     AppConfig,
@@ -48,6 +50,9 @@ from gridtui.config.validator import validate
 log = logging.getLogger(__name__)
 
 _T = TypeVar("_T")
+MAX_CONFIG_BYTES = 1 << 20
+"""1 MiB: the commented starter is about 10 KiB. Anything bigger is the wrong file (a log, a
+database, a device), refused before it is read into memory."""
 
 _TOML_POSITION = re.compile(r"(?P<msg>.*) \(at line (?P<line>\d+), column (?P<col>\d+)\)")
 _TOML_AT_END = re.compile(r"(?P<msg>.*) \(at end of document\)")
@@ -65,18 +70,20 @@ class ConfigError(Exception):
         return "\n".join(f"{self.source}: {problem}" for problem in self.problems)
 
 
-def load_config(path: Path) -> AppConfig:
+def load_config(path: Path, *, check_files: bool = False) -> AppConfig:
     """Reads, validates and builds the config at ``path``; relative paths inside it resolve
-    against the file's own folder, so the bot behaves the same from any working directory."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        log.debug("cannot read config %s", path, exc_info=True)
-        raise ConfigError([_read_problem(exc)], str(path)) from exc
-    return load_config_text(text, base_dir=path.absolute().parent, source=str(path))
+    against the file's own folder, so the bot behaves the same from any working directory.
+    ``check_files`` also proves every file and folder it names usable (check-config and the
+    start of a run); reading the journals (status, fills) must not need a writable disk."""
+    text = _read(path)
+    return load_config_text(
+        text, base_dir=path.absolute().parent, source=str(path), check_files=check_files
+    )
 
 
-def load_config_text(text: str, *, base_dir: Path, source: str) -> AppConfig:
+def load_config_text(
+    text: str, *, base_dir: Path, source: str, check_files: bool = False
+) -> AppConfig:
     """Parses and validates ``text`` as if it were the file ``source`` in folder ``base_dir``."""
     try:
         raw = tomllib.loads(text)
@@ -84,9 +91,41 @@ def load_config_text(text: str, *, base_dir: Path, source: str) -> AppConfig:
         log.debug("TOML syntax error in %s", source, exc_info=True)
         raise ConfigError([_syntax_problem(exc, text)], source) from exc
     problems = validate(raw, source=source)
+    if check_files:
+        problems += file_problems(raw, base_dir)
     if problems:
         raise ConfigError(problems, source)
     return _build(raw, base_dir, Path(source))
+
+
+def _read(path: Path) -> str:
+    """The file's text. Only a regular file of config size is opened at all: a device
+    (/dev/zero), a pipe or a huge file would hang or fill memory before any check ran."""
+    try:
+        info = path.stat()
+        if stat.S_ISDIR(info.st_mode):
+            raise IsADirectoryError(21, "Is a directory", str(path))
+        if not stat.S_ISREG(info.st_mode):
+            raise ConfigError(
+                ["not a regular file (expected the path of a .toml config file)"], str(path)
+            )
+        if info.st_size > MAX_CONFIG_BYTES:
+            raise ConfigError([_too_large(info.st_size)], str(path))
+        with path.open("rb") as handle:
+            data = handle.read(MAX_CONFIG_BYTES + 1)
+        if len(data) > MAX_CONFIG_BYTES:  # it grew after the stat
+            raise ConfigError([_too_large(len(data))], str(path))
+        return data.decode("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        log.debug("cannot read config %s", path, exc_info=True)
+        raise ConfigError([_read_problem(exc)], str(path)) from exc
+
+
+def _too_large(size: int) -> str:
+    return (
+        f"{size} bytes is too large for a config file (limit {MAX_CONFIG_BYTES}; expected the "
+        "path of a .toml config file)"
+    )
 
 
 def summary(config: AppConfig) -> str:
@@ -135,11 +174,6 @@ def _syntax_problem(exc: tomllib.TOMLDecodeError, text: str) -> str:
     return f"line {line}, column {column}: invalid TOML: {what} ({fix})"
 
 
-def _resolve(base_dir: Path, path: Path) -> Path:
-    path = path.expanduser()
-    return path if path.is_absolute() else base_dir / path
-
-
 def _make(
     cls: type[_T], table: dict[str, Any], fields: dict[str, Field], base_dir: Path, **extra: Any
 ) -> _T:
@@ -148,7 +182,7 @@ def _make(
     values = {key: fields[key].convert(value) for key, value in table.items() if key in fields}
     built = cls(**values, **extra)
     paths = {
-        field.name: _resolve(base_dir, getattr(built, field.name))
+        field.name: resolve_path(base_dir, getattr(built, field.name))
         for field in attrs.fields(cls)
         if isinstance(getattr(built, field.name), Path)
     }
@@ -163,7 +197,7 @@ def _build(raw: dict[str, Any], base_dir: Path, source: Path) -> AppConfig:
     )
     top = {key: TOP_FIELDS[key].convert(value) for key, value in raw.items() if key in TOP_FIELDS}
     return AppConfig(
-        data_dir=_resolve(base_dir, top.get("data_dir", Path("data"))),
+        data_dir=resolve_path(base_dir, top.get("data_dir", Path("data"))),
         venue=_make(
             VenueSettings,
             venue,

@@ -17,6 +17,8 @@ from typing import Any
 import attrs
 import tomli_w
 
+from gridtui.config.files import folder_problem
+
 log = logging.getLogger(__name__)
 
 
@@ -341,9 +343,32 @@ def render_starter() -> str:
     return "\n".join(lines) + "\n"
 
 
+class StarterError(Exception):
+    """The starter cannot be written where asked; the text is one line: path, reason, fix."""
+
+
 def write_starter(path: Path) -> None:
     """Writes the starter to ``path``; never overwrites, because it may hold a trader's work."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    fix = "choose a path in a folder you can write"
+    try:
+        _write(path, fix)
+    except OSError as exc:  # FileExistsError is already one line; anything else becomes one
+        if isinstance(exc, FileExistsError):
+            raise
+        log.debug("starter config not written to %s", path, exc_info=True)
+        raise StarterError(f"{path}: cannot write: {exc.strerror or exc} ({fix})") from exc
+
+
+def _write(path: Path, fix: str) -> None:
+    if path.is_dir():
+        raise StarterError(
+            f"{path}: is a folder (choose a file path such as {path / 'config.toml'})"
+        )
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        reason = folder_problem(path.parent) or f"cannot create {path.parent}: {exc.strerror}"
+        raise StarterError(f"{path}: {reason} ({fix})") from exc
     try:
         with path.open("x", encoding="utf-8") as out:
             out.write(render_starter())
@@ -353,6 +378,7 @@ def write_starter(path: Path) -> None:
             f"{path} already exists; refusing to overwrite it (choose another path for the new "
             "config, or move the existing file away first)"
         ) from exc
+    log.debug("starter config written to %s", path)
 
 
 def _comment(text: str) -> list[str]:

@@ -12,7 +12,8 @@ from __future__ import annotations
 import difflib
 import logging
 import re
-from typing import Any
+from decimal import Decimal
+from typing import Any, TypeVar
 
 from gridtui.config.fields import (
     BOT_FIELDS,
@@ -38,11 +39,16 @@ from gridtui.config.schema import (
     DeadManSettings,
     EngineSettings,
     GridMode,
+    GridSettings,
+    PaperSettings,
+    RiskLimits,
     VenueKind,
 )
+from gridtui.config.semantics import FeeReference, Market, Place, bot_problems, market_problems
 
 log = logging.getLogger(__name__)
 
+_S = TypeVar("_S", GridSettings, RiskLimits)
 _MARKET_REQUIRED = ("coin", "start_price", "sz_decimals")
 _TOP_TABLES = ("engine", "circuit_breaker", "dead_man_switch", "venue", "grid", "risk", "coins")
 
@@ -61,9 +67,9 @@ def validate(raw: dict[str, Any], *, source: str) -> list[str]:
     ):
         _check_keys(_table(raw, key, key, problems), key, fields, problems)
     _check_ordering(raw, problems)
-    market_coins = _check_venue(_table(raw, "venue", "venue", problems), problems)
+    markets, fee = _check_venue(_table(raw, "venue", "venue", problems), problems)
     coins = _check_coins(_table(raw, "coins", "coins", problems), problems)
-    _check_bots(raw, coins, market_coins, problems)
+    _check_bots(raw, coins, markets, fee, problems)
     log.debug("%s: %d config problem(s)", source, len(problems))
     return problems
 
@@ -180,8 +186,11 @@ def _check_ordering(raw: dict[str, Any], problems: list[str]) -> None:
         )
 
 
-def _check_venue(venue: dict[str, Any], problems: list[str]) -> set[str] | None:
-    """Checks [venue]; returns the paper market coins, or None when the venue is not paper."""
+def _check_venue(
+    venue: dict[str, Any], problems: list[str]
+) -> tuple[dict[str, Market | None] | None, FeeReference]:
+    """Checks [venue]. Returns the paper markets by coin (None for one whose prices are not
+    usable), or None when the venue is not paper; and the maker fee a round trip pays."""
     _check_keys(venue, "venue", VENUE_FIELDS, problems, ("paper",))
     kind = _valid(venue, "kind", VENUE_FIELDS, VenueKind.PAPER)
     if kind is VenueKind.HYPERLIQUID and "account_address" not in venue:
@@ -192,6 +201,7 @@ def _check_venue(venue: dict[str, Any], problems: list[str]) -> set[str] | None:
     paper = _table(venue, "paper", "venue.paper", problems)
     _check_keys(paper, "venue.paper", PAPER_FIELDS, problems, ("markets",))
     seen: dict[str, str] = {}
+    markets: dict[str, Market | None] = {}
     for here, market in _tables(paper, "markets", "venue.paper.markets", problems):
         _check_keys(market, here, MARKET_FIELDS, problems, required=_MARKET_REQUIRED)
         coin = _valid(market, "coin", MARKET_FIELDS, None)
@@ -202,7 +212,26 @@ def _check_venue(venue: dict[str, Any], problems: list[str]) -> set[str] | None:
             )
         elif coin is not None:
             seen[coin] = here
-    return set(seen) if kind is VenueKind.PAPER else None
+            markets[coin] = _market(here, coin, market, problems)
+    if kind is VenueKind.HYPERLIQUID:
+        return None, FeeReference.hyperliquid()
+    if kind is None:  # an unknown venue, already reported: no market or fee rule applies
+        return None, FeeReference.paper(Decimal(0))
+    maker_fee = _valid(paper, "maker_fee", PAPER_FIELDS, PaperSettings().maker_fee)
+    fee = FeeReference.paper(maker_fee) if maker_fee is not None else None
+    # A bad maker_fee is already reported; no round-trip rule can be checked against it.
+    return markets, fee or FeeReference.paper(Decimal(0))
+
+
+def _market(here: str, coin: str, market: dict[str, Any], problems: list[str]) -> Market | None:
+    """The market's prices, when they are valid and usable for the rules that need a price."""
+    start_price = _valid(market, "start_price", MARKET_FIELDS, None)
+    sz_decimals = _valid(market, "sz_decimals", MARKET_FIELDS, None)
+    if start_price is None or sz_decimals is None:
+        return None
+    found = market_problems(here, Market(coin, start_price, sz_decimals))
+    problems.extend(found)
+    return None if found else Market(coin, start_price, sz_decimals)
 
 
 def _check_coins(coins: dict[str, Any], problems: list[str]) -> dict[str, dict[str, Any]]:
@@ -236,7 +265,8 @@ def _check_coins(coins: dict[str, Any], problems: list[str]) -> dict[str, dict[s
 def _check_bots(
     raw: dict[str, Any],
     coins: dict[str, dict[str, Any]],
-    market_coins: set[str] | None,
+    markets: dict[str, Market | None] | None,
+    fee: FeeReference,
     problems: list[str],
 ) -> None:
     if raw.get("bots") in (None, []):
@@ -246,13 +276,13 @@ def _check_bots(
     enabled_coins: dict[str, str] = {}
     traded: set[str] = set()
     defaults = raw.get("grid") if isinstance(raw.get("grid"), dict) else {}
+    risk_defaults = raw.get("risk") if isinstance(raw.get("risk"), dict) else {}
     for here, bot in _tables(raw, "bots", "bots", problems):
         _check_keys(bot, here, BOT_FIELDS, problems, ("grid", "risk"), required=("coin",))
         grid = _table(bot, "grid", f"{here}.grid", problems)
         _check_keys(grid, f"{here}.grid", GRID_FIELDS, problems)
-        _check_keys(
-            _table(bot, "risk", f"{here}.risk", problems), f"{here}.risk", RISK_FIELDS, problems
-        )
+        risk = _table(bot, "risk", f"{here}.risk", problems)
+        _check_keys(risk, f"{here}.risk", RISK_FIELDS, problems)
         coin = _valid(bot, "coin", BOT_FIELDS, None)
         if coin is None:
             continue
@@ -273,14 +303,23 @@ def _check_bots(
                 )
             else:
                 enabled_coins[coin] = name or coin.lower()
-        if market_coins is not None and coin not in market_coins:
+        if markets is not None and coin not in markets:
             problems.append(
                 f"{here}.coin: the paper venue has no market for '{coin}' (expected a "
                 f'[[venue.paper.markets]] entry with coin = "{coin}")'
             )
         coin_grid = coins.get(coin, {}).get("grid", {})
         merged = merge(defaults, coin_grid if isinstance(coin_grid, dict) else {}, grid)
-        _check_grid_mode(merged, f"{here}.grid", problems)
+        if _check_grid_mode(merged, f"{here}.grid", problems):
+            layers = {
+                "grid": (("grid", defaults), (f"coins.{coin}.grid", coin_grid), ("", grid)),
+                "risk": (
+                    ("risk", risk_defaults),
+                    (f"coins.{coin}.risk", coins.get(coin, {}).get("risk", {})),
+                    ("", risk),
+                ),
+            }
+            _check_economics(here, coin, layers, markets, fee, problems)
     for coin in coins:
         if traded and coin not in traded:
             problems.append(
@@ -289,9 +328,11 @@ def _check_bots(
             )
 
 
-def _check_grid_mode(grid: dict[str, Any], path: str, problems: list[str]) -> None:
+def _check_grid_mode(grid: dict[str, Any], path: str, problems: list[str]) -> bool:
     """Bounded needs lower < upper; rolling must not carry a range. Checked after the merge,
-    because the range may come from [grid] or [coins.X.grid] and the mode from the bot."""
+    because the range may come from [grid] or [coins.X.grid] and the mode from the bot.
+    Returns whether the mode and range agree (the rules that build levels need that)."""
+    before = len(problems)
     mode = _valid(grid, "mode", GRID_FIELDS, GridMode.ROLLING)
     lower = _valid(grid, "lower", GRID_FIELDS, None)
     upper = _valid(grid, "upper", GRID_FIELDS, None)
@@ -310,3 +351,52 @@ def _check_grid_mode(grid: dict[str, Any], path: str, problems: list[str]) -> No
             f"{path}: rolling mode forbids lower/upper, got {given} "
             '(expected mode = "bounded" for a fixed range, or remove them)'
         )
+    return len(problems) == before
+
+
+def _check_economics(
+    here: str,
+    coin: str,
+    layers: dict[str, tuple[tuple[str, Any], ...]],
+    markets: dict[str, Market | None] | None,
+    fee: FeeReference,
+    problems: list[str],
+) -> None:
+    """The rules on how one bot's merged values combine (semantics.py), when every value they
+    read is valid and, on the paper venue, its market's prices are usable."""
+    merged = {
+        section: merge(*(table if isinstance(table, dict) else {} for _, table in stack))
+        for section, stack in layers.items()
+    }
+    grid = _settings(GridSettings, merged["grid"], GRID_FIELDS)
+    risk = _settings(RiskLimits, merged["risk"], RISK_FIELDS)
+    market = markets.get(coin) if markets is not None else None
+    if grid is None or risk is None or (markets is not None and market is None):
+        return
+    problems.extend(bot_problems(here, grid, risk, market, fee, _placer(here, layers)))
+
+
+def _placer(here: str, layers: dict[str, tuple[tuple[str, Any], ...]]) -> Place:
+    """Where each merged value of bot ``here`` came from: its own table, [coins.X] or the
+    defaults (then "for bots[i]", since other bots share that line)."""
+
+    def place(section: str, key: str) -> str:
+        for path, table in reversed(layers[section]):
+            if isinstance(table, dict) and key in table:
+                return f"{here}.{section}.{key}" if not path else f"{path}.{key} for {here}"
+        return f"{here}.{section}.{key} (default)"
+
+    return place
+
+
+def _settings(cls: type[_S], table: dict[str, Any], fields: dict[str, Field]) -> _S | None:
+    """``cls`` from a merged table, or None when any of its values is invalid (already
+    reported: a rule about how values combine would only repeat the same mistake)."""
+    values = {}
+    for key, value in table.items():
+        if key not in fields:
+            continue
+        if fields[key].problem(value) is not None:
+            return None
+        values[key] = fields[key].convert(value)
+    return cls(**values)

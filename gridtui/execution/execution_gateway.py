@@ -349,6 +349,14 @@ class ExecutionGateway:
                 await self.cancel(tracked.request.client_id, reason="stuck cancel retried")
         return len(stuck)
 
+    def on_order_update(self, order: Order) -> None:
+        """Cancels the exchange made on its own (dead-man switch, margin) reach the ledger here."""
+        if order.coin != self.coin or order.client_id is None:
+            return
+        tracked = self._ledger.get(order.client_id)
+        if tracked is not None and order.status in (OrderStatus.CANCELED, OrderStatus.REJECTED):
+            self._ledger.mark(order.client_id, order.status, exchange_id=order.exchange_id)
+
     async def heal(self) -> None:
         """Once per cycle: finish a cancel-all that a breaker trip could not complete."""
         if self.cancel_all_pending and self._breaker.allow_request():

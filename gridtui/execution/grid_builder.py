@@ -15,7 +15,7 @@ import attrs
 
 from gridtui.core.clock import Clock
 from gridtui.core.events import EventBus, GridBuilt, Severity
-from gridtui.core.types import ZERO, Level, OrderRequest, OrderStatus, Side
+from gridtui.core.types import ZERO, Level, OrderRequest, OrderStatus, Side, Tif
 from gridtui.execution.execution_gateway import ExecutionGateway
 from gridtui.execution.fill_processor import FillResult
 from gridtui.monitoring.alerting import Alerter
@@ -27,6 +27,17 @@ from gridtui.strategy.grid_snapshot import GridSnapshot
 log = logging.getLogger(__name__)
 
 DRIFT_ALERT_RATIO = Decimal("0.10")
+
+GRID_TIF = Tif.ALO
+"""Grid orders only ever add liquidity: a grid that takes pays the taker fee and, worse, trades at
+a price the grid did not choose (a sell below the mid after a stale center). The venue refuses a
+post-only order that would match, and ``would_cross`` keeps such levels from being sent at all."""
+
+
+def would_cross(side: Side, price: Decimal, mark: Decimal) -> bool:
+    """A buy at or above the mid, or a sell at or below it, would take liquidity: the level waits
+    until the price moves away (the ladder shows it as such)."""
+    return price >= mark if side is Side.BUY else price <= mark
 
 
 @attrs.frozen(slots=True)
@@ -116,7 +127,9 @@ class GridBuilder:
         refused: list[str] = []
         # Nearest the mid first: if the limits cut the grid short, the useful levels survive.
         for level in sorted(levels, key=lambda lvl: abs(lvl.price - mark)):
-            request, _ = self._gateway.request_for(level)
+            if would_cross(level.side, level.price, mark):
+                continue
+            request, _ = self._gateway.request_for(level, tif=GRID_TIF)
             decision = self._risk.allow_order(
                 request, state=state, open_orders=open_requests, mark=mark
             )
@@ -125,12 +138,16 @@ class GridBuilder:
                 open_requests.append(request)
             else:
                 refused.append(decision.reason or "refused")
-        results = await self._gateway.submit_levels(allowed)
+        results = await self._gateway.submit_levels(allowed, tif=GRID_TIF)
         return sum(r.success for r in results), refused
 
-    async def on_fill(self, result: FillResult, mark: Decimal) -> BuildResult:
-        """After a fill completes an order, place its replacement one level away on the other
-        side, and check the position still matches what the grid's own fills explain."""
+    async def on_fill(
+        self, result: FillResult, mark: Decimal | None, *, place: bool = True
+    ) -> BuildResult:
+        """After a fill completes an order, move the gap and place its replacement one level
+        away on the other side, and check the position still matches what the grid's own fills
+        explain. ``place=False`` (books not confirmed, or no price yet) moves the gap only: the
+        next repair places what the grid then lacks."""
         if not result.applied:
             return BuildResult(0, 0)
         fill = result.fill
@@ -154,7 +171,7 @@ class GridBuilder:
         n = self.snapshot.levels_per_side
         target = filled_index + 1 if tracked.request.side is Side.BUY else filled_index - 1
         self.gap_index = filled_index
-        if not -n <= target <= n:
+        if not place or mark is None or not -n <= target <= n:
             return BuildResult(0, 0)
         side = tracked.request.side.opposite
         price = self.snapshot.price_of(target)

@@ -8,18 +8,24 @@ Three passes, in this order:
    canceled; orders we think live but the exchange does not list are settled by order status;
 3. position → compared with the exchange; a lasting difference is corrected with an adjustment row
    and an alert. A failed position query is skipped, never read as flat.
+
+A pass that completes *confirms* the books; until one has (at start, after a stream reset, after
+a failed pass) ``confirmed`` is False and the bot places no order. Failed passes are retried with
+capped backoff (``retry_due``), and ``waiting_reason`` says what failed and when the next try is.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from decimal import Decimal
 
 import attrs
 
 from gridtui.core.clock import Clock
 from gridtui.core.events import EventBus, Reconciled, Severity
-from gridtui.core.types import ZERO, ExchangeError, Fill
+from gridtui.core.types import ZERO, ExchangeError, Fill, Order
 from gridtui.exchanges.base import Exchange
 from gridtui.execution.execution_gateway import ExecutionGateway
 from gridtui.execution.fill_processor import FillProcessor, FillResult
@@ -30,6 +36,7 @@ from gridtui.state.state_manager import StateManager
 log = logging.getLogger(__name__)
 
 POSITION_CHECK_ATTEMPTS = 3
+CLEAR_RETRY_CAP_S = 5.0
 
 
 @attrs.frozen(slots=True)
@@ -55,6 +62,9 @@ class ReconciliationService:
         bus: EventBus,
         clock: Clock,
         metrics: Metrics,
+        *,
+        retry_base_s: float = 1.0,
+        retry_cap_s: float = 60.0,
     ) -> None:
         self._exchange = exchange
         self._processor = processor
@@ -64,6 +74,14 @@ class ReconciliationService:
         self._bus = bus
         self._clock = clock
         self._metrics = metrics
+        self._retry_base_s = retry_base_s
+        self._retry_cap_s = retry_cap_s
+        self._retry_delay_s = retry_base_s
+        self._retry_at_ms: int | None = None
+        self.confirmed = False
+        """True while the books agree with the exchange as of the last complete pass."""
+        self.waiting_reason: str | None = None
+        """Why the books are not confirmed and when the next try is ("…, retry in 4 s")."""
 
     @property
     def bot(self) -> str:
@@ -96,17 +114,73 @@ class ReconciliationService:
             return True
         return self._gateway.ledger.by_exchange_id(fill.exchange_order_id) is not None
 
+    def owns(self, order: Order) -> bool:
+        """An order on the exchange is this bot's if its client id is in our journal."""
+        return order.client_id is not None and self._gateway.ledger.knows(order.client_id)
+
+    def retry_due(self, now_ms: int) -> bool:
+        """An unconfirmed book whose backoff has run out: time for the next pass."""
+        return not self.confirmed and (self._retry_at_ms is None or now_ms >= self._retry_at_ms)
+
+    def unconfirm(self, why: str) -> None:
+        """Events may have been missed (a stream reset): no order until the next full pass."""
+        self.confirmed = False
+        self.waiting_reason = why
+        self._retry_at_ms = None
+        self._retry_delay_s = self._retry_base_s
+
     async def reconcile(self) -> ReconcileReport:
         # Fills applied before a later pass fails are in the books already: the report must
         # still carry them, or nobody places their replacement orders.
         applied: list[FillResult] = []
         try:
-            return await self._reconcile(applied)
+            report = await self._reconcile(applied)
         except ExchangeError as exc:
-            log.warning("%s: reconciliation incomplete: %s", self.bot, exc)
+            self._schedule_retry(str(exc))
             return ReconcileReport(
                 len(applied), 0, 0, 0, False, False, fill_results=tuple(applied), error=str(exc)
             )
+        if not self.confirmed and self.waiting_reason is not None:
+            log.info("%s: books confirmed with the exchange; trading", self.bot)
+        self.confirmed = True
+        self.waiting_reason = None
+        self._retry_at_ms = None
+        self._retry_delay_s = self._retry_base_s
+        return report
+
+    def _schedule_retry(self, error: str) -> None:
+        delay = self._retry_delay_s
+        self.confirmed = False
+        self._retry_at_ms = self._clock.now_ms() + round(delay * 1000)
+        self._retry_delay_s = min(delay * 2, self._retry_cap_s)
+        self.waiting_reason = f"{error}, retry in {delay:g} s"
+        log.warning("%s: waiting for exchange: %s", self.bot, self.waiting_reason)
+
+    async def clear(self, deadline: float) -> list[Order]:
+        """Shutdown: cancel every order of ours until the exchange lists none, then journal the
+        fills that landed meanwhile; retried with capped backoff until ``deadline``
+        (``time.monotonic()``). Returns our orders still open (empty: confirmed clear)."""
+        delay = 0.25
+        remaining: list[Order] = []
+        while True:
+            try:
+                await self._gateway.cancel_all(reason="shutdown")
+                resting = await self._exchange.open_orders(self.coin)
+                remaining = [o for o in resting if self.owns(o)]
+                if not remaining:
+                    await self.catch_up_fills()
+                    return []
+                why = f"{len(remaining)} orders still open"
+            except ExchangeError as exc:
+                why = str(exc)
+            left = deadline - time.monotonic()
+            if left <= 0:
+                log.error("%s: stop deadline passed: %s", self.bot, why)
+                return remaining
+            self.waiting_reason = f"stopping: {why}; retrying ({left:.0f} s left)"
+            log.warning("%s: %s", self.bot, self.waiting_reason)
+            await asyncio.sleep(min(delay, left))
+            delay = min(delay * 2, CLEAR_RETRY_CAP_S)
 
     async def _reconcile(self, fill_results: list[FillResult]) -> ReconcileReport:
         fill_results += await self.catch_up_fills()

@@ -13,6 +13,7 @@ only; nothing reads a figure back into the engine.
 
 from __future__ import annotations
 
+import errno
 import logging
 import threading
 from collections.abc import Callable
@@ -56,6 +57,14 @@ REST_LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 BREAKER_STATES: dict[str, int] = {"closed": 0, "half_open": 1, "open": 2}
 
 CORRECTION_KINDS = ("missing_fill", "unknown_order", "adopted_order", "position")
+
+
+class MetricsPortError(Exception):
+    """``/metrics`` cannot be served on the port asked for (in use, not permitted, out of range).
+
+    Bad input, not a crash: the text is one line naming the address and the fix, for the CLI to
+    print as is, before any bot has started.
+    """
 
 
 class MetricsServer:
@@ -309,6 +318,20 @@ class Metrics:
     def serve(self, port: int, host: str = "127.0.0.1") -> MetricsServer:
         """Serve ``/metrics`` for this registry on a daemon thread. Loopback by default: the
         figures reveal positions and PnL, so exposing them wider is an explicit choice."""
-        server, thread = start_http_server(port, addr=host, registry=self.registry)
+        fix = "choose a free port with --metrics-port, or stop the process using it"
+        if not 0 <= port <= 65535:
+            raise MetricsPortError(
+                f"cannot serve /metrics on {host}:{port}: not a TCP port (choose a port from 1 "
+                "to 65535 with --metrics-port)"
+            )
+        try:
+            server, thread = start_http_server(port, addr=host, registry=self.registry)
+        except OSError as exc:
+            reason = "address already in use" if exc.errno == errno.EADDRINUSE else exc.strerror
+            if exc.errno == errno.EACCES:
+                fix = "ports below 1024 need privileges: choose a port above 1024"
+            raise MetricsPortError(
+                f"cannot serve /metrics on {host}:{port}: {reason or exc} ({fix})"
+            ) from exc
         log.info("metrics served on http://%s:%d/metrics", host, server.server_port)
         return MetricsServer(server, thread)

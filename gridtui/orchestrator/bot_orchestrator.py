@@ -3,6 +3,11 @@
 No trading decision is made here; each step asks the component whose job it is. Start-up and crash
 recovery are one path (``start`` reconciles before anything else), so a bot restarted after kill -9
 behaves exactly like a bot started fresh on its journal.
+
+Books are *confirmed* once a reconciliation has fully succeeded (fills caught up, open orders
+known, position compared). Until then, and again after a stream reset or a failed reconciliation,
+the bot places no order: it keeps the dead-man switch fresh, journals every fill it learns of, and
+retries the reconciliation with capped backoff, showing "waiting for exchange".
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from decimal import Decimal
 
 from gridtui.config.schema import EngineSettings, GridMode
 from gridtui.core.events import BotHalted, BotResumed, BotStarted, BotStopped, Severity
-from gridtui.core.types import ExchangeError, OrderStatus
+from gridtui.core.types import Order
 from gridtui.exchanges.base import FillsReceived, MidUpdated, OrderUpdated, StreamReset
 from gridtui.execution.fill_processor import FillResult
 from gridtui.execution.reconciliation_service import ReconcileReport
@@ -29,6 +34,8 @@ REPAIR_EVERY_CYCLES = 10
 
 class BotStatus(enum.Enum):
     STARTING = "starting"
+    WAITING = "waiting for exchange"
+    """Books not confirmed yet (or any more): no order goes out until a reconciliation succeeds."""
     RUNNING = "running"
     HALTED = "halted"
     STOPPING = "stopping"
@@ -48,6 +55,8 @@ class BotOrchestrator:
         self._last_reconcile_ms = 0
         self._dead_man_alerted = False
         self.fills = FillTape()
+        self._recenter = False
+        self._repair = False
 
     @property
     def name(self) -> str:
@@ -84,14 +93,16 @@ class BotOrchestrator:
         self._stop.set()
 
     async def start(self) -> None:
-        self._publish_started()
+        now = self.c.clock.now_ms()
+        self.c.bus.publish(BotStarted(bot=self.name, coin=self.coin, timestamp_ms=now))
         await self.reconcile()
-        self.status = BotStatus.HALTED if self.c.state.get_snapshot().halted else BotStatus.RUNNING
 
-    def _publish_started(self) -> None:
-        self.c.bus.publish(
-            BotStarted(bot=self.name, coin=self.coin, timestamp_ms=self.c.clock.now_ms())
-        )
+    def _settle_status(self) -> None:
+        if not self.c.reconciliation.confirmed:
+            self.status = BotStatus.WAITING
+        else:
+            halted = self.c.state.get_snapshot().halted
+            self.status = BotStatus.HALTED if halted else BotStatus.RUNNING
 
     async def cycle(self) -> None:
         """One engine cycle. Order matters: the dead-man switch first, so a cycle that fails
@@ -102,11 +113,17 @@ class BotOrchestrator:
         await c.gateway.heal()
         if c.feed.is_stale():
             await self._handle_fills(await c.poller.poll())
+        now = c.clock.now_ms()
+        if c.reconciliation.retry_due(now):
+            await self.reconcile()
+            self._repair = True
+        if not c.reconciliation.confirmed:
+            self.c.report_metrics()
+            return
         mark = self.mark()
-        self._update_metrics()
+        self.c.report_metrics()
         if mark is None:
             return
-        now = c.clock.now_ms()
         state = c.state.get_snapshot()
         if state.halted:
             if c.risk.auto_resume_due(state, now):
@@ -125,9 +142,11 @@ class BotOrchestrator:
                 and snapshot is not None
                 and snapshot.is_outside(mark, grid.recenter_threshold_pct)
             )
-            if snapshot is None or left:
-                await self._rebuild(mark, keep_center=snapshot is None)
-            elif self.cycles % REPAIR_EVERY_CYCLES == 0:
+            if snapshot is None or left or self._recenter:
+                await self._rebuild(mark, keep_center=snapshot is None and not self._recenter)
+                self._recenter = False
+            elif self._repair or self.cycles % REPAIR_EVERY_CYCLES == 0:
+                self._repair = False
                 await c.builder.build_and_place_grid(snapshot, mark)
         if now - self._last_reconcile_ms >= self.engine.reconcile_interval_s * 1000:
             await self.reconcile()
@@ -160,10 +179,12 @@ class BotOrchestrator:
                 ours = [f for f in fills if self.c.reconciliation.is_ours(f)]
                 await self._handle_fills(self.c.processor.process_fills(ours))
             elif isinstance(event, OrderUpdated):
-                self._on_order_update(event)
+                self.c.gateway.on_order_update(event.order)
             elif isinstance(event, StreamReset):
+                # Fills may have been missed: no order goes out until the books are confirmed.
                 log.warning("%s: stream reset (%s); reconciling", self.name, event.reason)
                 self.c.metrics.stream_reconnected(self.name, self.coin)
+                self.c.reconciliation.unconfirm(f"stream reset ({event.reason})")
                 await self.reconcile()
 
     async def _refresh_dead_man(self) -> None:
@@ -188,15 +209,6 @@ class BotOrchestrator:
                 message=f"dead-man switch not refreshed: {dms.last_error}",
             )
 
-    def _on_order_update(self, event: OrderUpdated) -> None:
-        """Cancels the exchange made on its own (dead-man switch, margin) reach the ledger here."""
-        order = event.order
-        if order.coin != self.coin or order.client_id is None:
-            return
-        tracked = self.c.ledger.get(order.client_id)
-        if tracked is not None and order.status in (OrderStatus.CANCELED, OrderStatus.REJECTED):
-            self.c.ledger.mark(order.client_id, order.status, exchange_id=order.exchange_id)
-
     async def _handle_fills(self, results: list[FillResult]) -> None:
         for result in results:
             if result.applied:
@@ -204,17 +216,18 @@ class BotOrchestrator:
                 tracked = self.c.ledger.get(cid) if cid else None
                 self.fills.add(result.fill, tracked.level if tracked else None)
         mark = self.mark()
-        if mark is None or not results:
-            return
+        confirmed = self.c.reconciliation.confirmed
+        if results and (not confirmed or mark is None):
+            self._repair = True  # the repair places the replacements once it can
         async with self._trading:
             for result in results:
-                await self.c.builder.on_fill(result, mark)
+                await self.c.builder.on_fill(result, mark, place=confirmed)
 
     async def halt(self, reason: str) -> None:
         """Stop trading: cancel every order and place none until resumed."""
         async with self._trading:
             await self.c.state.set_halted(reason)
-            self.status = BotStatus.HALTED
+            self._settle_status()
             await self.c.gateway.cancel_all(reason=f"halt: {reason}")
         now = self.c.clock.now_ms()
         self.c.bus.publish(
@@ -231,7 +244,7 @@ class BotOrchestrator:
     async def resume(self) -> None:
         async with self._trading:
             await self.c.state.set_halted(None)
-            self.status = BotStatus.RUNNING
+            self._settle_status()
             self.c.builder.snapshot = None  # the next cycle builds a fresh grid at the mid
         self.c.bus.publish(
             BotResumed(bot=self.name, coin=self.coin, timestamp_ms=self.c.clock.now_ms())
@@ -245,33 +258,32 @@ class BotOrchestrator:
         return sum(r.success for r in results)
 
     async def reconcile(self) -> ReconcileReport:
+        """Repair the books against the exchange. A complete pass confirms them (trading may go
+        on); an incomplete one un-confirms them until a retry succeeds."""
         async with self._trading:
             report = await self.c.reconciliation.reconcile()
             if report.position_corrected:
                 self.c.builder.rebase_expected_position()
+                self._recenter = True  # the old center is stale: the next cycle rebuilds at mid
         self._last_reconcile_ms = self.c.clock.now_ms()
+        if self.status not in (BotStatus.STOPPING, BotStatus.STOPPED):
+            self._settle_status()
         await self._handle_fills(list(report.fill_results))
         return report
 
-    async def shutdown(self) -> int:
-        """Cancel every order of the bot, journal the fills that landed before the cancels (the
-        books are exact at exit), and report how many orders are still open on the exchange."""
+    async def shutdown(self, deadline: float) -> list[Order]:
+        """Cancel every order of the bot until the exchange confirms none is left or
+        ``deadline`` (``time.monotonic()``) passes; the orders still open are returned."""
         self.status = BotStatus.STOPPING
         async with self._trading:
-            await self.c.gateway.cancel_all(reason="shutdown")
-        remaining = -1
-        try:
-            await self.c.reconciliation.catch_up_fills()
-            remaining = len(await self.c.exchange.open_orders(self.coin))
-        except ExchangeError as exc:
-            log.error("%s: could not confirm fills and orders at shutdown: %s", self.name, exc)
+            remaining = await self.c.reconciliation.clear(deadline)
         self.status = BotStatus.STOPPED
         self.c.bus.publish(
             BotStopped(
                 bot=self.name,
                 coin=self.coin,
                 timestamp_ms=self.c.clock.now_ms(),
-                open_orders=remaining,
+                open_orders=len(remaining),
             )
         )
         return remaining
@@ -280,12 +292,3 @@ class BotOrchestrator:
         """Release the stream subscription and the journal (after a crash, or once stopped)."""
         self.c.exchange.unsubscribe(self._queue)
         self.c.close()
-
-    def _update_metrics(self) -> None:
-        c = self.c
-        c.metrics.set_state(self.name, self.coin, c.state.get_snapshot(), now_ms=c.clock.now_ms())
-        c.metrics.set_open_orders(self.name, self.coin, c.ledger.live_count())
-        age = c.feed.age_s()
-        if age is not None:
-            c.metrics.set_stream_age(self.name, self.coin, age)
-        c.metrics.set_breaker_state(self.name, self.coin, c.breaker.state.name.lower())

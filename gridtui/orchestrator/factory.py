@@ -6,8 +6,6 @@ and a SimClock, and a restarted bot is simply a freshly built graph over the sam
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import attrs
 
 from gridtui.config.schema import AppConfig, BotSettings
@@ -28,6 +26,7 @@ from gridtui.monitoring.metrics import Metrics
 from gridtui.risk.circuit_breaker import CircuitBreaker
 from gridtui.risk.dead_man_switch import DeadManSwitch
 from gridtui.risk.risk_engine import RiskEngine
+from gridtui.state.data_dir import VenueIdentity, journal_path, prepare_journal_dir
 from gridtui.state.shadow_ledger import ShadowLedger
 from gridtui.state.state_manager import StateManager
 from gridtui.state.store import Store
@@ -68,9 +67,15 @@ class BotComponents:
     def close(self) -> None:
         self.store.close()
 
-
-def journal_path(data_dir: Path, bot_name: str) -> Path:
-    return data_dir / f"{bot_name}.db"
+    def report_metrics(self) -> None:
+        """The bot's figures as of now, for /metrics (once per cycle)."""
+        bot, coin = self.name, self.coin
+        self.metrics.set_state(bot, coin, self.state.get_snapshot(), now_ms=self.clock.now_ms())
+        self.metrics.set_open_orders(bot, coin, self.ledger.live_count())
+        age = self.feed.age_s()
+        if age is not None:
+            self.metrics.set_stream_age(bot, coin, age)
+        self.metrics.set_breaker_state(bot, coin, self.breaker.state.name.lower())
 
 
 async def build_bot(
@@ -82,10 +87,15 @@ async def build_bot(
     bus: EventBus,
     clock: Clock,
     metrics: Metrics,
+    identity: VenueIdentity,
 ) -> BotComponents:
+    """The bot's graph over its journal, which lives in ``identity``'s folder (checked here, so
+    no graph is ever built over another venue's or account's books)."""
     meta = await exchange.asset_meta(settings.coin)
     bot, coin = settings.name, settings.coin
-    store = Store(journal_path(config.data_dir, bot), venue=exchange.venue, bot=bot, coin=coin)
+    prepare_journal_dir(config.data_dir, identity)
+    path = journal_path(config.data_dir, identity, bot)
+    store = Store(path, venue=exchange.venue, bot=bot, coin=coin)
     try:
         state = StateManager(store, clock, bot=bot, coin=coin)
     except Exception:
@@ -99,7 +109,16 @@ async def build_bot(
     risk = RiskEngine(settings.risk, clock)
     builder = GridBuilder(gateway, risk, state, alerter, bus, clock, metrics)
     reconciliation = ReconciliationService(
-        exchange, processor, gateway, state, alerter, bus, clock, metrics
+        exchange,
+        processor,
+        gateway,
+        state,
+        alerter,
+        bus,
+        clock,
+        metrics,
+        retry_base_s=config.engine.restart_backoff_s,
+        retry_cap_s=config.engine.restart_backoff_max_s,
     )
     return BotComponents(
         settings=settings,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from gridtui.config.schema import AppConfig
 from gridtui.monitoring.logs import EventLogger, configure_logging
+from gridtui.state.data_dir import DataDirLock
 
 
 def run_tui(config: AppConfig, *, theme: str | None, log_format: str, level: str) -> int:
@@ -11,10 +12,10 @@ def run_tui(config: AppConfig, *, theme: str | None, log_format: str, level: str
     from gridtui.supervisor import Supervisor
     from gridtui.tui.app import GridApp
 
-    supervisor = Supervisor(config)
     config.data_dir.mkdir(parents=True, exist_ok=True)
     log_path = config.data_dir / "gridtui.log"
-    with log_path.open("a", encoding="utf-8") as log_file:
+    with DataDirLock(config.data_dir), log_path.open("a", encoding="utf-8") as log_file:
+        supervisor = Supervisor(config)
         configure_logging(fmt=log_format, level=level, stream=log_file)
         supervisor.bus.subscribe(EventLogger())
         app = GridApp(config, supervisor=supervisor, theme=theme)

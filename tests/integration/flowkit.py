@@ -47,6 +47,7 @@ from gridtui.monitoring.metrics import Metrics
 from gridtui.orchestrator.bot_orchestrator import BotOrchestrator
 from gridtui.orchestrator.factory import BotComponents, build_bot
 from gridtui.risk.dead_man_switch import DeadManSwitch
+from gridtui.state.data_dir import PAPER
 from gridtui.supervisor import Supervisor
 
 D = Decimal
@@ -121,6 +122,7 @@ class Env:
             bus=self.bus,
             clock=self.clock,
             metrics=self.metrics,
+            identity=PAPER,
         )
         self._bots.append(components)
         return components

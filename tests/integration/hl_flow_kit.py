@@ -4,7 +4,7 @@ The mock (``MockExchange`` + ``start_site`` on an ephemeral port) runs a BTC mar
 *tape* of flat candles, so a test decides every mid and knows which grid orders a move fills.
 The bot side is what ``gridtui --venue hyperliquid`` builds: a ``HyperliquidExchange`` (REST and
 the WebSocket stream, real sockets) and the graph of ``orchestrator.factory.build_bot``, configured
-from the shipped config.toml (the "btc" bot) with its journal in ``tmp_path``.
+from the tests' own paper config (config_kit.py; the "btc" bot) with its journal in ``tmp_path``.
 
 Clocks: the bot and client run on wall time (the stream's watchdog and the breaker's cooldown must
 pass in real time); the mock runs on ``MockClock`` = wall time + an offset the test can push
@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import shutil
 import time
 from collections.abc import AsyncIterator, Callable
 from decimal import Decimal
@@ -27,6 +26,7 @@ from typing import Any
 
 import attrs
 import httpx
+from config_kit import write_paper_config
 
 from gridtui.config.loader import load_config
 from gridtui.config.schema import (
@@ -47,9 +47,9 @@ from gridtui.monitoring.metrics import Metrics
 from gridtui.orchestrator.bot_orchestrator import BotOrchestrator
 from gridtui.orchestrator.factory import build_bot
 from gridtui.risk.dead_man_switch import DeadManSwitch
+from gridtui.state.data_dir import venue_identity
 
 D = Decimal
-REPO = Path(__file__).resolve().parents[2]
 KEY = "0x" + "5a" * 32
 ADDRESS = Signer.from_key(KEY).address.lower()
 COIN = "BTC"
@@ -88,10 +88,10 @@ def write_tape(path: Path, prices: list[int]) -> Path:
     return path
 
 
-def shipped_config(tmp_path: Path) -> AppConfig:
-    """The shipped config.toml with the journal in ``tmp_path`` and a hand-driven engine."""
-    shutil.copy(REPO / "config.toml", tmp_path / "config.toml")
-    config = load_config(tmp_path / "config.toml")
+def own_config(tmp_path: Path) -> AppConfig:
+    """The tests' paper config (config_kit.py) with the journal in ``tmp_path`` and a
+    hand-driven engine."""
+    config = load_config(write_paper_config(tmp_path / "config.toml"))
     return attrs.evolve(config, data_dir=tmp_path / "data", engine=ENGINE, breaker=BREAKER)
 
 
@@ -197,7 +197,7 @@ async def hl_env(tmp_path: Path, prices: list[int]) -> AsyncIterator[HlEnv]:
         timeout_s=1.0,
         stream_coins={COIN},
     )
-    config = shipped_config(tmp_path)
+    config = own_config(tmp_path)
     bus = EventBus()
     events: list[Event] = []
     bus.subscribe(events.append)
@@ -213,6 +213,7 @@ async def hl_env(tmp_path: Path, prices: list[int]) -> AsyncIterator[HlEnv]:
             bus=bus,
             clock=wall,
             metrics=Metrics(),
+            identity=venue_identity(config, client.account_address),
         )
         bot = BotOrchestrator(components, config.engine)
         async with httpx.AsyncClient(timeout=5) as http:

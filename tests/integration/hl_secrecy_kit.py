@@ -17,6 +17,7 @@ from pathlib import Path
 
 import attrs
 import pytest
+from config_kit import write_paper_config
 from rich.console import Console
 
 from gridtui.config.loader import load_config
@@ -27,7 +28,6 @@ from gridtui.exchanges.hyperliquid.signing import Signer
 from gridtui.monitoring.logs import configure_logging
 from gridtui.tui.app import GridApp
 
-REPO = Path(__file__).resolve().parents[2]
 WINDOW = 16
 """A run of this many hex digits of the key (64 bits) in a text is the key leaking, not chance."""
 
@@ -133,16 +133,16 @@ async def live_mock(key: str) -> AsyncIterator[LiveMock]:
 
 
 def live_config(tmp_path: Path, url: str, address: str) -> AppConfig:
-    """The shipped config.toml, written to ``tmp_path`` with the live venue pointing at the
-    mock (so a subprocess given ``--config`` reads the same), journals in ``tmp_path/data``."""
-    text = (REPO / "config.toml").read_text(encoding="utf-8")
-    assert '\nkind = "paper"\n' in text
-    text = text.replace(
-        '\nkind = "paper"\n',
-        f'\nkind = "hyperliquid"\napi_url = "{url}"\naccount_address = "{address}"\n',
-    )
-    (tmp_path / "config.toml").write_text(text, encoding="utf-8")
-    config = load_config(tmp_path / "config.toml")
+    """The tests' paper config (config_kit.py) written to ``tmp_path`` with the live venue
+    pointing at the mock (so a subprocess given ``--config`` reads the same), journals in
+    ``tmp_path/data``."""
+    venue = {
+        "kind": "hyperliquid",
+        "network": "testnet",
+        "api_url": url,
+        "account_address": address,
+    }
+    config = load_config(write_paper_config(tmp_path / "config.toml", venue=venue))
     assert config.venue.kind is VenueKind.HYPERLIQUID and config.venue.api_url == url
     return config
 

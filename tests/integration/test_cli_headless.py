@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -12,13 +11,13 @@ import time
 from pathlib import Path
 
 import pytest
+from config_kit import write_paper_config
 
-REPO = Path(__file__).resolve().parents[2]
 REQUIRED_EVENTS = {"order_placed", "order_filled", "order_canceled", "shutdown_complete"}
 
 
 def _start(workdir: Path, *extra: str) -> subprocess.Popen[str]:
-    shutil.copy(REPO / "config.toml", workdir / "config.toml")
+    write_paper_config(workdir / "config.toml")
     return subprocess.Popen(
         [
             sys.executable,

@@ -48,9 +48,10 @@ from gridtui.core.types import OrderStatus
 from gridtui.exchanges.sim import SimExchange, read_state
 from gridtui.monitoring.metrics import Metrics
 from gridtui.orchestrator.bot_orchestrator import BotOrchestrator
-from gridtui.orchestrator.factory import build_bot, journal_path
+from gridtui.orchestrator.factory import build_bot
 from gridtui.risk.dead_man_switch import DeadManSwitch
 from gridtui.state.accounting import replay
+from gridtui.state.data_dir import PAPER, journal_path
 from gridtui.state.store import Store
 
 CHILD = Path(__file__).with_name("crash_child.py")
@@ -130,7 +131,7 @@ def _bot_settings(config: AppConfig) -> BotSettings:
 
 
 def _open_journal(config: AppConfig) -> Store:
-    return Store(journal_path(config.data_dir, BOT), venue="paper", bot=BOT, coin=COIN)
+    return Store(journal_path(config.data_dir, PAPER, BOT), venue="paper", bot=BOT, coin=COIN)
 
 
 def _check_any_instant(config: AppConfig) -> AfterKill:
@@ -210,6 +211,7 @@ async def _recover_and_audit(config: AppConfig) -> None:
         bus=EventBus(),
         clock=clock,
         metrics=Metrics(),
+        identity=PAPER,
     )
     bot = BotOrchestrator(components, config.engine)
     try:
@@ -244,7 +246,7 @@ async def _recover_and_audit(config: AppConfig) -> None:
         assert venue_position == state.position
         assert all(o.client_id in known for o in await exchange.open_orders(COIN))
 
-        assert await bot.shutdown() == 0
+        assert await bot.shutdown(time.monotonic() + 10) == []
         await dead_man.disarm()
         assert await exchange.open_orders(COIN) == []
         assert all(o.status.is_terminal for o in store.orders())

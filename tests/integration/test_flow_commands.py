@@ -23,6 +23,7 @@ from gridtui.core.types import Side
 from gridtui.exchanges.sim.exchange import SimExchange
 from gridtui.execution.reconciliation_service import ReconcileReport
 from gridtui.orchestrator.bot_orchestrator import BotOrchestrator, BotStatus
+from gridtui.state.data_dir import PAPER, journal_path
 
 GRID_BOOK = {
     (side, D(price), D("0.2"))
@@ -176,8 +177,9 @@ async def test_a_bot_with_a_corrupted_journal_stays_down_and_says_why(
     make_env: EnvFactory,
 ) -> None:
     env = make_env(with_eth_bot=True)
-    env.config.data_dir.mkdir(parents=True, exist_ok=True)
-    (env.config.data_dir / "b1.db").write_bytes(b"this is not a journal" * 100)
+    journal = journal_path(env.config.data_dir, PAPER, "b1")
+    journal.parent.mkdir(parents=True, exist_ok=True)
+    journal.write_bytes(b"this is not a journal" * 100)
     supervisor = supervised(env)
     await supervisor.start()
     await wait_until(lambda: bool(env.of_type(BotCrashed)))

@@ -14,7 +14,7 @@ from gridtui.core.events import AlertRaised, OrderPlaced, Reconciled, Severity
 from gridtui.core.types import OrderRequest, OrderStatus, PlaceStatus, Side
 from gridtui.execution.reconciliation_service import ReconcileReport
 from gridtui.execution.rest_poller import MIN_INTERVAL_S
-from gridtui.orchestrator.bot_orchestrator import BotOrchestrator
+from gridtui.orchestrator.bot_orchestrator import BotOrchestrator, BotStatus
 
 FAST = attrs.evolve(ENGINE, reconcile_interval_s=5.0)
 
@@ -166,6 +166,12 @@ async def test_fills_applied_before_a_failed_position_check_still_get_their_repl
         assert report.error == "positions endpoint down"
         assert report.missing_fills == 1
         assert bot.c.state.get_snapshot().fill_count == 1
+        assert bot.status is BotStatus.WAITING  # unconfirmed books: nothing goes out
+        assert env.of_type(OrderPlaced)[placed:] == []
+        env.exchange.fail_next(0)
+        env.clock.advance(FAST.restart_backoff_max_s)
+        await bot.cycle()  # the retry confirms the books; the repair places the replacement
+        assert bot.status is BotStatus.RUNNING
         new = env.of_type(OrderPlaced)[placed:]
         assert [(e.side, e.price) for e in new] == [(Side.SELL, D(100))]
         assert bot.c.builder.check_drift() == 0

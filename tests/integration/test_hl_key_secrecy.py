@@ -12,15 +12,14 @@ from __future__ import annotations
 import asyncio
 import io
 import os
-import shutil
 import sys
 from pathlib import Path
 from typing import NoReturn
 
 import eth_account.account
 import pytest
+from config_kit import write_paper_config
 from hl_secrecy_kit import (
-    REPO,
     assert_no_key,
     debug_log,
     files_text,
@@ -214,13 +213,8 @@ def _run_headless_with_key_file(
 ) -> tuple[int, str]:
     """``gridtui --headless`` on the live venue with ``venue.key_file`` set and no env key:
     the key is refused before anything starts, as one line on stderr."""
-    shutil.copy(REPO / "config.toml", tmp_path / "config.toml")
-    text = (tmp_path / "config.toml").read_text(encoding="utf-8")
-    text = text.replace(
-        '\nkind = "paper"\n',
-        f'\nkind = "hyperliquid"\nkey_file = "{key_file}"\naccount_address = "0x{"ab" * 20}"\n',
-    )
-    (tmp_path / "config.toml").write_text(text, encoding="utf-8")
+    venue = {"kind": "hyperliquid", "key_file": str(key_file), "account_address": "0x" + "ab" * 20}
+    write_paper_config(tmp_path / "config.toml", venue=venue)
     code = cli.main(
         ["--config", str(tmp_path / "config.toml"), "--headless", "--api-url", "http://127.0.0.1:9"]
     )

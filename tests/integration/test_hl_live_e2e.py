@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import shutil
 import signal
 import socket
 import subprocess
@@ -16,9 +15,8 @@ from decimal import Decimal
 from pathlib import Path
 
 import httpx
+from config_kit import write_paper_config
 from eth_account import Account
-
-REPO = Path(__file__).resolve().parents[2]
 
 
 def _free_port() -> int:
@@ -52,7 +50,7 @@ def test_default_bots_trade_against_the_mock_and_leave_no_order(tmp_path: Path) 
         key = "0x" + secrets.token_hex(32)
         address = Account.from_key(key).address.lower()
         _info(url, {"type": "mockFund", "user": address, "usd": "100000"})
-        shutil.copy(REPO / "config.toml", tmp_path / "config.toml")
+        write_paper_config(tmp_path / "config.toml")
         env = dict(os.environ, GRIDTUI_HL_KEY=key)
         args = ["--headless", "--venue", "hyperliquid", "--api-url", url, "--log-format", "json"]
         bot = subprocess.Popen(
@@ -90,8 +88,8 @@ def test_default_bots_trade_against_the_mock_and_leave_no_order(tmp_path: Path) 
             for p in state["assetPositions"]
         }
         status = subprocess.run(
-            [sys.executable, "-m", "gridtui", "--venue", "hyperliquid", "status", "--json",
-             "--config", "config.toml"],
+            [sys.executable, "-m", "gridtui", "--venue", "hyperliquid", "--api-url", url,
+             "status", "--json", "--config", "config.toml"],
             cwd=tmp_path, env=env, capture_output=True, text=True,
         )  # fmt: skip
         assert status.returncode == 0, status.stderr

@@ -26,8 +26,9 @@ from gridtui.core.events import AlertRaised, BreakerTripped, OrderFilled, OrderP
 from gridtui.core.types import Fill, Level, Side
 from gridtui.exchanges.base import FillsReceived
 from gridtui.exchanges.sim.exchange import SimExchange
-from gridtui.orchestrator.factory import BotComponents, journal_path
+from gridtui.orchestrator.factory import BotComponents
 from gridtui.risk.circuit_breaker import BreakerState
+from gridtui.state.data_dir import PAPER, journal_path
 from gridtui.state.store import SCHEMA_VERSION, Store, StoreCorrupted
 
 
@@ -50,13 +51,13 @@ def hand_fill(trade_id: int, side: Side, size: str, price: str, *, at_s: int) ->
 
 def state_row(env: Env, name: str = "b1") -> tuple[object, ...]:
     """The journal's state row as another process would read it."""
-    with sqlite3.connect(journal_path(env.config.data_dir, name)) as other:
+    with sqlite3.connect(journal_path(env.config.data_dir, PAPER, name)) as other:
         row = other.execute("SELECT schema_version, position, fill_count, crc FROM state")
         return tuple(row.fetchone())
 
 
 def fills_on_disk(env: Env, name: str = "b1") -> int:
-    with sqlite3.connect(journal_path(env.config.data_dir, name)) as other:
+    with sqlite3.connect(journal_path(env.config.data_dir, PAPER, name)) as other:
         return int(other.execute("SELECT COUNT(*) FROM fills").fetchone()[0])
 
 
@@ -219,7 +220,7 @@ async def test_state_row_carries_version_and_checksum(make_env: EnvFactory) -> N
     assert isinstance(crc, int)
     bot.c.close()
 
-    path = journal_path(env.config.data_dir, "b1")
+    path = journal_path(env.config.data_dir, PAPER, "b1")
     with sqlite3.connect(path) as other:  # someone edits the position by hand
         other.execute("UPDATE state SET position = '5'")
     with pytest.raises(StoreCorrupted, match="checksum"):
@@ -359,7 +360,9 @@ async def test_state_not_corrupted_by_a_failure_in_the_middle_of_a_commit(
     with pytest.raises(DiskFailure):
         await c.state.set_halted("never saved")
     # the process dies here; a new process opens the same journal
-    store = Store(journal_path(env.config.data_dir, "b1"), venue="paper", bot="b1", coin=COIN)
+    store = Store(
+        journal_path(env.config.data_dir, PAPER, "b1"), venue="paper", bot="b1", coin=COIN
+    )
     try:
         assert store.load_state() == before  # checksum fine, previous state intact
         assert store.fill_count() == 1

@@ -8,12 +8,12 @@ so every screen is the same on every run and machine.
 from __future__ import annotations
 
 import asyncio
-import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import attrs
+from config_kit import write_paper_config
 
 from gridtui.config.loader import load_config
 from gridtui.config.schema import AppConfig
@@ -22,7 +22,6 @@ from gridtui.exchanges.sim.exchange import SimExchange
 from gridtui.supervisor import Supervisor
 from gridtui.tui.app import GridApp
 
-REPO = Path(__file__).resolve().parents[2]
 FIXED_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z
 
 
@@ -34,8 +33,8 @@ class FrozenClock(SimClock):
 
 
 def cockpit_config(tmp_path: Path) -> AppConfig:
-    shutil.copy(REPO / "config.toml", tmp_path / "config.toml")
-    config = load_config(tmp_path / "config.toml")
+    """The tests' own paper config (config_kit.py), with bots that cycle only when told."""
+    config = load_config(write_paper_config(tmp_path / "config.toml"))
     engine = attrs.evolve(config.engine, cycle_interval_s=3600.0, reconcile_interval_s=86_400.0)
     return attrs.evolve(config, engine=engine)
 

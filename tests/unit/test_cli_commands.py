@@ -2,28 +2,25 @@
 
 from __future__ import annotations
 
-import shutil
 from decimal import Decimal as D
 from pathlib import Path
 
 import attrs
 import pytest
+from config_kit import write_paper_config
 
 from gridtui.cli import main
 from gridtui.config.loader import load_config
 from gridtui.core.clock import SimClock
 from gridtui.core.types import Fill, Side
+from gridtui.state.data_dir import PAPER, journal_path
 from gridtui.state.state_manager import StateManager
 from gridtui.state.store import Store
-
-REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
 def config_file(tmp_path: Path) -> Path:
-    target = tmp_path / "config.toml"
-    shutil.copy(REPO / "config.toml", target)
-    return target
+    return write_paper_config(tmp_path / "config.toml")
 
 
 def test_check_config_ok_prints_one_line_summary(config_file: Path, capsys) -> None:
@@ -97,7 +94,8 @@ def _fill(trade_id: int, side: Side, price: str, size: str) -> Fill:
 
 def _journal(config_file: Path) -> tuple[Store, StateManager]:
     config = load_config(config_file)
-    store = Store(config.data_dir / "btc.db", venue="paper", bot="btc", coin="BTC")
+    path = journal_path(config.data_dir, PAPER, "btc")
+    store = Store(path, venue="paper", bot="btc", coin="BTC")
     return store, StateManager(store, SimClock(), bot="btc", coin="BTC")
 
 

@@ -1,4 +1,4 @@
-"""load_config: exact Decimals, merge order, path resolution, one-line errors, the shipped file."""
+"""load_config: exact Decimals, merge order, path resolution, one-line errors, the starter."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import pytest
 
 from gridtui.config.loader import ConfigError, load_config, load_config_text, summary
 from gridtui.config.schema import AppConfig, GridMode, Spacing, VenueKind
+from gridtui.config.starter import render_starter
 
-REPO = Path(__file__).resolve().parents[2]
 ADDRESS = "0x" + "1f" * 20
 
 MARKETS = """
@@ -43,7 +43,7 @@ def test_decimals_are_exact_whether_written_as_numbers_or_strings() -> None:
 
 def test_merge_precedence_defaults_then_coin_then_bot() -> None:
     text = (
-        "[grid]\nlevels = 5\nspacing_pct = 0.3\nsize = 0.002\n"
+        "[grid]\nlevels = 5\nspacing_pct = 0.3\nsize = 0.004\n"
         "[risk]\nmax_position = 2\nmax_drawdown = 50\n"
         "[coins.BTC.grid]\nlevels = 7\nsize = 0.003\n"
         "[coins.BTC.risk]\nmax_position = 0.5\n"
@@ -60,7 +60,7 @@ def test_merge_precedence_defaults_then_coin_then_bot() -> None:
     assert (btc.risk.max_position, btc.risk.max_drawdown) == (Decimal("0.5"), Decimal(25))
     assert (eth.grid.levels, eth.grid.size, eth.risk.max_position) == (
         5,
-        Decimal("0.002"),
+        Decimal("0.004"),
         Decimal(2),
     )
     # Keys nobody set keep the schema defaults.
@@ -73,7 +73,7 @@ def test_enums_names_and_bounded_range_are_built() -> None:
         MARKETS
         + '[[bots]]\nname = "swing-1"\ncoin = "BTC"\nenabled = false\n[bots.grid]\n'
         + 'spacing = "geometric"\nmode = "bounded"\nlower = 60000\nupper = "70000.5"\n'
-        + '[[bots]]\ncoin = "ETH"\n'
+        + '[[bots]]\ncoin = "ETH"\n[bots.grid]\nsize = 0.01\n'
     )
     swing, eth = load(text).bots
     assert (swing.name, swing.enabled, eth.name, eth.enabled) == ("swing-1", False, "eth", True)
@@ -185,7 +185,7 @@ def test_summary_line() -> None:
     text = (
         MARKETS
         + '[[bots]]\ncoin = "BTC"\n[bots.grid]\nlevels = 10\n'
-        + '[[bots]]\ncoin = "ETH"\n[bots.grid]\nlevels = 8\n'
+        + '[[bots]]\ncoin = "ETH"\n[bots.grid]\nlevels = 8\nsize = 0.01\n'
         + '[[bots]]\nname = "btc2"\ncoin = "BTC"\nenabled = false\n'
     )
     assert summary(load(text)) == (
@@ -198,8 +198,10 @@ def test_summary_line() -> None:
     )
 
 
-def test_shipped_config_loads_and_is_sized_for_a_new_user() -> None:
-    config = load_config(REPO / "config.toml")
+def test_starter_config_loads_and_is_sized_for_a_new_user() -> None:
+    """What `gridtui init` writes (and config.toml shipped as); the repository's config.toml
+    itself is the trader's to edit, so no test reads it."""
+    config = load_config_text(render_starter(), base_dir=Path("/x"), source="starter")
     assert config.venue.kind is VenueKind.PAPER
     markets = {market.coin: market for market in config.venue.paper.markets}
     assert (markets["BTC"].start_price, markets["BTC"].sz_decimals) == (Decimal(64000), 5)

@@ -114,7 +114,8 @@ def test_unknown_top_level_table_is_reported() -> None:
         ("[risk]\nmax_open_orders = 0", "risk.max_open_orders: must be an integer >= 1, got 0"),
         (
             "[venue.paper]\nmaker_fee = -0.0001",
-            "venue.paper.maker_fee: must be a number >= 0, got -0.0001",
+            "venue.paper.maker_fee: must be a number >= -0.00003, got -0.0001 (fees are "
+            "fractions: 0.00015 = 0.015%; Hyperliquid's largest maker rebate is -0.003%)",
         ),
         (
             "[dead_man_switch]\ntimeout_s = 4",
@@ -177,7 +178,7 @@ def test_lower_case_coin_is_rejected() -> None:
 
 
 def test_duplicate_bot_names_including_the_coin_default() -> None:
-    text = GOOD + '[[bots]]\ncoin = "ETH"\nname = "btc"\n'
+    text = GOOD + '[[bots]]\ncoin = "ETH"\nname = "btc"\n[bots.grid]\nsize = 0.01\n'
     assert problems(text) == [
         "bots[1].name: duplicate bot name 'btc' (expected unique names; also bots[0])"
     ]
@@ -206,7 +207,8 @@ def test_paper_coin_without_market() -> None:
 def test_market_entries_need_their_fields_and_unique_coins() -> None:
     text = '[[venue.paper.markets]]\ncoin = "BTC"\n' + GOOD
     assert problems(text) == [
-        "venue.paper.markets[0].start_price: required key missing (expected a number > 0)",
+        "venue.paper.markets[0].start_price: required key missing "
+        "(expected a number > 0 and <= 1000000000)",
         "venue.paper.markets[0].sz_decimals: required key missing "
         "(expected an integer from 0 to 6)",
         "venue.paper.markets[1].coin: duplicate market 'BTC' "
@@ -293,7 +295,7 @@ def test_rolling_grid_forbids_a_range_even_when_inherited() -> None:
 
 
 def test_bounded_mode_from_defaults_with_range_from_the_bot() -> None:
-    text = '[grid]\nmode = "bounded"\n' + GOOD + "[bots.grid]\nlower = 1\nupper = 2\n"
+    text = '[grid]\nmode = "bounded"\n' + GOOD + "[bots.grid]\nlower = 60000\nupper = 70000\n"
     assert problems(text) == []
 
 

@@ -7,8 +7,9 @@ address (or any other) has no state, as on the real venue. ``mockFund`` is a moc
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from decimal import ROUND_HALF_EVEN, Decimal
 from typing import TYPE_CHECKING, Any
 
 from gridtui.core import rounding
@@ -23,6 +24,11 @@ BOOK_LEVELS = 20
 BOOK_STEP = Decimal("0.0001")
 BOOK_LEVEL_NOTIONAL = Decimal(50_000)
 _EIGHT = Decimal("0.00000001")
+U64_MAX = 2**64 - 1
+MAX_FUND_USD = Decimal(10) ** 12
+ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
+CLOID = re.compile(r"0x[0-9a-fA-F]{32}")
+_AMOUNT = re.compile(r"[0-9]{1,13}(\.[0-9]{1,8})?")
 
 Json = Any
 Handler = Callable[["MockExchange", Mapping[str, Any]], Awaitable[Json]]
@@ -41,10 +47,19 @@ def num(value: Decimal | int) -> str:
     return float_to_wire(Decimal(value).quantize(_EIGHT, rounding=ROUND_HALF_EVEN))
 
 
+def is_u64(value: object) -> bool:
+    """An unsigned 64-bit integer, as the venue's fields are typed (a JSON ``true`` is not)."""
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= U64_MAX
+
+
 def _user(body: Mapping[str, Any]) -> str:
+    """The ``user`` field: an address (0x + 40 hex), which the venue deserializes as 20 bytes,
+    so anything else is a 422 rather than an unknown account."""
     user = body.get("user")
-    if not isinstance(user, str):
+    if user is None:
         raise InfoRequestError("missing field `user`")
+    if not isinstance(user, str) or not ADDRESS.fullmatch(user):
+        raise InfoRequestError(f"field `user` is not an address: {user!r}"[:200])
     return user.lower()
 
 
@@ -209,8 +224,8 @@ async def _frontend_open_orders(mock: MockExchange, body: Mapping[str, Any]) -> 
 
 async def _order_status(mock: MockExchange, body: Mapping[str, Any]) -> Json:
     target = body.get("oid")
-    if isinstance(target, bool) or not isinstance(target, int | str):
-        raise InfoRequestError("field `oid` is neither an integer nor a cloid")
+    if not is_u64(target) and not (isinstance(target, str) and CLOID.fullmatch(target)):
+        raise InfoRequestError("field `oid` is neither an unsigned integer nor a cloid")
     if not _owns(mock, body):
         return {"status": "unknownOid"}
     key = {"exchange_id": target} if isinstance(target, int) else {"client_id": target.lower()}
@@ -282,9 +297,9 @@ def _time(body: Mapping[str, Any], key: str, *, required: bool) -> int | None:
     value = body.get(key)
     if value is None and not required:
         return None
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise InfoRequestError(f"field `{key}` is not an integer")
-    return value
+    if not is_u64(value):
+        raise InfoRequestError(f"field `{key}` is not an unsigned integer")
+    return int(value)
 
 
 async def _user_fills_by_time(mock: MockExchange, body: Mapping[str, Any]) -> Json:
@@ -310,16 +325,27 @@ async def _user_rate_limit(mock: MockExchange, body: Mapping[str, Any]) -> Json:
 
 
 async def _mock_fund(mock: MockExchange, body: Mapping[str, Any]) -> Json:
-    """Mock-only: ``{"type": "mockFund", "user": ADDR, "usd": "1000"}`` funds the account."""
+    """Mock-only: ``{"type": "mockFund", "user": ADDR, "usd": "1000"}`` funds the account.
+    ``usd`` is a positive amount (a plain decimal string, or an integer) up to 10^12, with at
+    most 8 decimals: NaN, infinities, exponents and the like are malformed, not a balance."""
+    user, usd = _user(body), _fund_amount(body.get("usd"))
     try:
-        usd = Decimal(str(body.get("usd")))
-    except InvalidOperation:
-        raise InfoRequestError("field `usd` is not a decimal") from None
-    try:
-        await mock.fund(_user(body), usd)
+        await mock.fund(user, usd)
     except MockError as exc:
         return {"status": "err", "response": str(exc)}
     return {"status": "ok", "response": {"type": "default"}}
+
+
+def _fund_amount(raw: object) -> Decimal:
+    """A plain amount only: ``Decimal`` alone would take "NaN", "Infinity" and "1e999999"."""
+    if is_u64(raw):
+        raw = str(raw)
+    if not isinstance(raw, str) or not _AMOUNT.fullmatch(raw):
+        raise InfoRequestError(f"field `usd` is not a decimal amount: {raw!r}"[:200])
+    usd = Decimal(raw)
+    if not 0 < usd <= MAX_FUND_USD:
+        raise InfoRequestError(f"field `usd` must lie in (0, {MAX_FUND_USD}], got {raw}")
+    return usd
 
 
 HANDLERS: dict[str, Handler] = {

@@ -9,6 +9,11 @@ moves the market. Every market step and executed action ``publish``-es the engin
 events to listeners (the WebSocket hub), and ``mock.faults`` (mock_faults.py, settable at
 runtime) decides which requests fail, stall or lose their answer.
 
+Hostile input never takes the mock down: mock_body.py bounds a body's size and nesting before
+it is parsed (the C JSON parser would overflow the stack on deep nesting), and a malformed body
+is answered with a 4xx whose body is the venue's message as a JSON string (400 not JSON, 413 too
+large, 422 the wrong shape), nothing executed.
+
 One funded account per mock: ``fund`` binds it (mock-only, also reachable as the info request
 ``{"type": "mockFund", "user": ADDR, "usd": "1000"}``); ``approve_agent`` lets an agent trade
 for it.
@@ -33,7 +38,7 @@ from gridtui.config.schema import PaperMarket, PaperSettings
 from gridtui.core.clock import Clock, RealClock
 from gridtui.core.types import AssetMeta
 from gridtui.exchanges.base import StreamEvent
-from gridtui.exchanges.hyperliquid import mock_actions, mock_info, mock_ws
+from gridtui.exchanges.hyperliquid import mock_actions, mock_body, mock_info, mock_ws
 from gridtui.exchanges.hyperliquid.mock_faults import Faults
 from gridtui.exchanges.hyperliquid.mock_info import MockError
 from gridtui.exchanges.sim import SimExchange
@@ -48,6 +53,7 @@ DEFAULT_MARKETS = (
     PaperMarket(coin="ETH", start_price=Decimal("3000"), sz_decimals=4),
 )
 MOCK_VENUE = "hyperliquid"
+DESERIALIZE_ERROR = "Failed to deserialize the JSON body into the target type"
 Listener = Callable[[Sequence[StreamEvent], int], None]
 """Receives one published batch of engine events and the mock time it was published at."""
 
@@ -122,7 +128,7 @@ class MockExchange:
         """Bind the mock's one account and give it ``usd``. The engine is rebuilt with that
         balance, its markets starting from the current mids so prices do not jump."""
         address = address.lower()
-        if usd <= 0:
+        if not usd.is_finite() or usd <= 0:
             raise MockError(f"mockFund: usd must be positive, got {usd}")
         if self.account is not None:
             raise MockError(f"mockFund: this mock already serves account {self.account}")
@@ -210,18 +216,34 @@ def _json_response(payload: object, status: int = 200) -> web.Response:
     )
 
 
+def _error_response(status: int, message: str) -> web.Response:
+    """A refused request: a 4xx whose body is JSON (the venue's message as a JSON string), so a
+    client can always decode the answer; ``json.dumps`` escapes anything unprintable the
+    message echoes back from the request."""
+    return _json_response(message, status)
+
+
 def _deserialize_error(detail: str) -> web.Response:
-    """The real API answers a body it cannot read with HTTP 422 and a plain-text message."""
-    return web.Response(
-        text=f"Failed to deserialize the JSON body into the target type: {detail}", status=422
-    )
+    """A body that parses but has the wrong shape: HTTP 422, worded like the real API."""
+    return _error_response(422, f"{DESERIALIZE_ERROR}: {detail}")
 
 
 async def _read_body(request: web.Request) -> Mapping[str, Any] | web.Response:
+    """The JSON object of the body, or the 4xx answer: 413 when too large, 400 when not JSON
+    (not UTF-8, too deeply nested, NaN, numbers out of range), 422 when not an object. The
+    size is bounded before anything is read and the nesting before anything is parsed, so no
+    body can exhaust memory or the C stack (see mock_body.py)."""
+    length = request.content_length
+    if length is not None and length > mock_body.MAX_BODY_BYTES:
+        return _error_response(413, mock_body.TOO_LARGE)
     try:
-        body = json.loads(await request.text())
-    except json.JSONDecodeError as exc:
-        return _deserialize_error(f"invalid JSON: {exc}")
+        raw = await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        return _error_response(413, mock_body.TOO_LARGE)
+    try:
+        body = mock_body.parse_json(raw)
+    except mock_body.BodyError as exc:
+        return _error_response(exc.status, str(exc))
     if not isinstance(body, Mapping):
         return _deserialize_error("expected a JSON object")
     return body
@@ -302,7 +324,7 @@ def create_app(
     mock: MockExchange, *, ws_idle_timeout_s: float = mock_ws.IDLE_TIMEOUT_S
 ) -> web.Application:
     """The mock's application: ``POST /info``, ``POST /exchange`` and ``GET /ws``."""
-    app = web.Application()
+    app = web.Application(client_max_size=mock_body.MAX_BODY_BYTES)
     app[MOCK_KEY] = mock
     hub = mock_ws.WsHub(mock, idle_timeout_s=ws_idle_timeout_s)
     app[HUB_KEY] = hub

@@ -24,7 +24,7 @@ from aiohttp import WSMsgType, web
 
 from gridtui.core.types import Order, OrderStatus
 from gridtui.exchanges.base import FillsReceived, MidUpdated, OrderUpdated, StreamEvent
-from gridtui.exchanges.hyperliquid import mock_actions, mock_info
+from gridtui.exchanges.hyperliquid import mock_actions, mock_body, mock_info
 from gridtui.exchanges.hyperliquid.mock_info import num, order_wire_out
 
 if TYPE_CHECKING:
@@ -62,15 +62,18 @@ _Outgoing = str | _Batch
 
 
 def parse_subscription(raw: object) -> Subscription:
-    """Validate a subscription object as the venue does; raise ``SubscriptionError``."""
-    if not isinstance(raw, Mapping) or raw.get("type") not in CHANNELS:
+    """Validate a subscription object as the venue does (a user must be an address); raise
+    ``SubscriptionError``."""
+    kind = raw.get("type") if isinstance(raw, Mapping) else None
+    if not isinstance(kind, str) or kind not in CHANNELS:
         raise SubscriptionError(f"Invalid subscription {_dump(raw)}")
-    kind = str(raw["type"])
     if kind == "allMids":
         return Subscription(kind, None)
     field = "coin" if kind == "l2Book" else "user"
     value = raw.get(field)
     if not isinstance(value, str) or not value:
+        raise SubscriptionError(f"Invalid subscription {_dump(raw)}")
+    if field == "user" and not mock_info.ADDRESS.fullmatch(value):
         raise SubscriptionError(f"Invalid subscription {_dump(raw)}")
     return Subscription(kind, value.lower() if field == "user" else value)
 
@@ -142,7 +145,7 @@ class WsHub:
 
     async def handle(self, request: web.Request) -> web.WebSocketResponse:
         """Serve one WebSocket until the client leaves, idles out or the socket drops."""
-        ws = web.WebSocketResponse()
+        ws = web.WebSocketResponse(max_msg_size=mock_body.MAX_BODY_BYTES)
         await ws.prepare(request)
         conn = _Connection(request, ws)
         self._connections.add(conn)
@@ -175,9 +178,9 @@ class WsHub:
 
     async def _on_text(self, conn: _Connection, text: str) -> None:
         try:
-            request = json.loads(text)
-        except json.JSONDecodeError:
-            conn.send(_message("error", f"Invalid JSON: {text}"))
+            request = mock_body.parse_json(text)
+        except mock_body.BodyError as exc:
+            conn.send(_message("error", f"Invalid JSON: {text[:200]} ({exc})"))
             return
         method = request.get("method") if isinstance(request, Mapping) else None
         if method == "ping":
@@ -256,6 +259,9 @@ class WsHub:
                 response = {"type": "action", "payload": answer}
         except (mock_info.InfoRequestError, mock_actions.ActionFormatError) as exc:
             response = {"type": "error", "payload": str(exc)}
+        except Exception as exc:  # a bug must not leave the client waiting for an answer
+            log.exception("mock ws: post %s failed", post_id)
+            response = {"type": "error", "payload": f"internal error: {type(exc).__name__}"}
         if kind == "action" and self.mock.faults.ack_delay_s:
             await asyncio.sleep(self.mock.faults.ack_delay_s)
         conn.send(_message("post", {"id": post_id, "response": response}))

@@ -5,6 +5,8 @@ spread). A crossing order takes the synthetic touch (depth limited per tick); a 
 orders the market traded through as maker at their limit, best price then earliest, up to the
 tick's volume. Rejections use Hyperliquid's exact messages (the mock server reuses this engine).
 Changes are tracked so the venue persists exactly what changed (``take_changes``) before acking.
+Order and trade ids come from ``ids.allocate_id`` (a counter with a clock floor), so they never
+repeat even when the state file loses its newest transactions.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from gridtui.core.types import (
     Side,
     Tif,
 )
+from gridtui.exchanges.sim.ids import allocate_id
 from gridtui.exchanges.sim.price_path import MarketState, Tick
 from gridtui.exchanges.sim.vocabulary import (
     CANCELED,
@@ -266,20 +269,21 @@ class MatchingEngine:
         return PlaceAck(PlaceStatus.ERROR, client_id=req.client_id or None, error=message)
 
     def _new_order(self, req: OrderRequest, size: Decimal, status: OrderStatus, now: int) -> Order:
+        exchange_id = allocate_id(self._next_oid, now)
         order = Order(
             coin=req.coin,
             side=req.side,
             price=req.price,
             size=size,
             remaining=size,
-            exchange_id=self._next_oid,
+            exchange_id=exchange_id,
             client_id=req.client_id or None,
             status=status,
             timestamp_ms=now,
             tif=req.tif,
             reduce_only=req.reduce_only,
         )
-        self._next_oid += 1
+        self._next_oid = exchange_id + 1
         self._orders[order.exchange_id] = order
         if order.client_id:
             self._cloids[order.client_id] = order.exchange_id
@@ -297,10 +301,11 @@ class MatchingEngine:
     def _fill(self, oid: int, size: Decimal, price: Decimal, now_ms: int, *, taker: bool) -> None:
         order = self._orders[oid]
         fee = price * size * (self._cfg.taker_fee if taker else self._cfg.maker_fee)
+        trade_id = allocate_id(self._next_tid, now_ms)
         fill = Fill(
             venue=self._cfg.venue,
             coin=order.coin,
-            trade_id=self._next_tid,
+            trade_id=trade_id,
             exchange_order_id=oid,
             client_id=order.client_id,
             side=order.side,
@@ -310,7 +315,7 @@ class MatchingEngine:
             timestamp_ms=now_ms,
             is_taker=taker,
         )
-        self._next_tid += 1
+        self._next_tid = trade_id + 1
         self._fills.append(fill)
         self._new_fills.append(fill)
         self.balance += self._apply_to_position(order.coin, size * order.side.sign, price) - fee

@@ -143,11 +143,18 @@ def _utc_time(ms: int) -> str:
 
 
 def _set(static: Static, content: Content) -> None:
-    """Update only when the text changed, and ask for a layout pass only when the number of
-    lines did: a full reflow at every 4 Hz refresh would stall the whole app."""
+    """Update only when the text changed, and lay out again only when the number of lines did:
+    a full reflow at every 4 Hz refresh would stall the whole app.
+
+    The height is set to the number of lines (the text never wraps: ``text-wrap: nowrap``),
+    not measured (``height: auto``): Textual keys a widget's measured height on a counter that
+    ``refresh(layout=True)`` bumps only when no layout is pending yet, so a layout pass between
+    two updates before the widget's idle turn keeps the first update's height (one line
+    instead of five until the next resize). A new height is a new style, which Textual never
+    serves from that cache."""
     previous = static.content
     old_text = previous.plain if isinstance(previous, Content) else None
     if old_text == content.plain:
         return
-    lines_changed = old_text is None or old_text.count("\n") != content.plain.count("\n")
-    static.update(content, layout=lines_changed)
+    static.update(content, layout=False)
+    static.styles.height = content.plain.count("\n") + 1  # a layout pass only when it changed

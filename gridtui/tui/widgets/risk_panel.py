@@ -35,16 +35,18 @@ class RiskPanel(Widget):
         super().__init__(name=name, id=id, classes=classes)
         self.border_title = "Risk"
         self._view: BotView | None = None
-        self._lines = -1
 
     def show(self, view: BotView | None) -> None:
         if view != self._view:
             self._view = view
-            # Height is auto: an extra line (a breaker's last error) must grow the panel, but a
-            # layout pass for every 4 Hz refresh would stall the app, so only when lines change.
-            lines = self.render().plain.count("\n")
-            self.refresh(layout=lines != self._lines)
-            self._lines = lines
+            # An extra line (a breaker's last error) must grow the panel, but a layout pass for
+            # every 4 Hz refresh would stall the app: setting the height lays out only when it
+            # changed. Set, not measured (height: auto), because Textual can keep a measured
+            # height from before the last update (see pnl_panel._set).
+            lines = self.render().plain.count("\n") + 1
+            frame = self.styles.gutter.height if self.styles.box_sizing == "border-box" else 0
+            self.styles.height = lines + frame
+            self.refresh()
 
     def render(self) -> RenderResult:
         view = self._view

@@ -1,0 +1,181 @@
+"""Issue 8 on the paper venue: reconcile before trading, stops that leave nothing behind, start-up
+that survives the venue, orphans swept, grid orders that never take.
+
+Each test drives the real bot graph (flowkit) with the venue's injected failures
+(``SimExchange.fail_next``)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import attrs
+from flowkit import (
+    COIN,
+    ENGINE,
+    OTHER,
+    D,
+    EnvFactory,
+    quoting,
+    running,
+    settle,
+    supervised,
+    wait_until,
+)
+
+from gridtui.core.events import OrderPlaced
+from gridtui.core.types import Side, Tif
+from gridtui.orchestrator.bot_orchestrator import BotStatus
+
+
+async def test_no_order_goes_out_until_the_start_up_reconciliation_succeeds(
+    make_env: EnvFactory,
+) -> None:
+    env = make_env()
+    bot = await env.orchestrator()
+    env.exchange.fail_next(1000, "HTTP 502", calls={"fills_since"})
+    async with running(bot):
+        for _ in range(3):
+            env.step()  # the stream brings a mid: only the unconfirmed books hold orders back
+            await settle()
+            env.clock.advance(1)
+            await bot.cycle()
+        assert bot.mark() == D(100)
+        assert bot.status is BotStatus.WAITING
+        assert env.of_type(OrderPlaced) == []
+        assert await env.open_orders() == []
+        reason = bot.c.reconciliation.waiting_reason or ""
+        assert reason.startswith("HTTP 502, retry in ") and reason.endswith(" s")
+        env.exchange.fail_next(0)
+        env.clock.advance(10)  # the backoff and the REST poller's interval (the mid) pass
+        await bot.cycle()
+        assert bot.status is BotStatus.RUNNING
+        assert len(await env.open_orders()) == 6
+
+
+async def test_a_stream_reset_stops_new_orders_until_the_books_are_confirmed(
+    make_env: EnvFactory,
+) -> None:
+    env = make_env(prices=[100, 99])
+    bot = await env.orchestrator()
+    async with running(bot):
+        placed = len(env.of_type(OrderPlaced))
+        env.exchange.fail_next(1000, "HTTP 503", calls={"fills_since"})
+        bot.c.reconciliation.unconfirm("stream reset (test)")
+        env.next_price()  # the buy at 99 fills; its replacement must wait
+        await settle()
+        await bot.cycle()
+        assert bot.status is BotStatus.WAITING
+        assert env.of_type(OrderPlaced)[placed:] == []
+        env.exchange.fail_next(0)
+        env.clock.advance(ENGINE.restart_backoff_max_s)
+        await bot.cycle()
+        assert bot.status is BotStatus.RUNNING
+        new = env.of_type(OrderPlaced)[placed:]
+        assert [(e.side, e.price) for e in new] == [(Side.SELL, D(100))]
+
+
+async def test_grid_orders_are_post_only_and_crossing_levels_wait(make_env: EnvFactory) -> None:
+    env = make_env()
+    bot = await env.orchestrator()
+    async with running(bot):
+        orders = await env.open_orders()
+        assert orders and all(o.tif is Tif.ALO for o in orders)
+        # A stale center above the mid: its sells at and below the mid are not sent.
+        snapshot = bot.c.strategy.desired_grid(D(102), env.clock.now_ms())
+        await bot.c.gateway.cancel_all(reason="test")
+        await bot.c.builder.build_and_place_grid(snapshot, D(100))
+        sells = [o.price for o in await env.open_orders() if o.side is Side.SELL]
+        assert sells and min(sells) > D(100)
+
+
+async def test_shutdown_retries_cancels_until_the_exchange_confirms_none_is_left(
+    make_env: EnvFactory,
+) -> None:
+    env = make_env()
+    bot = await env.orchestrator()
+    async with running(bot):
+        assert len(await env.open_orders()) == 6
+        env.exchange.fail_next(3, "HTTP 500", calls={"cancel_by_client_ids", "open_orders"})
+    left = await bot.shutdown(time.monotonic() + 10)
+    assert left == []
+    assert await env.open_orders() == []
+
+
+async def test_shutdown_past_its_deadline_names_what_is_left(make_env: EnvFactory) -> None:
+    env = make_env()
+    bot = await env.orchestrator()
+    async with running(bot):
+        env.exchange.fail_next(10_000, "HTTP 500", calls={"cancel_by_client_ids"})
+    left = await bot.shutdown(time.monotonic() + 0.3)
+    assert len(left) == 6 and len(await env.open_orders()) == 6
+    assert bot.status is BotStatus.STOPPED
+
+
+async def test_a_stop_that_leaves_orders_keeps_the_dead_man_switch_armed(
+    make_env: EnvFactory,
+) -> None:
+    engine = attrs.evolve(ENGINE, shutdown_deadline_s=0.5)
+    env = make_env(engine=engine)
+    supervisor = supervised(env)
+    await supervisor.start()
+    await quoting(supervisor, COIN)
+    supervisor.exchange.fail_next(10_000, "HTTP 500", calls={"cancel_by_client_ids"})  # type: ignore[attr-defined]
+    report = await supervisor.stop()
+    assert report.open_orders == 6 and not report.clean
+    assert not report.dead_man_disarmed and supervisor.dead_man.armed
+    assert len(report.left) == 6 and all("BTC" in line for line in report.left)
+
+
+async def test_a_venue_that_does_not_start_leaves_the_bots_waiting_not_crashed(
+    make_env: EnvFactory,
+) -> None:
+    env = make_env()
+    supervisor = supervised(env)
+    failures = {"left": 3}
+    real_start = supervisor.exchange.start
+
+    async def flaky_start() -> None:
+        if failures["left"]:
+            failures["left"] -= 1
+            from gridtui.core.types import ExchangeError
+
+            raise ExchangeError("connection refused", retryable=True)
+        await real_start()
+
+    supervisor.exchange.start = flaky_start  # type: ignore[method-assign]
+    await supervisor.start()
+    await wait_until(lambda: any(v.status == "waiting for exchange" for v in supervisor.views()))
+    (view,) = supervisor.views()
+    assert view.error is not None and view.error.startswith("connection refused, retry in")
+    await quoting(supervisor, COIN)
+    report = await supervisor.stop()
+    assert report.clean and all(s.last_error is None for s in supervisor.slots.values())
+
+
+async def test_orders_of_a_bot_no_longer_configured_are_canceled_at_start(
+    make_env: EnvFactory,
+) -> None:
+    env = make_env(with_eth_bot=True)
+    first = supervised(env)
+    await first.start()
+    await quoting(first, COIN, OTHER)
+    # The process dies: nothing is canceled (the supervisor is simply dropped).
+    for slot in first.slots.values():
+        if slot.handle is not None:
+            slot.handle.cancel()
+    await settle()
+    for bot in first.bots:
+        bot.detach()
+    await first.exchange.close()
+    # Restarted with the ETH bot removed from the config: its orders must not keep resting.
+    env.config = attrs.evolve(env.config, bots=env.config.bots[:1])
+    second = supervised(env)
+    await second.start()
+    await quoting(second, COIN)
+    deadline = time.monotonic() + 5
+    while await second.exchange.open_orders(OTHER):
+        assert time.monotonic() < deadline, "the removed bot's orders still rest"
+        await asyncio.sleep(0.01)
+    report = await second.stop()
+    assert report.clean

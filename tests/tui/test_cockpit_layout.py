@@ -1,0 +1,42 @@
+"""The side panels take the height of their lines however their updates and layout passes
+interleave (issue 8: the 80x24 snapshot showed one line of figures and one of risk whenever a
+bot's first cycle landed between a layout pass and the panels' next idle turn)."""
+
+from __future__ import annotations
+
+from cockpit import MakeApp, settle
+from textual.widget import Widget
+from textual.widgets import Static
+
+from gridtui.orchestrator.view import idle_view
+from gridtui.tui.widgets.pnl_panel import PnlPanel
+from gridtui.tui.widgets.risk_panel import RiskPanel
+
+
+async def test_panels_grow_when_a_layout_pass_ran_between_two_updates(make_app: MakeApp) -> None:
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app)
+        await pilot.pause()
+        pnl, risk = app.query_one(PnlPanel), app.query_one(RiskPanel)
+        figures = pnl.query_one(".pnl-figures", Static)
+        heights = (figures.size.height, risk.size.height)
+        assert heights == (5, 6)  # Position … Last fill; Breaker … Orders
+        running = next(v for v in app.supervisor.views() if v.name == app.selected)
+        starting = idle_view(running.name, running.coin, running.venue, "starting", None, 0)
+
+        # One line each, then a layout pass that measures them before they had an idle turn
+        # (another widget's update asked for it and emptied their parents' arrangement caches),
+        # then the full figures again: no await in between, so the order is always this one.
+        pnl.show(starting, ())
+        risk.show(starting)
+        for parent in (figures.parent, risk.parent):
+            assert isinstance(parent, Widget)
+            parent._clear_arrangement_cache()
+        app.screen._refresh_layout()  # what the screen's update timer runs
+        pnl.show(running, ())
+        risk.show(running)
+        await pilot.pause()
+
+        assert (figures.size.height, risk.size.height) == heights
+        await app.supervisor.stop()
