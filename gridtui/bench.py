@@ -1,11 +1,17 @@
-"""``gridtui bench fills|tick``: figures for the two paths whose speed a grid bot lives on.
+"""``gridtui bench fills|tick|soak``: figures for the paths whose speed a grid bot lives on, and
+for its memory over a long run.
 
 * ``fills`` — durable fill processing: ``FillProcessor`` → ``StateManager`` → ``Store`` on a real
   SQLite file (WAL, ``synchronous=FULL``), one fill at a time and in batches, as throughput and
-  per-fill latency.
+  per-fill latency; next to it, plain SQLite writing the same rows into the same schema with the
+  same pragmas (one ``executemany`` per transaction) on the same disk — the floor no journal
+  can beat — and the longest single call (a batch blocks the event loop that long).
 * ``tick`` — reaction time: a market tick on the paper venue (file-backed, persisted before it
   streams) until the replacement order for the level it filled is acknowledged, through the real
   bot graph (factory + BotOrchestrator with its stream consumer and engine cycle running).
+* ``soak`` — memory over time: N paper bots at high speed under the real ``Supervisor`` for a
+  given time; RSS at start, after warm-up and at the end, and the fills processed. Whatever grows
+  per fill or per order shows up as RSS growing with the fill count.
 
 They print figures and the machine they ran on; they never judge them (machines differ, so a
 timing assertion would only be noise). Wall time is read with ``time.perf_counter`` here, at the
@@ -16,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import math
 import os
@@ -24,7 +31,7 @@ import sqlite3
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import TextIO
@@ -33,7 +40,7 @@ import attrs
 
 from gridtui.config.loader import load_config_text
 from gridtui.core.clock import RealClock
-from gridtui.core.events import Event, EventBus, OrderPlaced
+from gridtui.core.events import Event, EventBus, OrderFilled, OrderPlaced
 from gridtui.core.types import Fill, OrderRequest, OrderStatus, Side
 from gridtui.exchanges.base import OrderUpdated, StreamEvent
 from gridtui.exchanges.sim import SimExchange
@@ -44,10 +51,10 @@ from gridtui.monitoring.metrics import Metrics
 from gridtui.orchestrator.bot_orchestrator import BotOrchestrator
 from gridtui.orchestrator.factory import BotComponents, build_bot
 from gridtui.risk.dead_man_switch import DeadManSwitch
-from gridtui.state.data_dir import PAPER
+from gridtui.state.data_dir import venue_identity
 from gridtui.state.shadow_ledger import ShadowLedger
 from gridtui.state.state_manager import StateManager
-from gridtui.state.store import Store
+from gridtui.state.store import CACHE_KIB, INSERT_FILL, SCHEMA_SQL, Store, fill_row
 
 DEFAULT_FILLS = 8000
 """Fills per mode; about 12 s in all on a 2-core VM with an ext4 disk."""
@@ -67,6 +74,13 @@ REPLACEMENT_TIMEOUT_S = 0.5
 """A replacement not acknowledged this long after its tick is counted as missed (the builder
 skips a level that is occupied or outside the grid; the wait must end somewhere)."""
 MAX_TICKS_PER_SAMPLE = 50
+SHUTDOWN_DEADLINE_S = 10.0
+"""How long the tick bench's bot may take to cancel its orders at the end."""
+SOAK_BOTS = 10
+SOAK_SECONDS = 180.0
+SOAK_SPEED = 600.0
+SOAK_REPORT_EVERY_S = 30.0
+SOAK_COINS = ("BTC", "ETH", "SOL", "XRP", "DOGE", "AVAX", "LINK", "SUI", "ARB", "OP")
 
 TICK_CONFIG = """
 data_dir = "journals"
@@ -97,22 +111,53 @@ coin = "ETH"
 """
 
 
-def run_bench(what: str, *, count: int | None = None, out: TextIO | None = None) -> int:
-    """Run benchmark ``what`` ("fills" or "tick") and print its figures; the exit code."""
+def run_bench(
+    what: str,
+    *,
+    count: int | None = None,
+    out: TextIO | None = None,
+    bots: int | None = None,
+    seconds: float | None = None,
+    speed: float | None = None,
+) -> int:
+    """Run benchmark ``what`` ("fills", "tick" or "soak") and print its figures; the exit code.
+    ``bots``, ``seconds`` and ``speed`` are for ``soak`` only."""
     stream = out if out is not None else sys.stdout
-    if what not in ("fills", "tick"):
-        sys.stderr.write(f"gridtui bench: unknown benchmark {what!r} (use fills or tick)\n")
+    if what not in ("fills", "tick", "soak"):
+        sys.stderr.write(f"gridtui bench: unknown benchmark {what!r} (use fills, tick or soak)\n")
         return 2
+    problem = _soak_arguments_problem(bots, seconds, speed)
     if count is not None and count < 1:
-        sys.stderr.write(f"gridtui bench: --count must be at least 1, got {count}\n")
+        problem = f"--count must be at least 1, got {count}"
+    if problem:
+        sys.stderr.write(f"gridtui bench: {problem}\n")
         return 2
     with _engine_logs_quiet(), tempfile.TemporaryDirectory(prefix="gridtui-bench-") as tmp:
         workdir = Path(tmp)
         if what == "fills":
             _bench_fills(workdir, count or DEFAULT_FILLS, stream)
-        else:
+        elif what == "tick":
             asyncio.run(_bench_tick(workdir, count or DEFAULT_REPLACEMENTS, stream))
+        else:
+            soak = SoakPlan(
+                bots=bots or SOAK_BOTS,
+                seconds=SOAK_SECONDS if seconds is None else seconds,
+                speed=speed or SOAK_SPEED,
+            )
+            asyncio.run(_bench_soak(workdir, soak, stream))
     return 0
+
+
+def _soak_arguments_problem(
+    bots: int | None, seconds: float | None, speed: float | None
+) -> str | None:
+    if bots is not None and not 1 <= bots <= len(SOAK_COINS):
+        return f"--bots must be 1 to {len(SOAK_COINS)}, got {bots}"
+    if seconds is not None and not (math.isfinite(seconds) and seconds > 0):
+        return f"--seconds must be a positive number, got {seconds}"
+    if speed is not None and not (math.isfinite(speed) and 0 < speed <= 100_000):
+        return f"--speed must be above 0 and at most 100000, got {speed}"
+    return None
 
 
 # ---------------------------------------------------------------------- report helpers
@@ -211,34 +256,93 @@ def _make_fills(count: int, client_ids: tuple[str, str]) -> list[Fill]:
     return fills
 
 
-def _measure_fills(path: Path, count: int, batch: int) -> list[str]:
-    """One table row: ``count`` fills through ``process_fill`` (batch 1) or ``process_fills``."""
-    processor, store, client_ids = _fill_graph(path)
+@attrs.frozen(slots=True)
+class FillRun:
+    """One mode's measurement: the time of each call and their sum."""
+
+    batch: int
+    count: int
+    elapsed: float
+    calls: tuple[float, ...]
+
+    @classmethod
+    def of(cls, batch: int, count: int, calls: Sequence[float]) -> FillRun:
+        return cls(batch, count, sum(calls), tuple(calls))
+
+    @property
+    def rate(self) -> float:
+        return self.count / self.elapsed
+
+    def row(self) -> list[str]:
+        # A short last batch would skew the per-fill figures: only whole batches count, if any.
+        calls = self.calls[: self.count // self.batch] or self.calls
+        per_fill = [latency / min(self.batch, self.count) for latency in calls]
+        return [
+            _mode(self.batch),
+            str(self.count),
+            f"{self.rate:.0f}",
+            *(_ms(percentile(values, p)) for values in (per_fill, calls) for p in (50, 99)),
+        ]
+
+
+def _mode(batch: int) -> str:
+    return "single" if batch == 1 else f"batch {batch}"
+
+
+def _measure_fills(workdir: Path, count: int, batch: int) -> tuple[FillRun, FillRun]:
+    """``count`` fills through ``process_fill`` (batch 1) or ``process_fills``, and the same
+    rows written by plain SQLite: the journal's schema and pragmas (WAL, ``synchronous=FULL``),
+    one transaction and one ``executemany`` per batch, nothing else.
+
+    The two alternate call by call (and which goes first alternates too), so both meet the same
+    disk: a shared disk's fsync time drifts by several times within seconds, and measured one
+    after the other the ratio would mostly measure that drift. Rates are fills over the summed
+    call times."""
+    processor, store, client_ids = _fill_graph(workdir / f"fills-{batch}.db")
     fills = _make_fills(count, client_ids)
-    calls: list[float] = []
+    rows = [fill_row(fill) for fill in fills]
+    conn = sqlite3.connect(workdir / f"sqlite-{batch}.db", isolation_level=None)
+    ours: list[float] = []
+    raw: list[float] = []
     try:
-        started = time.perf_counter()
-        for offset in range(0, count, batch):
-            t0 = time.perf_counter()
-            if batch == 1:
-                processor.process_fill(fills[offset])
-            else:
-                processor.process_fills(fills[offset : offset + batch])
-            calls.append(time.perf_counter() - t0)
-        elapsed = time.perf_counter() - started
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=FULL")
+        conn.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
+        conn.executescript(SCHEMA_SQL)
+        for n, offset in enumerate(range(0, count, batch)):
+            steps = [(ours, _journal_call(processor, fills, offset, batch))]
+            steps.append((raw, _sqlite_call(conn, rows, offset, batch)))
+            for calls, step in steps if n % 2 == 0 else reversed(steps):
+                t0 = time.perf_counter()
+                step()
+                calls.append(time.perf_counter() - t0)
         if store.fill_count() != count:
             raise RuntimeError(f"journal holds {store.fill_count()} fills, expected {count}")
     finally:
         store.close()
-    # A short last batch would skew the per-fill figures: only whole batches count, if any.
-    calls = calls[: count // batch] or calls
-    per_fill = [latency / min(batch, count) for latency in calls]
-    return [
-        "single" if batch == 1 else f"batch {batch}",
-        str(count),
-        f"{count / elapsed:.0f}",
-        *(_ms(percentile(values, p)) for values in (per_fill, calls) for p in (50, 99)),
-    ]
+        conn.close()
+    return FillRun(batch, count, sum(ours), tuple(ours)), FillRun(
+        batch, count, sum(raw), tuple(raw)
+    )
+
+
+def _journal_call(
+    processor: FillProcessor, fills: list[Fill], offset: int, batch: int
+) -> Callable[[], object]:
+    if batch == 1:
+        return lambda: processor.process_fill(fills[offset])
+    return lambda: processor.process_fills(fills[offset : offset + batch])
+
+
+def _sqlite_call(
+    conn: sqlite3.Connection, rows: list[tuple[object, ...]], offset: int, batch: int
+) -> Callable[[], None]:
+    def write() -> None:
+        conn.execute("BEGIN IMMEDIATE")
+        conn.executemany(INSERT_FILL, rows[offset : offset + batch])
+        conn.execute("COMMIT")
+
+    return write
 
 
 def _bench_fills(workdir: Path, count: int, out: TextIO) -> None:
@@ -248,11 +352,35 @@ def _bench_fills(workdir: Path, count: int, out: TextIO) -> None:
         f"{machine_line()}\n"
         f"journal: {workdir} ({_filesystem(workdir)}), {count} fills per mode\n"
     )
-    rows = [list(FILL_COLUMNS)]
+    ours: list[FillRun] = []
+    raw: list[FillRun] = []
     for batch in (1, *BATCH_SIZES):
-        rows.append(_measure_fills(workdir / f"fills-{batch}.db", count, batch))
-    _table(rows, out)
+        mine, floor = _measure_fills(workdir, count, batch)
+        ours.append(mine)
+        raw.append(floor)
+    _table([list(FILL_COLUMNS), *(run.row() for run in ours)], out)
     out.write("(batch: per-fill figures are the call time divided by the batch size)\n")
+    out.write(
+        "plain SQLite, same rows, schema, pragmas and disk "
+        "(one transaction and one executemany per call):\n"
+    )
+    rows = [["mode", "gridtui fills/s", "SQLite fills/s", "gridtui/SQLite", "max ms/call"]]
+    for mine, floor in zip(ours, raw, strict=True):
+        rows.append(
+            [
+                _mode(mine.batch),
+                f"{mine.rate:.0f}",
+                f"{floor.rate:.0f}",
+                f"{mine.rate / floor.rate * 100:.0f}%",
+                _ms(max(mine.calls)),
+            ]
+        )
+    _table(rows, out)
+    largest = ours[-1]
+    out.write(
+        f"event-loop stall: longest process_fills call of {largest.batch} fills "
+        f"{_ms(max(largest.calls))} ms (p99 {_ms(percentile(largest.calls, 99))} ms)\n"
+    )
 
 
 # ---------------------------------------------------------------------- bench tick
@@ -331,7 +459,7 @@ async def _bench_tick(workdir: Path, count: int, out: TextIO) -> None:
         bus=bus,
         clock=clock,
         metrics=Metrics(),
-        identity=PAPER,
+        identity=venue_identity(config, None),
     )
     bot = BotOrchestrator(components, config.engine)
     watch = exchange.subscribe()
@@ -366,7 +494,7 @@ async def _bench_tick(workdir: Path, count: int, out: TextIO) -> None:
         try:
             await task
         finally:
-            await bot.shutdown(time.monotonic() + config.engine.shutdown_deadline_s)
+            await bot.shutdown(time.monotonic() + SHUTDOWN_DEADLINE_S)
             await dead_man.disarm()
             bot.detach()
             exchange.unsubscribe(watch)
@@ -399,3 +527,150 @@ def _report_tick(
     ]
     _table(rows, out)
     out.write("(missed: the builder placed no replacement within 0.5 s, e.g. level occupied)\n")
+
+
+# ---------------------------------------------------------------------- bench soak
+
+
+@attrs.frozen(slots=True)
+class SoakPlan:
+    bots: int
+    seconds: float
+    speed: float
+
+    @property
+    def warmup_s(self) -> float:
+        """Imports, journals, first grids and caches settle in the first minute; growth after
+        that is what a long run keeps paying."""
+        return min(60.0, self.seconds / 3)
+
+
+def soak_config(plan: SoakPlan) -> str:
+    """N paper markets and one bot each, with risk limits no bot reaches: a halted bot stops
+    filling, and the soak is about what every fill and order leaves behind."""
+    parts = [
+        'data_dir = "data"',
+        "[engine]",
+        "cycle_interval_s = 0.25",
+        "[venue.paper]",
+        'state_file = "data/paper.db"',
+        f"speed = {plan.speed!r}",
+    ]
+    for coin in SOAK_COINS[: plan.bots]:
+        parts += [
+            "[[venue.paper.markets]]",
+            f'coin = "{coin}"',
+            "start_price = 3000",
+            "sz_decimals = 3",
+            "volatility = 0.8",
+        ]
+    parts += [
+        "[grid]",
+        "levels = 8",
+        "spacing_pct = 0.15",
+        "size = 0.01",
+        "[risk]",
+        "max_position = 1000",
+        "max_notional = 100000000",
+        "max_open_orders = 200",
+        "max_orders_per_second = 1000",
+        "order_burst = 1000",
+        "max_drawdown = 100000000",
+        "daily_loss_limit = 100000000",
+    ]
+    for coin in SOAK_COINS[: plan.bots]:
+        parts += ["[[bots]]", f'name = "{coin.lower()}"', f'coin = "{coin}"']
+    return "\n".join(parts) + "\n"
+
+
+def rss_bytes() -> int:
+    """Resident set size now (Linux /proc), or the peak where /proc is missing."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    import resource
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak if sys.platform == "darwin" else peak * 1024
+
+
+@attrs.define
+class _FillCounter:
+    count: int = 0
+
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, OrderFilled):
+            self.count += 1
+
+
+def _mb(value: int) -> str:
+    return f"{value / 2**20:.1f}"
+
+
+async def _bench_soak(workdir: Path, plan: SoakPlan, out: TextIO) -> None:
+    from gridtui.supervisor import Supervisor
+
+    config = load_config_text(soak_config(plan), base_dir=workdir, source="bench soak")
+    out.write(
+        f"gridtui bench soak: {plan.bots} paper bots at speed {plan.speed:g} for "
+        f"{plan.seconds:g} s (real Supervisor, journals on disk)\n"
+        f"{machine_line()}\ndata: {workdir} ({_filesystem(workdir)})\n"
+    )
+    gc.collect()
+    samples: list[tuple[float, int, int]] = []  # (elapsed s, fills, RSS)
+    fills = _FillCounter()
+    supervisor = Supervisor(config)
+    supervisor.bus.subscribe(fills)
+    started = time.monotonic()
+    samples.append((0.0, 0, rss_bytes()))
+    out.write(f"{'at s':>6}  {'fills':>7}  {'RSS MB':>7}\n")
+    out.write(f"{0:>6}  {0:>7}  {_mb(samples[0][2]):>7}\n")
+    out.flush()
+    try:
+        await supervisor.start()
+        marks = sorted({plan.warmup_s, plan.seconds, *_every(SOAK_REPORT_EVERY_S, plan.seconds)})
+        for mark in marks:
+            await asyncio.sleep(max(0.0, started + mark - time.monotonic()))
+            gc.collect()
+            samples.append((mark, fills.count, rss_bytes()))
+            out.write(f"{mark:>6g}  {fills.count:>7}  {_mb(samples[-1][2]):>7}\n")
+            out.flush()  # a long run shows its progress
+    finally:
+        report = await supervisor.stop()
+    _report_soak(plan, samples, report.open_orders, out)
+
+
+def _every(step: float, until: float) -> list[float]:
+    marks, at = [], step
+    while at < until:
+        marks.append(at)
+        at += step
+    return marks
+
+
+def _report_soak(
+    plan: SoakPlan,
+    samples: list[tuple[float, int, int]],
+    open_orders: int,
+    out: TextIO,
+) -> None:
+    start = samples[0]
+    warm = next(s for s in samples if s[0] >= plan.warmup_s)
+    end = samples[-1]
+    out.write(
+        f"RSS start {_mb(start[2])} MB, after warm-up ({warm[0]:g} s) {_mb(warm[2])} MB, "
+        f"end ({end[0]:g} s) {_mb(end[2])} MB; fills processed {end[1]}\n"
+    )
+    minutes = (end[0] - warm[0]) / 60
+    fills = end[1] - warm[1]
+    if minutes > 0:
+        growth = end[2] - warm[2]
+        per_fill = f", {growth / fills / 1024:.2f} KB per fill" if fills else ""
+        out.write(
+            f"after warm-up: {growth / 2**20 / minutes:+.2f} MB/min over {minutes:.1f} min, "
+            f"{fills} fills{per_fill}\n"
+        )
+    out.write(f"open orders left after stop: {open_orders}\n")

@@ -26,7 +26,7 @@ from gridtui.exchanges.sim.persistence import StateFileError
 from gridtui.monitoring.logs import configure_logging
 from gridtui.monitoring.metrics import MetricsPortError
 from gridtui.state.data_dir import DataDirError
-from gridtui.state.store import StoreCorrupted
+from gridtui.state.store import StoreError
 
 DEFAULT_CONFIG = Path("config.toml")
 EXIT_BROKEN_PIPE = 141
@@ -43,7 +43,7 @@ class UsageError(Exception):
 USER_ERRORS = (
     ConfigError,
     UsageError,
-    StoreCorrupted,
+    StoreError,
     FileExistsError,
     CandleFileError,
     StateFileError,
@@ -132,7 +132,10 @@ def build_parser() -> argparse.ArgumentParser:
         "timeout_after_accept_rate=0.05,duplicate_fill_rate=0.1,reorder_fills=true,ack_delay_s=0.2'",
     )
     bench = sub.add_parser("bench", help="benchmarks that print figures")
-    bench.add_argument("what", choices=("fills", "tick", "keys", "orders"))
+    bench.add_argument("what", choices=("fills", "tick", "keys", "orders", "soak"))
+    bench.add_argument("--bots", type=int, help="soak: paper bots to run (default 10)")
+    bench.add_argument("--seconds", type=float, help="soak: how long to run (default 180)")
+    bench.add_argument("--speed", type=float, help="soak: paper venue speed (default 600)")
     bench.add_argument("--count", type=int, help="how many fills / ticks to measure")
     return parser
 
@@ -200,7 +203,9 @@ def _dispatch(args: argparse.Namespace) -> int:
             return run_keys_bench(args.count, sys.stdout)
         from gridtui.bench import run_bench
 
-        return run_bench(args.what, count=args.count)
+        return run_bench(
+            args.what, count=args.count, bots=args.bots, seconds=args.seconds, speed=args.speed
+        )
     # A run writes journals: prove its files usable first. Reading them (status, fills, audit)
     # must work on a read-only copy too.
     config = _with_venue_flags(load_config(args.config, check_files=args.command is None), args)

@@ -40,7 +40,7 @@ from gridtui.state.data_dir import (
     prepare_journal_dir,
     venue_identity,
 )
-from gridtui.state.store import StoreCorrupted
+from gridtui.state.store import JournalWriteError, StoreCorrupted
 
 log = logging.getLogger(__name__)
 
@@ -274,7 +274,10 @@ class Supervisor:
                     self._publish_crash(slot, None)
                     return
                 slot.restarts += 1
-                log.exception("bot %s crashed; restarting in %.1fs", slot.name, backoff)
+                if isinstance(exc, JournalWriteError):  # the disk, not a bug: no traceback
+                    log.error("bot %s cannot start: %s; retrying in %.1fs", slot.name, exc, backoff)
+                else:
+                    log.exception("bot %s crashed; restarting in %.1fs", slot.name, backoff)
                 self._publish_crash(slot, backoff)
             if time.monotonic() - started > engine.restart_backoff_max_s:
                 backoff = engine.restart_backoff_s  # it ran a good while: start over

@@ -12,7 +12,7 @@ import asyncio
 import hashlib
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 
 import attrs
@@ -42,6 +42,7 @@ from gridtui.monitoring.alerting import Alerter
 from gridtui.monitoring.metrics import Metrics
 from gridtui.risk.circuit_breaker import BreakerState, CircuitBreaker
 from gridtui.state.shadow_ledger import ShadowLedger, TrackedOrder
+from gridtui.state.store import JournalWriteError
 
 log = logging.getLogger(__name__)
 
@@ -215,36 +216,56 @@ class ExecutionGateway:
             return await self._cancel_tracked(list(client_ids), reason=reason)
 
     async def _cancel_tracked(self, client_ids: list[str], *, reason: str) -> list[CancelResult]:
-        """Cancels go out even when the breaker is open: removing risk is always allowed."""
+        """Cancels go out even when the breaker is open (removing risk is always allowed) and
+        even when the journal refuses writes (the exchange does not need our disk)."""
         if not client_ids:
             return []
-        with self._ledger.store.batch():
+
+        def mark_pending() -> None:
             for cid in client_ids:
                 self._ledger.mark(cid, OrderStatus.PENDING_CANCEL)
+
+        self._journal_if_possible(mark_pending)
         try:
             acks = await self._exchange.cancel_by_client_ids(self.coin, client_ids)
         except ExchangeError as exc:
             await self._record_failure(str(exc))
-            with self._ledger.store.batch():
+            error = str(exc)
+
+            def mark_unknown() -> None:
                 for cid in client_ids:
-                    self._ledger.mark(cid, OrderStatus.UNKNOWN, error=str(exc))
+                    self._ledger.mark(cid, OrderStatus.UNKNOWN, error=error)
+
+            self._journal_if_possible(mark_unknown)
             return [
                 CancelResult(False, cid, error=str(exc), exchange_error=True) for cid in client_ids
             ]
         await self._record_success()
-        with self._ledger.store.batch():
+
+        def mark_canceled() -> None:
             for cid, ack in zip(client_ids, acks, strict=True):
                 if ack.success:
                     self._mark_canceled(cid, ack.exchange_id, reason)
+
+        self._journal_if_possible(mark_canceled)
         results = []
         for cid, ack in zip(client_ids, acks, strict=True):
             if ack.success:
                 results.append(CancelResult(True, cid, ack.exchange_id))
             else:
                 # Already filled or canceled: ask the exchange what really happened.
-                await self._resolve(cid)
+                await self._resolve_if_possible(cid)
                 results.append(CancelResult(False, cid, ack.exchange_id, ack.error))
         return results
+
+    def _journal_if_possible(self, write: Callable[[], None]) -> None:
+        """One journal transaction for a cancel's bookkeeping; if the disk refuses it, the cancel
+        still goes out and reconciliation settles the books once the journal is writable."""
+        try:
+            with self._ledger.store.batch():
+                write()
+        except JournalWriteError as exc:
+            log.error("%s: cancel bookkeeping not journaled: %s", self.bot, exc)
 
     def _mark_canceled(self, cid: str | None, exchange_id: int | None, reason: str) -> None:
         if cid is not None:
@@ -286,8 +307,16 @@ class ExecutionGateway:
         resting_ids = {o.client_id for o in resting}
         for tracked in self._ledger.live():
             if tracked.request.client_id not in resting_ids:
-                await self._resolve(tracked.request.client_id)
+                await self._resolve_if_possible(tracked.request.client_id)
         return results
+
+    async def _resolve_if_possible(self, client_id: str) -> None:
+        """Settling an order after a cancel is bookkeeping: a journal refusing writes must not
+        stop the remaining cancels (reconciliation settles it at the next start)."""
+        try:
+            await self._resolve(client_id)
+        except JournalWriteError as exc:
+            log.error("%s: cancel outcome not journaled: %s", self.bot, exc)
 
     async def cancel_unknown(self, orders: Sequence[Order], *, reason: str) -> int:
         """Cancel exchange orders on our coin that are not ours (by exchange id)."""

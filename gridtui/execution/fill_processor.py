@@ -1,16 +1,20 @@
-"""Turn one exchange fill into durable books, an order-status update and an event.
+"""Turn exchange fills into durable books, order-status updates and events.
 
-The order matters (DESIGN §3 FillProcessor, §4): deduplicate first, then journal the fill together
-with the new position (WAL before position), then update the order and tell the world. Synchronous
-on purpose: it runs on the event loop and nothing may interleave between those steps. Errors are
-logged, raised as a CRITICAL alert and re-raised — a fill that could not be processed must never
-disappear quietly.
+The order matters (DESIGN §3 FillProcessor, §4): deduplicate first, then journal the fills together
+with the new position and the orders they filled (WAL before position), then update memory and
+tell the world. A burst of fills from one exchange message is ONE transaction — one fsync for the
+burst, and all of it recorded or none of it: a failure part-way leaves neither the fills, nor the
+position, nor the orders changed, on disk or in memory, and the burst can simply be retried.
+Synchronous on purpose: it runs on the event loop and nothing may interleave between those steps.
+Errors are logged, raised as a CRITICAL alert and re-raised — a fill that could not be processed
+must never disappear quietly.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+import operator
+from collections.abc import Iterable, Sequence
 from decimal import Decimal
 
 import attrs
@@ -22,8 +26,11 @@ from gridtui.execution.fill_deduplicator import FillDeduplicator
 from gridtui.state.accounting import BotState
 from gridtui.state.shadow_ledger import ShadowLedger
 from gridtui.state.state_manager import StateManager
+from gridtui.state.store import JournalWriteError
 
 log = logging.getLogger(__name__)
+
+_EXECUTION_ORDER = operator.attrgetter("timestamp_ms", "trade_id")
 
 
 @attrs.frozen(slots=True)
@@ -57,77 +64,132 @@ class FillProcessor:
     def process_fill(self, fill: Fill) -> FillResult:
         """Apply ``fill`` exactly once. Raises ``ValueError`` for a fill of another coin; every
         exception is logged and published as a CRITICAL ``fill_processing_error`` alert first."""
-        try:
-            return self._process(fill)
-        except Exception as exc:
-            snapshot = self._state.get_snapshot()
-            log.exception("%s: processing fill %s failed", snapshot.bot, fill.key)
-            self._bus.publish(
-                AlertRaised(
-                    bot=snapshot.bot,
-                    coin=snapshot.coin,
-                    timestamp_ms=self._clock.now_ms(),
-                    severity=Severity.CRITICAL,
-                    kind="fill_processing_error",
-                    message=f"fill {fill.trade_id} ({fill.side.name} {fill.size} @ {fill.price}) "
-                    f"not processed: {exc!r}",
-                )
-            )
-            raise
+        return self.process_fills([fill])[0]
 
     def process_fills(self, fills: Iterable[Fill]) -> list[FillResult]:
-        """Process in (timestamp, trade id) order, the order the exchange executed them."""
-        ordered = sorted(fills, key=lambda f: (f.timestamp_ms, f.trade_id))
-        return [self.process_fill(fill) for fill in ordered]
+        """Apply a burst of fills exactly once each, in (timestamp, trade id) order — the order
+        the exchange executed them — as one all-or-nothing transaction. One result per fill, in
+        that order; a fill seen before (or earlier in the burst) is a duplicate that changes
+        nothing. Exceptions as for ``process_fill``; none of the burst is then applied."""
+        ordered = sorted(fills, key=_EXECUTION_ORDER)
+        if not ordered:
+            return []
+        try:
+            return self._process(ordered)
+        except JournalWriteError:
+            raise  # the disk, not the fill: the bot halts on it and alerts once (orchestrator)
+        except Exception as exc:
+            self._alert(ordered, exc)
+            raise
 
-    def _process(self, fill: Fill) -> FillResult:
-        before = self._state.get_snapshot()
-        if fill.coin != before.coin:
-            raise ValueError(
-                f"fill {fill.trade_id} is for {fill.coin}, this bot trades {before.coin}"
-            )
-        if self._dedup.seen(fill.key):
-            return self._duplicate(fill, before)
-        outcome = self._state.apply_fill_sync(fill)
-        self._dedup.add(fill.key)
-        if outcome is None:
-            log.info("%s: fill %s was already journaled", before.bot, fill.key)
-            return self._duplicate(fill, before)
-        state, delta = outcome
-        order_status = self._update_order(fill)
+    def _alert(self, fills: Sequence[Fill], exc: Exception) -> None:
+        snapshot = self._state.get_snapshot()
+        first = fills[0]
+        what = f"fill {first.trade_id} ({first.side.name} {first.size} @ {first.price})"
+        if len(fills) > 1:
+            what = f"{len(fills)} fills ({what} and {len(fills) - 1} more)"
+        log.exception("%s: processing %s failed", snapshot.bot, what)
         self._bus.publish(
-            OrderFilled(
-                bot=state.bot,
-                coin=state.coin,
+            AlertRaised(
+                bot=snapshot.bot,
+                coin=snapshot.coin,
                 timestamp_ms=self._clock.now_ms(),
-                trade_id=fill.trade_id,
-                client_id=fill.client_id,
-                side=fill.side,
-                price=fill.price,
-                size=fill.size,
-                fee=fill.fee,
-                position=state.position,
-                realized_pnl=delta,
+                severity=Severity.CRITICAL,
+                kind="fill_processing_error",
+                message=f"{what} not processed: {exc!r}",
             )
         )
-        return FillResult(fill, True, False, state, delta, order_status)
 
-    def _update_order(self, fill: Fill) -> OrderStatus | None:
+    def _process(self, ordered: list[Fill]) -> list[FillResult]:
+        before = self._state.get_snapshot()
+        coin = before.coin
+        for fill in ordered:
+            if fill.coin != coin:
+                raise ValueError(f"fill {fill.trade_id} is for {fill.coin}, this bot trades {coin}")
+        # Positions in ``ordered`` of the fills to journal: first sightings memory has not seen.
+        keys = [fill.key for fill in ordered]
+        fresh: list[int] = []
+        sighted: set[tuple[str, str, int]] = set()
+        seen = self._dedup.seen
+        for i, key in enumerate(keys):
+            if key not in sighted and not seen(key):
+                sighted.add(key)
+                fresh.append(i)
+        applied: dict[int, tuple[BotState, Decimal, OrderStatus | None]] = {}
+        if fresh:
+            with self._state.store.transaction():
+                outcomes = self._state.apply_fills_sync([ordered[i] for i in fresh])
+                new: list[int] = []
+                for i, outcome in zip(fresh, outcomes, strict=True):
+                    if outcome is None:
+                        log.info("%s: fill %s was already journaled", before.bot, keys[i])
+                    else:
+                        new.append(i)
+                statuses = self._update_orders([ordered[i] for i in new])
+                done = _without_duplicates(outcomes)
+                for i, outcome, status in zip(new, done, statuses, strict=True):
+                    applied[i] = (*outcome, status)
+            # Committed: the books, the orders and the journal agree; now memory and the world.
+            for i in fresh:
+                self._dedup.add(keys[i])
+        results = []
+        state = before
+        now = self._clock.now_ms()
+        for i, fill in enumerate(ordered):
+            if i not in applied:
+                results.append(FillResult(fill, False, True, state, ZERO, None))
+                continue
+            state, delta, status = applied[i]
+            self._bus.publish(
+                OrderFilled(
+                    bot=state.bot,
+                    coin=coin,
+                    timestamp_ms=now,
+                    trade_id=fill.trade_id,
+                    client_id=fill.client_id,
+                    side=fill.side,
+                    price=fill.price,
+                    size=fill.size,
+                    fee=fill.fee,
+                    position=state.position,
+                    realized_pnl=delta,
+                )
+            )
+            results.append(FillResult(fill, True, False, state, delta, status))
+        return results
+
+    def _update_orders(self, fills: list[Fill]) -> list[OrderStatus | None]:
+        """Each fill's order status afterwards (None when no journaled order matches it)."""
+        statuses: list[OrderStatus | None] = [None] * len(fills)
+        matched: list[tuple[int, str]] = []
+        for i, fill in enumerate(fills):
+            client_id = self._order_of(fill)
+            if client_id is not None:
+                matched.append((i, client_id))
+        updated = self._ledger.on_fills([(cid, fills[i].size) for i, cid in matched])
+        for (i, client_id), status in zip(matched, updated, strict=True):
+            if status is None:
+                log.warning(
+                    "fill %s is for order %s, which we never journaled", fills[i].key, client_id
+                )
+            statuses[i] = status
+        return statuses
+
+    def _order_of(self, fill: Fill) -> str | None:
         """Find the order by client id, or by exchange id when the fill carries none."""
-        client_id = fill.client_id
-        if client_id is None:
-            tracked = self._ledger.by_exchange_id(fill.exchange_order_id)
-            client_id = None if tracked is None else tracked.client_id
-        if client_id is None:
+        if fill.client_id is not None:
+            return fill.client_id
+        tracked = self._ledger.by_exchange_id(fill.exchange_order_id)
+        if tracked is None:
             log.warning(
                 "fill %s matches none of our orders (oid %s)", fill.key, fill.exchange_order_id
             )
             return None
-        status = self._ledger.on_fill(client_id, fill.size)
-        if status is None:
-            log.warning("fill %s is for order %s, which we never journaled", fill.key, client_id)
-        return status
+        return tracked.client_id
 
-    @staticmethod
-    def _duplicate(fill: Fill, state: BotState) -> FillResult:
-        return FillResult(fill, False, True, state, ZERO, None)
+
+def _without_duplicates(
+    outcomes: list[tuple[BotState, Decimal] | None],
+) -> list[tuple[BotState, Decimal]]:
+    """The applied fills' outcomes (the duplicates' Nones left out), in order."""
+    return [outcome for outcome in outcomes if outcome is not None]

@@ -9,6 +9,7 @@ a full rebuild is a diff against the shadow ledger, and repeating it is harmless
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from decimal import Decimal
 
 import attrs
@@ -83,6 +84,23 @@ class GridBuilder:
         if self.snapshot is None:
             return ()
         return self.snapshot.initial_levels(self.gap_index)
+
+    async def rebuild(
+        self,
+        mark: Decimal,
+        grid_at: Callable[[Decimal], GridSnapshot],
+        *,
+        keep_center: bool,
+        recenter_threshold_pct: Decimal,
+    ) -> BuildResult:
+        """A fresh grid around the mid; after a restart (``keep_center``), around the journaled
+        center if the mid is still inside it, so the resting orders are adopted, not replaced."""
+        center = self._state.get_snapshot().grid_center
+        snapshot = grid_at(center) if keep_center and center is not None else None
+        if snapshot is None or snapshot.is_outside(mark, recenter_threshold_pct):
+            snapshot = grid_at(mark)
+        await self._state.set_grid_center(snapshot.center)
+        return await self.build_and_place_grid(snapshot, mark)
 
     async def build_and_place_grid(self, snapshot: GridSnapshot, mark: Decimal) -> BuildResult:
         """Make the exchange hold exactly the desired grid: cancel what is stale, place what is

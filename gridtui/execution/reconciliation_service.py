@@ -17,8 +17,10 @@ capped backoff (``retry_due``), and ``waiting_reason`` says what failed and when
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
+from collections.abc import Iterator
 from decimal import Decimal
 
 import attrs
@@ -32,11 +34,14 @@ from gridtui.execution.fill_processor import FillProcessor, FillResult
 from gridtui.monitoring.alerting import Alerter
 from gridtui.monitoring.metrics import Metrics
 from gridtui.state.state_manager import StateManager
+from gridtui.state.store import JournalWriteError
 
 log = logging.getLogger(__name__)
 
 POSITION_CHECK_ATTEMPTS = 3
 CLEAR_RETRY_CAP_S = 5.0
+LATE_FILL_MARGIN_MS = 60_000
+"""Fills up to this much older than the newest one listed are asked for again next time."""
 
 
 @attrs.frozen(slots=True)
@@ -92,8 +97,14 @@ class ReconciliationService:
         return self._gateway.coin
 
     def _fills_floor_ms(self) -> int:
-        """Where to start asking for fills: our last recorded fill, or, before the first fill,
-        the first order this bot ever journaled (fills of our orders may predate any session)."""
+        """Where to start asking for fills: the watermark of the last complete REST catch-up.
+        Never the last fill journaled from the stream: after a reset (or reordered messages)
+        the stream may bring a newer fill before an older one it missed, and a floor moved past
+        the gap would lose that fill for good. Journals without a watermark (older versions)
+        start from their last fill, or, before the first fill, the first order journaled."""
+        confirmed = self._state.store.fills_confirmed_ms()
+        if confirmed is not None:
+            return confirmed
         state = self._state.get_snapshot()
         if state.fill_count:
             return state.last_fill_ms
@@ -103,9 +114,18 @@ class ReconciliationService:
         return state.session_start_ms
 
     async def catch_up_fills(self) -> list[FillResult]:
-        fills = await self._exchange.fills_since(self._fills_floor_ms(), self.coin)
+        """Journal every fill of ours the exchange lists since the watermark, then move the
+        watermark to just before the newest fill listed (a margin for fills the venue lists
+        late). Duplicates are no-ops, so re-reading the margin is harmless."""
+        floor = self._fills_floor_ms()
+        fills = await self._exchange.fills_since(floor, self.coin)
         ours = [f for f in fills if self.is_ours(f)]
-        return [r for r in self._processor.process_fills(ours) if r.applied]
+        applied = [r for r in self._processor.process_fills(ours) if r.applied]
+        newest = max((f.timestamp_ms for f in fills), default=floor)
+        watermark = max(floor, newest - LATE_FILL_MARGIN_MS)
+        if watermark != self._state.store.fills_confirmed_ms():
+            self._state.store.confirm_fills_up_to(watermark)
+        return applied
 
     def is_ours(self, fill: Fill) -> bool:
         """Only fills of our own orders enter the journal; anything else on the coin shows up as
@@ -148,6 +168,15 @@ class ReconciliationService:
         self._retry_delay_s = self._retry_base_s
         return report
 
+    @contextlib.contextmanager
+    def _journal_refusals_logged(self, what: str) -> Iterator[None]:
+        """At shutdown a full or read-only disk must not keep orders resting: the exchange
+        side goes on, and what could not be journaled is fetched again at the next start."""
+        try:
+            yield
+        except JournalWriteError as exc:
+            log.error("%s: %s not journaled (caught up at the next start): %s", self.bot, what, exc)
+
     def _schedule_retry(self, error: str) -> None:
         delay = self._retry_delay_s
         self.confirmed = False
@@ -164,11 +193,13 @@ class ReconciliationService:
         remaining: list[Order] = []
         while True:
             try:
-                await self._gateway.cancel_all(reason="shutdown")
+                with self._journal_refusals_logged("the cancels' bookkeeping"):
+                    await self._gateway.cancel_all(reason="shutdown")
                 resting = await self._exchange.open_orders(self.coin)
                 remaining = [o for o in resting if self.owns(o)]
                 if not remaining:
-                    await self.catch_up_fills()
+                    with self._journal_refusals_logged("fills since the last one journaled"):
+                        await self.catch_up_fills()
                     return []
                 why = f"{len(remaining)} orders still open"
             except ExchangeError as exc:

@@ -26,6 +26,7 @@ from gridtui.execution.fill_processor import FillResult
 from gridtui.execution.reconciliation_service import ReconcileReport
 from gridtui.orchestrator.factory import BotComponents
 from gridtui.orchestrator.view import FillTape
+from gridtui.state.store import JournalWriteError
 
 log = logging.getLogger(__name__)
 
@@ -53,10 +54,11 @@ class BotOrchestrator:
         self._trading = asyncio.Lock()
         self._queue = components.exchange.subscribe()
         self._last_reconcile_ms = 0
-        self._dead_man_alerted = False
         self.fills = FillTape()
         self._recenter = False
         self._repair = False
+        self.fault: str | None = None
+        """Why the bot halted itself outside the journal (a disk error), for displays."""
 
     @property
     def name(self) -> str:
@@ -84,10 +86,20 @@ class BotOrchestrator:
                     await asyncio.wait_for(self._stop.wait(), self.engine.cycle_interval_s)
                 if consumer.done():
                     consumer.result()  # re-raises a stream-processing failure here
+        except JournalWriteError as exc:
+            await self._halt_on_disk_error(exc)
         finally:
             consumer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await consumer
+            with contextlib.suppress(asyncio.CancelledError, JournalWriteError):
+                await consumer  # a journal failure of the consumer was handled above
+
+    async def _halt_on_disk_error(self, exc: JournalWriteError) -> None:
+        """A journal that refuses writes cannot record fills: trading must stop, but a restart
+        would only fail again (no crash loop). The halt lives in memory only (orders canceled
+        without the journal); the bot idles until the process stops."""
+        self.fault = f"journal write failed: {exc}"
+        await self.halt(self.fault, journaled=False)
+        await self._stop.wait()
 
     def stop(self) -> None:
         self._stop.set()
@@ -143,7 +155,14 @@ class BotOrchestrator:
                 and snapshot.is_outside(mark, grid.recenter_threshold_pct)
             )
             if snapshot is None or left or self._recenter:
-                await self._rebuild(mark, keep_center=snapshot is None and not self._recenter)
+                keep = snapshot is None and not self._recenter
+                grid_at = lambda price: c.strategy.desired_grid(price, now)  # noqa: E731
+                await c.builder.rebuild(
+                    mark,
+                    grid_at,
+                    keep_center=keep,
+                    recenter_threshold_pct=grid.recenter_threshold_pct,
+                )
                 self._recenter = False
             elif self._repair or self.cycles % REPAIR_EVERY_CYCLES == 0:
                 self._repair = False
@@ -151,21 +170,6 @@ class BotOrchestrator:
         if now - self._last_reconcile_ms >= self.engine.reconcile_interval_s * 1000:
             await self.reconcile()
         await c.gateway.cancel_stuck(self.engine.stuck_order_after_s)
-
-    async def _rebuild(self, mark: Decimal, *, keep_center: bool) -> None:
-        """A fresh grid around the mid; after a restart, around the journaled center if the mid is
-        still inside it, so the resting orders are adopted instead of replaced."""
-        c = self.c
-        center = c.state.get_snapshot().grid_center
-        now = c.clock.now_ms()
-        if keep_center and center is not None:
-            snapshot = c.strategy.desired_grid(center, now)
-            if snapshot.is_outside(mark, c.settings.grid.recenter_threshold_pct):
-                snapshot = c.strategy.desired_grid(mark, now)
-        else:
-            snapshot = c.strategy.desired_grid(mark, now)
-        await c.state.set_grid_center(snapshot.center)
-        await c.builder.build_and_place_grid(snapshot, mark)
 
     async def _consume_stream(self) -> None:
         while True:
@@ -189,18 +193,16 @@ class BotOrchestrator:
 
     async def _refresh_dead_man(self) -> None:
         """Every cycle. A refusal does not stop trading (the venue may not allow it yet) but is
-        alerted once per outage, so the trader knows the exchange-side guard is off."""
+        alerted once per outage (the switch tells), so the trader knows the guard is off."""
         dms, metrics = self.c.dead_man, self.c.metrics
         if not dms.enabled:
             return
         if await dms.refresh():
-            self._dead_man_alerted = False
             if dms.expires_at_ms is not None:
                 metrics.set_dead_man_expiry(dms.expires_at_ms / 1000)
             return
         metrics.dead_man_refresh_failed()
-        if not self._dead_man_alerted:
-            self._dead_man_alerted = True
+        if dms.first_failure_of_outage():
             self.c.alerter.raise_alert(
                 bot=self.name,
                 coin=self.coin,
@@ -223,11 +225,14 @@ class BotOrchestrator:
             for result in results:
                 await self.c.builder.on_fill(result, mark, place=confirmed)
 
-    async def halt(self, reason: str) -> None:
+    async def halt(self, reason: str, *, journaled: bool = True) -> None:
         """Stop trading: cancel every order and place none until resumed."""
         async with self._trading:
-            await self.c.state.set_halted(reason)
-            self._settle_status()
+            if journaled:
+                await self.c.state.set_halted(reason)
+                self._settle_status()
+            else:
+                self.status = BotStatus.HALTED
             await self.c.gateway.cancel_all(reason=f"halt: {reason}")
         now = self.c.clock.now_ms()
         self.c.bus.publish(

@@ -38,6 +38,7 @@ class DeadManSwitch:
         self._failures = 0
         self._last_error: str | None = None
         self._healthy = True
+        self._outage_reported = False
 
     @property
     def enabled(self) -> bool:
@@ -74,6 +75,14 @@ class DeadManSwitch:
         """False while the latest refresh failed: orders are not (or no longer) protected."""
         return self._healthy
 
+    def first_failure_of_outage(self) -> bool:
+        """True once per outage (from the first failed refresh until one succeeds), however
+        many bots share the switch: one alert per outage, not one per bot per cycle."""
+        if self._healthy or self._outage_reported:
+            return False
+        self._outage_reported = True
+        return True
+
     async def refresh(self) -> bool:
         """Arm or extend the deadline. A refusal is survivable (Hyperliquid refuses scheduleCancel
         until the account has traded enough), so it is logged and counted rather than raised, and
@@ -95,6 +104,7 @@ class DeadManSwitch:
             self._refresh_count += 1
             self._last_refresh_ms = now_ms
             self._healthy = True
+            self._outage_reported = False
             return True
 
     async def disarm(self) -> None:

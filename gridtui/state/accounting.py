@@ -15,7 +15,7 @@ from typing import Any
 import attrs
 
 from gridtui.core.clock import utc_day
-from gridtui.core.types import Fill
+from gridtui.core.types import Fill, Side
 
 ZERO = Decimal(0)
 
@@ -132,34 +132,58 @@ def apply_fill(state: BotState, fill: Fill) -> tuple[BotState, Decimal]:
     Raises ``ValueError`` for a fill of another coin or with a non-positive size or price: such a
     fill can only come from a bug upstream and must not move the position.
     """
+    with decimal.localcontext(ACCOUNTING_CONTEXT):
+        return _apply(state, fill)
+
+
+def apply_fills(state: BotState, fills: Iterable[Fill]) -> list[tuple[BotState, Decimal]]:
+    """``apply_fill`` over ``fills`` in order: the state after each and its realized PnL. One
+    decimal context for the whole burst (entering one costs as much as the arithmetic)."""
+    results = []
+    with decimal.localcontext(ACCOUNTING_CONTEXT):
+        for fill in fills:
+            state, delta = _apply(state, fill)
+            results.append((state, delta))
+    return results
+
+
+def _apply(state: BotState, fill: Fill) -> tuple[BotState, Decimal]:
+    """``apply_fill``; must run inside ``ACCOUNTING_CONTEXT``."""
     if fill.coin != state.coin:
         raise ValueError(f"fill {fill.trade_id} is for {fill.coin}, this book is {state.coin}")
-    if not (fill.size > 0 and fill.price > 0):
+    size, price = fill.size, fill.price
+    if not (size > 0 and price > 0):
         raise ValueError(
-            f"fill {fill.trade_id} has size {fill.size} and price {fill.price}; both must be > 0"
+            f"fill {fill.trade_id} has size {size} and price {price}; both must be > 0"
         )
-    with decimal.localcontext(ACCOUNTING_CONTEXT):
-        position, avg_entry, gross = _move_position(
-            state.position, state.avg_entry, fill.signed_size, fill.price
-        )
-        delta = gross - fill.fee
-        day = utc_day(fill.timestamp_ms)
-        if day > state.daily_day:
-            daily_realized, daily_day = delta, day
-        else:
-            daily_realized, daily_day = state.daily_realized + delta, state.daily_day
-        new_state = attrs.evolve(
-            state,
-            position=position,
-            avg_entry=avg_entry,
-            session_realized=state.session_realized + delta,
-            all_time_realized=state.all_time_realized + delta,
-            daily_realized=daily_realized,
-            daily_day=daily_day,
-            fees_paid=state.fees_paid + fill.fee,
-            fill_count=state.fill_count + 1,
-            last_fill_ms=max(state.last_fill_ms, fill.timestamp_ms),
-        )
+    qty = size if fill.side is Side.BUY else -size
+    position, avg_entry, gross = _move_position(state.position, state.avg_entry, qty, price)
+    delta = gross - fill.fee
+    day = utc_day(fill.timestamp_ms)
+    if day > state.daily_day:
+        daily_realized, daily_day = delta, day
+    else:
+        daily_realized, daily_day = state.daily_realized + delta, state.daily_day
+    # Spelled out rather than attrs.evolve: this runs once per fill on the event loop, and
+    # evolve's field introspection cost more than the arithmetic above.
+    new_state = BotState(
+        bot=state.bot,
+        coin=state.coin,
+        position=position,
+        avg_entry=avg_entry,
+        session_realized=state.session_realized + delta,
+        all_time_realized=state.all_time_realized + delta,
+        daily_realized=daily_realized,
+        daily_day=daily_day,
+        fees_paid=state.fees_paid + fill.fee,
+        fill_count=state.fill_count + 1,
+        last_fill_ms=max(state.last_fill_ms, fill.timestamp_ms),
+        grid_center=state.grid_center,
+        session_start_ms=state.session_start_ms,
+        halted=state.halted,
+        halt_reason=state.halt_reason,
+        halted_at_ms=state.halted_at_ms,
+    )
     return new_state, delta
 
 

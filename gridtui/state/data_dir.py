@@ -44,7 +44,7 @@ import attrs
 
 from gridtui.config.schema import AppConfig, VenueKind
 from gridtui.core.types import OrderStatus
-from gridtui.state.store import StoreCorrupted
+from gridtui.state.store import StoreCorrupted, check_journal_file
 
 LOCK_FILE = "gridtui.lock"
 MARKER_FILE = "venue.json"
@@ -226,6 +226,7 @@ def journal_owner(path: Path) -> tuple[str, str] | None:
     """(bot, coin) from a journal's state row, read-only, or None before the first save — how a
     journal no configured bot owns tells which coin it traded. Raises ``StoreCorrupted`` for a
     file that is not a readable journal."""
+    check_journal_file(path)
     try:
         with contextlib.closing(_connect(path, readonly=True)) as conn:
             row = conn.execute("SELECT bot, coin FROM state WHERE id = 1").fetchone()

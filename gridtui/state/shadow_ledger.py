@@ -4,11 +4,17 @@ Every change is written to the store before memory, and an order is journaled as
 it is sent, so after a crash the ledger rebuilt from the store knows every order that might be on
 the exchange. Terminal orders are dropped from memory (the store keeps them), so memory stays
 bounded however long the bot runs.
+
+Changes made inside a store transaction (a burst of intents, the order updates of a burst of
+fills) are *staged*: reads in the same transaction see them, memory takes them when the
+transaction commits, and a rollback drops them — memory never shows an order state the journal
+does not have.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Protocol
 
@@ -73,6 +79,8 @@ class ShadowLedger:
         self._clock = clock
         self._live: dict[str, TrackedOrder] = {}
         self._by_exchange_id: dict[int, str] = {}
+        self._staged: dict[str, TrackedOrder] = {}
+        """Written in the open transaction, not committed yet (terminal ones included)."""
         for record in store.orders(live_only=True):
             self._remember(TrackedOrder.from_record(record))
 
@@ -98,7 +106,7 @@ class ShadowLedger:
         tracked = TrackedOrder(
             request, level, generation, OrderStatus.PENDING_SUBMIT, None, ZERO, now, now
         )
-        self._remember(tracked)
+        self._keep(tracked)
         return tracked
 
     def mark(
@@ -140,48 +148,81 @@ class ShadowLedger:
         order records the amount and keeps the status. A fill of a REJECTED order is a real
         contradiction and is counted by the machine as illegal.
         """
-        current = self.get(client_id)
-        if current is None:
-            return None
-        filled = current.filled + size
-        if filled > current.request.size:
-            log.warning(
-                "order %s: filled %s exceeds its size %s", client_id, filled, current.request.size
-            )
-        target = (
-            OrderStatus.FILLED if filled >= current.request.size else OrderStatus.PARTIALLY_FILLED
-        )
-        status = current.status
-        if current.status is OrderStatus.REJECTED or not current.status.is_terminal:
-            if self._machine.transition(client_id, current.status, target):
-                status = target
-        self._persist(current, status, filled=filled)
-        return status
+        return self.on_fills([(client_id, size)])[0]
+
+    def on_fills(self, fills: Sequence[tuple[str, Decimal]]) -> list[OrderStatus | None]:
+        """``on_fill`` for a burst of (client id, size), in order: one status per fill, and each
+        order's row written once, with its final amount and status, in one transaction."""
+        touched: dict[str, tuple[TrackedOrder, OrderStatus, Decimal]] = {}
+        statuses: list[OrderStatus | None] = []
+        for client_id, size in fills:
+            if client_id in touched:
+                current, status, filled = touched[client_id]
+            else:
+                found = self.get(client_id)
+                if found is None:
+                    statuses.append(None)
+                    continue
+                current, status, filled = found, found.status, found.filled
+            filled += size
+            ordered = current.request.size
+            if filled > ordered:
+                log.warning("order %s: filled %s exceeds its size %s", client_id, filled, ordered)
+            target = OrderStatus.FILLED if filled >= ordered else OrderStatus.PARTIALLY_FILLED
+            # A further partial fill of a partly filled order changes no status: the machine
+            # has nothing to judge (the table allows it), so the hot path skips asking.
+            if target is not status and (status is OrderStatus.REJECTED or not status.is_terminal):
+                if self._machine.transition(client_id, status, target):
+                    status = target
+            touched[client_id] = (current, status, filled)
+            statuses.append(status)
+        with self._store.transaction():
+            for current, status, filled in touched.values():
+                self._persist(current, status, filled=filled)
+        return statuses
 
     def get(self, client_id: str) -> TrackedOrder | None:
         """Any order ever journaled (live ones from memory, finished ones from the store)."""
-        tracked = self._live.get(client_id)
+        tracked = self._staged.get(client_id) or self._live.get(client_id)
         if tracked is not None:
             return tracked
         record = self._store.order(client_id)
         return None if record is None else TrackedOrder.from_record(record)
 
     def by_exchange_id(self, exchange_id: int) -> TrackedOrder | None:
+        for staged in self._staged.values():
+            if staged.exchange_id == exchange_id:
+                return staged
         client_id = self._by_exchange_id.get(exchange_id)
-        if client_id is not None:
+        if client_id is not None and client_id not in self._staged:
             return self._live[client_id]
         record = self._store.order_by_exchange_id(exchange_id)
         return None if record is None else TrackedOrder.from_record(record)
 
     def live(self) -> list[TrackedOrder]:
         """Orders that may rest on the exchange (every non-terminal status), oldest first."""
-        return sorted(self._live.values(), key=lambda t: (t.created_ms, t.client_id))
+        return sorted(self._live_now().values(), key=lambda t: (t.created_ms, t.client_id))
 
     def live_count(self) -> int:
-        return len(self._live)
+        return len(self._live_now()) if self._staged else len(self._live)
 
     def knows(self, client_id: str) -> bool:
-        return client_id in self._live or self._store.order(client_id) is not None
+        return (
+            client_id in self._staged
+            or client_id in self._live
+            or self._store.order(client_id) is not None
+        )
+
+    def _live_now(self) -> dict[str, TrackedOrder]:
+        if not self._staged:
+            return self._live
+        merged = dict(self._live)
+        for client_id, tracked in self._staged.items():
+            if tracked.status.is_terminal:
+                merged.pop(client_id, None)
+            else:
+                merged[client_id] = tracked
+        return merged
 
     def _persist(
         self,
@@ -208,9 +249,33 @@ class ShadowLedger:
             filled=current.filled if filled is None else filled,
             updated_ms=now,
         )
-        self._forget(current)
-        if not new.status.is_terminal:
-            self._remember(new)
+        self._keep(new)
+
+    def _keep(self, tracked: TrackedOrder) -> None:
+        """``tracked`` was just written to the store: into memory now, or when the open
+        transaction commits."""
+        if not self._store.in_transaction:
+            self._apply(tracked)
+            return
+        first = not self._staged
+        self._staged[tracked.client_id] = tracked
+        if first:
+            self._store.after_commit(self._publish, self._drop_staged)
+
+    def _publish(self) -> None:
+        staged, self._staged = self._staged, {}
+        for tracked in staged.values():
+            self._apply(tracked)
+
+    def _drop_staged(self) -> None:
+        self._staged = {}
+
+    def _apply(self, tracked: TrackedOrder) -> None:
+        previous = self._live.get(tracked.client_id)
+        if previous is not None:
+            self._forget(previous)
+        if not tracked.status.is_terminal:
+            self._remember(tracked)
 
     def _remember(self, tracked: TrackedOrder) -> None:
         self._live[tracked.client_id] = tracked

@@ -3,19 +3,25 @@
 Every change follows the same order: compute the new immutable state, commit it to the store, and
 only then replace the in-memory copy. So memory never shows a position the journal does not have,
 and a failed commit leaves the bot exactly as it was. Crash-only: construction is recovery.
+
+Inside a larger store transaction (the fill processor journals a burst of fills and their order
+updates as one) the new state is *staged*: later steps of the same transaction build on it, and
+it becomes the snapshot only when the transaction commits (``Store.after_commit``); a rollback
+drops it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from decimal import Decimal
 
 import attrs
 
 from gridtui.core.clock import Clock, utc_day
 from gridtui.core.types import Fill
-from gridtui.state.accounting import ZERO, BotState, apply_fill
+from gridtui.state.accounting import ZERO, BotState, apply_fills
 from gridtui.state.store import Store
 
 log = logging.getLogger(__name__)
@@ -56,6 +62,7 @@ class StateManager:
             )
         store.save_state(state)
         self._state = state
+        self._staged: BotState | None = None
 
     @property
     def store(self) -> Store:
@@ -71,11 +78,27 @@ class StateManager:
         Returns the new state and the realized PnL delta, or None when the store already had
         the fill (a duplicate changes nothing). Exceptions propagate with memory untouched.
         """
-        new_state, delta = apply_fill(self._state, fill)
-        if not self._store.commit_fill(fill, new_state):
-            return None
-        self._state = new_state
-        return new_state, delta
+        return self.apply_fills_sync([fill])[0]
+
+    def apply_fills_sync(self, fills: Sequence[Fill]) -> list[tuple[BotState, Decimal] | None]:
+        """Apply a burst of fills, in the order given, in ONE transaction: each new fill is
+        inserted, the accounting runs over them in order, and the state row is written once.
+
+        One entry per fill: the state after it and its realized PnL, or None for a fill the
+        journal already had (or that appeared earlier in ``fills``). All or nothing: an
+        exception (a refused fill, a disk error) rolls every fill back and leaves memory as it
+        was. Memory moves when the outermost transaction commits.
+        """
+        with self._store.transaction():
+            inserted = self._store.insert_fills(fills)
+            new = [fill for fill, is_new in zip(fills, inserted, strict=True) if is_new]
+            outcomes = apply_fills(self._current(), new)
+            if outcomes:
+                state = outcomes[-1][0]
+                self._store.save_state(state)
+                self._stage(state)
+        applied = iter(outcomes)
+        return [next(applied) if is_new else None for is_new in inserted]
 
     async def apply_fill(self, fill: Fill) -> tuple[BotState, Decimal] | None:
         async with self._lock:
@@ -85,16 +108,17 @@ class StateManager:
         """Halt with ``reason``, or resume with None. Survives a restart: a halted bot stays
         halted until someone resumes it."""
         async with self._lock:
+            current = self._current()
             if reason is None:
-                new = attrs.evolve(self._state, halted=False, halt_reason=None, halted_at_ms=None)
+                new = attrs.evolve(current, halted=False, halt_reason=None, halted_at_ms=None)
             else:
                 now = self._clock.now_ms()
-                new = attrs.evolve(self._state, halted=True, halt_reason=reason, halted_at_ms=now)
+                new = attrs.evolve(current, halted=True, halt_reason=reason, halted_at_ms=now)
             self._save(new)
 
     async def set_grid_center(self, price: Decimal | None) -> None:
         async with self._lock:
-            self._save(attrs.evolve(self._state, grid_center=price))
+            self._save(attrs.evolve(self._current(), grid_center=price))
 
     async def adjust_position(
         self, new_position: Decimal, new_avg_entry: Decimal, reason: str
@@ -109,17 +133,18 @@ class StateManager:
                 f"average entry {new_avg_entry} is impossible for position {new_position}"
             )
         async with self._lock:
-            old = self._state
+            old = self._current()
             new = attrs.evolve(old, position=new_position, avg_entry=new_avg_entry)
-            self._store.commit_adjustment(
-                "position",
-                f"{old.position}@{old.avg_entry}",
-                f"{new_position}@{new_avg_entry}",
-                reason,
-                self._clock.now_ms(),
-                new,
-            )
-            self._state = new
+            with self._store.transaction():
+                self._store.commit_adjustment(
+                    "position",
+                    f"{old.position}@{old.avg_entry}",
+                    f"{new_position}@{new_avg_entry}",
+                    reason,
+                    self._clock.now_ms(),
+                    new,
+                )
+                self._stage(new)
             log.warning(
                 "%s: position adjusted from %s@%s to %s@%s: %s",
                 old.bot,
@@ -131,5 +156,25 @@ class StateManager:
             )
 
     def _save(self, new: BotState) -> None:
-        self._store.save_state(new)
-        self._state = new
+        with self._store.transaction():
+            self._store.save_state(new)
+            self._stage(new)
+
+    def _current(self) -> BotState:
+        """The state the next change builds on: staged in an open transaction, else committed."""
+        return self._staged if self._staged is not None else self._state
+
+    def _stage(self, state: BotState) -> None:
+        """Call inside the transaction that wrote ``state``: it becomes the snapshot when that
+        transaction commits, and is dropped if it rolls back."""
+        first = self._staged is None
+        self._staged = state
+        if first:
+            self._store.after_commit(self._publish, self._drop)
+
+    def _publish(self) -> None:
+        if self._staged is not None:
+            self._state, self._staged = self._staged, None
+
+    def _drop(self) -> None:
+        self._staged = None

@@ -23,7 +23,7 @@ from flowkit import (
     wait_until,
 )
 
-from gridtui.core.events import OrderPlaced
+from gridtui.core.events import AlertRaised, BotHalted, OrderPlaced, Severity
 from gridtui.core.types import Side, Tif
 from gridtui.orchestrator.bot_orchestrator import BotStatus
 
@@ -179,3 +179,45 @@ async def test_orders_of_a_bot_no_longer_configured_are_canceled_at_start(
         await asyncio.sleep(0.01)
     report = await second.stop()
     assert report.clean
+
+
+async def test_a_journal_that_refuses_writes_halts_the_bot_and_cancels_its_orders(
+    make_env: EnvFactory,
+) -> None:
+    env = make_env(prices=[100, 99], engine=attrs.evolve(ENGINE, cycle_interval_s=0.01))
+    bot = await env.orchestrator()
+    async with running(bot) as task:
+        assert len(await env.open_orders()) == 6
+        bot.c.store._conn.execute("PRAGMA query_only = ON")  # as on a full or read-only disk
+        env.next_price()  # the buy at 99 fills: the journal refuses it
+        await wait_until(lambda: bot.status is BotStatus.HALTED)
+
+        await wait_until(lambda: bool(env.of_type(BotHalted)))
+        assert await env.open_orders() == []  # canceled although nothing could be journaled
+        assert not task.done()  # halted, not crashed (a restart would only fail again)
+        assert bot.fault is not None and "journal write failed" in bot.fault
+        alerts = [a for a in env.of_type(AlertRaised) if a.severity is Severity.CRITICAL]
+        assert len(alerts) == 1 and "journal write failed" in alerts[0].message
+    assert await bot.shutdown(time.monotonic() + 5) == []
+
+
+async def test_a_newer_stream_fill_never_hides_an_older_missed_one_after_a_restart(
+    make_env: EnvFactory,
+) -> None:
+    env = make_env(prices=[100, 99, 98])
+    bot = await env.orchestrator()
+    async with running(bot):
+        env.next_price()  # the buy at 99 fills...
+        env.lose_stream()  # ...and its message is lost
+        env.next_price()  # the buy at 98 fills; only its message arrives (reordered, gapped)
+        env.lose_stream()
+        venue_fills = await env.exchange.fills_since(0, COIN)
+        assert len(venue_fills) == 2 and venue_fills[0].timestamp_ms < venue_fills[1].timestamp_ms
+        bot.c.processor.process_fills([venue_fills[1]])
+    # kill -9 here: the next start must find the older fill, not start after the newer one
+    again = await env.orchestrator()
+    async with running(again):
+        journal = again.c.store.fills()
+        assert sorted(f.trade_id for f in journal) == sorted(f.trade_id for f in venue_fills)
+        assert again.c.store.adjustments() == []  # found as a fill, not papered over
+        assert again.c.state.get_snapshot().position == D("0.4")

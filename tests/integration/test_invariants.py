@@ -29,7 +29,7 @@ from gridtui.exchanges.sim.exchange import SimExchange
 from gridtui.orchestrator.factory import BotComponents
 from gridtui.risk.circuit_breaker import BreakerState
 from gridtui.state.data_dir import PAPER, journal_path
-from gridtui.state.store import SCHEMA_VERSION, Store, StoreCorrupted
+from gridtui.state.store import SCHEMA_VERSION, JournalWriteError, Store, StoreCorrupted
 
 
 def hand_fill(trade_id: int, side: Side, size: str, price: str, *, at_s: int) -> Fill:
@@ -86,7 +86,7 @@ async def test_position_updates_are_atomic(env: Env, monkeypatch: pytest.MonkeyP
     c.processor.process_fill(hand_fill(1, Side.BUY, "0.2", "100", at_s=1))
     before = c.state.get_snapshot()
     fail_state_writes(c, monkeypatch, after=False)  # the fill row is in, the state row fails
-    with pytest.raises(DiskFailure):
+    with pytest.raises(JournalWriteError):
         c.processor.process_fill(hand_fill(2, Side.BUY, "0.3", "99", at_s=2))
     # all or nothing: neither the fill nor the position moved, on disk or in memory
     assert c.state.get_snapshot() == before
@@ -118,15 +118,17 @@ async def test_fill_is_durable_before_the_position_changes(
     bot = await env.orchestrator()
     c = bot.c
     seen: list[tuple[Decimal, tuple[object, ...], int]] = []
-    commit = c.store.commit_fill
+    publish = c.state._publish  # memory takes a committed state here, and only here
 
-    def observed(fill: Fill, new_state: object) -> bool:
-        inserted = commit(fill, new_state)  # type: ignore[arg-type]
-        # committed: another connection sees fill and state; memory has not moved yet
-        seen.append((c.state.get_snapshot().position, state_row(env)[1:3], fills_on_disk(env)))
-        return inserted
+    def observed() -> None:
+        staged = c.state._staged
+        if staged is not None and staged.fill_count != c.state.get_snapshot().fill_count:
+            # committed: another connection sees fill and state; memory has not moved yet
+            snapshot = c.state.get_snapshot()
+            seen.append((snapshot.position, state_row(env)[1:3], fills_on_disk(env)))
+        publish()
 
-    monkeypatch.setattr(c.store, "commit_fill", observed)
+    monkeypatch.setattr(c.state, "_publish", observed)
     async with running(bot):
         env.next_price()  # the buy at 99 fills and arrives on the stream
         await settle()
@@ -285,10 +287,10 @@ async def test_no_silent_exception_in_fill_processing(
     await asyncio.sleep(0.05)
     assert not task.done() and len(await env.open_orders()) == 6
 
-    def disk_full(fill: Fill) -> None:
+    def disk_full(fills: list[Fill]) -> None:
         raise OSError("disk full")
 
-    monkeypatch.setattr(bot.c.state, "apply_fill_sync", disk_full)
+    monkeypatch.setattr(bot.c.state, "apply_fills_sync", disk_full)
     env.next_price()  # the buy at 99 fills; processing it fails
     with pytest.raises(OSError, match="disk full"):
         await asyncio.wait_for(task, timeout=5)  # the failure ends the run: the supervisor sees it
@@ -355,9 +357,9 @@ async def test_state_not_corrupted_by_a_failure_in_the_middle_of_a_commit(
     await c.state.set_grid_center(D(100))
     before = c.state.get_snapshot()
     fail_state_writes(c, monkeypatch, after=True)  # both rows written, then the commit fails
-    with pytest.raises(DiskFailure):
+    with pytest.raises(JournalWriteError):
         c.processor.process_fill(hand_fill(2, Side.SELL, "0.1", "101", at_s=2))
-    with pytest.raises(DiskFailure):
+    with pytest.raises(JournalWriteError):
         await c.state.set_halted("never saved")
     # the process dies here; a new process opens the same journal
     store = Store(

@@ -127,10 +127,10 @@ def test_fill_of_another_coin_alerts_and_raises(rig: Rig) -> None:
 
 
 def test_store_failure_alerts_reraises_and_allows_a_retry(rig: Rig, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    def broken(_fill: Fill) -> None:
+    def broken(_fills: list[Fill]) -> None:
         raise OSError("disk gone")
 
-    monkeypatch.setattr(rig.state, "apply_fill_sync", broken)
+    monkeypatch.setattr(rig.state, "apply_fills_sync", broken)
     with pytest.raises(OSError, match="disk gone"):
         rig.processor.process_fill(fill(1))
     assert [type(e) for e in rig.events] == [AlertRaised]

@@ -11,7 +11,7 @@ import pytest
 from gridtui.core.clock import UTC_DAY_MS, SimClock
 from gridtui.core.types import Fill, Side
 from gridtui.state.state_manager import StateManager
-from gridtui.state.store import Store
+from gridtui.state.store import JournalWriteError, Store
 
 D = Decimal
 T0 = 19_700 * UTC_DAY_MS + 3_600_000
@@ -70,11 +70,11 @@ def test_memory_is_untouched_when_the_commit_fails(manager: StateManager, monkey
     manager.apply_fill_sync(fill(1, Side.BUY, "1", "100"))
     before = manager.get_snapshot()
 
-    def failing_commit(*_args: object) -> bool:
+    def failing_write(*_args: object) -> None:
         raise sqlite3.OperationalError("database or disk is full")
 
-    monkeypatch.setattr(manager.store, "commit_fill", failing_commit)
-    with pytest.raises(sqlite3.OperationalError):
+    monkeypatch.setattr(manager.store, "_write_state", failing_write)
+    with pytest.raises(JournalWriteError):
         manager.apply_fill_sync(fill(2, Side.BUY, "5", "90"))
     assert manager.get_snapshot() is before
     monkeypatch.undo()

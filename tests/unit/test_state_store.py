@@ -11,7 +11,7 @@ import pytest
 
 from gridtui.core.types import Fill, OrderRequest, OrderStatus, Side, Tif
 from gridtui.state.accounting import BotState, apply_fill
-from gridtui.state.store import Store, StoreCorrupted
+from gridtui.state.store import JournalWriteError, Store, StoreCorrupted
 
 D = Decimal
 T0 = 1_700_000_000_000
@@ -120,7 +120,7 @@ def test_failed_state_write_rolls_back_the_fill(store: Store, monkeypatch) -> No
 
     monkeypatch.setattr(store, "_write_state", broken)
     f = make_fill(1)
-    with pytest.raises(sqlite3.OperationalError):
+    with pytest.raises(JournalWriteError, match="disk I/O error"):
         store.commit_fill(f, apply_fill(fresh(), f)[0])
     assert store.fill_count() == 0
     assert not store.has_fill(f.key)

@@ -1,0 +1,162 @@
+"""A journal write the disk refuses surfaces as ONE exception type, rolled back, memory untouched.
+
+Issue 8, failure 8: disk full or a read-only data dir crash-looped the bot with raw sqlite3
+errors. Every such failure now raises ``JournalWriteError`` (a ``StoreError``) with one line
+naming the file, SQLite's reason and the fix; the orchestrator halts the bot on it.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gridtui.core.clock import SimClock
+from gridtui.core.events import EventBus
+from gridtui.core.types import Fill, OrderRequest, OrderStatus, Side
+from gridtui.execution.fill_deduplicator import FillDeduplicator
+from gridtui.execution.fill_processor import FillProcessor
+from gridtui.execution.order_state_machine import OrderStateMachine
+from gridtui.state.shadow_ledger import ShadowLedger
+from gridtui.state.state_manager import StateManager
+from gridtui.state.store import JournalWriteError, Store, StoreError
+
+D = Decimal
+T0 = 1_700_000_000_000
+CID = "0x" + "c" * 32
+
+
+class FailingConnection:
+    """The store's connection, but one chosen statement fails as the disk would make it."""
+
+    def __init__(self, conn: sqlite3.Connection, fails: Callable[[str], bool], error: str):
+        self._conn = conn
+        self._fails = fails
+        self._error = error
+
+    def execute(self, sql: str, *args: Any) -> Any:
+        if self._fails(sql):
+            raise sqlite3.OperationalError(self._error)
+        return self._conn.execute(sql, *args)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._conn, name)
+
+
+class Rig:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        clock = SimClock(T0 + 5_000)
+        self.store = Store(path, venue="paper", bot="b1", coin="BTC")
+        self.state = StateManager(self.store, clock, bot="b1", coin="BTC")
+        self.ledger = ShadowLedger(self.store, OrderStateMachine(), clock)
+        self.dedup = FillDeduplicator(self.store)
+        self.processor = FillProcessor(self.state, self.dedup, self.ledger, EventBus(), clock)
+        request = OrderRequest("BTC", Side.BUY, D("100"), D("5"), CID)
+        self.ledger.add_pending(request, level=-1, generation=0)
+        self.ledger.mark(CID, OrderStatus.OPEN, exchange_id=77)
+
+    def memory(self) -> tuple[object, ...]:
+        return (self.state.get_snapshot(), tuple(self.ledger.live()), len(self.dedup))
+
+    def disk(self) -> tuple[object, ...]:
+        with sqlite3.connect(self.path) as other:
+            return (
+                other.execute("SELECT COUNT(*) FROM fills").fetchone(),
+                other.execute("SELECT position, fill_count, crc FROM state").fetchone(),
+                other.execute("SELECT status, filled FROM orders").fetchall(),
+            )
+
+
+def fills() -> list[Fill]:
+    return [
+        Fill("paper", "BTC", tid, 77, CID, Side.BUY, D("100"), D("1"), D("0.01"), T0 + tid)
+        for tid in (1, 2)
+    ]
+
+
+def small_fill(tid: int) -> Fill:
+    return Fill("paper", "BTC", tid, 77, CID, Side.BUY, D("100"), D("0.01"), D("0"), T0 + tid)
+
+
+@pytest.fixture
+def rig(tmp_path: Path):  # type: ignore[no-untyped-def]
+    r = Rig(tmp_path / "b1.db")
+    yield r
+    r.store.close()
+
+
+def assert_one_line_naming(
+    err: pytest.ExceptionInfo[JournalWriteError], rig: Rig, cause: str
+) -> None:
+    message = str(err.value)
+    assert "\n" not in message
+    assert str(rig.path) in message and cause in message
+    assert isinstance(err.value, StoreError)
+
+
+def test_disk_full_raises_journal_write_error_and_changes_nothing(rig: Rig) -> None:
+    memory, disk = rig.memory(), rig.disk()
+    pages = rig.store._conn.execute("PRAGMA page_count").fetchone()[0]
+    rig.store._conn.execute(f"PRAGMA max_page_count = {pages}")  # SQLite's own "disk full"
+    batch = [*fills(), *(small_fill(tid) for tid in range(3, 400))]
+    with pytest.raises(JournalWriteError) as err:
+        rig.processor.process_fills(batch)
+    assert_one_line_naming(err, rig, "database or disk is full")
+    assert "free space" in str(err.value)
+    assert not rig.store._conn.in_transaction
+    assert rig.memory() == memory and rig.disk() == disk
+
+    rig.store._conn.execute(f"PRAGMA max_page_count = {10 * pages}")  # space freed: retry works
+    assert all(r.applied for r in rig.processor.process_fills(batch))
+    assert rig.state.get_snapshot().fill_count == len(batch)
+
+
+def test_a_read_only_journal_raises_journal_write_error(rig: Rig) -> None:
+    memory, disk = rig.memory(), rig.disk()
+    rig.store._conn.execute("PRAGMA query_only = ON")  # writes refused as on a read-only mount
+    with pytest.raises(JournalWriteError) as err:
+        rig.processor.process_fills(fills())
+    assert_one_line_naming(err, rig, "readonly")
+    assert rig.memory() == memory and rig.disk() == disk
+
+
+@pytest.mark.parametrize("failing", ["COMMIT", "INSERT OR REPLACE INTO state", "UPDATE orders"])
+def test_an_io_error_anywhere_in_the_transaction_rolls_it_back(rig: Rig, failing: str) -> None:
+    memory, disk = rig.memory(), rig.disk()
+    real = rig.store._conn
+    rig.store._conn = FailingConnection(  # type: ignore[assignment]
+        real, lambda sql: sql.startswith(failing), "disk I/O error"
+    )
+    with pytest.raises(JournalWriteError) as err:
+        rig.processor.process_fills(fills())
+    rig.store._conn = real
+    assert_one_line_naming(err, rig, "disk I/O error")
+    assert not real.in_transaction
+    assert rig.memory() == memory and rig.disk() == disk
+
+
+def test_order_and_state_writes_raise_the_same_type(rig: Rig) -> None:
+    rig.store._conn.execute("PRAGMA query_only = ON")
+    request = OrderRequest("BTC", Side.SELL, D("110"), D("1"), "0x" + "d" * 32)
+    live = rig.ledger.live()
+    with pytest.raises(JournalWriteError):
+        rig.ledger.add_pending(request, level=1, generation=0)
+    with pytest.raises(JournalWriteError):
+        rig.ledger.mark(CID, OrderStatus.PENDING_CANCEL)
+    assert rig.ledger.live() == live
+    before = rig.state.get_snapshot()
+    with pytest.raises(JournalWriteError):
+        rig.state.store.save_state(before)
+    assert rig.state.get_snapshot() is before
+
+
+def test_a_journal_that_cannot_be_created_raises_journal_write_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the journal folder should be")
+    with pytest.raises(JournalWriteError, match="not-a-folder"):
+        Store(blocker / "b1.db", venue="paper", bot="b1", coin="BTC")
