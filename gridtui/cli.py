@@ -156,8 +156,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def _main(argv: list[str] | None) -> int:
     args = build_parser().parse_args(argv)
-    if args.command is not None or not args.headless:
-        stop_signals.release()  # the headless runner releases them once its handlers are in
+    if args.command is not None:
+        stop_signals.release()  # the bot runners (headless, cockpit) release them themselves
     try:
         return _dispatch(args)
     except USER_ERRORS as exc:

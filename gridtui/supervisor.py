@@ -46,6 +46,8 @@ log = logging.getLogger(__name__)
 
 
 MAINNET_URL = "https://api.hyperliquid.xyz"
+DISARM_MIN_S = 5.0
+"""Counting what is left and disarming the dead-man switch get at least this long at a stop."""
 TESTNET_URL = "https://api.hyperliquid-testnet.xyz"
 
 
@@ -399,13 +401,18 @@ class Supervisor:
         return self.report
 
     async def _disarm(self, deadline: float) -> bool:
+        """Retried until confirmed; it gets a few seconds even when the bots used the whole
+        deadline, because a switch left armed cancels nothing that is not already gone, but a
+        disarm that gave up at once makes a clean stop report itself as failed."""
+        deadline = max(deadline, time.monotonic() + DISARM_MIN_S)
         while True:
             try:
-                await self.dead_man.disarm()
+                left = max(deadline - time.monotonic(), 0.05)
+                await asyncio.wait_for(self.dead_man.disarm(), left)
                 return True
-            except ExchangeError as exc:
+            except (ExchangeError, TimeoutError) as exc:
                 if time.monotonic() >= deadline:
-                    log.error("dead-man switch could not be disarmed: %s", exc)
+                    log.error("dead-man switch could not be disarmed: %s", exc or "timed out")
                     return False
             await asyncio.sleep(0.5)
 
@@ -439,13 +446,15 @@ class Supervisor:
         journal is unreadable, so nothing on its coin is known not to be ours)."""
         unknown_coins = {slot.coin for slot in self.slots.values() if slot.bot is None}
         bots = self.bots
+        deadline = max(deadline, time.monotonic() + DISARM_MIN_S)
         while True:
             try:
-                orders = await self.exchange.open_orders()
+                left = max(deadline - time.monotonic(), 0.05)
+                orders = await asyncio.wait_for(self.exchange.open_orders(), left)
                 break
-            except ExchangeError as exc:
+            except (ExchangeError, TimeoutError) as exc:
                 if time.monotonic() >= deadline:
-                    log.error("could not count open orders at shutdown: %s", exc)
+                    log.error("could not count open orders at shutdown: %s", exc or "timed out")
                     return None
             await asyncio.sleep(0.5)
         return [

@@ -188,30 +188,50 @@ class ReconciliationService:
     async def clear(self, deadline: float) -> list[Order]:
         """Shutdown: cancel every order of ours until the exchange lists none, then journal the
         fills that landed meanwhile; retried with capped backoff until ``deadline``
-        (``time.monotonic()``). Returns our orders still open (empty: confirmed clear)."""
+        (``time.monotonic()``), which also bounds every wait on the exchange (a full rate budget
+        or a hanging call never holds a stop past it). Returns our orders still open (empty:
+        confirmed clear); if the exchange never answered, the ones our ledger believes live."""
         delay = 0.25
-        remaining: list[Order] = []
+        remaining: list[Order] | None = None
         while True:
+            left = deadline - time.monotonic()
             try:
-                with self._journal_refusals_logged("the cancels' bookkeeping"):
-                    await self._gateway.cancel_all(reason="shutdown")
-                resting = await self._exchange.open_orders(self.coin)
-                remaining = [o for o in resting if self.owns(o)]
+                remaining = await asyncio.wait_for(self._clear_once(), max(left, 0.05))
                 if not remaining:
-                    with self._journal_refusals_logged("fills since the last one journaled"):
-                        await self.catch_up_fills()
                     return []
                 why = f"{len(remaining)} orders still open"
             except ExchangeError as exc:
                 why = str(exc)
+            except TimeoutError:
+                why = "the exchange did not answer in time"
             left = deadline - time.monotonic()
             if left <= 0:
                 log.error("%s: stop deadline passed: %s", self.bot, why)
-                return remaining
+                return remaining if remaining is not None else self._believed_live()
             self.waiting_reason = f"stopping: {why}; retrying ({left:.0f} s left)"
             log.warning("%s: %s", self.bot, self.waiting_reason)
             await asyncio.sleep(min(delay, left))
             delay = min(delay * 2, CLEAR_RETRY_CAP_S)
+
+    async def _clear_once(self) -> list[Order]:
+        with self._journal_refusals_logged("the cancels' bookkeeping"):
+            await self._gateway.cancel_all(reason="shutdown")
+        resting = await self._exchange.open_orders(self.coin)
+        remaining = [o for o in resting if self.owns(o)]
+        if not remaining:
+            with self._journal_refusals_logged("fills since the last one journaled"):
+                await self.catch_up_fills()
+        return remaining
+
+    def _believed_live(self) -> list[Order]:
+        """What the ledger thinks rests, as orders, when the exchange never said."""
+        return [
+            Order(
+                t.request.coin, t.request.side, t.request.price, t.request.size,
+                t.request.size - t.filled, t.exchange_id or 0, t.client_id, t.status, t.updated_ms,
+            )
+            for t in self._gateway.ledger.live()
+        ]  # fmt: skip
 
     async def _reconcile(self, fill_results: list[FillResult]) -> ReconcileReport:
         fill_results += await self.catch_up_fills()

@@ -15,6 +15,7 @@ import attrs
 
 from gridtui.core.clock import utc_day
 from gridtui.core.types import ZERO, Fill, OrderStatus, Side
+from gridtui.execution.grid_builder import would_cross
 
 if TYPE_CHECKING:
     from gridtui.orchestrator.bot_orchestrator import BotOrchestrator
@@ -22,12 +23,16 @@ if TYPE_CHECKING:
 RECENT_FILLS = 20
 RECENT_FILL_MS = 60_000
 """A level filled less than this long ago is highlighted on the ladder."""
+WAITING = "waiting for exchange"
+"""``BotStatus.WAITING``'s text (bot_orchestrator imports this module, so not the enum)."""
 
 
 class LevelStatus(enum.Enum):
     RESTING = "resting"
     PENDING = "pending"
     FILLED = "filled"
+    WOULD_CROSS = "would cross"
+    """No order: post-only, it would take liquidity at this mid; placed once the price moves."""
     MISSING = "missing"
 
 
@@ -70,8 +75,10 @@ class BotView:
     coin: str
     venue: str
     status: str
-    """running / halted / breaker open / crashed / starting / stopping / stopped."""
+    """running / halted / breaker open / waiting for exchange / crashed / starting / stopping /
+    stopped."""
     error: str | None
+    """Why the bot is crashed or waiting for the exchange ("HTTP 502, retry in 4 s")."""
     now_ms: int
     position: Decimal
     avg_entry: Decimal
@@ -143,7 +150,8 @@ def ladder(
     """Every level of the grid with what rests there, highest price first.
 
     ``live`` maps (level, side) to the status of the live order there; ``filled_at`` maps a level
-    to the time of its latest fill.
+    to the time of its latest fill. An empty level the builder skips because it would cross
+    ``mark`` says so: "missing" would suggest an order lost, not one waiting for the price.
     """
     n = (len(prices) - 1) // 2
     rows = []
@@ -158,6 +166,8 @@ def ladder(
                 status = LevelStatus.RESTING
             elif order is not None:
                 status = LevelStatus.PENDING
+            elif mark is not None and would_cross(side, price, mark):
+                status = LevelStatus.WOULD_CROSS
             else:
                 status = LevelStatus.FILLED if recent else LevelStatus.MISSING
         distance = None if mark is None or not mark else (price - mark) / mark * 100
@@ -211,7 +221,7 @@ def bot_view(bot: BotOrchestrator) -> BotView:
         coin=bot.coin,
         venue=c.exchange.venue,
         status=status,
-        error=None,
+        error=c.reconciliation.waiting_reason if status == WAITING else None,
         now_ms=now,
         position=state.position,
         avg_entry=state.avg_entry,

@@ -60,6 +60,11 @@ _ORDER_COLUMNS = (
     "reduce_only, created_ms, updated_ms, last_error"
 )
 
+_WATERMARKS_TABLE = (
+    "CREATE TABLE IF NOT EXISTS watermarks (name TEXT PRIMARY KEY, value INTEGER NOT NULL)"
+)
+"""Added after the first release: created by the first write in older journals."""
+
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS fills (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, venue TEXT NOT NULL, coin TEXT NOT NULL,
@@ -88,7 +93,7 @@ CREATE TABLE IF NOT EXISTS adjustments (
     id INTEGER PRIMARY KEY AUTOINCREMENT, timestamp_ms INTEGER NOT NULL, field TEXT NOT NULL,
     old_value TEXT NOT NULL, new_value TEXT NOT NULL, reason TEXT NOT NULL,
     fills_before INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS watermarks (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+{_WATERMARKS_TABLE};
 """
 
 
@@ -408,14 +413,18 @@ class Store:
     def fills_confirmed_ms(self) -> int | None:
         """Up to when the exchange's own fill history (not the stream) has been read into this
         journal; None before the first complete catch-up (a journal of an older version)."""
-        row = self._conn.execute(
-            "SELECT value FROM watermarks WHERE name = 'fills_confirmed_ms'"
-        ).fetchone()
+        try:
+            row = self._conn.execute(
+                "SELECT value FROM watermarks WHERE name = 'fills_confirmed_ms'"
+            ).fetchone()
+        except sqlite3.OperationalError:
+            return None  # a journal of an older version: the table comes with the first write
         return None if row is None else int(row[0])
 
     def confirm_fills_up_to(self, ms: int) -> None:
         """Move the watermark forward (never back): every fill before ``ms`` is journaled."""
         with self.transaction():
+            self._conn.execute(_WATERMARKS_TABLE)
             self._conn.execute(
                 "INSERT INTO watermarks (name, value) VALUES ('fills_confirmed_ms', ?) "
                 "ON CONFLICT (name) DO UPDATE SET value = MAX(value, excluded.value)",

@@ -4,10 +4,19 @@ The app decides nothing about trading. Panels read immutable ``BotView`` snapsho
 (≤ 4 Hz); engine events are queued by a bus subscriber and drained on the same timer, so a bot never
 touches a widget. Every key is an ``action_*`` that calls one orchestrator command in a worker and
 reports the outcome as a notification.
+
+A stop signal (SIGTERM, SIGHUP from a closed terminal or dropped SSH session, SIGINT from
+``kill``) takes the same clean path as ``q``. An unhandled exception anywhere in the app is logged
+with its traceback and ends the app with return code 1; ``run.py`` then stops the bots and prints
+one line.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import signal
+import traceback
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
 from pathlib import Path
@@ -16,10 +25,12 @@ from typing import Any, ClassVar
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
+from textual.driver import Driver
 from textual.screen import Screen
 from textual.widgets import Footer, Header
 from textual.worker import Worker
 
+from gridtui import stop_signals
 from gridtui.config.schema import AppConfig
 from gridtui.core.events import Event
 from gridtui.orchestrator.bot_orchestrator import BotOrchestrator
@@ -34,6 +45,8 @@ from gridtui.tui.widgets.event_log import EventLog
 from gridtui.tui.widgets.grid_ladder import GridLadder
 from gridtui.tui.widgets.pnl_panel import PnlPanel
 from gridtui.tui.widgets.risk_panel import RiskPanel
+
+log = logging.getLogger(__name__)
 
 DEFAULT_THEME = "gridtui-dark"
 EQUITY_POINTS = 240
@@ -104,6 +117,12 @@ class GridApp(App[int]):
         self._equity: dict[str, deque[float]] = {}
         self._last_sample: dict[str, tuple[int, object]] = {}
         self._pending: deque[Event] = deque(maxlen=PENDING_EVENTS)
+        self.crash: Exception | None = None
+        """The unhandled exception that ended the app, if one did."""
+        self._signals: dict[signal.Signals, Any] = {}
+        """Stop signals handled by the app, with the handler each had before."""
+        self._stop_asked = False
+        self._quitting = False
 
     def _default_dirs(self) -> list[Path]:
         dirs = [BUNDLED_THEMES_DIR]
@@ -125,14 +144,79 @@ class GridApp(App[int]):
 
     async def on_mount(self) -> None:
         self._register_themes()
+        self._install_stop_signals()
         self.supervisor.bus.subscribe(self._pending.append)
         await self.supervisor.start(runner=self._run_bot)
+        # A stop signal sent during start-up was held pending (gridtui.__main__ blocks them):
+        # delivered now, it stops the bots just started, like any later one.
+        stop_signals.release()
         if self.refresh_hz > 0:
             self.set_interval(1 / self.refresh_hz, self.refresh_views)
         self.refresh_views()
 
+    def on_unmount(self) -> None:
+        self._remove_stop_signals()
+
     def _run_bot(self, coro: Coroutine[Any, Any, None], name: str) -> Worker[None]:
         return self.run_worker(coro, name=name, group="bots", exit_on_error=False)
+
+    # ---- stop signals and crashes -----------------------------------------------------------
+
+    def _install_stop_signals(self) -> None:
+        """SIGTERM, SIGHUP and SIGINT must not kill the process with orders resting: each
+        starts the clean stop of ``q``. Handlers on the running loop, so they run between two
+        messages, never inside one."""
+        loop = asyncio.get_running_loop()
+        for sig in sorted(stop_signals.STOP_SIGNALS):
+            previous = signal.getsignal(sig)
+            try:
+                loop.add_signal_handler(sig, self._on_stop_signal, sig.name)
+            except (ValueError, RuntimeError) as exc:  # not the main thread: nothing to catch
+                log.debug("stop signals not handled by the cockpit: %s", exc)
+                return
+            self._signals[sig] = previous
+
+    def _remove_stop_signals(self) -> None:
+        """Back to what was there before (the default, or a host's own handler)."""
+        loop = asyncio.get_running_loop()
+        for sig, previous in self._signals.items():
+            loop.remove_signal_handler(sig)
+            if previous is not None:
+                signal.signal(sig, previous)
+        self._signals.clear()
+
+    def _on_stop_signal(self, name: str) -> None:
+        """The first signal quits as ``q`` does; a later one says what the stop waits for
+        instead of abandoning orders on the exchange."""
+        if self._stop_asked:
+            log.warning("%s: still stopping, waiting for %s", name, self.supervisor.stop_progress())
+            return
+        self._stop_asked = True
+        log.warning("%s: stopping every bot cleanly (their orders are canceled first)", name)
+        self.call_later(self.action_quit)
+
+    def _handle_exception(self, error: Exception) -> None:
+        """Textual's one funnel for an unhandled exception (handlers, timers, workers that exit
+        on error, rendering). Textual would print a traceback with locals on the terminal —
+        hundreds of lines the trader cannot act on. The log gets the traceback (at any log
+        level) and the app still exits with return code 1, printing nothing; ``run_tui`` then
+        stops the bots and prints one line. Textual has no public hook for this."""
+        if self.crash is None:
+            self.crash = error
+            details = "".join(traceback.format_exception(error)).rstrip()
+            log.critical("the cockpit stopped on an error; stopping the bots\n%s", details)
+        super()._handle_exception(error)
+        self._exit_renderables.clear()
+
+    def get_driver_class(self) -> type[Driver]:
+        """On Linux and macOS, a driver that survives its terminal hanging up: the SIGHUP that
+        comes with it must still be able to stop the bots (see driver.py)."""
+        driver = super().get_driver_class()
+        if driver.__module__ != "textual.drivers.linux_driver":
+            return driver
+        from gridtui.tui.driver import HangupSafeDriver  # imports termios: not on Windows
+
+        return HangupSafeDriver
 
     # ---- themes ------------------------------------------------------------------------------
 
@@ -280,7 +364,12 @@ class GridApp(App[int]):
         self.push_screen(HelpScreen(keys))
 
     async def action_quit(self) -> None:
-        """Clean shutdown with visible progress: orders canceled, dead-man switch disarmed."""
+        """Clean shutdown with visible progress: orders canceled, dead-man switch disarmed. Asked
+        again while stopping (a key, a signal), it says what the stop waits for."""
+        if self._quitting:
+            self.notify(f"Still stopping: {self.supervisor.stop_progress()}", timeout=5)
+            return
+        self._quitting = self._stop_asked = True
 
         def finished(report: ShutdownReport | None) -> None:
             self.shutdown_report = report

@@ -207,3 +207,19 @@ async def test_fill_histories_also_pay_their_per_item_weight() -> None:
     before = budget.used()
     await client.fills_since(1000)
     assert budget.used() - before == 20 + 45 // 20
+
+
+async def test_cancels_and_the_dead_man_switch_never_wait_for_room_in_the_ip_budget() -> None:
+    venue = FakeVenue()
+    clock = CountingClock()
+    budget = IpWeightBudget(clock, per_minute=64)
+    client, _ = make_client(venue, clock, ip_budget=budget)
+    await client.start()
+    budget.record(64 - budget.used())  # the minute is spent (queries by now would wait)
+    sleeps = len(clock.sleeps)
+    await client.cancel_by_client_ids("BTC", [CLOID_A])
+    await client.schedule_cancel(clock.now_ms() + 60_000)
+    assert len(clock.sleeps) == sleeps  # sent at once, counted against the minute
+    assert budget.used() > 64
+    await client.all_mids()  # a query waits for the window instead
+    assert len(clock.sleeps) > sleeps

@@ -57,6 +57,8 @@ from gridtui.exchanges.hyperliquid.ws import StreamFanout, UserStream
 
 log = logging.getLogger(__name__)
 
+URGENT_ACTIONS = address_guard.CANCEL_ACTIONS | {"scheduleCancel"}
+"""Actions that remove risk: they never wait for room in the IP weight budget."""
 FILLS_PAGE = 2000
 """userFillsByTime returns at most this many fills per call; a full page means "ask again"."""
 DEFAULT_TIMEOUT_S = 10.0
@@ -355,7 +357,11 @@ class HyperliquidExchange:
             )
             body = wire.exchange_request(action, nonce, signature)
             answer = await self._post(
-                "/exchange", body, weight_of(EXCHANGE, batch=batch), idempotent=False
+                "/exchange",
+                body,
+                weight_of(EXCHANGE, batch=batch),
+                idempotent=False,
+                urgent=kind in URGENT_ACTIONS,
             )
             self._address_budget.record_sent()
             self._actions_since_refresh += 1
@@ -371,7 +377,15 @@ class HyperliquidExchange:
                 raise
             return answer
 
-    async def _post(self, path: str, body: dict[str, Any], weight: int, *, idempotent: bool) -> Any:
+    async def _post(
+        self,
+        path: str,
+        body: dict[str, Any],
+        weight: int,
+        *,
+        idempotent: bool,
+        urgent: bool = False,
+    ) -> Any:
         if self._http is None:
             raise ExchangeError(f"{self.venue} client is not started", retryable=False)
         return await post_json(
@@ -380,6 +394,7 @@ class HyperliquidExchange:
             body,
             weight=weight,
             idempotent=idempotent,
+            urgent=urgent,
             ip_budget=self._ip_budget,
             new_backoff=self._backoff,
             backoff_cap_s=self._backoff_cap_s,

@@ -31,15 +31,21 @@ async def post_json(
     *,
     weight: int,
     idempotent: bool,
+    urgent: bool = False,
     ip_budget: IpWeightBudget,
     new_backoff: Callable[[], Backoff],
     backoff_cap_s: float,
 ) -> Any:
-    """POST ``body`` and return the decoded JSON answer of an HTTP 200."""
+    """POST ``body`` and return the decoded JSON answer of an HTTP 200. An ``urgent`` request
+    (a cancel, the dead-man switch) is counted against the IP budget but never waits for room:
+    removing risk must not queue behind queries, least of all while stopping."""
     what = f"{path} {body.get('type') or body['action']['type']}"
     backoff = new_backoff()
     while True:
-        await ip_budget.acquire(weight)
+        if urgent:
+            ip_budget.record(weight)
+        else:
+            await ip_budget.acquire(weight)
         try:
             response = await http.post(path, json=body)
         except httpx.TimeoutException as exc:

@@ -31,6 +31,7 @@ NUMERIC = frozenset({"position", "entry", "mark", "upnl", "session", "all_time",
 STATE_CLASSES = {
     "running": "bots-table--running",
     "starting": "bots-table--starting",
+    "waiting for exchange": "bots-table--waiting",
     "halted": "bots-table--halted",
     "breaker open": "bots-table--breaker",
     "crashed": "bots-table--crashed",

@@ -15,6 +15,7 @@ STATUS_CLASSES = {
     LevelStatus.RESTING: "grid-ladder--resting",
     LevelStatus.PENDING: "grid-ladder--pending",
     LevelStatus.FILLED: "grid-ladder--filled",
+    LevelStatus.WOULD_CROSS: "grid-ladder--would-cross",
     LevelStatus.MISSING: "grid-ladder--missing",
 }
 MIN_ROWS_FOR_MARKERS = 3

@@ -9,7 +9,7 @@ from textual.app import RenderResult
 from textual.content import Content
 from textual.widget import Widget
 
-from gridtui.orchestrator.view import BotView, RiskView
+from gridtui.orchestrator.view import WAITING, BotView, RiskView
 
 WARN_AT = Decimal("0.8")
 """Share of a limit from which it is shown as a warning: time to look before it trips."""
@@ -54,12 +54,15 @@ class RiskPanel(Widget):
             return Content.styled("no bot selected", ".risk-panel--muted")
         risk = view.risk
         if risk is None:
-            level = "error" if view.status == "crashed" else "muted"
-            lines = [_line("Bot", Content.styled(view.status, f".risk-panel--{level}"))]
-            if view.error:
+            lines = [_line("Bot", _status(view))]
+            if view.error and view.status != WAITING:
                 lines.append(_line("Error", Content.styled(view.error, ".risk-panel--error")))
             return Content("\n").join(lines)
-        lines = [_line("Breaker", _breaker(risk, view.now_ms))]
+        # A built bot gets a status line only while it waits for the exchange (a stream reset,
+        # a failed reconciliation): its grid may still show, but nothing goes out until the
+        # books agree again, and the line says why and when the next try is.
+        lines = [_line("Bot", _status(view))] if view.status == WAITING else []
+        lines.append(_line("Breaker", _breaker(risk, view.now_ms)))
         if risk.breaker_last_error:
             lines.append(_line("", Content.styled(risk.breaker_last_error, ".risk-panel--muted")))
         lines += [
@@ -70,6 +73,16 @@ class RiskPanel(Widget):
             _line("Orders", _orders(risk)),
         ]
         return Content("\n").join(lines)
+
+
+def _status(view: BotView) -> Content:
+    """The bot's state: waiting for the exchange with why and when it retries (a warning: it
+    mends itself), crashed (an error), anything else muted."""
+    if view.status == WAITING:
+        text = f"{view.status}: {view.error}" if view.error else view.status
+        return Content.styled(text, ".risk-panel--warning")
+    level = "error" if view.status == "crashed" else "muted"
+    return Content.styled(view.status, f".risk-panel--{level}")
 
 
 def _line(label: str, value: Content) -> Content:
