@@ -383,8 +383,15 @@ class Supervisor:
         for slot in self.slots.values():
             if slot.bot is not None and slot.bot.status is BotStatus.CRASHED:
                 slot.bot = await self._reopen_crashed(slot)
-        await asyncio.gather(*(bot.shutdown(deadline) for bot in self.bots))
+        left_by_bot = await asyncio.gather(*(bot.shutdown(deadline) for bot in self.bots))
+        if not self._venue_up:  # never reached: nothing was placed now; one short last look
+            deadline = time.monotonic() + DISARM_MIN_S
+            log.error("the exchange never answered; checking once more for orders left open")
         left = await self._open_orders(deadline)
+        if left == []:  # a bot that ran out of time still owes the fills of its stop
+            late = [bot for bot, mine in zip(self.bots, left_by_bot, strict=True) if mine]
+            settle_by = max(deadline, time.monotonic() + DISARM_MIN_S)
+            await asyncio.gather(*(b.c.reconciliation.settle_after_stop(settle_by) for b in late))
         disarmed = left == [] and await self._disarm(deadline)
         if left is None or left:
             await self._keep_armed()
@@ -412,7 +419,7 @@ class Supervisor:
                 return True
             except (ExchangeError, TimeoutError) as exc:
                 if time.monotonic() >= deadline:
-                    log.error("dead-man switch could not be disarmed: %s", exc or "timed out")
+                    log.error("dead-man switch could not be disarmed: %s", str(exc) or "timed out")
                     return False
             await asyncio.sleep(0.5)
 
@@ -454,7 +461,9 @@ class Supervisor:
                 break
             except (ExchangeError, TimeoutError) as exc:
                 if time.monotonic() >= deadline:
-                    log.error("could not count open orders at shutdown: %s", exc or "timed out")
+                    log.error(
+                        "could not count open orders at shutdown: %s", str(exc) or "timed out"
+                    )
                     return None
             await asyncio.sleep(0.5)
         return [

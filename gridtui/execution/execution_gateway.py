@@ -281,11 +281,15 @@ class ExecutionGateway:
             )
         )
 
-    async def cancel_all(self, *, reason: str = "cancel_all") -> list[CancelResult]:
+    async def cancel_all(
+        self, *, reason: str = "cancel_all", settle: bool = True
+    ) -> list[CancelResult]:
+        """``settle=False`` skips asking the exchange about orders it no longer lists (a stop:
+        the listing itself is the proof it needs, and the next start settles them)."""
         async with self._lock:
-            return await self._cancel_all(reason)
+            return await self._cancel_all(reason, settle=settle)
 
-    async def _cancel_all(self, reason: str) -> list[CancelResult]:
+    async def _cancel_all(self, reason: str, *, settle: bool = True) -> list[CancelResult]:
         """Cancel every order of this bot that rests on the exchange, asking the exchange itself
         (not only the ledger) so nothing the ledger lost track of survives."""
         try:
@@ -301,7 +305,7 @@ class ExecutionGateway:
         ids = [o.client_id for o in ours if o.client_id is not None]
         results = await self._cancel_tracked(ids, reason=reason)
         self.cancel_all_pending = any(r.exchange_error for r in results)
-        if self.cancel_all_pending:
+        if self.cancel_all_pending or not settle:
             return results
         # Orders we believed live but the exchange no longer lists: settle them by asking.
         resting_ids = {o.client_id for o in resting}

@@ -213,9 +213,27 @@ class ReconciliationService:
             await asyncio.sleep(min(delay, left))
             delay = min(delay * 2, CLEAR_RETRY_CAP_S)
 
+    async def settle_after_stop(self, deadline: float) -> bool:
+        """One last bounded catch-up of the fills that landed while stopping (the supervisor
+        calls it once the exchange confirmed nothing is left). False if it did not finish: the
+        next start catches them up from the watermark."""
+        try:
+            with self._journal_refusals_logged("fills since the last one journaled"):
+                await asyncio.wait_for(
+                    self.catch_up_fills(), max(deadline - time.monotonic(), 0.05)
+                )
+            return True
+        except (ExchangeError, TimeoutError) as exc:
+            log.error(
+                "%s: fills of the stop not journaled yet (%s); the next start does",
+                self.bot,
+                str(exc) or "timed out",
+            )
+            return False
+
     async def _clear_once(self) -> list[Order]:
         with self._journal_refusals_logged("the cancels' bookkeeping"):
-            await self._gateway.cancel_all(reason="shutdown")
+            await self._gateway.cancel_all(reason="shutdown", settle=False)
         resting = await self._exchange.open_orders(self.coin)
         remaining = [o for o in resting if self.owns(o)]
         if not remaining:
