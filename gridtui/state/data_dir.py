@@ -44,7 +44,7 @@ import attrs
 
 from gridtui.config.schema import AppConfig, VenueKind
 from gridtui.core.types import OrderStatus
-from gridtui.state.store import StoreCorrupted, check_journal_file
+from gridtui.state.store import StoreCorrupted, check_journal_file, sync_dir
 
 LOCK_FILE = "gridtui.lock"
 MARKER_FILE = "venue.json"
@@ -169,7 +169,7 @@ def prepare_journal_dir(data_dir: Path, identity: VenueIdentity) -> Path:
     try:
         partial.write_text(json.dumps(identity.as_json(), indent=2) + "\n")
         os.replace(partial, marker)
-        _sync_dir(folder)
+        sync_dir(folder)
     except OSError as exc:
         raise DataDirError(f"{marker}: cannot be written ({exc.strerror})") from None
     return folder
@@ -437,8 +437,8 @@ def _move(path: Path, target: Path) -> str:
             side = path.with_name(path.name + suffix)
             if side.exists():
                 os.rename(side, target.with_name(target.name + suffix))
-        _sync_dir(target.parent)
-        _sync_dir(path.parent)
+        sync_dir(target.parent)
+        sync_dir(path.parent)
     except OSError as exc:
         return f"{path}: left in place, could not be moved to {target} ({exc.strerror})"
     return f"{path}: moved to {target} (journals are now kept per venue; these are paper books)"
@@ -449,12 +449,3 @@ def _connect(path: Path, *, readonly: bool) -> sqlite3.Connection:
     mode = "ro" if readonly else "rw"
     uri = f"{Path(path).resolve().as_uri()}?mode={mode}"
     return sqlite3.connect(uri, uri=True, timeout=1.0)
-
-
-def _sync_dir(folder: Path) -> None:
-    """Make a rename or a new file in ``folder`` durable (a crash may otherwise undo it)."""
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

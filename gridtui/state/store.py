@@ -734,14 +734,14 @@ def _create_journal(path: Path) -> None:
             if not os.path.lexists(path):
                 os.replace(partial, path)
         partial.unlink(missing_ok=True)
-        _sync_dir(path.parent)
+        sync_dir(path.parent)
     except sqlite3.Error as exc:
         raise _write_error(path, "creation", exc) from exc
     except OSError as exc:
         raise JournalWriteError(f"{path}: cannot create the journal ({exc.strerror})") from None
 
 
-def _sync_dir(folder: Path) -> None:
+def sync_dir(folder: Path) -> None:
     """Make a new name in ``folder`` durable (a crash may otherwise undo the link)."""
     fd = os.open(folder, os.O_RDONLY)
     try:
