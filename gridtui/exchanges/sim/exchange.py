@@ -5,6 +5,9 @@ every operation in one SQLite transaction *before* it acknowledges or streams an
 restarted process finds the venue exactly as it was left. It is the default venue, the backtest
 venue (tests and backtests drive ``step()`` themselves) and, later, the engine behind the
 Hyperliquid-protocol mock server. ``fail_next`` injects whole-call failures for breaker tests.
+History (finished orders beyond the engine's recent window, every fill) is read from the state
+file on demand, so memory stays flat however long the venue runs; a failed read is an
+``ExchangeError`` like a failed write.
 """
 
 from __future__ import annotations
@@ -12,7 +15,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -161,7 +165,8 @@ class SimExchange:
         for request in requests:
             self._meta(request.coin)
         now = self._clock.now_ms()
-        acks = self._engine.place_many(requests, now)
+        with self._history(changing=True):  # a cloid check reads the archive
+            acks = self._engine.place_many(requests, now)
         self._commit({})
         return acks
 
@@ -175,7 +180,8 @@ class SimExchange:
     async def cancel_by_client_ids(self, coin: str, client_ids: Sequence[str]) -> list[CancelAck]:
         self._enter("cancel_by_client_ids")
         self._meta(coin)
-        acks = [self._engine.cancel_by_client_id(coin, client_id) for client_id in client_ids]
+        with self._history(changing=True):  # an unknown cloid is looked up in the archive
+            acks = [self._engine.cancel_by_client_id(coin, cid) for cid in client_ids]
         self._commit({})
         return acks
 
@@ -196,11 +202,13 @@ class SimExchange:
         self, *, exchange_id: int | None = None, client_id: str | None = None
     ) -> Order | None:
         self._enter("order_status")
-        return self._find(exchange_id, client_id)
+        with self._history(changing=False):
+            return self._find(exchange_id, client_id)
 
     async def fills_since(self, start_ms: int, coin: str | None = None) -> list[Fill]:
         self._enter("fills_since")
-        return self._engine.fills_since(start_ms, coin)
+        with self._history(changing=False):
+            return self._store.fills_since(start_ms, coin)
 
     async def positions(self) -> dict[str, Position]:
         self._enter("positions")
@@ -242,14 +250,15 @@ class SimExchange:
     ) -> str | None:
         """Hyperliquid's orderStatus word for an order (open, filled, canceled, scheduledCancel,
         reduceOnlyCanceled, tickRejected, ...), or None if never seen."""
-        order = self._find(exchange_id, client_id)
-        if order is None:
-            return None
-        if order.status.is_live:
-            return "open"
-        if order.status is OrderStatus.FILLED:
-            return "filled"
-        return self._engine.reason(order.exchange_id) or order.status.value
+        with self._history(changing=False):
+            order = self._find(exchange_id, client_id)
+            if order is None:
+                return None
+            if order.status.is_live:
+                return "open"
+            if order.status is OrderStatus.FILLED:
+                return "filled"
+            return self._engine.reason(order.exchange_id) or order.status.value
 
     @property
     def balance(self) -> Decimal:
@@ -282,7 +291,7 @@ class SimExchange:
         paths = {
             m.coin: self._make_path(m, path_states.get(m.coin)) for m in self._settings.markets
         }
-        engine = MatchingEngine(self._config, self._metas, records)
+        engine = MatchingEngine(self._config, self._metas, records, archive=self._store)
         known = {m.coin for m in records.markets}
         new_coins = [coin for coin in paths if coin not in known]
         for coin in new_coins:
@@ -334,6 +343,18 @@ class SimExchange:
         for queue in self._subscribers:
             for event in events:
                 queue.put_nowait(event)
+
+    @contextmanager
+    def _history(self, *, changing: bool) -> Iterator[None]:
+        """A call that reads the state file fails as a whole, like a failed write; one that was
+        ``changing`` the engine when the read failed rolls it back to the last stored state."""
+        try:
+            yield
+        except StateFileError as exc:
+            log.error("paper venue: reading %s failed: %s", self._store.path, exc)
+            if changing:
+                self._recover()
+            raise ExchangeError(f"paper venue could not read its history: {exc}") from exc
 
     def _recover(self) -> None:
         try:

@@ -1,4 +1,4 @@
-"""The paper venue's matching engine: pure and in-memory (no I/O, no clock, no randomness).
+"""The paper venue's matching engine: no I/O of its own, no clock, no randomness.
 
 Our orders rest in a price-time-priority book per coin against a synthetic market at mid × (1 ∓ half
 spread). A crossing order takes the synthetic touch (depth limited per tick); a tick fills resting
@@ -7,10 +7,16 @@ tick's volume. Rejections use Hyperliquid's exact messages (the mock server reus
 Changes are tracked so the venue persists exactly what changed (``take_changes``) before acking.
 Order and trade ids come from ``ids.allocate_id`` (a counter with a clock floor), so they never
 repeat even when the state file loses its newest transactions.
+
+Memory holds what matching needs (the resting book and its cloid index) and a window of the
+``RECENT_ORDERS`` most recently finished orders; it keeps no fills. Everything else is history
+the venue answers from its state file through an ``OrderArchive`` (order lookups, cloid
+uniqueness): keeping every order and fill made a long-running venue grow ~1.2 KB per fill.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 
@@ -49,14 +55,26 @@ from gridtui.exchanges.sim.vocabulary import (
     SCHEDULED_CANCEL,
     EngineConfig,
     EngineRecords,
+    OrderArchive,
 )
+
+RECENT_ORDERS = 1_000
+"""Finished orders kept in memory (oldest dropped first): the statuses a bot asks about right
+after a fill or cancel are answered without a read, and memory stays bounded."""
 
 
 class MatchingEngine:
-    """Book, account (cash, average-cost positions) and synthetic market of one paper account."""
+    """Book, account (cash, average-cost positions) and synthetic market of one paper account.
+
+    ``records.fills`` are not kept. Without an ``archive`` (unit tests), orders finished before
+    the recent window are simply unknown."""
 
     def __init__(
-        self, config: EngineConfig, metas: Mapping[str, AssetMeta], records: EngineRecords
+        self,
+        config: EngineConfig,
+        metas: Mapping[str, AssetMeta],
+        records: EngineRecords,
+        archive: OrderArchive | None = None,
     ) -> None:
         self._cfg = config
         self._metas = dict(metas)
@@ -65,19 +83,24 @@ class MatchingEngine:
         self.last_cancel_reason: str | None = None
         self._next_oid = records.next_order_id
         self._next_tid = records.next_trade_id
+        self._archive = archive
         self._orders = {o.exchange_id: o for o in records.orders}
-        self._reasons = dict(records.reasons)
+        self._reasons = {i: r for i, r in records.reasons.items() if i in self._orders}
         self._cloids = {o.client_id: o.exchange_id for o in records.orders if o.client_id}
+        self._finished = deque(sorted(i for i, o in self._orders.items() if o.status.is_terminal))
+        """Finished orders still in memory, in the order they finished (ids)."""
         self._resting: dict[str, dict[int, None]] = {}
         self._order_margin: Decimal | None = None
         """Inside ``place_many``: the margin resting orders use, kept up to date per order."""
+        self._archived_cloids: set[str] | None = None
+        """Inside ``place_many``: which of the batch's cloids the archive already holds."""
         for order in sorted(records.orders, key=lambda o: o.exchange_id):
             if order.status.is_live:
                 self._resting.setdefault(order.coin, {})[order.exchange_id] = None
-        self._fills = sorted(records.fills, key=lambda f: (f.timestamp_ms, f.trade_id))
         self._positions = {p.coin: p for p in records.positions if p.size}
         self._markets = {m.coin: m for m in records.markets}
         self._reset_changes()
+        self._forget_old()
 
     def _reset_changes(self) -> None:
         self._dirty_orders: set[int] = set()
@@ -86,7 +109,9 @@ class MatchingEngine:
         self._new_fills: list[Fill] = []
 
     def take_changes(self) -> EngineRecords:
-        """What changed since the last call (scalars always included), and forget it."""
+        """What changed since the last call (scalars always included), and forget it; finished
+        orders beyond the recent window are dropped now that their last change is handed over
+        (the caller stores it before anyone asks again)."""
         changes = EngineRecords(
             self.balance,
             self._next_oid,
@@ -102,31 +127,48 @@ class MatchingEngine:
             markets=tuple(self._markets[c] for c in sorted(self._dirty_markets)),
         )
         self._reset_changes()
+        self._forget_old()
         return changes
+
+    def _forget_old(self) -> None:
+        """Drop the oldest finished orders beyond ``RECENT_ORDERS``. Only ever called with no
+        change pending, so each one dropped is already in (or on its way to) the archive."""
+        while len(self._finished) > RECENT_ORDERS:
+            exchange_id = self._finished.popleft()
+            order = self._orders.pop(exchange_id)
+            self._reasons.pop(exchange_id, None)
+            if order.client_id is not None and self._cloids.get(order.client_id) == exchange_id:
+                del self._cloids[order.client_id]
 
     def set_market(self, market: MarketState) -> None:
         self._markets[market.coin] = market
         self._dirty_markets.add(market.coin)
 
     def order(self, exchange_id: int) -> Order | None:
-        return self._orders.get(exchange_id)
+        order = self._orders.get(exchange_id)
+        if order is None and self._archive is not None:
+            found = self._archive.archived_order(exchange_id=exchange_id)
+            order = None if found is None else found[0]
+        return order
 
     def order_by_client_id(self, client_id: str) -> Order | None:
         exchange_id = self._cloids.get(client_id)
-        return None if exchange_id is None else self._orders[exchange_id]
+        if exchange_id is not None:
+            return self._orders[exchange_id]
+        found = None if self._archive is None else self._archive.archived_order(client_id=client_id)
+        return None if found is None else found[0]
 
     def reason(self, exchange_id: int) -> str | None:
         """Hyperliquid's status word of a canceled or rejected order (scheduledCancel, ...)."""
-        return self._reasons.get(exchange_id)
+        if exchange_id in self._orders or self._archive is None:
+            return self._reasons.get(exchange_id)
+        found = self._archive.archived_order(exchange_id=exchange_id)
+        return None if found is None else found[1]
 
     def open_orders(self, coin: str | None = None) -> list[Order]:
         coins = [coin] if coin is not None else list(self._resting)
         ids = sorted(i for c in coins for i in self._resting.get(c, {}))
         return [self._orders[i] for i in ids]
-
-    def fills_since(self, start_ms: int, coin: str | None = None) -> list[Fill]:
-        fills = (f for f in self._fills if coin is None or f.coin == coin)
-        return [f for f in fills if f.timestamp_ms >= start_ms]
 
     def positions(self) -> dict[str, Position]:
         return dict(self._positions)
@@ -146,7 +188,7 @@ class MatchingEngine:
         return equity
 
     def place(self, req: OrderRequest, now_ms: int) -> PlaceAck:
-        if req.client_id and req.client_id in self._cloids:
+        if req.client_id and self._client_id_used(req.client_id):
             return PlaceAck(PlaceStatus.ERROR, client_id=req.client_id, error=ERR_DUPLICATE_CLOID)
         rejection = self._rejection(req)
         if rejection is not None:
@@ -204,6 +246,9 @@ class MatchingEngine:
 
     def cancel_by_client_id(self, coin: str, client_id: str) -> CancelAck:
         exchange_id = self._cloids.get(client_id)
+        if exchange_id is None:  # not live nor recent: the error still names the order, if any
+            old = self.order_by_client_id(client_id)
+            exchange_id = None if old is None else old.exchange_id
         ack = self.cancel(coin, -1 if exchange_id is None else exchange_id)
         return attrs.evolve(ack, exchange_id=exchange_id, client_id=client_id)
 
@@ -247,6 +292,15 @@ class MatchingEngine:
             self._fill(order.exchange_id, size, order.price, now_ms, taker=False)
             budget -= size
 
+    def _client_id_used(self, client_id: str) -> bool:
+        """Cloids are unique across every order ever placed: memory first (live, recent and
+        not yet stored orders), then the archive's unique index (read once per batch)."""
+        if client_id in self._cloids:
+            return True
+        if self._archived_cloids is not None:
+            return client_id in self._archived_cloids
+        return self._archive is not None and bool(self._archive.client_ids_used([client_id]))
+
     def _rejection(self, req: OrderRequest) -> tuple[str, str] | None:
         sz_decimals = self._metas[req.coin].sz_decimals
         if not req.price.is_finite() or req.price <= 0:
@@ -287,6 +341,8 @@ class MatchingEngine:
         self._orders[order.exchange_id] = order
         if order.client_id:
             self._cloids[order.client_id] = order.exchange_id
+        if status.is_terminal:
+            self._finished.append(order.exchange_id)
         self._dirty_orders.add(order.exchange_id)
         return order
 
@@ -295,6 +351,7 @@ class MatchingEngine:
         self._orders[exchange_id] = attrs.evolve(order, status=OrderStatus.CANCELED)
         self._reasons[exchange_id] = reason
         self._resting.get(order.coin, {}).pop(exchange_id, None)
+        self._finished.append(exchange_id)
         self._dirty_orders.add(exchange_id)
         self.last_cancel_reason = reason
 
@@ -316,7 +373,6 @@ class MatchingEngine:
             is_taker=taker,
         )
         self._next_tid = trade_id + 1
-        self._fills.append(fill)
         self._new_fills.append(fill)
         self.balance += self._apply_to_position(order.coin, size * order.side.sign, price) - fee
         remaining = order.remaining - size
@@ -324,6 +380,7 @@ class MatchingEngine:
         self._orders[oid] = attrs.evolve(order, remaining=remaining, status=status)
         if remaining == 0:
             self._resting.get(order.coin, {}).pop(oid, None)
+            self._finished.append(oid)
         self._dirty_orders.add(oid)
 
     def _apply_to_position(self, coin: str, delta: Decimal, price: Decimal) -> Decimal:
@@ -365,12 +422,18 @@ class MatchingEngine:
 
     def place_many(self, requests: Sequence[OrderRequest], now_ms: int) -> list[PlaceAck]:
         """A batch keeps one running total of the margin its resting orders use, so placing a
-        grid of n orders costs O(n) instead of recounting every resting order each time."""
+        grid of n orders costs O(n) instead of recounting every resting order each time, and
+        asks the archive about all its cloids at once (the archive cannot change meanwhile:
+        nothing is stored until the batch is taken)."""
         self._order_margin = self._resting_order_margin()
+        if self._archive is not None:
+            cloids = [r.client_id for r in requests if r.client_id]
+            self._archived_cloids = self._archive.client_ids_used(cloids) if cloids else set()
         try:
             return [self.place(request, now_ms) for request in requests]
         finally:
             self._order_margin = None
+            self._archived_cloids = None
 
     def _resting_order_margin(self) -> Decimal:
         used = ZERO

@@ -6,13 +6,24 @@ in a single transaction and only then acknowledges or streams anything, with WAL
 Decimals are stored as their exact strings and path states as JSON (floats round-trip exactly), so
 a reopened venue continues the identical market. ``read_state`` opens a file read-only for tools
 that only inspect it (``gridtui audit``).
+
+The file is the venue's history; memory holds only the working set. ``load`` reads the live book
+(not every order and fill ever made: that grew a long-running venue without bound), and the
+engine asks the store for the rest (``archived_order``, ``client_ids_used``, ``fills_since``)
+through indexes, which opening an older file adds (``CREATE INDEX IF NOT EXISTS``: the tables
+are unchanged, so the schema version stays and older builds still read the file). Fills are
+indexed by (coin, time), the query reconciliation pages with; all coins from 0 is a full read
+anyway, so it gets no index of its own (each index costs every fill a write). The start-up
+read of live orders scans the orders table (~0.2 s per million orders, once) rather than keep
+a partial index, which cost every order write ~5 us.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -44,7 +55,17 @@ CREATE TABLE IF NOT EXISTS positions (
 CREATE TABLE IF NOT EXISTS markets (
     coin TEXT PRIMARY KEY, mid TEXT NOT NULL, bid_depth TEXT NOT NULL, ask_depth TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS paths (coin TEXT PRIMARY KEY, state TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS fills_by_coin_time ON fills (coin, timestamp_ms);
 """
+_LIVE = "status IN ({})".format(", ".join(f"'{s.value}'" for s in OrderStatus if s.is_live))
+"""The orders that may rest: what ``load`` reads back."""
+
+_FILLS_BY_TIME = "SELECT * FROM fills WHERE timestamp_ms >= ? ORDER BY timestamp_ms, trade_id"
+_FILLS_BY_COIN = (
+    "SELECT * FROM fills WHERE coin = ? AND timestamp_ms >= ? ORDER BY timestamp_ms, trade_id"
+)
+_IN_CHUNK = 500
+"""Client ids per ``IN (...)`` query: well under SQLite's limit on bound parameters."""
 _BAD_CONTENT = (sqlite3.DatabaseError, ValueError, KeyError, TypeError, InvalidOperation)
 
 
@@ -54,7 +75,8 @@ class StateFileError(Exception):
 
 @attrs.frozen(slots=True)
 class StoredState:
-    """Everything a state file holds."""
+    """What a state file holds: all of it (``read_state``), or the venue's working set
+    (``SimStore.load``: live orders only, no fills)."""
 
     records: EngineRecords
     path_states: Mapping[str, Mapping[str, Any]]
@@ -82,12 +104,20 @@ class StoredState:
 
 
 class SimStore:
-    """The read-write state file of one paper venue (``":memory:"`` for tests)."""
+    """The read-write state file of one paper venue (``":memory:"`` for tests), and the
+    engine's archive of everything it no longer keeps in memory."""
 
     def __init__(self, path: Path | str) -> None:
         self._path = str(path)
         if self._path != MEMORY:
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            file = Path(path)
+            _refuse_truncated(file)
+            try:
+                file.parent.mkdir(parents=True, exist_ok=True)
+                if not file.exists():
+                    _create(file)
+            except (OSError, sqlite3.Error) as exc:
+                raise StateFileError(f"{path}: cannot create the paper state file ({exc})") from exc
         try:
             self._conn = sqlite3.connect(self._path, isolation_level=None)
         except sqlite3.Error as exc:
@@ -109,9 +139,10 @@ class SimStore:
         return self._path
 
     def load(self) -> StoredState | None:
-        """The stored venue, or None for a new file."""
+        """The venue's working set (scalars, live orders, positions, markets, paths; no
+        finished orders, no fills), or None for a new file."""
         try:
-            return _read(self._conn)
+            return _read(self._conn, history=False)
         except _BAD_CONTENT as exc:
             raise StateFileError(f"{self._path}: unreadable paper state ({exc})") from exc
 
@@ -119,6 +150,48 @@ class SimStore:
         """Write one operation's changes atomically (raises sqlite3.Error, rolled back)."""
         with self._transaction() as conn:
             _write(conn, records, path_states)
+
+    def archived_order(
+        self, *, exchange_id: int | None = None, client_id: str | None = None
+    ) -> tuple[Order, str | None] | None:
+        """A stored order and its status word (canceled, rejected: None otherwise), by either
+        id. Raises StateFileError when the file cannot be read."""
+        if exchange_id is not None:
+            sql, key = "SELECT * FROM orders WHERE exchange_id = ?", exchange_id
+        else:
+            sql, key = "SELECT * FROM orders WHERE client_id = ?", client_id
+        try:
+            row = self._conn.execute(sql, (key,)).fetchone()
+            return None if row is None else (_order(row), row[11])
+        except _BAD_CONTENT as exc:
+            raise StateFileError(f"{self._path}: unreadable paper order ({exc})") from exc
+
+    def client_ids_used(self, client_ids: Collection[str]) -> set[str]:
+        """Which of ``client_ids`` a stored order ever carried (the unique index answers; one
+        query per batch of orders, not one per order)."""
+        wanted = list(client_ids)
+        used: set[str] = set()
+        try:
+            for at in range(0, len(wanted), _IN_CHUNK):
+                chunk = wanted[at : at + _IN_CHUNK]
+                marks = ", ".join("?" * len(chunk))
+                sql = f"SELECT client_id FROM orders WHERE client_id IN ({marks})"
+                used.update(row[0] for row in self._conn.execute(sql, chunk))
+        except sqlite3.Error as exc:
+            raise StateFileError(f"{self._path}: unreadable paper orders ({exc})") from exc
+        return used
+
+    def fills_since(self, start_ms: int, coin: str | None = None) -> list[Fill]:
+        """Stored fills at or after ``start_ms`` (of one coin, or all), sorted by (timestamp,
+        trade id): read from the file (one coin's through its index), never kept in memory."""
+        try:
+            if coin is None:
+                rows = self._conn.execute(_FILLS_BY_TIME, (start_ms,))
+            else:
+                rows = self._conn.execute(_FILLS_BY_COIN, (coin, start_ms))
+            return [_fill(row) for row in rows]
+        except _BAD_CONTENT as exc:
+            raise StateFileError(f"{self._path}: unreadable paper fills ({exc})") from exc
 
     def close(self) -> None:
         self._conn.close()
@@ -135,15 +208,17 @@ class SimStore:
 
 
 def read_state(path: Path | str) -> StoredState:
-    """Open a state file read-only and return what it holds (for inspection tools)."""
+    """Open a state file read-only and return all it holds, history included (for inspection
+    tools and tests: a short-lived read, unlike the venue, which keeps only its working set)."""
     file = Path(path)
     if not file.is_file():
         raise StateFileError(f"{path}: no such paper state file")
+    _refuse_truncated(file)
     try:
         conn = sqlite3.connect(file.resolve().as_uri() + "?mode=ro", uri=True)
         try:
             _check_version(conn, path, create=False)
-            state = _read(conn)
+            state = _read(conn, history=True)
         finally:
             conn.close()
     except _BAD_CONTENT as exc:
@@ -151,6 +226,50 @@ def read_state(path: Path | str) -> StoredState:
     if state is None:
         raise StateFileError(f"{path}: the paper state file is empty")
     return state
+
+
+def _refuse_truncated(file: Path) -> None:
+    """SQLite takes a zero-length file for a new database, so the venue would silently start a
+    fresh account over a truncated one (positions and orders gone). Every file the venue creates
+    is whole from its first byte (``_create``), so zero length means damage: refuse it, touch
+    nothing, and say how to recover."""
+    try:
+        empty = file.is_file() and file.stat().st_size == 0
+    except OSError:
+        return  # unreadable metadata: opening it reports the problem
+    if empty:
+        raise StateFileError(
+            f"{file}: the paper state file is empty (0 bytes: truncated, its positions and "
+            "orders are gone); restore it from a backup, or delete it to start a fresh paper "
+            "account"
+        )
+
+
+def _create(file: Path) -> None:
+    """Create a new state file whole: built under a temporary name, then renamed. Opening the
+    final name directly leaves a zero-length file until SQLite writes its first page, and a
+    crash or a full disk in between would leave exactly what ``_refuse_truncated`` refuses."""
+    temporary = file.with_name(file.name + ".new")
+    leftovers = [temporary.with_name(temporary.name + end) for end in ("", "-wal", "-shm")]
+    for leftover in leftovers:  # a creation that crashed: its WAL must not apply to this one
+        leftover.unlink(missing_ok=True)
+    try:
+        conn = sqlite3.connect(temporary, isolation_level=None)
+        try:
+            conn.executescript(_SCHEMA)
+            _check_version(conn, file, create=True)
+            conn.execute("PRAGMA journal_mode=WAL")  # set in the header, empty WAL: nothing lost
+        finally:
+            conn.close()
+        os.replace(temporary, file)
+    finally:
+        for leftover in leftovers:
+            leftover.unlink(missing_ok=True)
+    directory = os.open(file.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
 
 
 def _check_version(conn: sqlite3.Connection, path: Path | str, *, create: bool) -> None:
@@ -165,46 +284,21 @@ def _check_version(conn: sqlite3.Connection, path: Path | str, *, create: bool) 
         )
 
 
-def _read(conn: sqlite3.Connection) -> StoredState | None:
+def _read(conn: sqlite3.Connection, *, history: bool) -> StoredState | None:
+    """The stored venue; ``history``: every order and fill too, else only live orders."""
     meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
     if "balance" not in meta:
         return None
     schedule = meta.get("schedule_cancel_ms")
+    where = "" if history else f" WHERE {_LIVE}"
     orders = []
     reasons = {}
-    for row in conn.execute("SELECT * FROM orders ORDER BY exchange_id"):
-        order = Order(
-            coin=row[1],
-            side=Side(row[2]),
-            price=Decimal(row[3]),
-            size=Decimal(row[4]),
-            remaining=Decimal(row[5]),
-            exchange_id=row[0],
-            client_id=row[6],
-            status=OrderStatus(row[7]),
-            timestamp_ms=row[8],
-            tif=Tif(row[9]),
-            reduce_only=bool(row[10]),
-        )
+    for row in conn.execute(f"SELECT * FROM orders{where} ORDER BY exchange_id"):
+        order = _order(row)
         orders.append(order)
         if row[11] is not None:
             reasons[order.exchange_id] = row[11]
-    fills = tuple(
-        Fill(
-            venue=row[1],
-            coin=row[2],
-            trade_id=row[0],
-            exchange_order_id=row[3],
-            client_id=row[4],
-            side=Side(row[5]),
-            price=Decimal(row[6]),
-            size=Decimal(row[7]),
-            fee=Decimal(row[8]),
-            timestamp_ms=row[9],
-            is_taker=bool(row[10]),
-        )
-        for row in conn.execute("SELECT * FROM fills ORDER BY timestamp_ms, trade_id")
-    )
+    fills = tuple(_fill(row) for row in conn.execute(_FILLS_BY_TIME, (0,))) if history else ()
     positions = tuple(
         Position(coin, Decimal(size), Decimal(entry))
         for coin, size, entry in conn.execute("SELECT coin, size, entry_price FROM positions")
@@ -230,6 +324,38 @@ def _read(conn: sqlite3.Connection) -> StoredState | None:
     return StoredState(records=records, path_states=paths)
 
 
+def _order(row: Sequence[Any]) -> Order:
+    return Order(
+        coin=row[1],
+        side=Side(row[2]),
+        price=Decimal(row[3]),
+        size=Decimal(row[4]),
+        remaining=Decimal(row[5]),
+        exchange_id=row[0],
+        client_id=row[6],
+        status=OrderStatus(row[7]),
+        timestamp_ms=row[8],
+        tif=Tif(row[9]),
+        reduce_only=bool(row[10]),
+    )
+
+
+def _fill(row: Sequence[Any]) -> Fill:
+    return Fill(
+        venue=row[1],
+        coin=row[2],
+        trade_id=row[0],
+        exchange_order_id=row[3],
+        client_id=row[4],
+        side=Side(row[5]),
+        price=Decimal(row[6]),
+        size=Decimal(row[7]),
+        fee=Decimal(row[8]),
+        timestamp_ms=row[9],
+        is_taker=bool(row[10]),
+    )
+
+
 def _write(
     conn: sqlite3.Connection,
     records: EngineRecords,
@@ -245,8 +371,10 @@ def _write(
             ("schedule_cancel_ms", None if schedule is None else str(schedule)),
         ],
     )
-    conn.executemany(
-        "INSERT OR REPLACE INTO orders VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    conn.executemany(  # only these columns of a placed order change; indexes on others stay put
+        "INSERT INTO orders VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (exchange_id) "
+        "DO UPDATE SET remaining = excluded.remaining, status = excluded.status, "
+        "reason = excluded.reason",
         [
             (
                 o.exchange_id,

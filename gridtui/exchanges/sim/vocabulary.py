@@ -3,8 +3,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from decimal import Decimal
+from typing import Protocol
 
 import attrs
 
@@ -38,7 +39,8 @@ class EngineConfig:
 
 @attrs.frozen(slots=True)
 class EngineRecords:
-    """The engine as rows: all of it when loaded, what changed when taken. Size 0 = closed."""
+    """The engine as rows: what changed when taken; when loaded, the venue's working set
+    (live orders, no fills) or, for ``read_state``, the whole file. Size 0 = closed."""
 
     balance: Decimal
     next_order_id: int
@@ -50,3 +52,18 @@ class EngineRecords:
     fills: tuple[Fill, ...] = ()
     positions: tuple[Position, ...] = ()
     markets: tuple[MarketState, ...] = ()
+
+
+class OrderArchive(Protocol):
+    """Where the engine finds the orders it no longer keeps in memory (the state file): the
+    venue must answer for every order ever placed, but holding them all grew without bound."""
+
+    def archived_order(
+        self, *, exchange_id: int | None = None, client_id: str | None = None
+    ) -> tuple[Order, str | None] | None:
+        """The order with this id and its status word (for canceled / rejected ones)."""
+        ...
+
+    def client_ids_used(self, client_ids: Collection[str]) -> set[str]:
+        """Which of ``client_ids`` an archived order carries (one read for a whole batch)."""
+        ...
