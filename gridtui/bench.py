@@ -51,10 +51,19 @@ from gridtui.monitoring.metrics import Metrics
 from gridtui.orchestrator.bot_orchestrator import BotOrchestrator
 from gridtui.orchestrator.factory import BotComponents, build_bot
 from gridtui.risk.dead_man_switch import DeadManSwitch
+from gridtui.state.accounting import BotState
 from gridtui.state.data_dir import venue_identity
 from gridtui.state.shadow_ledger import ShadowLedger
 from gridtui.state.state_manager import StateManager
-from gridtui.state.store import CACHE_KIB, INSERT_FILL, SCHEMA_SQL, Store, fill_row
+from gridtui.state.store import (
+    CACHE_KIB,
+    INSERT_FILL,
+    UPDATE_ORDER,
+    UPSERT_STATE,
+    Store,
+    fill_row,
+    state_row,
+)
 
 DEFAULT_FILLS = 8000
 """Fills per mode; about 12 s in all on a 2-core VM with an ext4 disk."""
@@ -289,41 +298,84 @@ def _mode(batch: int) -> str:
     return "single" if batch == 1 else f"batch {batch}"
 
 
-def _measure_fills(workdir: Path, count: int, batch: int) -> tuple[FillRun, FillRun]:
-    """``count`` fills through ``process_fill`` (batch 1) or ``process_fills``, and the same
-    rows written by plain SQLite: the journal's schema and pragmas (WAL, ``synchronous=FULL``),
-    one transaction and one ``executemany`` per batch, nothing else.
+@attrs.frozen(slots=True)
+class FillsMeasured:
+    """One batch size: gridtui's journal, and plain SQLite writing the fill rows alone and
+    writing the same rows the journal writes per call (fills, the state row, the order rows)."""
 
-    The two alternate call by call (and which goes first alternates too), so both meet the same
-    disk: a shared disk's fsync time drifts by several times within seconds, and measured one
-    after the other the ratio would mostly measure that drift. Rates are fills over the summed
-    call times."""
+    journal: FillRun
+    fill_rows: FillRun
+    same_rows: FillRun
+
+
+def _measure_fills(workdir: Path, count: int, batch: int) -> FillsMeasured:
+    """``count`` fills through ``process_fill`` (batch 1) or ``process_fills``, and the same
+    work done by plain SQLite with the journal's schema and pragmas (WAL, ``synchronous=FULL``),
+    one transaction per batch, nothing else: once with only the fill rows (one ``executemany``),
+    once with every row the journal's transaction writes (the fill rows, the ``state`` row and
+    the rows of the orders the fills belong to), the rows prepared beforehand.
+
+    The three alternate call by call (and the order rotates), so all meet the same disk: a
+    shared disk's fsync time drifts by several times within seconds, and measured one after
+    the other the ratio would mostly measure that drift. Rates are fills over the summed call
+    times."""
     processor, store, client_ids = _fill_graph(workdir / f"fills-{batch}.db")
     fills = _make_fills(count, client_ids)
-    rows = [fill_row(fill) for fill in fills]
-    conn = sqlite3.connect(workdir / f"sqlite-{batch}.db", isolation_level=None)
-    ours: list[float] = []
-    raw: list[float] = []
+    fill_rows = [fill_row(fill) for fill in fills]
+    state = state_row(store.load_state() or BotState.fresh("bench", "ETH", 0))
+    conns = [_plain_sqlite(store.path, workdir / f"sqlite-{batch}-{n}.db") for n in range(2)]
+    calls: list[list[float]] = [[], [], []]
     try:
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=FULL")
-        conn.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
-        conn.executescript(SCHEMA_SQL)
         for n, offset in enumerate(range(0, count, batch)):
-            steps = [(ours, _journal_call(processor, fills, offset, batch))]
-            steps.append((raw, _sqlite_call(conn, rows, offset, batch)))
-            for calls, step in steps if n % 2 == 0 else reversed(steps):
+            chunk = fills[offset : offset + batch]
+            rows = fill_rows[offset : offset + batch]
+            orders = _order_updates(chunk, offset)
+            steps = [
+                (calls[0], _journal_call(processor, fills, offset, batch)),
+                (calls[1], _sqlite_call(conns[0], rows)),
+                (calls[2], _sqlite_call(conns[1], rows, state, orders)),
+            ]
+            shift = n % len(steps)
+            for times, step in steps[shift:] + steps[:shift]:
                 t0 = time.perf_counter()
                 step()
-                calls.append(time.perf_counter() - t0)
+                times.append(time.perf_counter() - t0)
         if store.fill_count() != count:
             raise RuntimeError(f"journal holds {store.fill_count()} fills, expected {count}")
     finally:
         store.close()
-        conn.close()
-    return FillRun(batch, count, sum(ours), tuple(ours)), FillRun(
-        batch, count, sum(raw), tuple(raw)
-    )
+        for conn in conns:
+            conn.close()
+    journal, fills_only, same = (FillRun.of(batch, count, times) for times in calls)
+    return FillsMeasured(journal, fills_only, same)
+
+
+def _plain_sqlite(journal: Path, path: Path) -> sqlite3.Connection:
+    """A copy of the fresh journal (schema, its order rows, its state row) opened with the
+    journal's pragmas: what plain SQLite starts from."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    source = sqlite3.connect(journal)
+    try:
+        source.backup(conn)
+    finally:
+        source.close()
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
+    return conn
+
+
+def _order_updates(fills: Sequence[Fill], offset: int) -> list[tuple[object, ...]]:
+    """``UPDATE_ORDER`` parameters for each order the fills belong to, as the ledger writes
+    them: one row per order and call, with the amount filled so far."""
+    filled: dict[str | None, Decimal] = {}
+    for fill in fills:
+        filled[fill.client_id] = filled.get(fill.client_id, Decimal(0)) + fill.size
+    status = OrderStatus.PARTIALLY_FILLED.value
+    return [
+        (status, None, str(amount * (offset + 1)), offset, None, cid)
+        for cid, amount in filled.items()
+    ]
 
 
 def _journal_call(
@@ -335,11 +387,18 @@ def _journal_call(
 
 
 def _sqlite_call(
-    conn: sqlite3.Connection, rows: list[tuple[object, ...]], offset: int, batch: int
+    conn: sqlite3.Connection,
+    fill_rows: list[tuple[object, ...]],
+    state: tuple[object, ...] | None = None,
+    orders: list[tuple[object, ...]] | None = None,
 ) -> Callable[[], None]:
     def write() -> None:
         conn.execute("BEGIN IMMEDIATE")
-        conn.executemany(INSERT_FILL, rows[offset : offset + batch])
+        conn.executemany(INSERT_FILL, fill_rows)
+        if state is not None:
+            conn.execute(UPSERT_STATE, state)
+        if orders:
+            conn.executemany(UPDATE_ORDER, orders)
         conn.execute("COMMIT")
 
     return write
@@ -352,31 +411,41 @@ def _bench_fills(workdir: Path, count: int, out: TextIO) -> None:
         f"{machine_line()}\n"
         f"journal: {workdir} ({_filesystem(workdir)}), {count} fills per mode\n"
     )
-    ours: list[FillRun] = []
-    raw: list[FillRun] = []
-    for batch in (1, *BATCH_SIZES):
-        mine, floor = _measure_fills(workdir, count, batch)
-        ours.append(mine)
-        raw.append(floor)
-    _table([list(FILL_COLUMNS), *(run.row() for run in ours)], out)
+    runs = [_measure_fills(workdir, count, batch) for batch in (1, *BATCH_SIZES)]
+    _table([list(FILL_COLUMNS), *(run.journal.row() for run in runs)], out)
     out.write("(batch: per-fill figures are the call time divided by the batch size)\n")
     out.write(
-        "plain SQLite, same rows, schema, pragmas and disk "
-        "(one transaction and one executemany per call):\n"
+        "plain SQLite on the same disk, schema and pragmas, one transaction per call, rows "
+        "prepared beforehand:\n"
+        "  same rows = the rows gridtui's transaction writes (fills, state row, order rows); "
+        "fill rows = the fill rows alone\n"
     )
-    rows = [["mode", "gridtui fills/s", "SQLite fills/s", "gridtui/SQLite", "max ms/call"]]
-    for mine, floor in zip(ours, raw, strict=True):
+    rows = [
+        [
+            "mode",
+            "gridtui fills/s",
+            "same rows fills/s",
+            "gridtui/same",
+            "fill rows fills/s",
+            "gridtui/fill rows",
+            "max ms/call",
+        ]
+    ]
+    for run in runs:
+        mine = run.journal
         rows.append(
             [
                 _mode(mine.batch),
                 f"{mine.rate:.0f}",
-                f"{floor.rate:.0f}",
-                f"{mine.rate / floor.rate * 100:.0f}%",
+                f"{run.same_rows.rate:.0f}",
+                f"{mine.rate / run.same_rows.rate * 100:.0f}%",
+                f"{run.fill_rows.rate:.0f}",
+                f"{mine.rate / run.fill_rows.rate * 100:.0f}%",
                 _ms(max(mine.calls)),
             ]
         )
     _table(rows, out)
-    largest = ours[-1]
+    largest = runs[-1].journal
     out.write(
         f"event-loop stall: longest process_fills call of {largest.batch} fills "
         f"{_ms(max(largest.calls))} ms (p99 {_ms(percentile(largest.calls, 99))} ms)\n"

@@ -11,6 +11,7 @@ transaction that would have journaled it.
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Iterable
 
 from gridtui.state.store import Store
 
@@ -39,11 +40,14 @@ class FillDeduplicator:
         """True when ``key`` is among the recent fills; False means "ask the store"."""
         return key in self._recent
 
-    def add(self, key: FillKey) -> None:
-        self._recent[key] = None
-        self._recent.move_to_end(key)
-        if len(self._recent) > self._capacity:
-            self._recent.popitem(last=False)
+    def add_many(self, keys: Iterable[FillKey]) -> None:
+        """Remember ``keys`` as the most recent fills (a burst: trimmed once, at the end)."""
+        recent = self._recent
+        for key in keys:
+            recent[key] = None
+            recent.move_to_end(key)
+        while len(recent) > self._capacity:
+            recent.popitem(last=False)
 
     def __len__(self) -> int:
         return len(self._recent)

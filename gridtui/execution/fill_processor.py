@@ -22,8 +22,8 @@ import attrs
 from gridtui.core.clock import Clock
 from gridtui.core.events import AlertRaised, EventBus, OrderFilled, Severity
 from gridtui.core.types import ZERO, Fill, OrderStatus
-from gridtui.execution.fill_deduplicator import FillDeduplicator
-from gridtui.state.accounting import BotState
+from gridtui.execution.fill_deduplicator import FillDeduplicator, FillKey
+from gridtui.state.accounting import FillEffect
 from gridtui.state.shadow_ledger import ShadowLedger
 from gridtui.state.state_manager import StateManager
 from gridtui.state.store import JournalWriteError
@@ -35,13 +35,13 @@ _EXECUTION_ORDER = operator.attrgetter("timestamp_ms", "trade_id")
 
 @attrs.frozen(slots=True)
 class FillResult:
-    """What processing one fill did. ``state`` is the books afterwards (unchanged for a
-    duplicate); ``order_status`` is None when no journaled order matches the fill."""
+    """What processing one fill did. ``position`` is the bot's position afterwards (unchanged
+    for a duplicate); ``order_status`` is None when no journaled order matches the fill."""
 
     fill: Fill
     applied: bool
     duplicate: bool
-    state: BotState
+    position: Decimal
     realized_delta: Decimal
     order_status: OrderStatus | None
 
@@ -102,47 +102,47 @@ class FillProcessor:
 
     def _process(self, ordered: list[Fill]) -> list[FillResult]:
         before = self._state.get_snapshot()
-        coin = before.coin
-        for fill in ordered:
+        bot, coin = before.bot, before.coin
+        # The fills to journal: first sightings that memory has not seen (in burst order).
+        keys = [fill.key for fill in ordered]
+        fresh: dict[FillKey, Fill] = {}
+        seen = self._dedup.seen
+        for key, fill in zip(keys, ordered, strict=True):
             if fill.coin != coin:
                 raise ValueError(f"fill {fill.trade_id} is for {fill.coin}, this bot trades {coin}")
-        # Positions in ``ordered`` of the fills to journal: first sightings memory has not seen.
-        keys = [fill.key for fill in ordered]
-        fresh: list[int] = []
-        sighted: set[tuple[str, str, int]] = set()
-        seen = self._dedup.seen
-        for i, key in enumerate(keys):
-            if key not in sighted and not seen(key):
-                sighted.add(key)
-                fresh.append(i)
-        applied: dict[int, tuple[BotState, Decimal, OrderStatus | None]] = {}
+            if key not in fresh and not seen(key):
+                fresh[key] = fill
+        applied: dict[FillKey, tuple[FillEffect, OrderStatus | None]] = {}
         if fresh:
+            batch = list(fresh.values())
             with self._state.store.transaction():
-                outcomes = self._state.apply_fills_sync([ordered[i] for i in fresh])
-                new: list[int] = []
-                for i, outcome in zip(fresh, outcomes, strict=True):
-                    if outcome is None:
-                        log.info("%s: fill %s was already journaled", before.bot, keys[i])
+                effects = self._state.apply_fills_sync(batch)
+                new: list[tuple[Fill, FillEffect]] = []
+                for fill, effect in zip(batch, effects, strict=True):
+                    if effect is None:
+                        log.info("%s: fill %s was already journaled", bot, fill.key)
                     else:
-                        new.append(i)
-                statuses = self._update_orders([ordered[i] for i in new])
-                done = _without_duplicates(outcomes)
-                for i, outcome, status in zip(new, done, statuses, strict=True):
-                    applied[i] = (*outcome, status)
+                        new.append((fill, effect))
+                statuses = self._update_orders([fill for fill, _ in new])
+                for (fill, effect), status in zip(new, statuses, strict=True):
+                    applied[fill.key] = (effect, status)
             # Committed: the books, the orders and the journal agree; now memory and the world.
-            for i in fresh:
-                self._dedup.add(keys[i])
+            self._dedup.add_many(fresh)
         results = []
-        state = before
+        position = before.position
         now = self._clock.now_ms()
-        for i, fill in enumerate(ordered):
-            if i not in applied:
-                results.append(FillResult(fill, False, True, state, ZERO, None))
+        publish = self._bus.publish
+        for key, fill in zip(keys, ordered, strict=True):
+            # Popped, so a repeat later in the burst is the duplicate it is.
+            outcome = applied.pop(key, None)
+            if outcome is None:
+                results.append(FillResult(fill, False, True, position, ZERO, None))
                 continue
-            state, delta, status = applied[i]
-            self._bus.publish(
+            effect, status = outcome
+            position = effect.position
+            publish(
                 OrderFilled(
-                    bot=state.bot,
+                    bot=bot,
                     coin=coin,
                     timestamp_ms=now,
                     trade_id=fill.trade_id,
@@ -151,11 +151,11 @@ class FillProcessor:
                     price=fill.price,
                     size=fill.size,
                     fee=fill.fee,
-                    position=state.position,
-                    realized_pnl=delta,
+                    position=position,
+                    realized_pnl=effect.realized_pnl,
                 )
             )
-            results.append(FillResult(fill, True, False, state, delta, status))
+            results.append(FillResult(fill, True, False, position, effect.realized_pnl, status))
         return results
 
     def _update_orders(self, fills: list[Fill]) -> list[OrderStatus | None]:
@@ -186,10 +186,3 @@ class FillProcessor:
             )
             return None
         return tracked.client_id
-
-
-def _without_duplicates(
-    outcomes: list[tuple[BotState, Decimal] | None],
-) -> list[tuple[BotState, Decimal]]:
-    """The applied fills' outcomes (the duplicates' Nones left out), in order."""
-    return [outcome for outcome in outcomes if outcome is not None]

@@ -177,7 +177,7 @@ class GridBuilder:
         ):
             self._expected_position += fill.signed_size
         # The book right after *this* fill: in a batch the state already holds the later ones.
-        self._check_drift(result.state.position)
+        self._check_drift(result.position)
         if (
             self.snapshot is None
             or tracked is None

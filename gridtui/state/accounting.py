@@ -132,59 +132,68 @@ def apply_fill(state: BotState, fill: Fill) -> tuple[BotState, Decimal]:
     Raises ``ValueError`` for a fill of another coin or with a non-positive size or price: such a
     fill can only come from a bug upstream and must not move the position.
     """
-    with decimal.localcontext(ACCOUNTING_CONTEXT):
-        return _apply(state, fill)
+    after, effects = apply_fills(state, (fill,))
+    return after, effects[0].realized_pnl
 
 
-def apply_fills(state: BotState, fills: Iterable[Fill]) -> list[tuple[BotState, Decimal]]:
-    """``apply_fill`` over ``fills`` in order: the state after each and its realized PnL. One
-    decimal context for the whole burst (entering one costs as much as the arithmetic)."""
-    results = []
+@attrs.frozen(slots=True)
+class FillEffect:
+    """What one fill of a burst did to the books: the position after it and the realized PnL it
+    produced. The whole ``BotState`` exists only after the burst: building one per fill cost more
+    than the arithmetic (16 frozen fields) and every reader of a single fill needs only these."""
+
+    position: Decimal
+    realized_pnl: Decimal
+
+
+def apply_fills(state: BotState, fills: Iterable[Fill]) -> tuple[BotState, list[FillEffect]]:
+    """The state after ``fills``, applied in order, and each fill's effect. One decimal context
+    for the whole burst (entering one costs as much as the arithmetic). Raises as ``apply_fill``
+    does, for the first bad fill; nothing is returned then."""
+    coin = state.coin
+    position, avg_entry = state.position, state.avg_entry
+    session, all_time = state.session_realized, state.all_time_realized
+    daily, daily_day = state.daily_realized, state.daily_day
+    fees, count, last_ms = state.fees_paid, state.fill_count, state.last_fill_ms
+    effects = []
     with decimal.localcontext(ACCOUNTING_CONTEXT):
         for fill in fills:
-            state, delta = _apply(state, fill)
-            results.append((state, delta))
-    return results
-
-
-def _apply(state: BotState, fill: Fill) -> tuple[BotState, Decimal]:
-    """``apply_fill``; must run inside ``ACCOUNTING_CONTEXT``."""
-    if fill.coin != state.coin:
-        raise ValueError(f"fill {fill.trade_id} is for {fill.coin}, this book is {state.coin}")
-    size, price = fill.size, fill.price
-    if not (size > 0 and price > 0):
-        raise ValueError(
-            f"fill {fill.trade_id} has size {size} and price {price}; both must be > 0"
-        )
-    qty = size if fill.side is Side.BUY else -size
-    position, avg_entry, gross = _move_position(state.position, state.avg_entry, qty, price)
-    delta = gross - fill.fee
-    day = utc_day(fill.timestamp_ms)
-    if day > state.daily_day:
-        daily_realized, daily_day = delta, day
-    else:
-        daily_realized, daily_day = state.daily_realized + delta, state.daily_day
-    # Spelled out rather than attrs.evolve: this runs once per fill on the event loop, and
-    # evolve's field introspection cost more than the arithmetic above.
-    new_state = BotState(
-        bot=state.bot,
-        coin=state.coin,
+            if fill.coin != coin:
+                raise ValueError(f"fill {fill.trade_id} is for {fill.coin}, this book is {coin}")
+            size, price = fill.size, fill.price
+            if not (size > 0 and price > 0):
+                raise ValueError(
+                    f"fill {fill.trade_id} has size {size} and price {price}; both must be > 0"
+                )
+            qty = size if fill.side is Side.BUY else -size
+            position, avg_entry, gross = _move_position(position, avg_entry, qty, price)
+            delta = gross - fill.fee
+            day = utc_day(fill.timestamp_ms)
+            if day > daily_day:
+                daily, daily_day = delta, day
+            else:
+                daily += delta
+            session += delta
+            all_time += delta
+            fees += fill.fee
+            count += 1
+            last_ms = max(last_ms, fill.timestamp_ms)
+            effects.append(FillEffect(position, delta))
+    if not effects:
+        return state, effects
+    after = attrs.evolve(
+        state,
         position=position,
         avg_entry=avg_entry,
-        session_realized=state.session_realized + delta,
-        all_time_realized=state.all_time_realized + delta,
-        daily_realized=daily_realized,
+        session_realized=session,
+        all_time_realized=all_time,
+        daily_realized=daily,
         daily_day=daily_day,
-        fees_paid=state.fees_paid + fill.fee,
-        fill_count=state.fill_count + 1,
-        last_fill_ms=max(state.last_fill_ms, fill.timestamp_ms),
-        grid_center=state.grid_center,
-        session_start_ms=state.session_start_ms,
-        halted=state.halted,
-        halt_reason=state.halt_reason,
-        halted_at_ms=state.halted_at_ms,
+        fees_paid=fees,
+        fill_count=count,
+        last_fill_ms=last_ms,
     )
-    return new_state, delta
+    return after, effects
 
 
 def _move_position(
@@ -240,8 +249,13 @@ def replay(
             state = attrs.evolve(state, position=c.position, avg_entry=c.avg_entry)
         return state
 
+    run: list[Fill] = []  # fills up to the next correction, applied as one burst
     for fill in fills:
-        correct_up_to(applied)
-        state, _ = apply_fill(state, fill)
+        if pending and pending[0].fills_before <= applied:
+            state, _ = apply_fills(state, run)
+            run = []
+            correct_up_to(applied)
+        run.append(fill)
         applied += 1
+    state, _ = apply_fills(state, run)
     return correct_up_to(applied)

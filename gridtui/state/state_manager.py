@@ -21,7 +21,7 @@ import attrs
 
 from gridtui.core.clock import Clock, utc_day
 from gridtui.core.types import Fill
-from gridtui.state.accounting import ZERO, BotState, apply_fills
+from gridtui.state.accounting import ZERO, BotState, FillEffect, apply_fills
 from gridtui.state.store import Store
 
 log = logging.getLogger(__name__)
@@ -78,26 +78,27 @@ class StateManager:
         Returns the new state and the realized PnL delta, or None when the store already had
         the fill (a duplicate changes nothing). Exceptions propagate with memory untouched.
         """
-        return self.apply_fills_sync([fill])[0]
+        with self._store.transaction():
+            (effect,) = self.apply_fills_sync([fill])
+            return None if effect is None else (self._current(), effect.realized_pnl)
 
-    def apply_fills_sync(self, fills: Sequence[Fill]) -> list[tuple[BotState, Decimal] | None]:
+    def apply_fills_sync(self, fills: Sequence[Fill]) -> list[FillEffect | None]:
         """Apply a burst of fills, in the order given, in ONE transaction: each new fill is
         inserted, the accounting runs over them in order, and the state row is written once.
 
-        One entry per fill: the state after it and its realized PnL, or None for a fill the
-        journal already had (or that appeared earlier in ``fills``). All or nothing: an
+        One entry per fill: its effect (the position after it, its realized PnL), or None for a
+        fill the journal already had (or that appeared earlier in ``fills``). All or nothing: an
         exception (a refused fill, a disk error) rolls every fill back and leaves memory as it
         was. Memory moves when the outermost transaction commits.
         """
         with self._store.transaction():
             inserted = self._store.insert_fills(fills)
             new = [fill for fill, is_new in zip(fills, inserted, strict=True) if is_new]
-            outcomes = apply_fills(self._current(), new)
-            if outcomes:
-                state = outcomes[-1][0]
+            state, effects = apply_fills(self._current(), new)
+            if effects:
                 self._store.save_state(state)
                 self._stage(state)
-        applied = iter(outcomes)
+        applied = iter(effects)
         return [next(applied) if is_new else None for is_new in inserted]
 
     async def apply_fill(self, fill: Fill) -> tuple[BotState, Decimal] | None:

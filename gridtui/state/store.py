@@ -42,7 +42,6 @@ CACHE_KIB = 512
 """SQLite's page cache per journal connection. The default (2 MiB) fills as the journal grows,
 which with ten bots read as a leak (issue 8, failure 11); the hot pages of an append-mostly
 journal (the tails of ``fills`` and its indexes, the state row, recent orders) fit in far less."""
-"""Trade ids per ``IN (...)`` lookup: far below SQLite's variable limit, one query per burst."""
 _RESTORE = "gridtui left it unchanged; restore it from a backup"
 
 _STATE_FIELDS: tuple[str, ...] = tuple(f.name for f in attrs.fields(BotState))
@@ -52,6 +51,17 @@ _FILL_COLUMNS = (
     "timestamp_ms, is_taker"
 )
 INSERT_FILL = f"INSERT OR IGNORE INTO fills ({_FILL_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)"
+UPSERT_STATE = (
+    f"INSERT OR REPLACE INTO state (id, schema_version, {', '.join(_STATE_FIELDS)}, crc) "
+    f"VALUES ({','.join('?' * (len(_STATE_FIELDS) + 3))})"
+)
+UPDATE_ORDER = (
+    "UPDATE orders SET status = ?, exchange_id = COALESCE(?, exchange_id), "
+    "filled = COALESCE(?, filled), updated_ms = ?, "
+    "last_error = COALESCE(?, last_error) WHERE client_id = ?"
+)
+"""Parameters: status, exchange id, filled, updated ms, last error (None keeps each stored
+value but ``updated_ms``), client id."""
 _INTENT_COLUMNS = (
     "coin, side, price, size, client_id, tif, reduce_only, level, generation, created_ms"
 )
@@ -95,10 +105,6 @@ CREATE TABLE IF NOT EXISTS adjustments (
     fills_before INTEGER NOT NULL);
 {_WATERMARKS_TABLE};
 """
-
-
-SCHEMA_SQL = _SCHEMA
-"""The journal's tables, for tools that compare against plain SQLite (``gridtui bench fills``)."""
 
 
 class StoreError(Exception):
@@ -369,9 +375,7 @@ class Store:
         order was never journaled (every order must go through ``record_intent`` first)."""
         with self.transaction():
             cursor = self._conn.execute(
-                "UPDATE orders SET status = ?, exchange_id = COALESCE(?, exchange_id), "
-                "filled = COALESCE(?, filled), updated_ms = ?, "
-                "last_error = COALESCE(?, last_error) WHERE client_id = ?",
+                UPDATE_ORDER,
                 (status.value, exchange_id, _sql(filled), updated_ms, last_error, client_id),
             )
             if cursor.rowcount != 1:
@@ -578,13 +582,7 @@ class Store:
             raise ValueError(f"state of {state.bot}/{state.coin} is not for journal {self.path}")
 
     def _write_state(self, state: BotState) -> None:
-        values = to_canonical(state)
-        columns = ", ".join(_STATE_FIELDS)
-        marks = ",".join("?" * (len(_STATE_FIELDS) + 3))
-        self._conn.execute(
-            f"INSERT OR REPLACE INTO state (id, schema_version, {columns}, crc) VALUES ({marks})",
-            (1, SCHEMA_VERSION, *(values[k] for k in _STATE_FIELDS), _crc(values)),
-        )
+        self._conn.execute(UPSERT_STATE, state_row(state))
 
 
 def _sql(value: Any) -> Any:
@@ -610,6 +608,12 @@ def _crc(values: dict[str, Any]) -> int:
         ensure_ascii=True,
     )
     return zlib.crc32(canonical.encode("ascii"))
+
+
+def state_row(state: BotState) -> tuple[Any, ...]:
+    """The books as their ``state`` row (``UPSERT_STATE``'s order), with its checksum."""
+    values = to_canonical(state)
+    return (1, SCHEMA_VERSION, *(values[k] for k in _STATE_FIELDS), _crc(values))
 
 
 def fill_row(fill: Fill) -> tuple[Any, ...]:

@@ -20,7 +20,7 @@ def test_seeded_from_the_store_and_extended_in_memory(tmp_path: Path) -> None:
     assert dedup.seen(("paper", "BTC", 31))
     assert not dedup.seen(("paper", "BTC", 32))
     assert not dedup.seen(("hyperliquid", "BTC", 31))  # the venue is part of the key
-    dedup.add(("paper", "BTC", 32))
+    dedup.add_many([("paper", "BTC", 32)])
     assert dedup.seen(("paper", "BTC", 32))
     assert len(dedup) == 2
     assert not store.has_fill(("paper", "BTC", 32))  # memory only; the store is the backstop

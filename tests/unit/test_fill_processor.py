@@ -60,11 +60,11 @@ def rig(tmp_path: Path):  # type: ignore[no-untyped-def]
 def test_fill_is_applied_once_and_duplicate_caught_in_memory(rig: Rig) -> None:
     first = rig.processor.process_fill(fill(1, size="2", price="100"))
     assert (first.applied, first.duplicate) == (True, False)
-    assert first.state.position == D("2")
+    assert first.position == D("2")
     assert first.realized_delta == D("-0.02")
     again = rig.processor.process_fill(fill(1, size="2", price="100"))
     assert (again.applied, again.duplicate, again.realized_delta) == (False, True, 0)
-    assert again.state == first.state == rig.state.get_snapshot()
+    assert again.position == first.position == rig.state.get_snapshot().position
     assert rig.state.store.fill_count() == 1
     assert len([e for e in rig.events if isinstance(e, OrderFilled)]) == 1
 

@@ -41,7 +41,7 @@ def test_the_deduplicator_keeps_only_the_most_recent_keys(tmp_path: Path) -> Non
     assert seeded.seen(fills[-1].key) and seeded.seen(fills[-10].key)
     assert not seeded.seen(fills[-11].key)
     for tid in range(100, 1100):
-        seeded.add(("paper", "BTC", tid))
+        seeded.add_many([("paper", "BTC", tid)])
         assert len(seeded) <= 10
     assert seeded.seen(("paper", "BTC", 1099)) and not seeded.seen(("paper", "BTC", 1089))
     assert len(FillDeduplicator(store)) == 50 <= RECENT_FILL_KEYS

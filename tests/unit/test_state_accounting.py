@@ -15,7 +15,9 @@ from gridtui.core.clock import UTC_DAY_MS
 from gridtui.core.types import Fill, Side
 from gridtui.state.accounting import (
     BotState,
+    PositionCorrection,
     apply_fill,
+    apply_fills,
     from_canonical,
     replay,
     to_canonical,
@@ -193,6 +195,28 @@ def test_result_does_not_depend_on_the_callers_decimal_context() -> None:
         assert replay("b1", "BTC", fills, T0) == expected
     # 302 / 3 is not exact: many digits kept, not the 6 of the caller's context
     assert len(expected.avg_entry.as_tuple().digits) > 30
+
+
+def test_a_burst_gives_each_fill_its_effect_and_the_books_of_fill_by_fill() -> None:
+    fills = [fill(Side.BUY, "2", "100"), fill(Side.SELL, "3", "110", fee="1")]
+    after, effects = apply_fills(BotState.fresh("b1", "BTC", T0), fills)
+    # sell 3 @ 110 against a long of 2 @ 100: +20 realized, 1 fee, the last 1 opens a short
+    assert [(e.position, e.realized_pnl) for e in effects] == [(D(2), D(0)), (D(-1), D(19))]
+    one_by_one = BotState.fresh("b1", "BTC", T0)
+    for f in fills:
+        one_by_one, _ = apply_fill(one_by_one, f)
+    assert after == one_by_one
+    assert (after.avg_entry, after.fees_paid, after.fill_count) == (D(110), D(1), 2)
+
+
+def test_replay_applies_a_correction_between_the_fills_it_followed() -> None:
+    # buy 1 @ 100; the exchange then said 3 @ 100 (a correction after 1 fill); sell 1 @ 120
+    fills = [fill(Side.BUY, "1", "100"), fill(Side.SELL, "1", "120")]
+    corrected = replay("b1", "BTC", fills, T0, [PositionCorrection(1, D(3), D(100))])
+    assert (corrected.position, corrected.avg_entry) == (D(2), D(100))
+    assert corrected.all_time_realized == D(20)
+    at_the_end = replay("b1", "BTC", fills, T0, [PositionCorrection(2, D(3), D(100))])
+    assert (at_the_end.position, at_the_end.all_time_realized) == (D(3), D(20))
 
 
 def test_canonical_form_round_trips_every_field() -> None:
