@@ -21,9 +21,7 @@ import attrs
 
 from gridtui.config.schema import AppConfig, BotSettings, VenueKind
 from gridtui.core.clock import RealClock, utc_day
-from gridtui.core.types import ExchangeError, Fill, Order, Position
-from gridtui.exchanges.base import VenueUnavailable
-from gridtui.exchanges.hyperliquid.keys import KeyLoadError, load_agent_key
+from gridtui.core.types import BotStatus, ExchangeError, Fill, Order, Position
 from gridtui.state.accounting import PositionCorrection, replay
 from gridtui.state.data_dir import (
     VenueIdentity,
@@ -32,11 +30,10 @@ from gridtui.state.data_dir import (
     journal_owner,
     list_identities,
     list_journals,
-    venue_identity,
 )
 from gridtui.state.records import Adjustment
 from gridtui.state.store import Store
-from gridtui.supervisor import make_exchange
+from gridtui.venues import identity_of, make_exchange
 
 # Our orders' fills happen after we journaled the order; the venue's clock may run a little
 # behind ours, so the audit asks for fills from this much before the first journaled order.
@@ -64,20 +61,6 @@ class Journal:
         if self.settings is None:
             return "not in config"
         return "configured" if self.settings.enabled else "disabled"
-
-
-def identity_of(config: AppConfig) -> VenueIdentity:
-    """Whose books ``config`` trades. Live: the configured account address, else the agent
-    key's (the same rule as the supervisor's exchange)."""
-    account = None
-    if config.venue.kind is VenueKind.HYPERLIQUID:
-        account = config.venue.account_address
-        if not account:
-            try:
-                account = load_agent_key(key_file=config.venue.key_file).address
-            except KeyLoadError as exc:
-                raise VenueUnavailable(str(exc)) from exc
-    return venue_identity(config, account)
 
 
 def _legacy_notes(config: AppConfig, identity: VenueIdentity) -> None:
@@ -137,6 +120,7 @@ def status_rows(config: AppConfig) -> list[dict[str, Any]]:
                     "open_orders": len(journal.store.orders(live_only=True)),
                     "last_fill": _iso(state.last_fill_ms),
                     "halted": state.halted,
+                    "halt_kind": state.halt_kind.value if state.halt_kind else None,
                     "halt_reason": state.halt_reason,
                     "in_config": journal.settings is not None,
                     "enabled": journal.settings is not None and journal.settings.enabled,
@@ -177,7 +161,7 @@ def print_status(config: AppConfig, *, as_json: bool) -> int:
     )
     table = [header]
     for r in rows:
-        state = f"halted: {r['halt_reason']}" if r["halted"] else "running"
+        state = f"{BotStatus.HALTED}: {r['halt_reason']}" if r["halted"] else BotStatus.RUNNING
         if not r["in_config"]:
             state += " (not in config)"
         elif not r["enabled"]:

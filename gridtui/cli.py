@@ -187,20 +187,12 @@ def _dispatch(args: argparse.Namespace) -> int:
         print(f"wrote {args.file}; check it with: gridtui check-config {args.file}")
         return 0
     if args.command == "mock-exchange":
-        from gridtui.exchanges.hyperliquid.mock_server import run_mock_exchange
+        from gridtui.exchanges.hyperliquid.mock import run_mock_exchange
 
         _check_port_free(args.host, args.port)
         configure_logging(fmt=args.log_format, level=args.log_level or "info")
         return run_mock_exchange(args)
     if args.command == "bench":
-        if args.what == "orders":
-            from gridtui.exchanges.hyperliquid.bench import run_orders_bench
-
-            return run_orders_bench(args.count, sys.stdout)
-        if args.what == "keys":
-            from gridtui.tui.bench import run_keys_bench
-
-            return run_keys_bench(args.count, sys.stdout)
         from gridtui.bench import run_bench
 
         return run_bench(

@@ -19,16 +19,14 @@ from typing import Any, Protocol
 
 import attrs
 
-from gridtui.config.schema import AppConfig, BotSettings, GridSettings, RiskLimits, VenueKind
+from gridtui.config.schema import AppConfig, BotSettings, GridSettings, RiskLimits
 from gridtui.core.clock import Clock, RealClock
 from gridtui.core.events import BotCrashed, EventBus
-from gridtui.core.types import ExchangeError, Order
-from gridtui.exchanges.base import Exchange, VenueUnavailable
-from gridtui.exchanges.hyperliquid.client import HyperliquidExchange
-from gridtui.exchanges.hyperliquid.keys import KeyLoadError, load_agent_key
-from gridtui.exchanges.sim.exchange import SimExchange
+from gridtui.core.types import BotStatus, ExchangeError, Order
+from gridtui.exchanges.base import Exchange
+from gridtui.monitoring.alerting import Alerter
 from gridtui.monitoring.metrics import Metrics
-from gridtui.orchestrator.bot_orchestrator import BotOrchestrator, BotStatus
+from gridtui.orchestrator.bot_orchestrator import BotOrchestrator
 from gridtui.orchestrator.factory import build_bot
 from gridtui.orchestrator.view import BotView, bot_view, idle_view
 from gridtui.risk.dead_man_switch import DeadManSwitch
@@ -38,40 +36,14 @@ from gridtui.state.data_dir import (
     journal_owner,
     list_journals,
     prepare_journal_dir,
-    venue_identity,
 )
 from gridtui.state.store import JournalWriteError, StoreCorrupted
+from gridtui.venues import identity_of, make_exchange
 
 log = logging.getLogger(__name__)
 
-
-MAINNET_URL = "https://api.hyperliquid.xyz"
 DISARM_MIN_S = 5.0
 """Counting what is left and disarming the dead-man switch get at least this long at a stop."""
-TESTNET_URL = "https://api.hyperliquid-testnet.xyz"
-
-
-def make_exchange(config: AppConfig, clock: Clock, *, stream: bool = True) -> Exchange:
-    """The venue client for a config. Live: the agent key comes from GRIDTUI_HL_KEY or a 0600 key
-    file (never the config); without an account address the key's own address is the account."""
-    venue = config.venue
-    if venue.kind is VenueKind.PAPER:
-        return SimExchange(venue.paper, clock)
-    try:
-        signer = load_agent_key(key_file=venue.key_file)
-    except KeyLoadError as exc:
-        raise VenueUnavailable(str(exc)) from exc
-    is_mainnet = venue.network == "mainnet"
-    base_url = venue.api_url or (MAINNET_URL if is_mainnet else TESTNET_URL)
-    return HyperliquidExchange(
-        base_url,
-        venue.account_address or signer.address,
-        signer,
-        clock,
-        is_mainnet=is_mainnet,
-        stream=stream,
-        stream_coins={b.coin for b in config.bots if b.enabled},
-    )
 
 
 @attrs.frozen(slots=True)
@@ -132,16 +104,17 @@ class Supervisor:
         self.bus = bus or EventBus()
         self.metrics = metrics or Metrics()
         self.exchange = exchange or make_exchange(config, self.clock)
-        account = (
-            self.exchange.account_address
-            if isinstance(self.exchange, HyperliquidExchange)
-            else None
-        )
-        self.identity = venue_identity(config, account)
+        self.identity = identity_of(config, self.exchange)
         for line in adopt_legacy_journals(config.data_dir, self.identity):
             log.warning(line)
         prepare_journal_dir(config.data_dir, self.identity)
-        self.dead_man = DeadManSwitch(self.exchange, config.dead_man, self.clock)
+        self.dead_man = DeadManSwitch(
+            self.exchange,
+            config.dead_man,
+            self.clock,
+            Alerter(self.bus, self.clock),
+            self.metrics,
+        )
         self.slots: dict[str, BotSlot] = {}
         self._stopping = False
         self._stop_requested = asyncio.Event()
@@ -211,11 +184,11 @@ class Supervisor:
                 out.append(bot_view(bot))
                 continue
             if self.report is not None:
-                status, why = "stopped", slot.last_error
+                status, why = BotStatus.STOPPED, slot.last_error
             elif slot.waiting is not None:
-                status, why = "waiting for exchange", slot.waiting
+                status, why = BotStatus.WAITING, slot.waiting
             else:
-                status = "crashed" if slot.last_error else "starting"
+                status = BotStatus.CRASHED if slot.last_error else BotStatus.STARTING
                 why = slot.last_error
             out.append(idle_view(slot.name, slot.coin, self.exchange.venue, status, why, now))
         return out
@@ -267,7 +240,7 @@ class Supervisor:
             except Exception as exc:
                 slot.last_error = f"{type(exc).__name__}: {exc}"
                 if slot.bot is not None:
-                    slot.bot.status = BotStatus.CRASHED
+                    slot.bot.crashed()
                     slot.bot.detach()
                 if isinstance(exc, StoreCorrupted):
                     # Restarting cannot mend a journal; trading on a wrong book is worse than
@@ -428,7 +401,7 @@ class Supervisor:
         if not self.dead_man.enabled:
             log.error("orders left open and the dead-man switch is off: cancel them by hand")
             return
-        if await self.dead_man.refresh():
+        if await self.dead_man.refresh("supervisor", "*"):  # no bot checks in any more
             log.error(
                 "dead-man switch left armed: the exchange cancels the orders left at %d ms",
                 self.dead_man.expires_at_ms or 0,

@@ -131,10 +131,22 @@ class GridBuilt(Event):
     canceled: int
 
 
+class AlertKind(enum.StrEnum):
+    """What an alert is about. A ``StrEnum`` so a member *is* the plain string that lands in logs,
+    on the bus and in /metrics; every alert the engine raises names one."""
+
+    POSITION_DRIFT = "position_drift"
+    BREAKER_TRIPPED = "breaker_tripped"
+    BOT_HALTED = "bot_halted"
+    RECONCILIATION_CORRECTION = "reconciliation_correction"
+    FILL_PROCESSING_ERROR = "fill_processing_error"
+    DEAD_MAN_REFRESH_FAILED = "dead_man_refresh_failed"
+
+
 @attrs.frozen(slots=True, kw_only=True)
 class AlertRaised(Event):
     severity: Severity
-    kind: str
+    kind: AlertKind
     message: str
 
 

@@ -62,6 +62,23 @@ class OrderStatus(enum.Enum):
 _TERMINAL = frozenset({OrderStatus.FILLED, OrderStatus.CANCELED, OrderStatus.REJECTED})
 
 
+class BotStatus(enum.StrEnum):
+    """What a bot is doing, as every display says it (table, panels, logs, /metrics): one enum,
+    derived by the orchestrator from its lifecycle and the components' state. A ``StrEnum`` so
+    a member prints as the words a trader reads."""
+
+    STARTING = "starting"
+    WAITING = "waiting for exchange"
+    """Books not confirmed yet (or any more): no order goes out until a reconciliation succeeds."""
+    RUNNING = "running"
+    BREAKER_OPEN = "breaker open"
+    """Running, but the circuit breaker holds every new order back until its cooldown ends."""
+    HALTED = "halted"
+    STOPPING = "stopping"
+    STOPPED = "stopped"
+    CRASHED = "crashed"
+
+
 @attrs.frozen(slots=True)
 class AssetMeta:
     """What the venue says about a coin: its asset id and size precision."""

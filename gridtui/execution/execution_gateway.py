@@ -19,6 +19,7 @@ import attrs
 
 from gridtui.core.clock import Clock
 from gridtui.core.events import (
+    AlertKind,
     BreakerClosed,
     BreakerTripped,
     EventBus,
@@ -46,7 +47,7 @@ from gridtui.state.store import JournalWriteError
 
 log = logging.getLogger(__name__)
 
-NEVER_PLACED = "never reached the exchange"
+NOT_ON_VENUE = "the venue has no such order"
 
 
 def client_order_id(bot: str, level: int, generation: int) -> str:
@@ -147,7 +148,7 @@ class ExecutionGateway:
                 # is recorded, because a breaker trip there settles them at once.
                 with self._ledger.store.batch():
                     for t in tracked:
-                        self._ledger.mark(t.request.client_id, OrderStatus.UNKNOWN, error=str(exc))
+                        self._ledger.on_send_failed(t.request.client_id, str(exc))
                 await self._record_failure(str(exc))
                 return [
                     SubmitResult(False, t.request.client_id, OrderStatus.UNKNOWN, error=str(exc))
@@ -162,7 +163,7 @@ class ExecutionGateway:
         request = tracked.request
         now = self._clock.now_ms()
         if ack.status is PlaceStatus.ERROR:
-            self._ledger.mark(request.client_id, OrderStatus.REJECTED, error=ack.error)
+            self._ledger.on_reject(request.client_id, ack.error)
             self._bus.publish(
                 OrderRejected(
                     bot=self.bot,
@@ -178,11 +179,7 @@ class ExecutionGateway:
             return SubmitResult(False, request.client_id, OrderStatus.REJECTED, error=ack.error)
         # Resting or (partly) filled on arrival: the fills themselves arrive on the stream and
         # move the order on through the fill processor, which may already have run.
-        current = self._ledger.get(request.client_id)
-        if current is not None:
-            already = current.status is not OrderStatus.PENDING_SUBMIT
-            status = current.status if already else OrderStatus.OPEN
-            self._ledger.mark(request.client_id, status, exchange_id=ack.exchange_id)
+        self._ledger.on_ack(request.client_id, ack.exchange_id)
         self._bus.publish(
             OrderPlaced(
                 bot=self.bot,
@@ -223,7 +220,7 @@ class ExecutionGateway:
 
         def mark_pending() -> None:
             for cid in client_ids:
-                self._ledger.mark(cid, OrderStatus.PENDING_CANCEL)
+                self._ledger.on_cancel_requested(cid)
 
         self._journal_if_possible(mark_pending)
         try:
@@ -234,7 +231,7 @@ class ExecutionGateway:
 
             def mark_unknown() -> None:
                 for cid in client_ids:
-                    self._ledger.mark(cid, OrderStatus.UNKNOWN, error=error)
+                    self._ledger.on_cancel_failed(cid, error)
 
             self._journal_if_possible(mark_unknown)
             return [
@@ -269,7 +266,7 @@ class ExecutionGateway:
 
     def _mark_canceled(self, cid: str | None, exchange_id: int | None, reason: str) -> None:
         if cid is not None:
-            self._ledger.mark(cid, OrderStatus.CANCELED, exchange_id=exchange_id)
+            self._ledger.on_cancel_ack(cid, exchange_id)
         self._bus.publish(
             OrderCanceled(
                 bot=self.bot,
@@ -353,19 +350,14 @@ class ExecutionGateway:
         except ExchangeError as exc:
             await self._record_failure(str(exc))
             return None
-        tracked = self._ledger.get(client_id)
         if order is None:
-            if tracked is not None and tracked.status in (
-                OrderStatus.PENDING_SUBMIT,
-                OrderStatus.UNKNOWN,
-            ):
-                self._ledger.mark(client_id, OrderStatus.REJECTED, error=NEVER_PLACED)
-                return OrderStatus.REJECTED
-            return None
-        if order.status is OrderStatus.CANCELED and tracked is not None:
+            self._ledger.on_report(client_id, None, error=NOT_ON_VENUE)
+            tracked = self._ledger.get(client_id)
+            return tracked.status if tracked is not None and tracked.status.is_terminal else None
+        if order.status is OrderStatus.CANCELED and self._ledger.knows(client_id):
             self._mark_canceled(client_id, order.exchange_id, "canceled on the exchange")
         else:
-            self._ledger.mark(client_id, order.status, exchange_id=order.exchange_id)
+            self._ledger.on_report(client_id, order.status, exchange_id=order.exchange_id)
         return order.status
 
     async def cancel_stuck(self, max_age_s: float) -> int:
@@ -386,9 +378,9 @@ class ExecutionGateway:
         """Cancels the exchange made on its own (dead-man switch, margin) reach the ledger here."""
         if order.coin != self.coin or order.client_id is None:
             return
-        tracked = self._ledger.get(order.client_id)
-        if tracked is not None and order.status in (OrderStatus.CANCELED, OrderStatus.REJECTED):
-            self._ledger.mark(order.client_id, order.status, exchange_id=order.exchange_id)
+        finished = order.status in (OrderStatus.CANCELED, OrderStatus.REJECTED)
+        if finished and self._ledger.knows(order.client_id):
+            self._ledger.on_report(order.client_id, order.status, exchange_id=order.exchange_id)
 
     async def heal(self) -> None:
         """Once per cycle: finish a cancel-all that a breaker trip could not complete."""
@@ -397,14 +389,14 @@ class ExecutionGateway:
 
     async def _record_failure(self, error: str) -> None:
         tripped = self._breaker.record_failure(error)
-        self._metrics.set_breaker_state(self.bot, self.coin, self._breaker.state.name.lower())
+        self._metrics.set_breaker_state(self.bot, self.coin, self._breaker.state)
         if not tripped:
             return
         self._alerter.raise_alert(
             bot=self.bot,
             coin=self.coin,
             severity=Severity.CRITICAL,
-            kind="breaker_tripped",
+            kind=AlertKind.BREAKER_TRIPPED,
             message=(
                 f"circuit breaker tripped after {self._breaker.consecutive_errors} API errors "
                 f"({error}); canceling every order"
@@ -428,7 +420,7 @@ class ExecutionGateway:
         was_open = self._breaker.state is not BreakerState.CLOSED
         self._breaker.record_success()
         if was_open and self._breaker.state is BreakerState.CLOSED:
-            self._metrics.set_breaker_state(self.bot, self.coin, "closed")
+            self._metrics.set_breaker_state(self.bot, self.coin, BreakerState.CLOSED)
             self._bus.publish(
                 BreakerClosed(bot=self.bot, coin=self.coin, timestamp_ms=self._clock.now_ms())
             )

@@ -20,9 +20,10 @@ from decimal import Decimal
 import attrs
 
 from gridtui.core.clock import Clock
-from gridtui.core.events import AlertRaised, EventBus, OrderFilled, Severity
+from gridtui.core.events import AlertKind, EventBus, OrderFilled, Severity
 from gridtui.core.types import ZERO, Fill, OrderStatus
 from gridtui.execution.fill_deduplicator import FillDeduplicator, FillKey
+from gridtui.monitoring.alerting import Alerter
 from gridtui.state.accounting import FillEffect
 from gridtui.state.shadow_ledger import ShadowLedger
 from gridtui.state.state_manager import StateManager
@@ -60,11 +61,26 @@ class FillProcessor:
         self._ledger = ledger
         self._bus = bus
         self._clock = clock
+        self._alerter = Alerter(bus, clock)
 
     def process_fill(self, fill: Fill) -> FillResult:
         """Apply ``fill`` exactly once. Raises ``ValueError`` for a fill of another coin; every
         exception is logged and published as a CRITICAL ``fill_processing_error`` alert first."""
         return self.process_fills([fill])[0]
+
+    def is_ours(self, fill: Fill) -> bool:
+        """Only fills of this bot's own orders enter its journal; anything else on the coin
+        shows up as a position difference and is corrected, visibly, with an adjustment."""
+        if fill.coin != self._state.get_snapshot().coin:
+            return False
+        if fill.client_id is not None and self._ledger.knows(fill.client_id):
+            return True
+        return self._ledger.by_exchange_id(fill.exchange_order_id) is not None
+
+    def process_ours(self, fills: Iterable[Fill]) -> list[FillResult]:
+        """``process_fills`` over the fills of ``fills`` that are ours (any coin, any account's
+        fills may be in a stream message or a REST answer); the others are left alone."""
+        return self.process_fills([fill for fill in fills if self.is_ours(fill)])
 
     def process_fills(self, fills: Iterable[Fill]) -> list[FillResult]:
         """Apply a burst of fills exactly once each, in (timestamp, trade id) order — the order
@@ -89,15 +105,12 @@ class FillProcessor:
         if len(fills) > 1:
             what = f"{len(fills)} fills ({what} and {len(fills) - 1} more)"
         log.exception("%s: processing %s failed", snapshot.bot, what)
-        self._bus.publish(
-            AlertRaised(
-                bot=snapshot.bot,
-                coin=snapshot.coin,
-                timestamp_ms=self._clock.now_ms(),
-                severity=Severity.CRITICAL,
-                kind="fill_processing_error",
-                message=f"{what} not processed: {exc!r}",
-            )
+        self._alerter.raise_alert(
+            bot=snapshot.bot,
+            coin=snapshot.coin,
+            severity=Severity.CRITICAL,
+            kind=AlertKind.FILL_PROCESSING_ERROR,
+            message=f"{what} not processed: {exc!r}",
         )
 
     def _process(self, ordered: list[Fill]) -> list[FillResult]:

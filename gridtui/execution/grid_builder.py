@@ -9,13 +9,13 @@ a full rebuild is a diff against the shadow ledger, and repeating it is harmless
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from decimal import Decimal
 
 import attrs
 
+from gridtui.config.schema import GridMode
 from gridtui.core.clock import Clock
-from gridtui.core.events import EventBus, GridBuilt, Severity
+from gridtui.core.events import AlertKind, EventBus, GridBuilt, Severity
 from gridtui.core.types import ZERO, Level, OrderRequest, OrderStatus, Side, Tif
 from gridtui.execution.execution_gateway import ExecutionGateway
 from gridtui.execution.fill_processor import FillResult
@@ -24,10 +24,15 @@ from gridtui.monitoring.metrics import Metrics
 from gridtui.risk.risk_engine import RiskEngine
 from gridtui.state.state_manager import StateManager
 from gridtui.strategy.grid_snapshot import GridSnapshot
+from gridtui.strategy.strategy import Strategy
 
 log = logging.getLogger(__name__)
 
 DRIFT_ALERT_RATIO = Decimal("0.10")
+REPAIR_EVERY = 10
+"""A full diff against the ledger every this many ``maintain`` calls, even with nothing asked:
+it places what an earlier pass could not (a level that would have crossed the mid, or that risk
+or the venue refused then)."""
 
 GRID_TIF = Tif.ALO
 """Grid orders only ever add liquidity: a grid that takes pays the taker fee and, worse, trades at
@@ -49,9 +54,13 @@ class BuildResult:
 
 
 class GridBuilder:
+    """Owns "make the grid right for this mark": where the grid is centred, when it moves, when
+    it is repaired, and which orders that takes."""
+
     def __init__(
         self,
         gateway: ExecutionGateway,
+        strategy: Strategy,
         risk: RiskEngine,
         state: StateManager,
         alerter: Alerter,
@@ -60,6 +69,7 @@ class GridBuilder:
         metrics: Metrics,
     ) -> None:
         self._gateway = gateway
+        self._strategy = strategy
         self._risk = risk
         self._state = state
         self._alerter = alerter
@@ -71,6 +81,9 @@ class GridBuilder:
         self._expected_position: Decimal | None = None
         self.drift_ratio = ZERO
         self._drift_alerted = False
+        self._maintained = 0
+        self._recenter = False
+        self._repair = False
 
     @property
     def bot(self) -> str:
@@ -85,20 +98,55 @@ class GridBuilder:
             return ()
         return self.snapshot.initial_levels(self.gap_index)
 
-    async def rebuild(
-        self,
-        mark: Decimal,
-        grid_at: Callable[[Decimal], GridSnapshot],
-        *,
-        keep_center: bool,
-        recenter_threshold_pct: Decimal,
-    ) -> BuildResult:
+    async def maintain(self, mark: Decimal, now_ms: int) -> BuildResult | None:
+        """Make the grid right for ``mark``; called every engine cycle the bot may trade. A first
+        grid (around the journaled center after a restart), a fresh one when the price left a
+        rolling grid or the center went stale, a repair when one was asked for or every
+        ``REPAIR_EVERY`` calls; otherwise nothing (None)."""
+        self._maintained += 1
+        settings = self._strategy.settings
+        snapshot = self.snapshot
+        # A bounded grid never moves: out of range, it simply waits for the price to return.
+        left = (
+            settings.mode is GridMode.ROLLING
+            and snapshot is not None
+            and snapshot.is_outside(mark, settings.recenter_threshold_pct)
+        )
+        if snapshot is None or left or self._recenter:
+            keep_center = snapshot is None and not self._recenter
+            self._recenter = False
+            return await self._rebuild(mark, now_ms, keep_center=keep_center)
+        if self._repair or self._maintained % REPAIR_EVERY == 0:
+            self._repair = False
+            return await self.build_and_place_grid(snapshot, mark)
+        return None
+
+    def request_repair(self) -> None:
+        """Something may be missing (fills we could not replace yet): diff on the next call."""
+        self._repair = True
+
+    def discard(self) -> None:
+        """The orders are gone (canceled, halted): the next call builds a grid afresh, around
+        the journaled center if the mid is still inside it."""
+        self.snapshot = None
+
+    def on_position_corrected(self) -> None:
+        """The exchange's position replaced ours: the drift baseline restarts there, and the
+        center the grid was built for is stale, so the next call rebuilds around the mid."""
+        self._expected_position = self._state.get_snapshot().position
+        self._check_drift()
+        self._recenter = True
+
+    async def _rebuild(self, mark: Decimal, now_ms: int, *, keep_center: bool) -> BuildResult:
         """A fresh grid around the mid; after a restart (``keep_center``), around the journaled
         center if the mid is still inside it, so the resting orders are adopted, not replaced."""
+        threshold = self._strategy.settings.recenter_threshold_pct
         center = self._state.get_snapshot().grid_center
-        snapshot = grid_at(center) if keep_center and center is not None else None
-        if snapshot is None or snapshot.is_outside(mark, recenter_threshold_pct):
-            snapshot = grid_at(mark)
+        snapshot = None
+        if keep_center and center is not None:
+            snapshot = self._strategy.desired_grid(center, now_ms)
+        if snapshot is None or snapshot.is_outside(mark, threshold):
+            snapshot = self._strategy.desired_grid(mark, now_ms)
         await self._state.set_grid_center(snapshot.center)
         return await self.build_and_place_grid(snapshot, mark)
 
@@ -164,10 +212,12 @@ class GridBuilder:
     ) -> BuildResult:
         """After a fill completes an order, move the gap and place its replacement one level
         away on the other side, and check the position still matches what the grid's own fills
-        explain. ``place=False`` (books not confirmed, or no price yet) moves the gap only: the
-        next repair places what the grid then lacks."""
+        explain. ``place=False`` (books not confirmed) or no price yet moves the gap only and asks
+        for a repair, which places what the grid then lacks once it can."""
         if not result.applied:
             return BuildResult(0, 0)
+        if not place or mark is None:
+            self._repair = True
         fill = result.fill
         tracked = self._gateway.ledger.get(fill.client_id) if fill.client_id else None
         if (
@@ -219,7 +269,7 @@ class GridBuilder:
                 bot=self.bot,
                 coin=self.coin,
                 severity=Severity.WARNING,
-                kind="position_drift",
+                kind=AlertKind.POSITION_DRIFT,
                 message=(
                     f"position {actual} differs from the grid's expected "
                     f"{self._expected_position} by {self.drift_ratio:.1%}"
@@ -231,8 +281,3 @@ class GridBuilder:
     def check_drift(self) -> Decimal:
         self._check_drift()
         return self.drift_ratio
-
-    def rebase_expected_position(self) -> None:
-        """After reconciliation corrected the position, the corrected figure is the new truth."""
-        self._expected_position = self._state.get_snapshot().position
-        self._check_drift()

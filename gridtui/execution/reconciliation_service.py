@@ -26,8 +26,8 @@ from decimal import Decimal
 import attrs
 
 from gridtui.core.clock import Clock
-from gridtui.core.events import EventBus, Reconciled, Severity
-from gridtui.core.types import ZERO, ExchangeError, Fill, Order
+from gridtui.core.events import AlertKind, EventBus, Reconciled, Severity
+from gridtui.core.types import ZERO, ExchangeError, Order
 from gridtui.exchanges.base import Exchange
 from gridtui.execution.execution_gateway import ExecutionGateway
 from gridtui.execution.fill_processor import FillProcessor, FillResult
@@ -119,20 +119,12 @@ class ReconciliationService:
         late). Duplicates are no-ops, so re-reading the margin is harmless."""
         floor = self._fills_floor_ms()
         fills = await self._exchange.fills_since(floor, self.coin)
-        ours = [f for f in fills if self.is_ours(f)]
-        applied = [r for r in self._processor.process_fills(ours) if r.applied]
+        applied = [r for r in self._processor.process_ours(fills) if r.applied]
         newest = max((f.timestamp_ms for f in fills), default=floor)
         watermark = max(floor, newest - LATE_FILL_MARGIN_MS)
         if watermark != self._state.store.fills_confirmed_ms():
             self._state.store.confirm_fills_up_to(watermark)
         return applied
-
-    def is_ours(self, fill: Fill) -> bool:
-        """Only fills of our own orders enter the journal; anything else on the coin shows up as
-        a position difference and is corrected, visibly, with an adjustment."""
-        if fill.client_id is not None and self._gateway.ledger.knows(fill.client_id):
-            return True
-        return self._gateway.ledger.by_exchange_id(fill.exchange_order_id) is not None
 
     def owns(self, order: Order) -> bool:
         """An order on the exchange is this bot's if its client id is in our journal."""
@@ -280,7 +272,7 @@ class ReconciliationService:
                 bot=self.bot,
                 coin=self.coin,
                 severity=Severity.WARNING,
-                kind="reconciliation_correction",
+                kind=AlertKind.RECONCILIATION_CORRECTION,
                 message=(
                     f"applied {report.missing_fills} missed fills, canceled {canceled} unknown "
                     f"orders, position corrected: {corrected}"
@@ -300,7 +292,7 @@ class ReconciliationService:
             tracked = ledger.get(order.client_id)
             if tracked is not None and tracked.status is order.status:
                 continue
-            if ledger.mark(order.client_id, order.status, exchange_id=order.exchange_id):
+            if ledger.on_report(order.client_id, order.status, exchange_id=order.exchange_id):
                 adopted += 1
             else:
                 # Ours, but our books say it is finished: it must not keep resting.
@@ -341,7 +333,7 @@ class ReconciliationService:
             bot=self.bot,
             coin=self.coin,
             severity=Severity.CRITICAL,
-            kind="reconciliation_correction",
+            kind=AlertKind.RECONCILIATION_CORRECTION,
             message=f"position corrected: {reason}",
         )
         log.warning("%s: position corrected: %s", self.bot, reason)

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import logging
 import time
-from decimal import Decimal
 
 from gridtui.core.clock import Clock
 from gridtui.core.types import ExchangeError
 from gridtui.exchanges.base import Exchange
 from gridtui.execution.fill_processor import FillResult
 from gridtui.execution.reconciliation_service import ReconciliationService
+from gridtui.market_data.feed import MarketFeed
 from gridtui.monitoring.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -28,6 +28,7 @@ class RestPoller:
         self,
         exchange: Exchange,
         reconciliation: ReconciliationService,
+        feed: MarketFeed,
         clock: Clock,
         metrics: Metrics,
         *,
@@ -36,13 +37,13 @@ class RestPoller:
     ) -> None:
         self._exchange = exchange
         self._reconciliation = reconciliation
+        self._feed = feed
         self._clock = clock
         self._metrics = metrics
         self.bot = bot
         self.coin = coin
         self.polls = 0
         self.last_latency_s: float | None = None
-        self.last_mid: Decimal | None = None
         self._last_poll_ms: int | None = None
 
     async def poll(self) -> list[FillResult]:
@@ -65,7 +66,5 @@ class RestPoller:
         self.polls += 1
         mid = mids.get(self.coin)
         if mid is not None:
-            # Kept apart from the feed: the feed's age must keep saying the *stream* is silent,
-            # so polling goes on every cycle until the stream is back.
-            self.last_mid = mid
+            self._feed.on_polled_mid(mid)
         return fills

@@ -1,7 +1,8 @@
 """The last mid price of one coin, and whether it can still be trusted.
 
-Quoting on a stale price is how a grid bot loses money in an outage, so the feed answers two
-questions the engine asks every cycle: what is the mid, and is it fresh?
+Quoting on a stale price is how a grid bot loses money in an outage, so the feed answers the
+questions the engine asks every cycle: what is the mid, is it fresh, and which price do we decide
+at (``mark``)?
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ class MarketFeed:
         self._last_update_ms: int | None = None
         self._received_ms: int | None = None
         self._message_count = 0
+        self._polled_mid: Decimal | None = None
 
     @property
     def mid(self) -> Decimal | None:
@@ -71,6 +73,19 @@ class MarketFeed:
         self._received_ms = self._clock.now_ms()
         self._message_count += 1
         return True
+
+    def on_polled_mid(self, price: Decimal) -> None:
+        """A mid read by REST while the stream is silent. Kept apart from the stream's: the age
+        must keep saying the *stream* is silent, so polling goes on until the stream is back."""
+        if price > 0:
+            self._polled_mid = price
+
+    def mark(self) -> Decimal | None:
+        """The price decisions are made at: the stream's mid, or the REST poll's when the stream
+        is stale and a poll has answered."""
+        if self.is_stale() and self._polled_mid is not None:
+            return self._polled_mid
+        return self._mid
 
     def age_s(self) -> float | None:
         """Seconds since the last accepted tick arrived; None before the first one."""

@@ -9,11 +9,10 @@ the timestamp on the injected clock and the log level in step with the severity.
 from __future__ import annotations
 
 import contextvars
-import enum
 import logging
 
 from gridtui.core.clock import Clock
-from gridtui.core.events import AlertRaised, Event, EventBus, Severity
+from gridtui.core.events import AlertKind, AlertRaised, Event, EventBus, Severity
 
 alert_log = logging.getLogger("gridtui.alerts")
 
@@ -23,19 +22,6 @@ SEVERITY_LEVELS: dict[Severity, int] = {
     Severity.CRITICAL: logging.ERROR,
 }
 """Log level for each severity (critical maps to ERROR: CRITICAL is kept for process death)."""
-
-
-class AlertKind(enum.StrEnum):
-    """The alert kinds the engine raises. A ``StrEnum`` so a member *is* the plain string that
-    ``raise_alert(kind=...)`` takes and that lands in logs and on the bus."""
-
-    POSITION_DRIFT = "position_drift"
-    BREAKER_TRIPPED = "breaker_tripped"
-    BOT_HALTED = "bot_halted"
-    RECONCILIATION_CORRECTION = "reconciliation_correction"
-    FILL_PROCESSING_ERROR = "fill_processing_error"
-    DEAD_MAN_REFRESH_FAILED = "dead_man_refresh_failed"
-    STUCK_ORDER = "stuck_order"
 
 
 _publishing: contextvars.ContextVar[Event | None] = contextvars.ContextVar(
@@ -61,14 +47,14 @@ class Alerter:
         self._clock = clock
 
     def raise_alert(
-        self, *, bot: str, coin: str, severity: Severity, kind: str, message: str
+        self, *, bot: str, coin: str, severity: Severity, kind: AlertKind, message: str
     ) -> AlertRaised:
         event = AlertRaised(
             bot=bot,
             coin=coin,
             timestamp_ms=self._clock.now_ms(),
             severity=severity,
-            kind=str(kind),
+            kind=kind,
             message=message,
         )
         alert_log.log(

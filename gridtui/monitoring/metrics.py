@@ -21,10 +21,12 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import Enum as StateSet
 from prometheus_client.exposition import start_http_server
 
 from gridtui.core.clock import utc_day
 from gridtui.core.events import (
+    AlertKind,
     AlertRaised,
     BotHalted,
     BotResumed,
@@ -37,7 +39,8 @@ from gridtui.core.events import (
     OrderRejected,
     Reconciled,
 )
-from gridtui.monitoring.alerting import AlertKind
+from gridtui.core.types import BotStatus
+from gridtui.risk.circuit_breaker import BreakerState
 
 if TYPE_CHECKING:
     from wsgiref.simple_server import WSGIServer
@@ -54,7 +57,11 @@ ORDER_LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5
 REST_LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 """REST polls are a fallback over the public internet: 10 ms up to the 10 s client timeout."""
 
-BREAKER_STATES: dict[str, int] = {"closed": 0, "half_open": 1, "open": 2}
+BREAKER_STATES: dict[BreakerState, int] = {
+    BreakerState.CLOSED: 0,
+    BreakerState.HALF_OPEN: 1,
+    BreakerState.OPEN: 2,
+}
 
 CORRECTION_KINDS = ("missing_fill", "unknown_order", "adopted_order", "position")
 
@@ -137,6 +144,19 @@ class Metrics:
         )
         self.open_orders = Gauge(
             "gridtui_open_orders", "Orders believed resting on the venue.", PER_BOT, registry=reg
+        )
+        self.bot_status = StateSet(
+            "gridtui_bot_status",
+            "What each bot is doing, as the cockpit shows it.",
+            PER_BOT,
+            states=[status.value for status in BotStatus],
+            registry=reg,
+        )
+        self.refused_order_facts = Counter(
+            "gridtui_refused_order_transitions",
+            "Order facts the state machine refused (a report contradicting our books, or a bug).",
+            PER_BOT,
+            registry=reg,
         )
         self.fills = Counter("gridtui_fills", "Fills applied.", PER_BOT, registry=reg)
         self.session_realized = Gauge(
@@ -230,10 +250,10 @@ class Metrics:
 
     def _on_tripped(self, event: BreakerTripped) -> None:
         self.breaker_trips.labels(event.bot, event.coin).inc()
-        self.breaker_state.labels(event.bot, event.coin).set(BREAKER_STATES["open"])
+        self.breaker_state.labels(event.bot, event.coin).set(BREAKER_STATES[BreakerState.OPEN])
 
     def _on_closed(self, event: BreakerClosed) -> None:
-        self.breaker_state.labels(event.bot, event.coin).set(BREAKER_STATES["closed"])
+        self.breaker_state.labels(event.bot, event.coin).set(BREAKER_STATES[BreakerState.CLOSED])
 
     def _on_reconciled(self, event: Reconciled) -> None:
         counts = {
@@ -283,16 +303,14 @@ class Metrics:
     def stuck_order(self, bot: str, coin: str) -> None:
         self.stuck_orders.labels(bot, coin).inc()
 
-    def set_breaker_state(self, bot: str, coin: str, state_name: str) -> None:
-        """``state_name`` is "closed", "half_open" (or "half-open") or "open"; anything else is a
-        programming error and raises ``ValueError``."""
-        key = state_name.lower().replace("-", "_")
-        if key not in BREAKER_STATES:
-            raise ValueError(
-                f"unknown circuit-breaker state {state_name!r}; expected one of "
-                + ", ".join(BREAKER_STATES)
-            )
-        self.breaker_state.labels(bot, coin).set(BREAKER_STATES[key])
+    def set_status(self, bot: str, coin: str, status: BotStatus) -> None:
+        self.bot_status.labels(bot, coin).state(status.value)
+
+    def order_transition_refused(self, bot: str, coin: str) -> None:
+        self.refused_order_facts.labels(bot, coin).inc()
+
+    def set_breaker_state(self, bot: str, coin: str, state: BreakerState) -> None:
+        self.breaker_state.labels(bot, coin).set(BREAKER_STATES[state])
 
     def set_stream_age(self, bot: str, coin: str, seconds: float) -> None:
         self.stream_age.labels(bot, coin).set(seconds)

@@ -11,13 +11,12 @@ import attrs
 from gridtui.config.schema import AppConfig, BotSettings
 from gridtui.core.clock import Clock
 from gridtui.core.events import EventBus
-from gridtui.core.types import AssetMeta
+from gridtui.core.types import AssetMeta, BotStatus
 from gridtui.exchanges.base import Exchange
 from gridtui.execution.execution_gateway import ExecutionGateway
 from gridtui.execution.fill_deduplicator import FillDeduplicator
 from gridtui.execution.fill_processor import FillProcessor
 from gridtui.execution.grid_builder import GridBuilder
-from gridtui.execution.order_state_machine import OrderStateMachine
 from gridtui.execution.reconciliation_service import ReconciliationService
 from gridtui.execution.rest_poller import RestPoller
 from gridtui.market_data.feed import MarketFeed
@@ -27,6 +26,7 @@ from gridtui.risk.circuit_breaker import CircuitBreaker
 from gridtui.risk.dead_man_switch import DeadManSwitch
 from gridtui.risk.risk_engine import RiskEngine
 from gridtui.state.data_dir import VenueIdentity, journal_path, prepare_journal_dir
+from gridtui.state.order_state_machine import OrderStateMachine
 from gridtui.state.shadow_ledger import ShadowLedger
 from gridtui.state.state_manager import StateManager
 from gridtui.state.store import Store
@@ -44,7 +44,9 @@ class BotComponents:
     alerter: Alerter
     store: Store
     state: StateManager
+    machine: OrderStateMachine
     ledger: ShadowLedger
+    dedup: FillDeduplicator
     processor: FillProcessor
     breaker: CircuitBreaker
     gateway: ExecutionGateway
@@ -67,15 +69,16 @@ class BotComponents:
     def close(self) -> None:
         self.store.close()
 
-    def report_metrics(self) -> None:
+    def report_metrics(self, status: BotStatus) -> None:
         """The bot's figures as of now, for /metrics (once per cycle)."""
         bot, coin = self.name, self.coin
+        self.metrics.set_status(bot, coin, status)
         self.metrics.set_state(bot, coin, self.state.get_snapshot(), now_ms=self.clock.now_ms())
         self.metrics.set_open_orders(bot, coin, self.ledger.live_count())
         age = self.feed.age_s()
         if age is not None:
             self.metrics.set_stream_age(bot, coin, age)
-        self.metrics.set_breaker_state(bot, coin, self.breaker.state.name.lower())
+        self.metrics.set_breaker_state(bot, coin, self.breaker.state)
 
 
 async def build_bot(
@@ -102,12 +105,16 @@ async def build_bot(
         store.close()
         raise
     alerter = Alerter(bus, clock)
-    ledger = ShadowLedger(store, OrderStateMachine(), clock)
-    processor = FillProcessor(state, FillDeduplicator(store), ledger, bus, clock)
+    machine = OrderStateMachine(on_refused=lambda: metrics.order_transition_refused(bot, coin))
+    ledger = ShadowLedger(store, machine, clock)
+    dedup = FillDeduplicator(store)
+    processor = FillProcessor(state, dedup, ledger, bus, clock)
     breaker = CircuitBreaker(config.breaker, clock)
     gateway = ExecutionGateway(exchange, ledger, breaker, bus, clock, metrics, bot=bot, coin=coin)
     risk = RiskEngine(settings.risk, clock)
-    builder = GridBuilder(gateway, risk, state, alerter, bus, clock, metrics)
+    strategy = Strategy(coin, settings.grid, meta)
+    builder = GridBuilder(gateway, strategy, risk, state, alerter, bus, clock, metrics)
+    feed = MarketFeed(coin, clock, config.engine.stream_stale_after_s)
     reconciliation = ReconciliationService(
         exchange,
         processor,
@@ -130,15 +137,17 @@ async def build_bot(
         alerter=alerter,
         store=store,
         state=state,
+        machine=machine,
         ledger=ledger,
+        dedup=dedup,
         processor=processor,
         breaker=breaker,
         gateway=gateway,
         risk=risk,
-        strategy=Strategy(coin, settings.grid, meta),
-        feed=MarketFeed(coin, clock, config.engine.stream_stale_after_s),
+        strategy=strategy,
+        feed=feed,
         builder=builder,
         reconciliation=reconciliation,
-        poller=RestPoller(exchange, reconciliation, clock, metrics, bot=bot, coin=coin),
+        poller=RestPoller(exchange, reconciliation, feed, clock, metrics, bot=bot, coin=coin),
         dead_man=dead_man,
     )

@@ -1,21 +1,26 @@
-"""Immutable views of a bot for displays (the TUI) — read, never mutated, built on demand.
+"""Immutable views of a bot for displays (the TUI) — read, never mutated, built on demand — and
+the view model a display samples them through.
 
 Everything a panel shows is decided here (level status, distance from mid, drawdown against its
-limit), so the TUI only lays out values and never reaches into components.
+limit, the equity series of the chart), so the TUI only lays out values and never reaches into
+components. Nothing here imports Textual.
 """
 
 from __future__ import annotations
 
 import enum
 from collections import deque
+from collections.abc import Callable, Iterable
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
 import attrs
 
 from gridtui.core.clock import utc_day
-from gridtui.core.types import ZERO, Fill, OrderStatus, Side
+from gridtui.core.events import Event
+from gridtui.core.types import ZERO, BotStatus, Fill, OrderStatus, Side
 from gridtui.execution.grid_builder import would_cross
+from gridtui.risk.circuit_breaker import BreakerState
 
 if TYPE_CHECKING:
     from gridtui.orchestrator.bot_orchestrator import BotOrchestrator
@@ -23,8 +28,10 @@ if TYPE_CHECKING:
 RECENT_FILLS = 20
 RECENT_FILL_MS = 60_000
 """A level filled less than this long ago is highlighted on the ladder."""
-WAITING = "waiting for exchange"
-"""``BotStatus.WAITING``'s text (bot_orchestrator imports this module, so not the enum)."""
+EQUITY_POINTS = 240
+"""Points kept of each bot's equity chart."""
+PENDING_EVENTS = 2000
+"""Engine events kept between two refreshes of a display; beyond, the oldest are dropped."""
 
 
 class LevelStatus(enum.Enum):
@@ -50,7 +57,7 @@ class LevelView:
 
 @attrs.frozen(slots=True)
 class RiskView:
-    breaker_state: str
+    breaker_state: BreakerState
     breaker_errors: int
     breaker_trips: int
     breaker_last_error: str | None
@@ -74,9 +81,7 @@ class BotView:
     name: str
     coin: str
     venue: str
-    status: str
-    """running / halted / breaker open / waiting for exchange / crashed / starting / stopping /
-    stopped."""
+    status: BotStatus
     error: str | None
     """Why the bot is crashed or waiting for the exchange ("HTTP 502, retry in 4 s")."""
     now_ms: int
@@ -126,8 +131,65 @@ class FillTape:
         return latest
 
 
+class ViewModel:
+    """What a display shows of a supervisor's bots, sampled on the display's own clock.
+
+    The display calls ``refresh`` on its timer and reads the rest: each bot's equity over the
+    session and the engine events since it last took them. The model outlives the widgets that
+    show it, so a panel mounted again shows the same chart.
+    """
+
+    def __init__(
+        self,
+        views: Callable[[], Iterable[BotView]],
+        *,
+        equity_points: int = EQUITY_POINTS,
+        pending_events: int = PENDING_EVENTS,
+    ) -> None:
+        self._views = views
+        self._points = equity_points
+        self._equity: dict[str, deque[float]] = {}
+        self._last_sample: dict[str, tuple[int, Decimal]] = {}
+        self._events: deque[Event] = deque(maxlen=pending_events)
+
+    def refresh(self) -> tuple[BotView, ...]:
+        """Every bot's view, read once, its equity sampled."""
+        views = tuple(self._views())
+        for view in views:
+            self._sample_equity(view)
+        return views
+
+    def equity(self, name: str | None) -> tuple[float, ...]:
+        """The bot's equity (realized all time plus unrealized) at each sample, oldest first."""
+        series = self._equity.get(name) if name is not None else None
+        return tuple(series) if series else ()
+
+    def _sample_equity(self, view: BotView) -> None:
+        """One chart point per change of fills or mark: the chart moves with the market, not
+        with the refresh rate."""
+        if view.mark is None:
+            return
+        key = (view.fill_count, view.mark)
+        if self._last_sample.get(view.name) == key:
+            return
+        self._last_sample[view.name] = key
+        series = self._equity.setdefault(view.name, deque(maxlen=self._points))
+        series.append(float(view.equity))
+
+    def add_event(self, event: Event) -> None:
+        """An event bus subscriber: the event waits for the next ``take_events``."""
+        self._events.append(event)
+
+    def take_events(self) -> list[Event]:
+        """The events since the last call, ordered by time, then bot: bots run concurrently, so
+        a batch reads the same however their workers interleaved."""
+        batch = sorted(self._events, key=lambda e: (e.timestamp_ms, e.bot))
+        self._events.clear()
+        return batch
+
+
 def idle_view(
-    name: str, coin: str, venue: str, status: str, error: str | None, now_ms: int
+    name: str, coin: str, venue: str, status: BotStatus, error: str | None, now_ms: int
 ) -> BotView:
     """A bot that is not running (starting, or crashed before it could be built)."""
     return BotView(
@@ -180,12 +242,9 @@ def bot_view(bot: BotOrchestrator) -> BotView:
     c = bot.c
     now = c.clock.now_ms()
     state = c.state.get_snapshot()
-    mark = bot.mark()
+    mark = c.feed.mark()
     unrealized = c.risk.unrealized(state, mark) if mark is not None else ZERO
-    breaker = c.breaker.state.name.lower()
-    status = bot.status.value
-    if status == "running" and breaker == "open":
-        status = "breaker open"
+    status = bot.status
     snapshot = c.builder.snapshot
     levels: tuple[LevelView, ...] = ()
     if snapshot is not None:
@@ -198,7 +257,7 @@ def bot_view(bot: BotOrchestrator) -> BotView:
     peak = c.risk.peak_equity
     equity = state.all_time_realized + unrealized
     risk = RiskView(
-        breaker_state=breaker,
+        breaker_state=c.breaker.state,
         breaker_errors=c.breaker.consecutive_errors,
         breaker_trips=c.breaker.trip_count,
         breaker_last_error=c.breaker.last_error,
@@ -221,7 +280,7 @@ def bot_view(bot: BotOrchestrator) -> BotView:
         coin=bot.coin,
         venue=c.exchange.venue,
         status=status,
-        error=c.reconciliation.waiting_reason if status == WAITING else None,
+        error=c.reconciliation.waiting_reason if status is BotStatus.WAITING else None,
         now_ms=now,
         position=state.position,
         avg_entry=state.avg_entry,

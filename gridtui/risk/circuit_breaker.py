@@ -53,6 +53,11 @@ class CircuitBreaker:
         return self._state
 
     @property
+    def is_open(self) -> bool:
+        """New orders are held back (the cooldown has not ended yet)."""
+        return self.state is BreakerState.OPEN
+
+    @property
     def consecutive_errors(self) -> int:
         return self._consecutive_errors
 

@@ -13,8 +13,11 @@ import logging
 
 from gridtui.config.schema import DeadManSettings
 from gridtui.core.clock import Clock
+from gridtui.core.events import AlertKind, Severity
 from gridtui.core.types import ExchangeError
 from gridtui.exchanges.base import Exchange
+from gridtui.monitoring.alerting import Alerter
+from gridtui.monitoring.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
@@ -27,10 +30,19 @@ class DeadManSwitch:
     settings every method does nothing and the switch reports itself unarmed.
     """
 
-    def __init__(self, exchange: Exchange, settings: DeadManSettings, clock: Clock) -> None:
+    def __init__(
+        self,
+        exchange: Exchange,
+        settings: DeadManSettings,
+        clock: Clock,
+        alerter: Alerter,
+        metrics: Metrics,
+    ) -> None:
         self._exchange = exchange
         self._settings = settings
         self._clock = clock
+        self._alerter = alerter
+        self._metrics = metrics
         self._lock = asyncio.Lock()
         self._expires_at_ms: int | None = None
         self._refresh_count = 0
@@ -75,18 +87,13 @@ class DeadManSwitch:
         """False while the latest refresh failed: orders are not (or no longer) protected."""
         return self._healthy
 
-    def first_failure_of_outage(self) -> bool:
-        """True once per outage (from the first failed refresh until one succeeds), however
-        many bots share the switch: one alert per outage, not one per bot per cycle."""
-        if self._healthy or self._outage_reported:
-            return False
-        self._outage_reported = True
-        return True
-
-    async def refresh(self) -> bool:
-        """Arm or extend the deadline. A refusal is survivable (Hyperliquid refuses scheduleCancel
-        until the account has traded enough), so it is logged and counted rather than raised, and
-        the bot keeps trading unprotected with ``healthy`` False. True when the deadline was set."""
+    async def refresh(self, bot: str, coin: str) -> bool:
+        """Arm or extend the deadline; every cycle of every bot sharing the switch calls this
+        (``bot``/``coin`` say who checked in). A refusal is survivable (Hyperliquid refuses
+        scheduleCancel until the account has traded enough), so it is logged and counted rather
+        than raised, and the bots keep trading unprotected with ``healthy`` False; it is alerted
+        once per outage (until a refresh succeeds), however many bots share the switch. True
+        when the deadline was set."""
         if not self._settings.enabled:
             return False
         async with self._lock:
@@ -99,7 +106,18 @@ class DeadManSwitch:
                 self._last_error = str(exc)
                 self._healthy = False
                 log.warning("dead-man switch refresh failed (%d so far): %s", self._failures, exc)
+                self._metrics.dead_man_refresh_failed()
+                if not self._outage_reported:
+                    self._outage_reported = True
+                    self._alerter.raise_alert(
+                        bot=bot,
+                        coin=coin,
+                        severity=Severity.CRITICAL,
+                        kind=AlertKind.DEAD_MAN_REFRESH_FAILED,
+                        message=f"dead-man switch not refreshed: {exc}",
+                    )
                 return False
+            self._metrics.set_dead_man_expiry(deadline / 1000)
             self._expires_at_ms = deadline
             self._refresh_count += 1
             self._last_refresh_ms = now_ms

@@ -1,12 +1,11 @@
 """The pre-trade gate and the equity watchdog of one bot.
 
 Every order passes ``allow_order`` before it reaches the gateway; every cycle the orchestrator
-calls ``check_equity``. A decision with ``halt=True`` tells the orchestrator to cancel all orders
+calls ``check_equity``. A decision with a ``halt`` kind tells the orchestrator to cancel all orders
 and stop quoting (DESIGN §3, RiskEngine). The engine itself never acts: it only judges.
 
-Halting decisions carry a reason that starts with the kind's value (``"drawdown: ..."``,
-``"daily_loss: ..."``); the orchestrator stores it as the bot's ``halt_reason``, and
-``auto_resume_due`` relies on that prefix to know which halts lift themselves the next UTC day.
+A halting decision names its ``HaltKind`` (drawdown, daily loss), which the books keep with the
+halt: ``auto_resume_due`` reads it to know which halts lift themselves the next UTC day.
 """
 
 from __future__ import annotations
@@ -20,7 +19,7 @@ import attrs
 from gridtui.config.schema import RiskLimits
 from gridtui.core.clock import Clock, utc_day
 from gridtui.core.types import OrderRequest
-from gridtui.state.accounting import BotState
+from gridtui.state.accounting import BotState, HaltKind
 
 ZERO = Decimal(0)
 _CENTS = Decimal("0.01")
@@ -41,13 +40,14 @@ class RiskDecision:
     allowed: bool
     kind: RiskKind | None = None
     reason: str | None = None
-    halt: bool = False
+    halt: HaltKind | None = None
+    """Set when the bot must stop trading: the kind of halt it is."""
 
 
 ALLOWED = RiskDecision(allowed=True)
 
 
-def _refuse(kind: RiskKind, reason: str, *, halt: bool = False) -> RiskDecision:
+def _refuse(kind: RiskKind, reason: str, *, halt: HaltKind | None = None) -> RiskDecision:
     return RiskDecision(allowed=False, kind=kind, reason=reason, halt=halt)
 
 
@@ -182,7 +182,7 @@ class RiskEngine:
                 f"drawdown: equity {equity.quantize(_CENTS)} is {drawdown.quantize(_CENTS)} below "
                 f"its peak {self._peak_equity.quantize(_CENTS)}, beyond max_drawdown "
                 f"{limits.max_drawdown}",
-                halt=True,
+                halt=HaltKind.DRAWDOWN,
             )
         today = utc_day(self._clock.now_ms())
         realized_today = state.daily_realized_for(today)
@@ -193,7 +193,7 @@ class RiskEngine:
                 f"daily_loss: today's result {result.quantize(_CENTS)} (realized "
                 f"{realized_today.quantize(_CENTS)}, unrealized {unrealized.quantize(_CENTS)}) is "
                 f"beyond daily_loss_limit {limits.daily_loss_limit}",
-                halt=True,
+                halt=HaltKind.DAILY_LOSS,
             )
         return ALLOWED
 
@@ -202,7 +202,7 @@ class RiskEngine:
         other halt waits for a human."""
         if not state.halted or state.halted_at_ms is None:
             return False
-        if not (state.halt_reason or "").startswith(RiskKind.DAILY_LOSS.value):
+        if state.halt_kind is not HaltKind.DAILY_LOSS:
             return False
         return utc_day(now_ms) > utc_day(state.halted_at_ms)
 

@@ -8,6 +8,7 @@ arithmetic runs in one fixed decimal context instead of whatever context the cal
 from __future__ import annotations
 
 import decimal
+import enum
 from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
@@ -28,6 +29,17 @@ ACCOUNTING_CONTEXT = decimal.Context(
 )
 """40 significant digits: far beyond any price × size the venue can produce, so only an average
 entry that is not exactly representable (a division) is ever rounded — and always the same way."""
+
+
+class HaltKind(enum.Enum):
+    """Why a bot stopped trading, kept with its books: a restart must know which halt lifts
+    itself (a daily loss, the next UTC day) and which waits for a human."""
+
+    MANUAL = "manual"
+    DRAWDOWN = "risk:drawdown"
+    DAILY_LOSS = "risk:daily_loss"
+    DISK = "disk"
+    """The journal refused a write: held in memory only, since it cannot be written."""
 
 
 @attrs.frozen(slots=True)
@@ -54,6 +66,7 @@ class BotState:
     halted: bool
     halt_reason: str | None
     halted_at_ms: int | None
+    halt_kind: HaltKind | None = None
 
     @classmethod
     def fresh(cls, bot: str, coin: str, now_ms: int) -> BotState:
@@ -75,6 +88,7 @@ class BotState:
             halted=False,
             halt_reason=None,
             halted_at_ms=None,
+            halt_kind=None,
         )
 
     def daily_realized_for(self, day: int) -> Decimal:
@@ -102,6 +116,8 @@ def to_canonical(state: BotState) -> dict[str, str | None]:
             raise ValueError(f"{field.name} is {value}; the books only hold finite amounts")
         if isinstance(value, bool):
             value = int(value)
+        elif isinstance(value, HaltKind):
+            value = value.value
         out[field.name] = None if value is None else str(value)
     return out
 
@@ -119,6 +135,8 @@ def from_canonical(values: Mapping[str, str | None]) -> BotState:
             parsed[field.name] = Decimal(text)
         elif field.name in _INT_FIELDS:
             parsed[field.name] = int(text)
+        elif field.name == "halt_kind":
+            parsed[field.name] = HaltKind(text)
         elif text in ("0", "1"):
             parsed[field.name] = text == "1"
         else:

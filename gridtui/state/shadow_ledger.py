@@ -16,23 +16,16 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from decimal import Decimal
-from typing import Protocol
 
 import attrs
 
 from gridtui.core.clock import Clock
 from gridtui.core.types import ZERO, OrderRequest, OrderStatus
+from gridtui.state.order_state_machine import REPORTED, OrderFact, OrderStateMachine
 from gridtui.state.records import OrderRecord
 from gridtui.state.store import Store
 
 log = logging.getLogger(__name__)
-
-
-class TransitionGuard(Protocol):
-    """What the ledger needs of ``execution.OrderStateMachine``. A protocol rather than an import
-    because state sits below execution in the layering (the machine is injected)."""
-
-    def transition(self, client_id: str, frm: OrderStatus, to: OrderStatus) -> bool: ...
 
 
 @attrs.frozen(slots=True)
@@ -71,9 +64,11 @@ class TrackedOrder:
 
 
 class ShadowLedger:
-    """Live orders in memory, every order in the store; all status changes via the machine."""
+    """Live orders in memory, every order in the store. Callers tell it facts (``on_ack``,
+    ``on_fill``, ``on_report``, ...); the state machine decides each status, and nothing else
+    writes one."""
 
-    def __init__(self, store: Store, machine: TransitionGuard, clock: Clock) -> None:
+    def __init__(self, store: Store, machine: OrderStateMachine, clock: Clock) -> None:
         self._store = store
         self._machine = machine
         self._clock = clock
@@ -109,44 +104,73 @@ class ShadowLedger:
         self._keep(tracked)
         return tracked
 
-    def mark(
+    def on_ack(self, client_id: str, exchange_id: int | None) -> bool:
+        """The venue acknowledged the order under ``exchange_id``. True when the fact was
+        applied (or changed nothing); False for an order we never journaled or a refused fact."""
+        return self._learn(client_id, OrderFact.ACCEPTED, exchange_id=exchange_id)
+
+    def on_reject(self, client_id: str, error: str | None) -> bool:
+        """The venue refused the order."""
+        return self._learn(client_id, OrderFact.REJECTED, error=error)
+
+    def on_send_failed(self, client_id: str, error: str) -> bool:
+        """The place call failed: the order may or may not be on the book (UNKNOWN until someone
+        asks the venue by client id)."""
+        return self._learn(client_id, OrderFact.SEND_FAILED, error=error)
+
+    def on_cancel_requested(self, client_id: str) -> bool:
+        return self._learn(client_id, OrderFact.CANCEL_REQUESTED)
+
+    def on_cancel_failed(self, client_id: str, error: str) -> bool:
+        """The cancel call failed: the order may or may not be canceled."""
+        return self._learn(client_id, OrderFact.CANCEL_FAILED, error=error)
+
+    def on_cancel_ack(self, client_id: str, exchange_id: int | None) -> bool:
+        """The venue confirmed the cancel."""
+        return self._learn(client_id, OrderFact.CANCELED, exchange_id=exchange_id)
+
+    def on_report(
         self,
         client_id: str,
-        status: OrderStatus,
+        status: OrderStatus | None,
         *,
         exchange_id: int | None = None,
         error: str | None = None,
     ) -> bool:
-        """Move an order to ``status`` if the state machine allows it, and persist it.
+        """What the venue says of the order: its status in a listing, a status query or a
+        push, or None when it has no such order. False when our books contradict it (an order
+        the venue lists as open that we know finished): the caller must act on it."""
+        fact = OrderFact.NOT_FOUND if status is None else REPORTED.get(status)
+        if fact is None:
+            raise ValueError(f"order {client_id}: a venue cannot report {status}")
+        return self._learn(client_id, fact, exchange_id=exchange_id, error=error)
 
-        Returns False (order unchanged) for an unknown order or an illegal transition. Two
-        reports are absorbed (True, status kept) because the exchange legitimately produces them:
-        the same status again, and OPEN for a PARTIALLY_FILLED order (an acknowledgement that
-        arrived after a fill; an open-orders listing of a partly filled order). Both still record
-        a new exchange id or error. OPEN for a finished order stays illegal: it contradicts our
-        books, and such an order must not be left resting.
-        """
+    def _learn(
+        self,
+        client_id: str,
+        fact: OrderFact,
+        *,
+        exchange_id: int | None = None,
+        error: str | None = None,
+    ) -> bool:
         current = self.get(client_id)
         if current is None:
-            log.warning("order %s: %s reported, but we never journaled it", client_id, status.value)
+            log.warning("order %s: %s, but we never journaled it", client_id, fact.value)
             return False
-        partial_open = (status, current.status) == (OrderStatus.OPEN, OrderStatus.PARTIALLY_FILLED)
-        if status is current.status or partial_open:
-            if error is not None or exchange_id not in (None, current.exchange_id):
-                self._persist(current, current.status, exchange_id=exchange_id, error=error)
-            return True
-        if not self._machine.transition(client_id, current.status, status):
+        status = self._machine.next_status(client_id, current.status, fact)
+        if status is None:
             return False
-        self._persist(current, status, exchange_id=exchange_id, error=error)
+        news = error is not None or exchange_id not in (None, current.exchange_id)
+        if status is not current.status or news:
+            self._persist(current, status, exchange_id=exchange_id, error=error)
         return True
 
     def on_fill(self, client_id: str, size: Decimal) -> OrderStatus | None:
         """Add ``size`` to the order's filled amount; returns its status afterwards, or None for
         an order we never journaled.
 
-        A fill never moves an order backwards: a late fill of a CANCELED (or already FILLED)
-        order records the amount and keeps the status. A fill of a REJECTED order is a real
-        contradiction and is counted by the machine as illegal.
+        The amount is always recorded; the status is the machine's (a late fill of a CANCELED
+        or FILLED order keeps that status; a fill of a REJECTED order is refused and counted).
         """
         return self.on_fills([(client_id, size)])[0]
 
@@ -168,12 +192,8 @@ class ShadowLedger:
             ordered = current.request.size
             if filled > ordered:
                 log.warning("order %s: filled %s exceeds its size %s", client_id, filled, ordered)
-            target = OrderStatus.FILLED if filled >= ordered else OrderStatus.PARTIALLY_FILLED
-            # A further partial fill of a partly filled order changes no status: the machine
-            # has nothing to judge (the table allows it), so the hot path skips asking.
-            if target is not status and (status is OrderStatus.REJECTED or not status.is_terminal):
-                if self._machine.transition(client_id, status, target):
-                    status = target
+            fact = OrderFact.FILLED if filled >= ordered else OrderFact.PART_FILLED
+            status = self._machine.next_status(client_id, status, fact) or status
             touched[client_id] = (current, status, filled)
             statuses.append(status)
         with self._store.transaction():

@@ -21,7 +21,7 @@ import attrs
 
 from gridtui.core.clock import Clock, utc_day
 from gridtui.core.types import Fill
-from gridtui.state.accounting import ZERO, BotState, FillEffect, apply_fills
+from gridtui.state.accounting import ZERO, BotState, FillEffect, HaltKind, apply_fills
 from gridtui.state.store import Store
 
 log = logging.getLogger(__name__)
@@ -105,17 +105,32 @@ class StateManager:
         async with self._lock:
             return self.apply_fill_sync(fill)
 
-    async def set_halted(self, reason: str | None) -> None:
-        """Halt with ``reason``, or resume with None. Survives a restart: a halted bot stays
-        halted until someone resumes it."""
+    async def halt(self, kind: HaltKind, reason: str) -> None:
+        """Stop trading for ``reason``. Survives a restart: a halted bot stays halted until it is
+        resumed (by a human, or for a daily loss by the next UTC day: the kind says which)."""
         async with self._lock:
-            current = self._current()
-            if reason is None:
-                new = attrs.evolve(current, halted=False, halt_reason=None, halted_at_ms=None)
-            else:
-                now = self._clock.now_ms()
-                new = attrs.evolve(current, halted=True, halt_reason=reason, halted_at_ms=now)
-            self._save(new)
+            now = self._clock.now_ms()
+            self._save(
+                attrs.evolve(
+                    self._current(),
+                    halted=True,
+                    halt_reason=reason,
+                    halted_at_ms=now,
+                    halt_kind=kind,
+                )
+            )
+
+    async def resume(self) -> None:
+        async with self._lock:
+            self._save(
+                attrs.evolve(
+                    self._current(),
+                    halted=False,
+                    halt_reason=None,
+                    halted_at_ms=None,
+                    halt_kind=None,
+                )
+            )
 
     async def set_grid_center(self, price: Decimal | None) -> None:
         async with self._lock:

@@ -23,7 +23,7 @@ import logging
 import os
 import sqlite3
 import zlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -31,12 +31,15 @@ from typing import Any
 import attrs
 
 from gridtui.core.types import Fill, OrderRequest, OrderStatus, Side, Tif
-from gridtui.state.accounting import BotState, from_canonical, to_canonical
+from gridtui.state.accounting import BotState, HaltKind, from_canonical, to_canonical
 from gridtui.state.records import Adjustment, OrderRecord
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+"""2 added ``halt_kind`` to the state row. A version-1 row is still read (its checksum over the
+version-1 fields) and the column is added by the first write, so an old journal opens unchanged
+for reading and upgrades itself when the bot next writes."""
 TABLES = frozenset({"fills", "orders", "intents", "state", "adjustments"})
 CACHE_KIB = 512
 """SQLite's page cache per journal connection. The default (2 MiB) fills as the journal grows,
@@ -45,6 +48,7 @@ journal (the tails of ``fills`` and its indexes, the state row, recent orders) f
 _RESTORE = "gridtui left it unchanged; restore it from a backup"
 
 _STATE_FIELDS: tuple[str, ...] = tuple(f.name for f in attrs.fields(BotState))
+_V1_STATE_FIELDS = tuple(name for name in _STATE_FIELDS if name != "halt_kind")
 _LIVE = tuple(s.value for s in OrderStatus if s.is_live)
 _FILL_COLUMNS = (
     "venue, coin, trade_id, exchange_order_id, client_id, side, price, size, fee, "
@@ -191,6 +195,9 @@ class Store:
             raise StoreError(f"{self.path}: SQLite refused WAL journal mode (got {mode!r})")
         self._conn.execute("PRAGMA synchronous=FULL")
         self._conn.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
+        with self._readable("open"):
+            columns = {row[1] for row in self._conn.execute("PRAGMA table_info(state)")}
+        self._state_v2 = "halt_kind" in columns
 
     def _check_fill_values(self, conn: sqlite3.Connection) -> None:
         """Refuse a fill row whose price, size or fee is not a number ('abc', NaN, Infinity,
@@ -216,22 +223,29 @@ class Store:
     def load_state(self) -> BotState | None:
         """The saved state, or None for a new database. Raises ``StoreCorrupted`` when the row's
         schema version, checksum or content is wrong, or it belongs to another bot."""
-        sql = f"SELECT schema_version, crc, {', '.join(_STATE_FIELDS)} FROM state WHERE id = 1"
+        columns = _STATE_FIELDS if self._state_v2 else _V1_STATE_FIELDS
+        sql = f"SELECT schema_version, crc, {', '.join(columns)} FROM state WHERE id = 1"
         with self._readable("read the state row"):
             row = self._conn.execute(sql).fetchone()
         if row is None:
             return None
         version, crc, *fields = row
-        if version != SCHEMA_VERSION:
+        raw = dict(zip(columns, fields, strict=True))
+        if version == 1:
+            fields_of_version = _V1_STATE_FIELDS
+        elif version == SCHEMA_VERSION and self._state_v2:
+            fields_of_version = _STATE_FIELDS
+        else:
             raise StoreCorrupted(
                 f"{self.path}: state row has schema version {version!r}, "
-                f"this build reads version {SCHEMA_VERSION}; {_RESTORE}"
+                f"this build reads versions 1 and {SCHEMA_VERSION}; {_RESTORE}"
             )
-        raw = dict(zip(_STATE_FIELDS, fields, strict=True))
-        if _crc(raw) != crc:
+        if _crc(raw, version, fields_of_version) != crc:
             raise StoreCorrupted(
                 f"{self.path}: state row checksum mismatch (row was altered); {_RESTORE}"
             )
+        if version == 1:
+            raw["halt_kind"] = _halt_kind_of_version_1(raw)
         try:
             state = from_canonical(raw)
         except (ValueError, ArithmeticError, TypeError) as exc:
@@ -582,7 +596,21 @@ class Store:
             raise ValueError(f"state of {state.bot}/{state.coin} is not for journal {self.path}")
 
     def _write_state(self, state: BotState) -> None:
+        if not self._state_v2:
+            self._add_halt_kind_column()
         self._conn.execute(UPSERT_STATE, state_row(state))
+
+    def _add_halt_kind_column(self) -> None:
+        """Upgrade a version-1 table in the transaction that writes its first version-2 row
+        (the flag follows the transaction: a rollback undoes the column too)."""
+        columns = {row[1] for row in self._conn.execute("PRAGMA table_info(state)")}
+        if "halt_kind" not in columns:
+            self._conn.execute("ALTER TABLE state ADD COLUMN halt_kind TEXT")
+        self._state_v2 = True
+        self.after_commit(lambda: None, self._forget_state_v2)
+
+    def _forget_state_v2(self) -> None:
+        self._state_v2 = False
 
 
 def _sql(value: Any) -> Any:
@@ -600,14 +628,30 @@ def _sql_row(value: Fill | OrderRequest) -> tuple[Any, ...]:
     return tuple(_sql(v) for v in attrs.astuple(value, recurse=False))
 
 
-def _crc(values: dict[str, Any]) -> int:
+def _crc(
+    values: Mapping[str, Any],
+    version: int = SCHEMA_VERSION,
+    fields: tuple[str, ...] = _STATE_FIELDS,
+) -> int:
     """CRC-32 of the canonical serialization: the schema version and every field, in order."""
     canonical = json.dumps(
-        [SCHEMA_VERSION, [[name, values[name]] for name in _STATE_FIELDS]],
+        [version, [[name, values[name]] for name in fields]],
         separators=(",", ":"),
         ensure_ascii=True,
     )
     return zlib.crc32(canonical.encode("ascii"))
+
+
+def _halt_kind_of_version_1(raw: Mapping[str, str | None]) -> str | None:
+    """A version-1 row kept the halt's kind only as its reason's prefix (the risk engine's
+    ``drawdown: ...`` and ``daily_loss: ...``); read once here, never again once rewritten."""
+    if raw["halted"] != "1":
+        return None
+    reason = raw["halt_reason"] or ""
+    for prefix, kind in (("drawdown", HaltKind.DRAWDOWN), ("daily_loss", HaltKind.DAILY_LOSS)):
+        if reason.startswith(prefix):
+            return kind.value
+    return HaltKind.MANUAL.value
 
 
 def state_row(state: BotState) -> tuple[Any, ...]:

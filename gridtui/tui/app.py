@@ -1,9 +1,12 @@
 """The cockpit: a Textual app that hosts the Supervisor's bots as workers and steers them.
 
-The app decides nothing about trading. Panels read immutable ``BotView`` snapshots on a timer
-(≤ 4 Hz); engine events are queued by a bus subscriber and drained on the same timer, so a bot never
-touches a widget. Every key is an ``action_*`` that calls one orchestrator command in a worker and
-reports the outcome as a notification.
+The app decides nothing about trading. On a timer (≤ 4 Hz) it samples every bot's immutable
+``BotView`` through the view model (gridtui.orchestrator.view), which also keeps each bot's equity
+series and queues engine events from the bus, so a bot never touches a widget. The samples land in
+reactive attributes (``views``, and ``selected``, the bot the panels show); the panels are bound to
+them (``data_bind``) and repaint themselves. Every key that touches the engine starts a worker
+(``@work``, group "commands") that calls orchestrator commands and reports each outcome as a
+notification; a command that fails says so and the app carries on.
 
 A stop signal (SIGTERM, SIGHUP from a closed terminal or dropped SSH session, SIGINT from
 ``kill``) takes the same clean path as ``q``. An unhandled exception anywhere in the app is logged
@@ -17,24 +20,25 @@ import asyncio
 import logging
 import signal
 import traceback
-from collections import deque
-from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
+from collections.abc import Coroutine, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, ClassVar
 
+from textual import work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.driver import Driver
+from textual.reactive import var
 from textual.screen import Screen
 from textual.widgets import Footer, Header
 from textual.worker import Worker
 
 from gridtui import stop_signals
 from gridtui.config.schema import AppConfig
-from gridtui.core.events import Event
 from gridtui.orchestrator.bot_orchestrator import BotOrchestrator
-from gridtui.orchestrator.view import BotView
+from gridtui.orchestrator.view import BotView, ViewModel
 from gridtui.supervisor import ShutdownReport, Supervisor
 from gridtui.tui.screens.confirm import ConfirmScreen
 from gridtui.tui.screens.help import HelpScreen
@@ -49,8 +53,6 @@ from gridtui.tui.widgets.risk_panel import RiskPanel
 log = logging.getLogger(__name__)
 
 DEFAULT_THEME = "gridtui-dark"
-EQUITY_POINTS = 240
-PENDING_EVENTS = 2000
 
 
 class GridApp(App[int]):
@@ -96,6 +98,15 @@ class GridApp(App[int]):
         Binding("q", "quit", "Quit", tooltip="Stop every bot cleanly (orders canceled) and exit"),
     ]
 
+    views: var[tuple[BotView, ...]] = var(())
+    """Every bot's view at the last refresh, in config order."""
+    selected: var[str | None] = var(None)
+    """The bot the ladder, PnL and risk panels show."""
+    selected_view: var[BotView | None] = var(None)
+    """The selected bot's view (computed)."""
+    selected_equity: var[tuple[float, ...]] = var(())
+    """The selected bot's equity series, from the view model (computed)."""
+
     def __init__(
         self,
         config: AppConfig,
@@ -109,14 +120,14 @@ class GridApp(App[int]):
         self.config = config
         self.supervisor = supervisor or Supervisor(config)
         self.refresh_hz = refresh_hz
-        self.selected: str | None = next((b.name for b in config.bots if b.enabled), None)
+        self.model = ViewModel(self.supervisor.views)
+        """What the panels show, sampled by ``refresh_views``."""
+        first = next((b.name for b in config.bots if b.enabled), None)
+        self.set_reactive(GridApp.selected, first)
         self.shutdown_report: ShutdownReport | None = None
         self._requested_theme = theme or config.theme
         self._theme_dirs = list(theme_dirs) if theme_dirs is not None else self._default_dirs()
         self._theme_names: list[str] = []
-        self._equity: dict[str, deque[float]] = {}
-        self._last_sample: dict[str, tuple[int, object]] = {}
-        self._pending: deque[Event] = deque(maxlen=PENDING_EVENTS)
         self.crash: Exception | None = None
         """The unhandled exception that ended the app, if one did."""
         self._signals: dict[signal.Signals, Any] = {}
@@ -133,19 +144,21 @@ class GridApp(App[int]):
     def compose(self) -> ComposeResult:
         yield Header()
         with Vertical(id="body"):
-            yield BotsTable(id="bots")
+            yield BotsTable(id="bots").data_bind(views=GridApp.views, selected=GridApp.selected)
             with Horizontal(id="middle"):
-                yield GridLadder(id="ladder")
+                yield GridLadder(id="ladder").data_bind(view=GridApp.selected_view)
                 with Vertical(id="side"):
-                    yield PnlPanel(id="pnl")
-                    yield RiskPanel(id="risk")
+                    yield PnlPanel(id="pnl").data_bind(
+                        view=GridApp.selected_view, equity=GridApp.selected_equity
+                    )
+                    yield RiskPanel(id="risk").data_bind(view=GridApp.selected_view)
             yield EventLog(id="log")
         yield Footer()
 
     async def on_mount(self) -> None:
         self._register_themes()
         self._install_stop_signals()
-        self.supervisor.bus.subscribe(self._pending.append)
+        self.supervisor.bus.subscribe(self.model.add_event)
         await self.supervisor.start(runner=self._run_bot)
         # A stop signal sent during start-up was held pending (gridtui.__main__ blocks them):
         # delivered now, it stops the bots just started, like any later one.
@@ -246,38 +259,20 @@ class GridApp(App[int]):
     # ---- views -------------------------------------------------------------------------------
 
     def refresh_views(self) -> None:
-        """Read every bot's snapshot once and hand each panel its part."""
-        views = self.supervisor.views()
-        by_name = {v.name: v for v in views}
-        for view in views:
-            self._sample_equity(view)
-        self.query_one(BotsTable).show(views, self.selected)
-        view = by_name.get(self.selected) if self.selected else None
-        self.query_one(GridLadder).show(view)
-        equity = self._equity.get(self.selected, ()) if self.selected else ()
-        self.query_one(PnlPanel).show(view, tuple(equity))
-        self.query_one(RiskPanel).show(view)
-        log = self.query_one(EventLog)
-        batch = list(self._pending)
-        self._pending.clear()
-        # Bots run concurrently: order each batch by time, then bot, so the log reads the same
-        # however the workers interleaved within one refresh.
-        log.add_batch(sorted(batch, key=lambda e: (e.timestamp_ms, e.bot)))
+        """Sample every bot once (the timer's tick): the panels follow ``views`` through their
+        bindings; the engine events since the last tick are appended to the log, a stream rather
+        than a state."""
+        self.views = self.model.refresh()
+        self.query_one(EventLog).add_batch(self.model.take_events())
 
-    def _sample_equity(self, view: BotView) -> None:
-        """One chart point per change of fills or mark: the chart moves with the market, not
-        with the refresh rate."""
-        if view.mark is None:
-            return
-        key = (view.fill_count, view.mark)
-        if self._last_sample.get(view.name) == key:
-            return
-        self._last_sample[view.name] = key
-        self._equity.setdefault(view.name, deque(maxlen=EQUITY_POINTS)).append(float(view.equity))
+    def compute_selected_view(self) -> BotView | None:
+        return next((view for view in self.views if view.name == self.selected), None)
+
+    def compute_selected_equity(self) -> tuple[float, ...]:
+        return self.model.equity(self.selected)
 
     def on_bots_table_bot_selected(self, message: BotsTable.BotSelected) -> None:
         self.selected = message.name
-        self.refresh_views()
 
     def _step_selection(self, step: int) -> None:
         names = list(self.supervisor.slots)
@@ -285,7 +280,6 @@ class GridApp(App[int]):
             return
         current = names.index(self.selected) if self.selected in names else -1
         self.selected = names[(current + step) % len(names)]
-        self.refresh_views()
 
     def action_next_bot(self) -> None:
         self._step_selection(1)
@@ -294,69 +288,104 @@ class GridApp(App[int]):
         self._step_selection(-1)
 
     # ---- commands ----------------------------------------------------------------------------
+    # A key starts a worker in the "commands" group that calls the orchestrator, one bot after
+    # the other, and refreshes the views when done. Not exclusive: a second key must not cut a
+    # halt short in the middle of its cancels. What the engine raises is a notification
+    # (``_reported``); anything else would be a bug of the app, which takes the crash path.
+
+    def action_halt(self) -> None:
+        if (bot := self._selected_bot()) is not None:
+            self.halt([bot])
+
+    def action_halt_all(self) -> None:
+        self.halt(self.supervisor.bots_running())
+
+    def action_resume(self) -> None:
+        if (bot := self._selected_bot()) is not None:
+            self.resume([bot])
+
+    def action_reconcile(self) -> None:
+        if (bot := self._selected_bot()) is not None:
+            self.reconcile([bot])
+
+    def action_cancel_all(self) -> None:
+        if (bot := self._selected_bot()) is not None:
+            self._confirm(f"Cancel every order of {bot.name} ({bot.coin})?", [bot])
+
+    def action_cancel_all_bots(self) -> None:
+        bots = self.supervisor.bots_running()
+        self._confirm(f"Cancel every order of all {len(bots)} bots?", bots)
+
+    def _confirm(self, question: str, bots: Sequence[BotOrchestrator]) -> None:
+        """Cancel the bots' orders if the trader says yes."""
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.cancel_orders(bots)
+
+        self.push_screen(ConfirmScreen(question), answered)
 
     def _selected_bot(self) -> BotOrchestrator | None:
+        """The selected bot if it runs; else None, and the trader is told."""
         bot = self.supervisor.running(self.selected) if self.selected else None
         if bot is None:
             self.notify(f"{self.selected or 'no bot'} is not running", severity="warning")
         return bot
 
-    def _command(
-        self, bots: Iterable[BotOrchestrator], run: Callable[[BotOrchestrator], Awaitable[str]]
-    ) -> None:
-        """Run one command per bot in a worker; each outcome becomes a notification."""
-        targets = list(bots)
+    @work(group="commands")
+    async def halt(self, bots: Sequence[BotOrchestrator]) -> None:
+        """Each bot cancels its orders and places none until resumed."""
+        for bot in bots:
+            with self._reported(bot):
+                await bot.halt("manual halt")
+                self.notify(f"{bot.name}: halted, orders canceled")
+        self.refresh_views()
 
-        async def go() -> None:
-            for bot in targets:
-                try:
-                    self.notify(await run(bot))
-                except Exception as exc:
-                    self.notify(f"{bot.name}: {exc}", title="Command failed", severity="error")
-            self.refresh_views()
+    @work(group="commands")
+    async def resume(self, bots: Sequence[BotOrchestrator]) -> None:
+        """Each bot trades again, from a fresh grid at the mid."""
+        for bot in bots:
+            with self._reported(bot):
+                await bot.resume()
+                self.notify(f"{bot.name}: resumed; the grid is rebuilt on the next cycle")
+        self.refresh_views()
 
-        if targets:
-            self.run_worker(go(), group="commands")
+    @work(group="commands")
+    async def reconcile(self, bots: Sequence[BotOrchestrator]) -> None:
+        """Each bot compares its books with the exchange now; the report is the notification."""
+        for bot in bots:
+            with self._reported(bot):
+                report = await bot.reconcile()
+                if report.error:
+                    self.notify(f"{bot.name}: reconciliation incomplete: {report.error}")
+                    continue
+                self.notify(
+                    f"{bot.name}: reconciled — {report.missing_fills} missed fills, "
+                    f"{report.adopted_orders} adopted, {report.canceled_unknown} unknown "
+                    f"canceled, position {'corrected' if report.position_corrected else 'agrees'}"
+                )
+        self.refresh_views()
 
-    def action_halt(self) -> None:
-        bot = self._selected_bot()
-        if bot is not None:
-            self._command([bot], _halt)
+    @work(group="commands")
+    async def cancel_orders(self, bots: Sequence[BotOrchestrator]) -> None:
+        """Each bot cancels every order; its grid is placed again on the next cycle."""
+        for bot in bots:
+            with self._reported(bot):
+                canceled = await bot.cancel_all()
+                self.notify(
+                    f"{bot.name}: {canceled} orders canceled; the grid is re-placed next cycle "
+                    "(h halts)"
+                )
+        self.refresh_views()
 
-    def action_halt_all(self) -> None:
-        self._command(self.supervisor.bots_running(), _halt)
-
-    def action_resume(self) -> None:
-        bot = self._selected_bot()
-        if bot is not None:
-            self._command([bot], _resume)
-
-    def action_reconcile(self) -> None:
-        bot = self._selected_bot()
-        if bot is not None:
-            self._command([bot], _reconcile)
-
-    def action_cancel_all(self) -> None:
-        bot = self._selected_bot()
-        if bot is None:
-            return
-
-        def confirmed(yes: bool | None) -> None:
-            if yes:
-                self._command([bot], _cancel_all)
-
-        self.push_screen(
-            ConfirmScreen(f"Cancel every order of {bot.name} ({bot.coin})?"), confirmed
-        )
-
-    def action_cancel_all_bots(self) -> None:
-        bots = self.supervisor.bots_running()
-
-        def confirmed(yes: bool | None) -> None:
-            if yes:
-                self._command(bots, _cancel_all)
-
-        self.push_screen(ConfirmScreen(f"Cancel every order of all {len(bots)} bots?"), confirmed)
+    @contextmanager
+    def _reported(self, bot: BotOrchestrator) -> Iterator[None]:
+        """A command that fails is a notification, not a crash; the next bot still gets its
+        turn."""
+        try:
+            yield
+        except Exception as exc:
+            self.notify(f"{bot.name}: {exc}", title="Command failed", severity="error")
 
     def action_help(self) -> None:
         keys = [(b.key_display or b.key, b.tooltip or b.description) for b in self.BINDINGS]
@@ -388,29 +417,3 @@ class GridApp(App[int]):
         yield SystemCommand(
             "Stop all bots and quit", "cancel every order, then exit", self.action_quit
         )
-
-
-async def _halt(bot: BotOrchestrator) -> str:
-    await bot.halt("manual halt")
-    return f"{bot.name}: halted, orders canceled"
-
-
-async def _resume(bot: BotOrchestrator) -> str:
-    await bot.resume()
-    return f"{bot.name}: resumed; the grid is rebuilt on the next cycle"
-
-
-async def _reconcile(bot: BotOrchestrator) -> str:
-    report = await bot.reconcile()
-    if report.error:
-        return f"{bot.name}: reconciliation incomplete: {report.error}"
-    return (
-        f"{bot.name}: reconciled — {report.missing_fills} missed fills, {report.adopted_orders} "
-        f"adopted, {report.canceled_unknown} unknown canceled, position "
-        f"{'corrected' if report.position_corrected else 'agrees'}"
-    )
-
-
-async def _cancel_all(bot: BotOrchestrator) -> str:
-    canceled = await bot.cancel_all()
-    return f"{bot.name}: {canceled} orders canceled; the grid is re-placed next cycle (h halts)"

@@ -40,9 +40,9 @@ from gridtui.core.clock import RealClock
 from gridtui.core.events import Event, EventBus
 from gridtui.core.types import Fill
 from gridtui.exchanges.hyperliquid.client import HyperliquidExchange
-from gridtui.exchanges.hyperliquid.mock_faults import Faults
-from gridtui.exchanges.hyperliquid.mock_server import MockExchange, start_site
+from gridtui.exchanges.hyperliquid.mock import Faults, MockExchange, start_site
 from gridtui.exchanges.hyperliquid.signing import Signer
+from gridtui.monitoring.alerting import Alerter
 from gridtui.monitoring.metrics import Metrics
 from gridtui.orchestrator.bot_orchestrator import BotOrchestrator
 from gridtui.orchestrator.factory import build_bot
@@ -209,7 +209,9 @@ async def hl_env(tmp_path: Path, prices: list[int]) -> AsyncIterator[HlEnv]:
             next(b for b in config.bots if b.name == BOT),
             config=config,
             exchange=client,
-            dead_man=DeadManSwitch(client, config.dead_man, wall),
+            dead_man=DeadManSwitch(
+                client, config.dead_man, wall, Alerter(EventBus(), wall), Metrics()
+            ),
             bus=bus,
             clock=wall,
             metrics=Metrics(),

@@ -20,7 +20,7 @@ from gridtui.config.schema import PaperMarket, PaperSettings
 from gridtui.core.clock import SimClock
 from gridtui.core.types import OrderRequest, Side, Tif
 from gridtui.exchanges.hyperliquid import signing, wire
-from gridtui.exchanges.hyperliquid.mock_server import MockExchange, start_site
+from gridtui.exchanges.hyperliquid.mock import MockExchange, start_site
 
 D = Decimal
 T0 = 1_700_000_000_000

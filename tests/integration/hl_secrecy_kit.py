@@ -23,7 +23,7 @@ from rich.console import Console
 from gridtui.config.loader import load_config
 from gridtui.config.schema import AppConfig, PaperSettings, VenueKind
 from gridtui.core.clock import RealClock
-from gridtui.exchanges.hyperliquid.mock_server import DEFAULT_MARKETS, MockExchange, start_site
+from gridtui.exchanges.hyperliquid.mock import DEFAULT_MARKETS, MockExchange, start_site
 from gridtui.exchanges.hyperliquid.signing import Signer
 from gridtui.monitoring.logs import configure_logging
 from gridtui.tui.app import GridApp

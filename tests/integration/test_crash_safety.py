@@ -5,7 +5,7 @@ happen. A child process runs the real engine (``crash_child.py``: Supervisor →
 BotOrchestrator) on a file-backed paper venue tuned so fills never stop: a very volatile, fast
 market, a tight 20-level grid, 5 ms market ticks and 20 ms engine cycles. The parent kills it
 with SIGKILL after a seeded random delay, checks what must hold at *any* instant, and restarts it,
-50 times. Then a final start (which is the recovery path: reconcile first) runs in this process
+30 times. Then a final start (which is the recovery path: reconcile first) runs in this process
 and the books are audited against the venue.
 
 Checked after every kill (before any recovery):
@@ -38,6 +38,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import attrs
+import pytest
 
 from gridtui.books import journal_mismatches
 from gridtui.config.loader import load_config
@@ -46,6 +47,7 @@ from gridtui.core.clock import RealClock
 from gridtui.core.events import EventBus
 from gridtui.core.types import OrderStatus
 from gridtui.exchanges.sim import SimExchange, read_state
+from gridtui.monitoring.alerting import Alerter
 from gridtui.monitoring.metrics import Metrics
 from gridtui.orchestrator.bot_orchestrator import BotOrchestrator
 from gridtui.orchestrator.factory import build_bot
@@ -54,10 +56,12 @@ from gridtui.state.accounting import replay
 from gridtui.state.data_dir import PAPER, journal_path
 from gridtui.state.store import Store
 
+pytestmark = pytest.mark.slow
+
 CHILD = Path(__file__).with_name("crash_child.py")
 REPO = Path(__file__).resolve().parents[2]
 SEED = 20240611
-KILLS = 50
+KILLS = 30
 DELAY_S = (0.05, 0.6)
 UP_TIMEOUT_S = 20.0
 BOT, COIN = "crash", "ETH"
@@ -209,7 +213,9 @@ async def _recover_and_audit(config: AppConfig, *, adopt: frozenset[str] = froze
     over as open, neither cancel them nor place their levels again."""
     clock = RealClock()
     exchange = SimExchange(config.venue.paper, clock)  # market not started: nothing moves now
-    dead_man = DeadManSwitch(exchange, config.dead_man, clock)
+    dead_man = DeadManSwitch(
+        exchange, config.dead_man, clock, Alerter(EventBus(), clock), Metrics()
+    )
     components = await build_bot(
         _bot_settings(config),
         config=config,

@@ -1,7 +1,7 @@
 """Issue 8 on the paper venue: reconcile before trading, stops that leave nothing behind, start-up
 that survives the venue, orphans swept, grid orders that never take.
 
-Each test drives the real bot graph (flowkit) with the venue's injected failures
+Each test drives the real bot graph (bot_kit) with the venue's injected failures
 (``SimExchange.fail_next``)."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import asyncio
 import time
 
 import attrs
-from flowkit import (
+from bot_kit import (
     COIN,
     ENGINE,
     OTHER,
@@ -24,8 +24,7 @@ from flowkit import (
 )
 
 from gridtui.core.events import AlertRaised, BotHalted, OrderPlaced, Severity
-from gridtui.core.types import Side, Tif
-from gridtui.orchestrator.bot_orchestrator import BotStatus
+from gridtui.core.types import BotStatus, Side, Tif
 
 
 async def test_no_order_goes_out_until_the_start_up_reconciliation_succeeds(
@@ -40,7 +39,7 @@ async def test_no_order_goes_out_until_the_start_up_reconciliation_succeeds(
             await settle()
             env.clock.advance(1)
             await bot.cycle()
-        assert bot.mark() == D(100)
+        assert bot.c.feed.mark() == D(100)
         assert bot.status is BotStatus.WAITING
         assert env.of_type(OrderPlaced) == []
         assert await env.open_orders() == []

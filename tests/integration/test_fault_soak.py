@@ -17,8 +17,8 @@ Every check is evaluated and all failures are reported together with the figures
 and when they happened, orders left, exit codes, tracebacks, the last log lines).
 
 Seeds: ``DEFAULT_SEEDS`` in the suite; ``GRIDTUI_SOAK_SEEDS="1,2,3,4,5"`` runs those seeds
-instead (an empty value skips the soak). About a minute per seed. (No ``slow`` marker is
-registered in this project, so the seed count is the knob.)
+instead (an empty value skips the soak). About a minute per seed; marked ``slow`` (``pytest -m
+"not slow"`` skips it locally, CI runs it).
 """
 
 from __future__ import annotations
@@ -52,6 +52,8 @@ from soak_kit import (
     wait_for,
     write_config,
 )
+
+pytestmark = pytest.mark.slow
 
 DEFAULT_SEEDS = (11, 23)
 KILLS = 3

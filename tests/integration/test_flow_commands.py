@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import attrs
 import pytest
-from flowkit import (
+from bot_kit import (
     COIN,
     ENGINE,
     OTHER,
@@ -19,10 +19,10 @@ from flowkit import (
 )
 
 from gridtui.core.events import BotCrashed, BotHalted, BotResumed, OrderPlaced
-from gridtui.core.types import Side
+from gridtui.core.types import BotStatus, Side
 from gridtui.exchanges.sim.exchange import SimExchange
 from gridtui.execution.reconciliation_service import ReconcileReport
-from gridtui.orchestrator.bot_orchestrator import BotOrchestrator, BotStatus
+from gridtui.orchestrator.bot_orchestrator import BotOrchestrator
 from gridtui.state.data_dir import PAPER, journal_path
 
 GRID_BOOK = {

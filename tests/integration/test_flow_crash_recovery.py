@@ -12,7 +12,7 @@ from collections import Counter
 from collections.abc import Sequence
 
 import pytest
-from flowkit import D, Env, EnvFactory, running
+from bot_kit import D, Env, EnvFactory, running
 
 from gridtui.core.events import OrderPlaced
 from gridtui.core.types import Order, OrderRequest, OrderStatus, PlaceAck, Side

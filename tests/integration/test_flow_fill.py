@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from flowkit import COIN, D, Env, EnvFactory, running, settle
+from bot_kit import COIN, D, Env, EnvFactory, running, settle
 
 from gridtui.core.events import OrderFilled
 from gridtui.core.types import Side

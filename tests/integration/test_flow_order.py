@@ -3,7 +3,7 @@ exactly the grid the settings ask for (prices and sizes worked out by hand below
 
 from __future__ import annotations
 
-from flowkit import OTHER, D, EnvFactory, running, settle
+from bot_kit import OTHER, D, EnvFactory, running, settle
 
 from gridtui.config.schema import GridSettings, RiskLimits
 from gridtui.core.events import OrderPlaced, OrderRejected

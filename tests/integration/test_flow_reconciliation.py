@@ -8,13 +8,13 @@ cycle repairs, reconciliation repaired, not the REST poller.
 from __future__ import annotations
 
 import attrs
-from flowkit import COIN, ENGINE, OTHER, D, Env, EnvFactory, cloid, running, settle
+from bot_kit import COIN, ENGINE, OTHER, D, Env, EnvFactory, cloid, running, settle
 
 from gridtui.core.events import AlertRaised, OrderPlaced, Reconciled, Severity
-from gridtui.core.types import OrderRequest, OrderStatus, PlaceStatus, Side
+from gridtui.core.types import BotStatus, OrderRequest, OrderStatus, PlaceStatus, Side
 from gridtui.execution.reconciliation_service import ReconcileReport
 from gridtui.execution.rest_poller import MIN_INTERVAL_S
-from gridtui.orchestrator.bot_orchestrator import BotOrchestrator, BotStatus
+from gridtui.orchestrator.bot_orchestrator import BotOrchestrator
 
 FAST = attrs.evolve(ENGINE, reconcile_interval_s=5.0)
 

@@ -12,8 +12,7 @@ from hl_mock_kit import BTC, MASTER, MASTER_KEY, MockClient, hl, order, ws_conne
 
 from gridtui.core.types import Tif
 from gridtui.exchanges.hyperliquid import signing, wire
-from gridtui.exchanges.hyperliquid.mock_faults import Faults
-from gridtui.exchanges.hyperliquid.mock_server import run_mock_exchange
+from gridtui.exchanges.hyperliquid.mock import Faults, run_mock_exchange
 
 __all__ = ["hl"]
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from hl_mock_kit import BTC, MASTER, D, MockClient, cloid, hl, order
 
 from gridtui.core.types import Tif
-from gridtui.exchanges.hyperliquid import mock_info, wire
+from gridtui.exchanges.hyperliquid import wire
+from gridtui.exchanges.hyperliquid.mock import info as mock_info
 
 __all__ = ["hl"]
 

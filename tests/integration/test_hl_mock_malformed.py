@@ -44,7 +44,7 @@ async def _mock_process() -> AsyncIterator[tuple[subprocess.Popen[bytes], str]]:
     code = textwrap.dedent(
         f"""
         import argparse
-        from gridtui.exchanges.hyperliquid.mock_server import run_mock_exchange
+        from gridtui.exchanges.hyperliquid.mock import run_mock_exchange
         run_mock_exchange(argparse.Namespace(host="127.0.0.1", port={port}))
         """
     )

@@ -1,4 +1,4 @@
-"""The mock exchange's runner: ``MockExchange.run`` serves and moves the market on a real clock;
+"""The mock exchange's runner: ``serve`` serves and moves the market on a real clock;
 ``run_mock_exchange`` (the CLI entry) fails cleanly when its port is taken."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import attrs
 from hl_mock_kit import SETTINGS
 
 from gridtui.core.clock import RealClock
-from gridtui.exchanges.hyperliquid.mock_server import MockExchange, run_mock_exchange
+from gridtui.exchanges.hyperliquid.mock import MockExchange, run_mock_exchange, serve
 
 
 def _free_port() -> int:
@@ -26,7 +26,7 @@ async def test_run_serves_and_moves_the_market() -> None:
     fast = attrs.evolve(SETTINGS, tick_interval_s=0.01, speed=3600.0)
     mock = MockExchange(fast, RealClock())
     port = _free_port()
-    task = asyncio.create_task(mock.run("127.0.0.1", port))
+    task = asyncio.create_task(serve(mock, "127.0.0.1", port))
     try:
         async with aiohttp.ClientSession() as http:
             url = f"http://127.0.0.1:{port}/info"

@@ -22,7 +22,7 @@ from hl_mock_kit import (
 from gridtui.core.clock import SimClock
 from gridtui.core.types import Tif
 from gridtui.exchanges.hyperliquid import signing, wire
-from gridtui.exchanges.hyperliquid.mock_server import MockExchange, start_site
+from gridtui.exchanges.hyperliquid.mock import MockExchange, start_site
 
 __all__ = ["hl"]
 

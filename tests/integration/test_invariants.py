@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import attrs
 import pytest
-from flowkit import (
+from bot_kit import (
     COIN,
     ENGINE,
     OTHER,
@@ -26,8 +26,10 @@ from gridtui.core.events import AlertRaised, BreakerTripped, OrderFilled, OrderP
 from gridtui.core.types import Fill, Level, Side
 from gridtui.exchanges.base import FillsReceived
 from gridtui.exchanges.sim.exchange import SimExchange
+from gridtui.execution.grid_builder import REPAIR_EVERY
 from gridtui.orchestrator.factory import BotComponents
 from gridtui.risk.circuit_breaker import BreakerState
+from gridtui.state.accounting import HaltKind
 from gridtui.state.data_dir import PAPER, journal_path
 from gridtui.state.store import SCHEMA_VERSION, JournalWriteError, Store, StoreCorrupted
 
@@ -103,7 +105,7 @@ async def test_position_updates_are_atomic(env: Env, monkeypatch: pytest.MonkeyP
     await asyncio.gather(
         *(apply(f) for f in fills),
         c.state.set_grid_center(D(101)),
-        c.state.set_halted("test"),
+        c.state.halt(HaltKind.MANUAL, "test"),
     )
     after = c.state.get_snapshot()
     assert (after.position, after.fill_count) == (D("0.4"), 21)
@@ -153,14 +155,13 @@ async def test_circuit_breaker_trip_cancels_all_orders(make_env: EnvFactory) -> 
         assert (trip.consecutive_errors, trip.last_error) == (threshold, "venue 502")
 
         placed = len(env.of_type(OrderPlaced))
-        while bot.cycles % 10:  # up to and including the periodic grid repair...
+        for _ in range(REPAIR_EVERY):  # a periodic grid repair among them...
             await bot.cycle()
         assert len(env.of_type(OrderPlaced)) == placed  # ...nothing passes an open breaker
         assert await env.open_orders() == []
 
         env.clock.advance(env.config.breaker.cooldown_s)
-        await bot.cycle()
-        while bot.cycles % 10:  # after the cooldown the repair is the probe, and it succeeds
+        for _ in range(REPAIR_EVERY):  # after the cooldown the repair is the probe, and it succeeds
             await bot.cycle()
         assert bot.c.breaker.state is BreakerState.CLOSED
         assert len(await env.open_orders()) == 6
@@ -360,7 +361,7 @@ async def test_state_not_corrupted_by_a_failure_in_the_middle_of_a_commit(
     with pytest.raises(JournalWriteError):
         c.processor.process_fill(hand_fill(2, Side.SELL, "0.1", "101", at_s=2))
     with pytest.raises(JournalWriteError):
-        await c.state.set_halted("never saved")
+        await c.state.halt(HaltKind.MANUAL, "never saved")
     # the process dies here; a new process opens the same journal
     store = Store(
         journal_path(env.config.data_dir, PAPER, "b1"), venue="paper", bot="b1", coin=COIN

@@ -8,6 +8,7 @@ from cockpit import MakeApp, settle
 from textual.widget import Widget
 from textual.widgets import Static
 
+from gridtui.core.types import BotStatus
 from gridtui.orchestrator.view import idle_view
 from gridtui.tui.widgets.pnl_panel import PnlPanel
 from gridtui.tui.widgets.risk_panel import RiskPanel
@@ -23,7 +24,7 @@ async def test_panels_grow_when_a_layout_pass_ran_between_two_updates(make_app: 
         heights = (figures.size.height, risk.size.height)
         assert heights == (5, 6)  # Position … Last fill; Breaker … Orders
         running = next(v for v in app.supervisor.views() if v.name == app.selected)
-        starting = idle_view(running.name, running.coin, running.venue, "starting", None, 0)
+        starting = idle_view(running.name, running.coin, running.venue, BotStatus.STARTING, None, 0)
 
         # One line each, then a layout pass that measures them before they had an idle turn
         # (another widget's update asked for it and emptied their parents' arrangement caches),

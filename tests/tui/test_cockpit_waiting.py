@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from cockpit import MakeApp, wait_for
 
-from gridtui.orchestrator.bot_orchestrator import BotStatus
+from gridtui.core.types import BotStatus
 from gridtui.tui.widgets.bots_table import STATE_CLASSES, BotsTable
 from gridtui.tui.widgets.grid_ladder import GridLadder
 from gridtui.tui.widgets.risk_panel import RiskPanel

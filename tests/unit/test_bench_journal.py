@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from gridtui.bench import SoakPlan, run_bench, soak_config
+from gridtui.bench import run_bench
+from gridtui.bench.soak import SoakPlan, soak_config
 from gridtui.cli import main
 from gridtui.config.loader import load_config_text
 
@@ -31,6 +32,7 @@ def test_bench_fills_compares_with_plain_sqlite_and_reports_the_stall(
     assert stall.search(out.splitlines()[-1]), out
 
 
+@pytest.mark.slow
 def test_bench_soak_prints_rss_at_start_after_warm_up_and_at_the_end() -> None:
     out = io.StringIO()
     assert run_bench("soak", bots=1, seconds=1.5, speed=600, out=out) == 0

@@ -11,8 +11,11 @@ import re
 
 import pytest
 
-from gridtui.bench import percentile, run_bench
+from gridtui.bench import run_bench
+from gridtui.bench.report import percentile
 from gridtui.cli import main
+
+pytestmark = pytest.mark.slow
 
 NUMBER = r"\d+(?:\.\d+)?"
 MACHINE = re.compile(r"^machine: \d+ cores, \w+ \d+\.\d+\.\d+, .+, SQLite [\d.]+$", re.M)
@@ -64,7 +67,7 @@ def test_percentile_is_nearest_rank() -> None:
 def test_bench_keys_prints_latency_and_cpu_lines() -> None:
     import io
 
-    from gridtui.tui.bench import run_keys_bench
+    from gridtui.bench.keys import run_keys_bench
 
     out = io.StringIO()
     assert run_keys_bench(2, out) == 0
@@ -82,7 +85,7 @@ def test_bench_keys_prints_latency_and_cpu_lines() -> None:
 def test_bench_orders_prints_sign_and_send_rates() -> None:
     import io
 
-    from gridtui.exchanges.hyperliquid.bench import BATCHES, run_orders_bench
+    from gridtui.bench.orders import BATCHES, run_orders_bench
 
     out = io.StringIO()
     assert run_orders_bench(80, out) == 0

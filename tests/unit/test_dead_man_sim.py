@@ -9,8 +9,11 @@ import pytest
 
 from gridtui.config.schema import DeadManSettings, PaperMarket, PaperSettings
 from gridtui.core.clock import SimClock
+from gridtui.core.events import EventBus
 from gridtui.core.types import OrderRequest, PlaceStatus, Side
 from gridtui.exchanges.sim.exchange import SimExchange
+from gridtui.monitoring.alerting import Alerter
+from gridtui.monitoring.metrics import Metrics
 from gridtui.risk.dead_man_switch import DeadManSwitch
 
 
@@ -40,14 +43,16 @@ async def rest_two_orders(venue: SimExchange) -> None:
 async def test_orders_survive_while_refreshed_and_die_when_refreshing_stops(
     venue: SimExchange, clock: SimClock
 ) -> None:
-    switch = DeadManSwitch(venue, DeadManSettings(timeout_s=10.0), clock)
+    switch = DeadManSwitch(
+        venue, DeadManSettings(timeout_s=10.0), clock, Alerter(EventBus(), clock), Metrics()
+    )
     await rest_two_orders(venue)
     for _ in range(3):  # 24 s of refreshing every 8 s: never more than 10 s without one
-        assert await switch.refresh()
+        assert await switch.refresh("b1", "ETH")
         clock.advance(8)
         venue.step(0)
         assert len(await venue.open_orders("ETH")) == 2
-    assert await switch.refresh()
+    assert await switch.refresh("b1", "ETH")
     clock.advance(9.999)
     venue.step(0)
     assert len(await venue.open_orders("ETH")) == 2
@@ -59,9 +64,11 @@ async def test_orders_survive_while_refreshed_and_die_when_refreshing_stops(
 
 
 async def test_disarm_keeps_orders_alive(venue: SimExchange, clock: SimClock) -> None:
-    switch = DeadManSwitch(venue, DeadManSettings(timeout_s=10.0), clock)
+    switch = DeadManSwitch(
+        venue, DeadManSettings(timeout_s=10.0), clock, Alerter(EventBus(), clock), Metrics()
+    )
     await rest_two_orders(venue)
-    await switch.refresh()
+    await switch.refresh("b1", "ETH")
     await switch.disarm()
     clock.advance(60)
     venue.step(0)
@@ -70,8 +77,10 @@ async def test_disarm_keeps_orders_alive(venue: SimExchange, clock: SimClock) ->
 
 async def test_venue_refusal_is_survivable(venue: SimExchange, clock: SimClock) -> None:
     # The venue, like Hyperliquid, refuses a deadline less than 5 s ahead.
-    switch = DeadManSwitch(venue, DeadManSettings(timeout_s=2.0), clock)
-    assert not await switch.refresh()
+    switch = DeadManSwitch(
+        venue, DeadManSettings(timeout_s=2.0), clock, Alerter(EventBus(), clock), Metrics()
+    )
+    assert not await switch.refresh("b1", "ETH")
     assert not switch.healthy
     assert switch.failures == 1
     assert "5 seconds" in (switch.last_error or "")

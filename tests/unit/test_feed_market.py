@@ -86,3 +86,18 @@ def test_staleness_uses_arrival_time_not_venue_timestamp() -> None:
 def test_stale_after_must_be_positive() -> None:
     with pytest.raises(ValueError):
         MarketFeed("ETH", SimClock(), stale_after_s=0)
+
+
+def test_mark_is_the_stream_mid_while_fresh_and_the_polled_mid_while_stale() -> None:
+    feed, clock = make()
+    assert feed.mark() is None
+    feed.on_polled_mid(D(1990))  # the stream never spoke: the poll's price is all there is
+    assert feed.mark() == D(1990) and feed.is_stale()
+    feed.on_mid(D(2000), 1_000_000)
+    assert feed.mark() == D(2000)  # a fresh stream wins over an older poll
+    clock.advance(11.0)
+    feed.on_polled_mid(D(2010))
+    assert feed.mark() == D(2010)
+    assert feed.is_stale()  # a poll never makes the stream look alive
+    feed.on_polled_mid(D(0))  # a glitch is not a price
+    assert feed.mark() == D(2010)

@@ -4,88 +4,54 @@ from __future__ import annotations
 
 import re
 import sqlite3
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
 
-import attrs
 import pytest
+from bot_kit import Env, EnvFactory
 
-from gridtui.config.schema import BreakerSettings, PaperMarket, PaperSettings
-from gridtui.core.clock import SimClock
-from gridtui.core.events import Event, EventBus, OrderPlaced, OrderRejected
+from gridtui.config.schema import BreakerSettings
+from gridtui.core.events import OrderPlaced, OrderRejected
 from gridtui.core.types import Level, OrderRequest, OrderStatus, PlaceAck, Side
-from gridtui.exchanges.sim.exchange import SimExchange
-from gridtui.execution.execution_gateway import ExecutionGateway, SubmitResult, client_order_id
-from gridtui.execution.order_state_machine import OrderStateMachine
-from gridtui.monitoring.metrics import Metrics
-from gridtui.risk.circuit_breaker import BreakerState, CircuitBreaker
-from gridtui.state.shadow_ledger import ShadowLedger
-from gridtui.state.store import Store
+from gridtui.execution.execution_gateway import SubmitResult, client_order_id
+from gridtui.orchestrator.factory import BotComponents
+from gridtui.risk.circuit_breaker import BreakerState
 
 D = Decimal
-T0 = 1_700_000_000_000
 BREAKER = BreakerSettings(error_threshold=3, cooldown_s=5.0, max_cooldown_s=60.0)
-MARKETS = (
-    PaperMarket("BTC", D(100), 2, volatility=0.0),
-    PaperMarket("ETH", D(2000), 3, volatility=0.0),
-)
 BUY_99 = Level(-1, D(99), Side.BUY, D("0.2"))
 SELL_101 = Level(1, D(101), Side.SELL, D("0.2"))
 
 
-@attrs.define
-class Rig:
-    clock: SimClock
-    venue: SimExchange
-    store: Store
-    machine: OrderStateMachine
-    ledger: ShadowLedger
-    breaker: CircuitBreaker
-    gateway: ExecutionGateway
-    events: list[Event]
-    sent: list[list[OrderRequest]]
-    """Every place_orders batch the venue received."""
-
-
-def make_rig(path: Path, venue: SimExchange, clock: SimClock, bot: str = "b1") -> Rig:
-    store = Store(path, venue="paper", bot=bot, coin="BTC")
-    machine = OrderStateMachine()
-    ledger = ShadowLedger(store, machine, clock)
-    breaker = CircuitBreaker(BREAKER, clock)
-    bus = EventBus()
-    events: list[Event] = []
-    bus.subscribe(events.append)
-    gateway = ExecutionGateway(venue, ledger, breaker, bus, clock, Metrics(), bot=bot, coin="BTC")
-    return Rig(clock, venue, store, machine, ledger, breaker, gateway, events, [])
-
-
 @pytest.fixture
-async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
-    clock = SimClock(T0)
-    venue = SimExchange.in_memory(PaperSettings(markets=MARKETS), clock)
-    r = make_rig(tmp_path / "b1.db", venue, clock)
-    place = venue.place_orders
+def env(make_env: EnvFactory) -> Env:
+    return make_env(breaker=BREAKER)  # BTC held at 100, ETH at 2000
+
+
+@pytest.fixture(autouse=True)
+def sent(env: Env) -> list[list[OrderRequest]]:
+    """Every place_orders batch the venue received."""
+    batches: list[list[OrderRequest]] = []
+    place = env.exchange.place_orders
 
     async def recorded(requests: Sequence[OrderRequest]) -> list[PlaceAck]:
-        r.sent.append(list(requests))
+        batches.append(list(requests))
         return await place(requests)
 
-    venue.place_orders = recorded  # type: ignore[method-assign]
-    yield r
-    r.store.close()
-    await venue.close()
+    env.exchange.place_orders = recorded  # type: ignore[method-assign]
+    return batches
 
 
 async def test_intent_is_journaled_before_the_exchange_sees_the_order(
-    rig: Rig, monkeypatch: pytest.MonkeyPatch
+    env: Env, bot: BotComponents, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     seen: list[tuple[str, str]] = []
-    place = rig.venue.place_orders
+    place = env.exchange.place_orders
 
     async def looking(requests: Sequence[OrderRequest]) -> list[PlaceAck]:
         # read the journal from another connection, as a restarted process would
-        with sqlite3.connect(rig.store.path) as other:
+        with sqlite3.connect(bot.store.path) as other:
             for request in requests:
                 intent = other.execute(
                     "SELECT COUNT(*) FROM intents WHERE client_id = ?", (request.client_id,)
@@ -96,8 +62,8 @@ async def test_intent_is_journaled_before_the_exchange_sees_the_order(
                 seen.append((f"intents={intent}", status[0] if status else "no order row"))
         return await place(requests)
 
-    monkeypatch.setattr(rig.venue, "place_orders", looking)
-    results = await rig.gateway.submit_levels([BUY_99, SELL_101])
+    monkeypatch.setattr(env.exchange, "place_orders", looking)
+    results = await bot.gateway.submit_levels([BUY_99, SELL_101])
     assert all(r.success for r in results)
     assert seen == [("intents=1", "pending_submit")] * 2
 
@@ -115,38 +81,39 @@ def test_client_ids_are_deterministic() -> None:
 
 
 async def test_same_level_gets_the_same_id_in_a_fresh_journal_and_a_new_one_per_generation(
-    rig: Rig, tmp_path: Path
+    env: Env, bot: BotComponents, tmp_path: Path
 ) -> None:
-    first = await rig.gateway.submit_level(BUY_99)
+    first = await bot.gateway.submit_level(BUY_99)
     assert first.client_id == client_order_id("b1", -1, 0)
-    await rig.gateway.cancel(first.client_id)
-    second = await rig.gateway.submit_level(BUY_99)
+    await bot.gateway.cancel(first.client_id)
+    second = await bot.gateway.submit_level(BUY_99)
     assert second.client_id == client_order_id("b1", -1, 1)
 
     # another process with an empty journal derives the same id for the same level/generation
-    other = make_rig(tmp_path / "elsewhere.db", rig.venue, rig.clock)
+    other = await env.build(data_dir=tmp_path / "elsewhere")
     assert other.gateway.request_for(BUY_99)[0].client_id == first.client_id
-    other.store.close()
+    other.close()
     # the same journal reopened (a restart) continues the generations: no id is reused
-    rig.store.close()
-    reopened = make_rig(rig.store.path, rig.venue, rig.clock)
-    rig.store = reopened.store
+    bot.close()
+    reopened = await env.build()
     third = await reopened.gateway.submit_level(BUY_99)
     assert third.client_id == client_order_id("b1", -1, 2)
 
 
-async def test_resting_ack_marks_the_order_open_with_its_exchange_id(rig: Rig) -> None:
-    result = await rig.gateway.submit_level(BUY_99)
-    on_venue = await rig.venue.order_status(client_id=result.client_id)
+async def test_resting_ack_marks_the_order_open_with_its_exchange_id(
+    env: Env, bot: BotComponents
+) -> None:
+    result = await bot.gateway.submit_level(BUY_99)
+    on_venue = await env.exchange.order_status(client_id=result.client_id)
     assert on_venue is not None and on_venue.status is OrderStatus.OPEN
     assert result == SubmitResult(
         True, result.client_id, OrderStatus.OPEN, exchange_id=on_venue.exchange_id
     )
-    tracked = rig.ledger.get(result.client_id)
+    tracked = bot.ledger.get(result.client_id)
     assert tracked is not None
     assert (tracked.status, tracked.exchange_id) == (OrderStatus.OPEN, on_venue.exchange_id)
-    assert rig.store.order(result.client_id).exchange_id == on_venue.exchange_id  # type: ignore[union-attr]
-    (placed,) = [e for e in rig.events if isinstance(e, OrderPlaced)]
+    assert bot.store.order(result.client_id).exchange_id == on_venue.exchange_id  # type: ignore[union-attr]
+    (placed,) = [e for e in env.events if isinstance(e, OrderPlaced)]
     assert (placed.exchange_id, placed.grid_level, placed.price) == (
         on_venue.exchange_id,
         -1,
@@ -154,9 +121,11 @@ async def test_resting_ack_marks_the_order_open_with_its_exchange_id(rig: Rig) -
     )
 
 
-async def test_per_order_rejection_is_a_failed_result_not_an_exception(rig: Rig) -> None:
+async def test_per_order_rejection_is_a_failed_result_not_an_exception(
+    env: Env, bot: BotComponents
+) -> None:
     tiny = Level(-2, D(98), Side.BUY, D("0.1"))  # $9.80: under the venue's $10 minimum
-    rejected, accepted = await rig.gateway.submit_levels([tiny, BUY_99])
+    rejected, accepted = await bot.gateway.submit_levels([tiny, BUY_99])
     assert rejected == SubmitResult(
         False,
         client_order_id("b1", -2, 0),
@@ -164,56 +133,63 @@ async def test_per_order_rejection_is_a_failed_result_not_an_exception(rig: Rig)
         error="Order must have minimum value of $10.",
     )
     assert accepted.success and accepted.status is OrderStatus.OPEN
-    assert rig.ledger.get(rejected.client_id).status is OrderStatus.REJECTED  # type: ignore[union-attr]
-    (event,) = [e for e in rig.events if isinstance(e, OrderRejected)]
+    assert bot.ledger.get(rejected.client_id).status is OrderStatus.REJECTED  # type: ignore[union-attr]
+    (event,) = [e for e in env.events if isinstance(e, OrderRejected)]
     assert event.reason == "Order must have minimum value of $10."
-    assert rig.breaker.consecutive_errors == 0  # the venue answered: not an API failure
+    assert bot.breaker.consecutive_errors == 0  # the venue answered: not an API failure
 
 
 async def test_exchange_error_leaves_the_order_unknown_and_counts_a_breaker_failure(
-    rig: Rig,
+    env: Env,
+    bot: BotComponents,
 ) -> None:
-    rig.venue.fail_next(1, "gateway timeout", calls={"place_orders"})
-    result = await rig.gateway.submit_level(BUY_99)
+    env.exchange.fail_next(1, "gateway timeout", calls={"place_orders"})
+    result = await bot.gateway.submit_level(BUY_99)
     assert result == SubmitResult(
         False, client_order_id("b1", -1, 0), OrderStatus.UNKNOWN, error="gateway timeout"
     )
-    assert rig.ledger.get(result.client_id).status is OrderStatus.UNKNOWN  # type: ignore[union-attr]
-    assert rig.breaker.consecutive_errors == 1
-    assert rig.breaker.state is BreakerState.CLOSED
+    assert bot.ledger.get(result.client_id).status is OrderStatus.UNKNOWN  # type: ignore[union-attr]
+    assert bot.breaker.consecutive_errors == 1
+    assert bot.breaker.state is BreakerState.CLOSED
     # the outcome is settled by asking the venue: it never got the order
-    assert await rig.gateway.resolve(result.client_id) is OrderStatus.REJECTED
+    assert await bot.gateway.resolve(result.client_id) is OrderStatus.REJECTED
 
 
-async def test_open_breaker_refuses_without_calling_the_exchange(rig: Rig) -> None:
+async def test_open_breaker_refuses_without_calling_the_exchange(
+    env: Env, sent: list[list[OrderRequest]], bot: BotComponents
+) -> None:
     for _ in range(BREAKER.error_threshold):
-        rig.breaker.record_failure("venue down")
-    assert rig.breaker.state is BreakerState.OPEN
-    results = await rig.gateway.submit_levels([BUY_99, SELL_101])
+        bot.breaker.record_failure("venue down")
+    assert bot.breaker.state is BreakerState.OPEN
+    results = await bot.gateway.submit_levels([BUY_99, SELL_101])
     assert [(r.success, r.status, r.error) for r in results] == [
         (False, OrderStatus.REJECTED, "circuit breaker open")
     ] * 2
-    assert rig.sent == []
-    assert rig.store.orders() == []  # nothing journaled either
+    assert sent == []
+    assert bot.store.orders() == []  # nothing journaled either
 
-    rig.clock.advance(BREAKER.cooldown_s)  # half-open: one probe goes through and closes it
-    assert (await rig.gateway.submit_level(BUY_99)).success
-    assert rig.breaker.state is BreakerState.CLOSED
-    assert len(rig.sent) == 1
+    env.clock.advance(BREAKER.cooldown_s)  # half-open: one probe goes through and closes it
+    assert (await bot.gateway.submit_level(BUY_99)).success
+    assert bot.breaker.state is BreakerState.CLOSED
+    assert len(sent) == 1
 
 
-async def test_a_batch_is_one_exchange_call(rig: Rig) -> None:
+async def test_a_batch_is_one_exchange_call(
+    sent: list[list[OrderRequest]], bot: BotComponents
+) -> None:
     levels = [BUY_99, SELL_101, Level(2, D(102), Side.SELL, D("0.2"))]
-    results = await rig.gateway.submit_levels(levels)
+    results = await bot.gateway.submit_levels(levels)
     assert [r.success for r in results] == [True] * 3
-    assert [[r.price for r in batch] for batch in rig.sent] == [[D(99), D(101), D(102)]]
+    assert [[r.price for r in batch] for batch in sent] == [[D(99), D(101), D(102)]]
 
 
-async def test_breaker_trip_during_a_submit_counts_no_illegal_transition(rig: Rig) -> None:
-    rig.venue.fail_next(BREAKER.error_threshold, "venue 503", calls={"place_orders"})
-    results = [await rig.gateway.submit_level(BUY_99) for _ in range(BREAKER.error_threshold)]
-    assert rig.breaker.state is BreakerState.OPEN
+async def test_breaker_trip_during_a_submit_counts_no_illegal_transition(
+    env: Env, bot: BotComponents
+) -> None:
+    env.exchange.fail_next(BREAKER.error_threshold, "venue 503", calls={"place_orders"})
+    results = [await bot.gateway.submit_level(BUY_99) for _ in range(BREAKER.error_threshold)]
+    assert bot.breaker.state is BreakerState.OPEN
     assert {r.status for r in results} == {OrderStatus.UNKNOWN}
     # the trip's cancel-all asked the venue about each one: none was ever placed
-    assert {rig.ledger.get(r.client_id).status for r in results} == {OrderStatus.REJECTED}  # type: ignore[union-attr]
-    assert rig.machine.illegal_count == 0
+    assert {bot.ledger.get(r.client_id).status for r in results} == {OrderStatus.REJECTED}  # type: ignore[union-attr]
+    assert bot.machine.illegal_count == 0

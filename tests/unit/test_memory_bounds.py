@@ -11,25 +11,20 @@ from __future__ import annotations
 from decimal import Decimal
 from pathlib import Path
 
-from gridtui.core.clock import SimClock
-from gridtui.core.events import EventBus
+from bot_kit import use_dedup
+
 from gridtui.core.types import Fill, OrderRequest, OrderStatus, Side
 from gridtui.execution.fill_deduplicator import RECENT_FILL_KEYS, FillDeduplicator
-from gridtui.execution.fill_processor import FillProcessor
-from gridtui.execution.order_state_machine import OrderStateMachine
+from gridtui.orchestrator.factory import BotComponents
 from gridtui.orchestrator.view import RECENT_FILLS, FillTape
-from gridtui.state.shadow_ledger import ShadowLedger
-from gridtui.state.state_manager import StateManager
 from gridtui.state.store import CACHE_KIB, Store
 
 D = Decimal
 T0 = 1_700_000_000_000
 
 
-def test_the_deduplicator_keeps_only_the_most_recent_keys(tmp_path: Path) -> None:
-    store = Store(tmp_path / "b1.db", venue="paper", bot="b1", coin="BTC")
-    clock = SimClock(T0)
-    state = StateManager(store, clock, bot="b1", coin="BTC")
+def test_the_deduplicator_keeps_only_the_most_recent_keys(bot: BotComponents) -> None:
+    store, state = bot.store, bot.state
     fills = [
         Fill("paper", "BTC", tid, 1, None, Side.BUY, D("100"), D("0.01"), D("0"), T0 + tid)
         for tid in range(1, 51)
@@ -45,18 +40,15 @@ def test_the_deduplicator_keeps_only_the_most_recent_keys(tmp_path: Path) -> Non
         assert len(seeded) <= 10
     assert seeded.seen(("paper", "BTC", 1099)) and not seeded.seen(("paper", "BTC", 1089))
     assert len(FillDeduplicator(store)) == 50 <= RECENT_FILL_KEYS
-    store.close()
 
 
-def test_a_long_run_of_orders_and_fills_keeps_only_live_orders_in_memory(tmp_path: Path) -> None:
+def test_a_long_run_of_orders_and_fills_keeps_only_live_orders_in_memory(
+    bot: BotComponents,
+) -> None:
     """1000 orders placed, filled (partly, then fully) or canceled: the ledger's memory ends
     with the few still live, and every finished order is still found through the store."""
-    store = Store(tmp_path / "b1.db", venue="paper", bot="b1", coin="BTC")
-    clock = SimClock(T0)
-    state = StateManager(store, clock, bot="b1", coin="BTC")
-    ledger = ShadowLedger(store, OrderStateMachine(), clock)
-    dedup = FillDeduplicator(store, capacity=64)
-    processor = FillProcessor(state, dedup, ledger, EventBus(), clock)
+    state, ledger, processor = bot.state, bot.ledger, bot.processor
+    dedup = use_dedup(bot, FillDeduplicator(bot.store, capacity=64))
     tape = FillTape()
     tid = 0
     for n in range(1000):
@@ -64,10 +56,10 @@ def test_a_long_run_of_orders_and_fills_keeps_only_live_orders_in_memory(tmp_pat
         side = Side.BUY if n % 2 == 0 else Side.SELL
         ledger.add_pending(OrderRequest("BTC", side, D("100"), D("0.02"), cid), level=n % 7,
                            generation=n)  # fmt: skip
-        ledger.mark(cid, OrderStatus.OPEN, exchange_id=n)
+        ledger.on_ack(cid, n)
         if n % 5 == 0:
-            ledger.mark(cid, OrderStatus.PENDING_CANCEL)
-            ledger.mark(cid, OrderStatus.CANCELED)
+            ledger.on_cancel_requested(cid)
+            ledger.on_cancel_ack(cid, None)
             continue
         burst = []
         for _ in range(2):
@@ -88,7 +80,6 @@ def test_a_long_run_of_orders_and_fills_keeps_only_live_orders_in_memory(tmp_pat
     assert not dedup.seen(first.key)
     assert processor.process_fill(first).duplicate
     assert state.get_snapshot().fill_count == tid
-    store.close()
 
 
 def test_the_journal_page_cache_is_capped(tmp_path: Path) -> None:

@@ -7,8 +7,8 @@ import logging
 import pytest
 
 from gridtui.core.clock import SimClock
-from gridtui.core.events import AlertRaised, Event, EventBus, Severity
-from gridtui.monitoring.alerting import Alerter, AlertKind
+from gridtui.core.events import AlertKind, AlertRaised, Event, EventBus, Severity
+from gridtui.monitoring.alerting import Alerter
 
 
 @pytest.fixture
@@ -56,7 +56,7 @@ def test_alert_is_logged_with_fields_and_published(
     assert seen == [event]
     assert isinstance(event, AlertRaised)
     assert event.timestamp_ms == 1_700_000_125_956
-    assert type(event.kind) is str and event.kind == "position_drift"
+    assert event.kind is AlertKind.POSITION_DRIFT and event.to_dict()["kind"] == "position_drift"
     (record,) = [r for r in caplog.records if r.name == "gridtui.alerts"]
     assert record.event_fields == {  # type: ignore[attr-defined]
         "event": "alert_raised",

@@ -10,7 +10,7 @@ from gridtui.config.schema import RiskLimits
 from gridtui.core.clock import UTC_DAY_MS, SimClock, utc_day
 from gridtui.core.types import OrderRequest, Side
 from gridtui.risk.risk_engine import RiskEngine, RiskKind
-from gridtui.state.accounting import BotState
+from gridtui.state.accounting import BotState, HaltKind
 
 START_MS = 1_700_000_000_000
 CID = "0x" + "0" * 32
@@ -48,7 +48,7 @@ def test_a_halted_bot_may_not_place_orders() -> None:
     assert not decision.allowed
     assert decision.kind is RiskKind.HALTED
     assert "drawdown: x" in decision.reason
-    assert not decision.halt
+    assert decision.halt is None
 
 
 def test_open_order_count_refuses_at_the_limit() -> None:
@@ -145,7 +145,7 @@ def test_drawdown_from_peak_halts_beyond_the_limit() -> None:
     assert risk.peak_equity == D(0)
     assert risk.check_equity(st, D(1500)).allowed  # exactly 500 down
     decision = risk.check_equity(st, D("1499.99"))
-    assert not decision.allowed and decision.halt
+    assert not decision.allowed and decision.halt is HaltKind.DRAWDOWN
     assert decision.kind is RiskKind.DRAWDOWN
     assert decision.reason.startswith("drawdown")
     assert "500.01" in decision.reason
@@ -166,7 +166,7 @@ def test_daily_loss_counts_todays_realized_plus_unrealized() -> None:
     st = state(daily_realized=D(-250), daily_day=today, position=D(1), avg_entry=D(2000))
     assert risk.check_equity(st, D(1950)).allowed  # -250 - 50 = -300: at the limit
     decision = risk.check_equity(st, D("1949.99"))
-    assert decision.kind is RiskKind.DAILY_LOSS and decision.halt
+    assert decision.kind is RiskKind.DAILY_LOSS and decision.halt is HaltKind.DAILY_LOSS
     assert decision.reason.startswith("daily_loss")
     yesterday = attrs.evolve(st, daily_day=today - 1)
     assert risk.check_equity(yesterday, D("1949.99")).allowed
@@ -177,13 +177,16 @@ def test_auto_resume_only_for_daily_loss_on_a_later_utc_day() -> None:
     st = state(daily_realized=D(-400), daily_day=utc_day(clock.now_ms()))
     decision = risk.check_equity(st, D(2000))
     halted_at = clock.now_ms()
-    halted = state(halted=True, halt_reason=decision.reason, halted_at_ms=halted_at)
+    assert decision.halt is HaltKind.DAILY_LOSS
+    halted = state(
+        halted=True, halt_reason=decision.reason, halted_at_ms=halted_at, halt_kind=decision.halt
+    )
     next_midnight = (utc_day(halted_at) + 1) * UTC_DAY_MS
     assert not risk.auto_resume_due(halted, halted_at + 1000)
     assert not risk.auto_resume_due(halted, next_midnight - 1)
     assert risk.auto_resume_due(halted, next_midnight)
-    drawdown = attrs.evolve(halted, halt_reason="drawdown: equity …")
+    drawdown = attrs.evolve(halted, halt_kind=HaltKind.DRAWDOWN)
     assert not risk.auto_resume_due(drawdown, next_midnight + UTC_DAY_MS)
-    manual = attrs.evolve(halted, halt_reason=None)
+    manual = attrs.evolve(halted, halt_kind=HaltKind.MANUAL, halt_reason="daily_loss looked bad")
     assert not risk.auto_resume_due(manual, next_midnight)
     assert not risk.auto_resume_due(state(), next_midnight)

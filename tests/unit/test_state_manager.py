@@ -10,6 +10,7 @@ import pytest
 
 from gridtui.core.clock import UTC_DAY_MS, SimClock
 from gridtui.core.types import Fill, Side
+from gridtui.state.accounting import HaltKind
 from gridtui.state.state_manager import StateManager
 from gridtui.state.store import JournalWriteError, Store
 
@@ -125,20 +126,21 @@ async def test_async_fill_and_halt_survive_a_restart(tmp_path: Path, clock: SimC
     assert await first.apply_fill(fill(1, Side.SELL, "1", "100")) is not None
     assert await first.apply_fill(fill(1, Side.SELL, "1", "100")) is None
     clock.advance(5)
-    await first.set_halted("daily loss limit")
+    await first.halt(HaltKind.DAILY_LOSS, "daily loss limit")
     await first.set_grid_center(D("100.5"))
     first.store.close()
 
     second = open_manager(tmp_path / "b1.db", clock)
     state = second.get_snapshot()
-    assert (state.halted, state.halt_reason, state.halted_at_ms) == (
+    assert (state.halted, state.halt_kind, state.halt_reason, state.halted_at_ms) == (
         True,
+        HaltKind.DAILY_LOSS,
         "daily loss limit",
         T0 + 5_000,
     )
     assert state.grid_center == D("100.5")
     assert state.position == D("-1")
-    await second.set_halted(None)
+    await second.resume()
     await second.set_grid_center(None)
     resumed = second.store.load_state()
     second.store.close()

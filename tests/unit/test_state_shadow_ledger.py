@@ -9,7 +9,7 @@ import pytest
 
 from gridtui.core.clock import SimClock
 from gridtui.core.types import OrderRequest, OrderStatus, Side
-from gridtui.execution.order_state_machine import OrderStateMachine
+from gridtui.state.order_state_machine import OrderStateMachine
 from gridtui.state.shadow_ledger import ShadowLedger
 from gridtui.state.store import Store
 
@@ -60,7 +60,7 @@ def test_mark_open_is_persisted_and_reloaded(
 ) -> None:
     ledger.add_pending(req(), level=1, generation=0)
     clock.advance(1)
-    assert ledger.mark(CID, OrderStatus.OPEN, exchange_id=4242) is True
+    assert ledger.on_ack(CID, 4242) is True
     assert ledger.by_exchange_id(4242).status is OrderStatus.OPEN  # type: ignore[union-attr]
     reloaded = ShadowLedger(store, machine, clock)
     (tracked,) = reloaded.live()
@@ -73,12 +73,12 @@ def test_mark_open_is_persisted_and_reloaded(
     assert reloaded.by_exchange_id(4242) == tracked
 
 
-def test_illegal_mark_is_refused_counted_and_not_applied(
+def test_a_refused_fact_is_counted_and_not_applied(
     ledger: ShadowLedger, store: Store, machine: OrderStateMachine
 ) -> None:
     ledger.add_pending(req(), level=1, generation=0)
-    ledger.mark(CID, OrderStatus.OPEN, exchange_id=1)
-    assert ledger.mark(CID, OrderStatus.PENDING_SUBMIT) is False
+    ledger.on_ack(CID, 1)
+    assert ledger.on_reject(CID, "late reject of a resting order") is False
     assert machine.illegal_count == 1
     assert ledger.get(CID).status is OrderStatus.OPEN  # type: ignore[union-attr]
     assert store.order(CID).status is OrderStatus.OPEN  # type: ignore[union-attr]
@@ -88,7 +88,7 @@ def test_fills_move_to_partial_then_filled_and_forget_from_memory(
     ledger: ShadowLedger, store: Store
 ) -> None:
     ledger.add_pending(req(size="2"), level=1, generation=0)
-    ledger.mark(CID, OrderStatus.OPEN, exchange_id=9)
+    ledger.on_ack(CID, 9)
     assert ledger.on_fill(CID, D("0.5")) is OrderStatus.PARTIALLY_FILLED
     assert ledger.get(CID).filled == D("0.5")  # type: ignore[union-attr]
     assert ledger.on_fill(CID, D("1.5")) is OrderStatus.FILLED
@@ -104,9 +104,9 @@ def test_late_fill_of_a_canceled_order_keeps_it_canceled(
     ledger: ShadowLedger, store: Store, machine: OrderStateMachine
 ) -> None:
     ledger.add_pending(req(), level=1, generation=0)
-    ledger.mark(CID, OrderStatus.OPEN, exchange_id=9)
-    ledger.mark(CID, OrderStatus.PENDING_CANCEL)
-    ledger.mark(CID, OrderStatus.CANCELED)
+    ledger.on_ack(CID, 9)
+    ledger.on_cancel_requested(CID)
+    ledger.on_cancel_ack(CID, None)
     assert ledger.live_count() == 0
     assert ledger.on_fill(CID, D("0.3")) is OrderStatus.CANCELED
     record = store.order(CID)
@@ -121,7 +121,7 @@ def test_fill_of_a_rejected_order_is_counted_illegal(
     ledger: ShadowLedger, machine: OrderStateMachine
 ) -> None:
     ledger.add_pending(req(), level=1, generation=0)
-    ledger.mark(CID, OrderStatus.REJECTED, error="post only would cross")
+    ledger.on_reject(CID, "post only would cross")
     assert ledger.on_fill(CID, D("1")) is OrderStatus.REJECTED
     assert machine.illegal_count == 1
 
@@ -131,7 +131,7 @@ def test_ack_after_fill_records_exchange_id_without_going_back(
 ) -> None:
     ledger.add_pending(req(), level=1, generation=0)
     assert ledger.on_fill(CID, D("1")) is OrderStatus.PARTIALLY_FILLED  # fill beat the ack
-    assert ledger.mark(CID, OrderStatus.OPEN, exchange_id=77) is True
+    assert ledger.on_ack(CID, 77) is True
     tracked = ledger.get(CID)
     assert tracked is not None
     assert (tracked.status, tracked.exchange_id) == (OrderStatus.PARTIALLY_FILLED, 77)
@@ -141,15 +141,15 @@ def test_ack_after_fill_records_exchange_id_without_going_back(
 
 def test_repeated_report_is_idempotent(ledger: ShadowLedger, machine: OrderStateMachine) -> None:
     ledger.add_pending(req(), level=1, generation=0)
-    assert ledger.mark(CID, OrderStatus.OPEN, exchange_id=5)
-    assert ledger.mark(CID, OrderStatus.OPEN)
+    assert ledger.on_ack(CID, 5)
+    assert ledger.on_report(CID, OrderStatus.OPEN)
     assert ledger.get(CID).exchange_id == 5  # type: ignore[union-attr]
     assert machine.illegal_count == 0
 
 
 def test_unknown_client_id(ledger: ShadowLedger, machine: OrderStateMachine) -> None:
     assert ledger.on_fill(CID2, D("1")) is None
-    assert ledger.mark(CID2, OrderStatus.OPEN) is False
+    assert ledger.on_report(CID2, OrderStatus.OPEN) is False
     assert ledger.get(CID2) is None and ledger.by_exchange_id(123) is None
     assert machine.illegal_count == 0
 
@@ -158,11 +158,11 @@ def test_resend_returns_the_live_order_but_a_finished_id_is_refused(
     ledger: ShadowLedger, store: Store
 ) -> None:
     first = ledger.add_pending(req(), level=1, generation=0)
-    ledger.mark(CID, OrderStatus.UNKNOWN)
+    ledger.on_send_failed(CID, "timeout")
     again = ledger.add_pending(req(), level=1, generation=0)
     assert again.status is OrderStatus.UNKNOWN and again.created_ms == first.created_ms
     assert ledger.live_count() == 1
-    ledger.mark(CID, OrderStatus.CANCELED)
+    ledger.on_cancel_ack(CID, None)
     with pytest.raises(ValueError):
         ledger.add_pending(req(), level=1, generation=0)
     assert ledger.live_count() == 0
@@ -173,10 +173,10 @@ def test_open_report_for_a_finished_order_is_refused(
     ledger: ShadowLedger, store: Store, machine: OrderStateMachine
 ) -> None:
     ledger.add_pending(req(size="1"), level=1, generation=0)
-    ledger.mark(CID, OrderStatus.OPEN, exchange_id=8)
+    ledger.on_ack(CID, 8)
     assert ledger.on_fill(CID, D("1")) is OrderStatus.FILLED
     # The exchange still lists it as resting: our books disagree, so the caller must act on it.
-    assert ledger.mark(CID, OrderStatus.OPEN, exchange_id=8) is False
+    assert ledger.on_report(CID, OrderStatus.OPEN, exchange_id=8) is False
     assert machine.illegal_count == 1
     assert store.order(CID).status is OrderStatus.FILLED  # type: ignore[union-attr]
     assert ledger.live_count() == 0

@@ -14,15 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from bot_kit import Env, EnvFactory
 
-from gridtui.core.clock import SimClock
-from gridtui.core.events import EventBus
-from gridtui.core.types import Fill, OrderRequest, OrderStatus, Side
-from gridtui.execution.fill_deduplicator import FillDeduplicator
-from gridtui.execution.fill_processor import FillProcessor
-from gridtui.execution.order_state_machine import OrderStateMachine
-from gridtui.state.shadow_ledger import ShadowLedger
-from gridtui.state.state_manager import StateManager
+from gridtui.core.types import Fill, OrderRequest, Side
+from gridtui.orchestrator.factory import BotComponents
 from gridtui.state.store import JournalWriteError, Store, StoreError
 
 D = Decimal
@@ -47,29 +42,30 @@ class FailingConnection:
         return getattr(self._conn, name)
 
 
-class Rig:
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        clock = SimClock(T0 + 5_000)
-        self.store = Store(path, venue="paper", bot="b1", coin="BTC")
-        self.state = StateManager(self.store, clock, bot="b1", coin="BTC")
-        self.ledger = ShadowLedger(self.store, OrderStateMachine(), clock)
-        self.dedup = FillDeduplicator(self.store)
-        self.processor = FillProcessor(self.state, self.dedup, self.ledger, EventBus(), clock)
-        request = OrderRequest("BTC", Side.BUY, D("100"), D("5"), CID)
-        self.ledger.add_pending(request, level=-1, generation=0)
-        self.ledger.mark(CID, OrderStatus.OPEN, exchange_id=77)
+@pytest.fixture
+def env(make_env: EnvFactory) -> Env:
+    return make_env(start_ms=T0 + 5_000)
 
-    def memory(self) -> tuple[object, ...]:
-        return (self.state.get_snapshot(), tuple(self.ledger.live()), len(self.dedup))
 
-    def disk(self) -> tuple[object, ...]:
-        with sqlite3.connect(self.path) as other:
-            return (
-                other.execute("SELECT COUNT(*) FROM fills").fetchone(),
-                other.execute("SELECT position, fill_count, crc FROM state").fetchone(),
-                other.execute("SELECT status, filled FROM orders").fetchall(),
-            )
+@pytest.fixture(autouse=True)
+def resting(bot: BotComponents) -> None:
+    """Every test's bot has one buy (exchange id 77) resting."""
+    request = OrderRequest("BTC", Side.BUY, D("100"), D("5"), CID)
+    bot.ledger.add_pending(request, level=-1, generation=0)
+    bot.ledger.on_ack(CID, 77)
+
+
+def in_memory(bot: BotComponents) -> tuple[object, ...]:
+    return (bot.state.get_snapshot(), tuple(bot.ledger.live()), len(bot.dedup))
+
+
+def on_disk(bot: BotComponents) -> tuple[object, ...]:
+    with sqlite3.connect(bot.store.path) as other:
+        return (
+            other.execute("SELECT COUNT(*) FROM fills").fetchone(),
+            other.execute("SELECT position, fill_count, crc FROM state").fetchone(),
+            other.execute("SELECT status, filled FROM orders").fetchall(),
+        )
 
 
 def fills() -> list[Fill]:
@@ -83,76 +79,71 @@ def small_fill(tid: int) -> Fill:
     return Fill("paper", "BTC", tid, 77, CID, Side.BUY, D("100"), D("0.01"), D("0"), T0 + tid)
 
 
-@pytest.fixture
-def rig(tmp_path: Path):  # type: ignore[no-untyped-def]
-    r = Rig(tmp_path / "b1.db")
-    yield r
-    r.store.close()
-
-
 def assert_one_line_naming(
-    err: pytest.ExceptionInfo[JournalWriteError], rig: Rig, cause: str
+    err: pytest.ExceptionInfo[JournalWriteError], bot: BotComponents, cause: str
 ) -> None:
     message = str(err.value)
     assert "\n" not in message
-    assert str(rig.path) in message and cause in message
+    assert str(bot.store.path) in message and cause in message
     assert isinstance(err.value, StoreError)
 
 
-def test_disk_full_raises_journal_write_error_and_changes_nothing(rig: Rig) -> None:
-    memory, disk = rig.memory(), rig.disk()
-    pages = rig.store._conn.execute("PRAGMA page_count").fetchone()[0]
-    rig.store._conn.execute(f"PRAGMA max_page_count = {pages}")  # SQLite's own "disk full"
+def test_disk_full_raises_journal_write_error_and_changes_nothing(bot: BotComponents) -> None:
+    memory, disk = in_memory(bot), on_disk(bot)
+    pages = bot.store._conn.execute("PRAGMA page_count").fetchone()[0]
+    bot.store._conn.execute(f"PRAGMA max_page_count = {pages}")  # SQLite's own "disk full"
     batch = [*fills(), *(small_fill(tid) for tid in range(3, 400))]
     with pytest.raises(JournalWriteError) as err:
-        rig.processor.process_fills(batch)
-    assert_one_line_naming(err, rig, "database or disk is full")
+        bot.processor.process_fills(batch)
+    assert_one_line_naming(err, bot, "database or disk is full")
     assert "free space" in str(err.value)
-    assert not rig.store._conn.in_transaction
-    assert rig.memory() == memory and rig.disk() == disk
+    assert not bot.store._conn.in_transaction
+    assert in_memory(bot) == memory and on_disk(bot) == disk
 
-    rig.store._conn.execute(f"PRAGMA max_page_count = {10 * pages}")  # space freed: retry works
-    assert all(r.applied for r in rig.processor.process_fills(batch))
-    assert rig.state.get_snapshot().fill_count == len(batch)
+    bot.store._conn.execute(f"PRAGMA max_page_count = {10 * pages}")  # space freed: retry works
+    assert all(r.applied for r in bot.processor.process_fills(batch))
+    assert bot.state.get_snapshot().fill_count == len(batch)
 
 
-def test_a_read_only_journal_raises_journal_write_error(rig: Rig) -> None:
-    memory, disk = rig.memory(), rig.disk()
-    rig.store._conn.execute("PRAGMA query_only = ON")  # writes refused as on a read-only mount
+def test_a_read_only_journal_raises_journal_write_error(bot: BotComponents) -> None:
+    memory, disk = in_memory(bot), on_disk(bot)
+    bot.store._conn.execute("PRAGMA query_only = ON")  # writes refused as on a read-only mount
     with pytest.raises(JournalWriteError) as err:
-        rig.processor.process_fills(fills())
-    assert_one_line_naming(err, rig, "readonly")
-    assert rig.memory() == memory and rig.disk() == disk
+        bot.processor.process_fills(fills())
+    assert_one_line_naming(err, bot, "readonly")
+    assert in_memory(bot) == memory and on_disk(bot) == disk
 
 
 @pytest.mark.parametrize("failing", ["COMMIT", "INSERT OR REPLACE INTO state", "UPDATE orders"])
-def test_an_io_error_anywhere_in_the_transaction_rolls_it_back(rig: Rig, failing: str) -> None:
-    memory, disk = rig.memory(), rig.disk()
-    real = rig.store._conn
-    rig.store._conn = FailingConnection(  # type: ignore[assignment]
+def test_an_io_error_anywhere_in_the_transaction_rolls_it_back(
+    bot: BotComponents, failing: str
+) -> None:
+    memory, disk = in_memory(bot), on_disk(bot)
+    real = bot.store._conn
+    bot.store._conn = FailingConnection(  # type: ignore[assignment]
         real, lambda sql: sql.startswith(failing), "disk I/O error"
     )
     with pytest.raises(JournalWriteError) as err:
-        rig.processor.process_fills(fills())
-    rig.store._conn = real
-    assert_one_line_naming(err, rig, "disk I/O error")
+        bot.processor.process_fills(fills())
+    bot.store._conn = real
+    assert_one_line_naming(err, bot, "disk I/O error")
     assert not real.in_transaction
-    assert rig.memory() == memory and rig.disk() == disk
+    assert in_memory(bot) == memory and on_disk(bot) == disk
 
 
-def test_order_and_state_writes_raise_the_same_type(rig: Rig) -> None:
-    rig.store._conn.execute("PRAGMA query_only = ON")
+def test_order_and_state_writes_raise_the_same_type(bot: BotComponents) -> None:
+    bot.store._conn.execute("PRAGMA query_only = ON")
     request = OrderRequest("BTC", Side.SELL, D("110"), D("1"), "0x" + "d" * 32)
-    live = rig.ledger.live()
+    live = bot.ledger.live()
     with pytest.raises(JournalWriteError):
-        rig.ledger.add_pending(request, level=1, generation=0)
+        bot.ledger.add_pending(request, level=1, generation=0)
     with pytest.raises(JournalWriteError):
-        rig.ledger.mark(CID, OrderStatus.PENDING_CANCEL)
-    assert rig.ledger.live() == live
-    before = rig.state.get_snapshot()
+        bot.ledger.on_cancel_requested(CID)
+    assert bot.ledger.live() == live
+    before = bot.state.get_snapshot()
     with pytest.raises(JournalWriteError):
-        rig.state.store.save_state(before)
-    assert rig.state.get_snapshot() is before
+        bot.state.store.save_state(before)
+    assert bot.state.get_snapshot() is before
 
 
 def test_a_journal_that_cannot_be_created_raises_journal_write_error(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@ and the count of orders still open on the exchange is shown before the app exits
 
 from __future__ import annotations
 
+from textual import work
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.screen import ModalScreen
@@ -31,7 +32,7 @@ class ShutdownScreen(ModalScreen[ShutdownReport | None]):
 
     def on_mount(self) -> None:
         self._unsubscribe = self._supervisor.bus.subscribe(self._on_event)
-        self.run_worker(self._stop(), group="shutdown", exit_on_error=False)
+        self.stop_bots()
 
     def _on_event(self, event: Event) -> None:
         if isinstance(event, OrderCanceled):
@@ -43,7 +44,10 @@ class ShutdownScreen(ModalScreen[ShutdownReport | None]):
             f"{self._stopped} bots stopped, {self._canceled} orders canceled"
         )
 
-    async def _stop(self) -> None:
+    @work(group="shutdown", exit_on_error=False)
+    async def stop_bots(self) -> None:
+        """The supervisor's clean stop; its report (or None if it failed) dismisses the
+        screen."""
         try:
             report = await self._supervisor.stop()
         except Exception as exc:

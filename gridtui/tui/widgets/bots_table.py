@@ -8,8 +8,11 @@ from typing import ClassVar
 
 from rich.text import Text
 from textual.message import Message
+from textual.reactive import var
+from textual.theme import Theme
 from textual.widgets import DataTable
 
+from gridtui.core.types import BotStatus
 from gridtui.orchestrator.view import BotView
 from gridtui.tui.formatting import average_price
 
@@ -29,18 +32,19 @@ COLUMNS: tuple[tuple[str, str], ...] = (
 NUMERIC = frozenset({"position", "entry", "mark", "upnl", "session", "all_time", "open"})
 
 STATE_CLASSES = {
-    "running": "bots-table--running",
-    "starting": "bots-table--starting",
-    "waiting for exchange": "bots-table--waiting",
-    "halted": "bots-table--halted",
-    "breaker open": "bots-table--breaker",
-    "crashed": "bots-table--crashed",
+    BotStatus.RUNNING: "bots-table--running",
+    BotStatus.STARTING: "bots-table--starting",
+    BotStatus.WAITING: "bots-table--waiting",
+    BotStatus.HALTED: "bots-table--halted",
+    BotStatus.BREAKER_OPEN: "bots-table--breaker",
+    BotStatus.CRASHED: "bots-table--crashed",
 }
 """Bot states with a colour of their own; any other state (stopping, stopped) is muted."""
 
 
 class BotsTable(DataTable[Text]):
-    """Updated in place from ``BotView`` snapshots up to 4×/s, so it never flickers."""
+    """Updated in place from ``BotView`` snapshots up to 4×/s, so it never flickers; the app
+    binds ``views`` and ``selected`` to its own."""
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {
         *DataTable.COMPONENT_CLASSES,
@@ -50,8 +54,13 @@ class BotsTable(DataTable[Text]):
         "bots-table--loss",
     }
 
+    views: var[tuple[BotView, ...]] = var((), init=False)
+    """One row per view, in this order (the app binds every bot's view here)."""
+    selected: var[str | None] = var(None, init=False)
+    """The bot the app selected: the cursor goes there when it changes (the app binds it)."""
+
     class BotSelected(Message):
-        """The user moved the cursor to a bot's row (never posted for moves made by ``show``)."""
+        """The user moved the cursor to a bot's row (never posted for moves the app made)."""
 
         def __init__(self, name: str) -> None:
             super().__init__()
@@ -63,22 +72,40 @@ class BotsTable(DataTable[Text]):
         # The bot column stays put when a narrow terminal scrolls the table sideways.
         super().__init__(cursor_type="row", fixed_columns=1, name=name, id=id, classes=classes)
         self.border_title = "Bots"
-        self._shown_selection: str | None = None
+        self._cursor_on: str | None = None
+        """The selection the cursor was last put on. The cursor moves when the selection
+        changes, never back to the same one on a later change of rows: the user may have just
+        moved it and the app not yet seen the ``BotSelected``."""
 
     def on_mount(self) -> None:
         for key, label in COLUMNS:
             self.add_column(Text(label, justify="right" if key in NUMERIC else "left"), key=key)
+        self.app.theme_changed_signal.subscribe(self, self._repaint)
 
     def show(self, views: Sequence[BotView], selected: str | None) -> None:
-        """Bring the rows in line with ``views``; put the cursor on ``selected`` when the app
-        changed its selection (not on every call: the user may have just moved the cursor and
-        the app has not yet seen the ``BotSelected``)."""
-        wanted = [v.name for v in views]
+        """For a host that does not bind ``views`` and ``selected``."""
+        self.views = tuple(views)
+        self.selected = selected
+
+    def watch_views(self) -> None:
+        self._sync()
+
+    def watch_selected(self) -> None:
+        self._follow_selection()
+
+    def _repaint(self, _theme: Theme) -> None:
+        # Cells keep the colours they were made with; after the new theme's CSS is applied
+        # they are made again.
+        self.call_after_refresh(self._sync)
+
+    def _sync(self) -> None:
+        """Bring the rows in line with ``views``."""
+        wanted = [v.name for v in self.views]
         # Row moves made here are the app's, not the user's: no BotSelected for them.
         with self.prevent(DataTable.RowHighlighted):
             for gone in [key for key in self.rows if key.value not in wanted]:
                 self.remove_row(gone)
-            for view in views:
+            for view in self.views:
                 cells = self._cells(view)
                 if view.name not in self.rows:
                     self.add_row(*(cells[key] for key, _ in COLUMNS), key=view.name)
@@ -86,20 +113,29 @@ class BotsTable(DataTable[Text]):
                 for key, _ in COLUMNS:
                     if not _same(self.get_cell(view.name, key), cells[key]):
                         self.update_cell(view.name, key, cells[key], update_width=True)
-            if selected != self._shown_selection and selected in self.rows:
-                row = self.get_row_index(selected)
-                if row != self.cursor_row:
-                    self.move_cursor(row=row)
-            self._shown_selection = selected
+        self._follow_selection()
+
+    def _follow_selection(self) -> None:
+        """Put the cursor on ``selected`` once, when it changed and its row is there."""
+        selected = self.selected
+        if selected == self._cursor_on or selected not in self.rows:
+            return
+        self._cursor_on = selected
+        row = self.get_row_index(selected)
+        if row != self.cursor_row:
+            with self.prevent(DataTable.RowHighlighted):
+                self.move_cursor(row=row)
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        """Only user moves reach here: ``show`` prevents its own."""
+        """Only user moves reach here: the table prevents its own."""
         if event.data_table is self and event.row_key.value is not None:
             self.post_message(self.BotSelected(event.row_key.value))
 
     def _cells(self, view: BotView) -> dict[str, Text]:
         state_class = STATE_CLASSES.get(view.status, "bots-table--muted")
-        state = Text(view.status, style=self.get_component_rich_style(state_class, partial=True))
+        state = Text(
+            view.status.value, style=self.get_component_rich_style(state_class, partial=True)
+        )
         cells = {"bot": Text(view.name), "coin": Text(view.coin), "venue": Text(view.venue)}
         if view.risk is None:
             # A bot that is not running (starting, or crashed before it was built): its zeros

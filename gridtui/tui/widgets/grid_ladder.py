@@ -6,6 +6,7 @@ from typing import ClassVar
 
 from textual.app import RenderResult
 from textual.content import Content
+from textual.reactive import reactive
 from textual.widget import Widget
 
 from gridtui.core.types import Side
@@ -41,20 +42,21 @@ class GridLadder(Widget):
         *STATUS_CLASSES.values(),
     }
 
+    view: reactive[BotView | None] = reactive(None)
+    """The bot shown (the app binds its selected bot's view here); a change repaints."""
+
     def __init__(
         self, *, name: str | None = None, id: str | None = None, classes: str | None = None
     ) -> None:
         super().__init__(name=name, id=id, classes=classes)
         self.border_title = "Grid"
-        self._view: BotView | None = None
 
     def show(self, view: BotView | None) -> None:
-        if view != self._view:
-            self._view = view
-            self.refresh()
+        """For a host that does not bind ``view``."""
+        self.view = view
 
     def render(self) -> RenderResult:
-        view = self._view
+        view = self.view
         if view is None:
             return Content.styled("no bot selected", ".grid-ladder--empty")
         title = self._title(view)

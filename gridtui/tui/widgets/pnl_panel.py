@@ -9,6 +9,7 @@ from typing import ClassVar
 
 from textual.app import ComposeResult
 from textual.content import Content
+from textual.reactive import var
 from textual.widget import Widget
 from textual.widgets import Sparkline, Static
 
@@ -33,13 +34,16 @@ class PnlPanel(Widget):
         "pnl-panel--muted",
     }
 
+    view: var[BotView | None] = var(None, init=False)
+    """The bot shown (the app binds its selected bot's view here)."""
+    equity: var[tuple[float, ...]] = var((), init=False)
+    """That bot's equity over the session, oldest first (the app binds it from its view model)."""
+
     def __init__(
         self, *, name: str | None = None, id: str | None = None, classes: str | None = None
     ) -> None:
         super().__init__(name=name, id=id, classes=classes)
         self.border_title = "Position & PnL"
-        self._view: BotView | None = None
-        self._equity: tuple[float, ...] = ()
 
     def compose(self) -> ComposeResult:
         yield Static(classes="pnl-figures")
@@ -47,8 +51,14 @@ class PnlPanel(Widget):
         yield Sparkline([])
 
     def show(self, view: BotView | None, equity: Sequence[float]) -> None:
-        self._view = view
-        self._equity = tuple(equity)
+        """For a host that does not bind ``view`` and ``equity``."""
+        self.view = view
+        self.equity = tuple(equity)
+
+    def watch_view(self) -> None:
+        self._update()
+
+    def watch_equity(self) -> None:
         self._update()
 
     def on_resize(self) -> None:
@@ -63,11 +73,11 @@ class PnlPanel(Widget):
         # One point would fill the chart with a solid block, none draws a stray baseline: the
         # chart shows from two points on, and the range line says why it is not there yet.
         chart = self.query_one(Sparkline)
-        chart.display = len(self._equity) > 1
-        chart.data = list(self._equity) if chart.display else []
+        chart.display = len(self.equity) > 1
+        chart.data = list(self.equity) if chart.display else []
 
     def _figures(self) -> Content:
-        view = self._view
+        view = self.view
         if view is None:
             return Content.styled("no bot selected", ".pnl-panel--muted")
         if view.risk is None:
@@ -106,13 +116,13 @@ class PnlPanel(Widget):
         return Content("\n").join(rows)
 
     def _range(self) -> Content:
-        if self._view is None or self._view.risk is None:
+        if self.view is None or self.view.risk is None:
             return Content("")
-        if len(self._equity) < 2:
+        if len(self.equity) < 2:
             return Content.styled(
                 "equity: the chart starts at the next price change", ".pnl-panel--muted"
             )
-        low, high = min(self._equity), max(self._equity)
+        low, high = min(self.equity), max(self.equity)
         return Content.styled(
             f"equity (session)  low {low:,.2f}  high {high:,.2f}", ".pnl-panel--muted"
         )

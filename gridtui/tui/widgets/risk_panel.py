@@ -7,9 +7,12 @@ from typing import ClassVar
 
 from textual.app import RenderResult
 from textual.content import Content
+from textual.reactive import reactive
 from textual.widget import Widget
 
-from gridtui.orchestrator.view import WAITING, BotView, RiskView
+from gridtui.core.types import BotStatus
+from gridtui.orchestrator.view import BotView, RiskView
+from gridtui.risk.circuit_breaker import BreakerState
 
 WARN_AT = Decimal("0.8")
 """Share of a limit from which it is shown as a warning: time to look before it trips."""
@@ -29,39 +32,42 @@ class RiskPanel(Widget):
         "risk-panel--muted",
     }
 
+    view: reactive[BotView | None] = reactive(None, init=False)
+    """The bot shown (the app binds its selected bot's view here); a change repaints."""
+
     def __init__(
         self, *, name: str | None = None, id: str | None = None, classes: str | None = None
     ) -> None:
         super().__init__(name=name, id=id, classes=classes)
         self.border_title = "Risk"
-        self._view: BotView | None = None
 
     def show(self, view: BotView | None) -> None:
-        if view != self._view:
-            self._view = view
-            # An extra line (a breaker's last error) must grow the panel, but a layout pass for
-            # every 4 Hz refresh would stall the app: setting the height lays out only when it
-            # changed. Set, not measured (height: auto), because Textual can keep a measured
-            # height from before the last update (see pnl_panel._set).
-            lines = self.render().plain.count("\n") + 1
-            frame = self.styles.gutter.height if self.styles.box_sizing == "border-box" else 0
-            self.styles.height = lines + frame
-            self.refresh()
+        """For a host that does not bind ``view``."""
+        self.view = view
+
+    def watch_view(self) -> None:
+        # An extra line (a breaker's last error) must grow the panel, but a layout pass for
+        # every 4 Hz refresh would stall the app: setting the height lays out only when it
+        # changed. Set, not measured (height: auto), because Textual can keep a measured
+        # height from before the last update (see pnl_panel._set).
+        lines = self.render().plain.count("\n") + 1
+        frame = self.styles.gutter.height if self.styles.box_sizing == "border-box" else 0
+        self.styles.height = lines + frame
 
     def render(self) -> RenderResult:
-        view = self._view
+        view = self.view
         if view is None:
             return Content.styled("no bot selected", ".risk-panel--muted")
         risk = view.risk
         if risk is None:
             lines = [_line("Bot", _status(view))]
-            if view.error and view.status != WAITING:
+            if view.error and view.status is not BotStatus.WAITING:
                 lines.append(_line("Error", Content.styled(view.error, ".risk-panel--error")))
             return Content("\n").join(lines)
         # A built bot gets a status line only while it waits for the exchange (a stream reset,
         # a failed reconciliation): its grid may still show, but nothing goes out until the
         # books agree again, and the line says why and when the next try is.
-        lines = [_line("Bot", _status(view))] if view.status == WAITING else []
+        lines = [_line("Bot", _status(view))] if view.status is BotStatus.WAITING else []
         lines.append(_line("Breaker", _breaker(risk, view.now_ms)))
         if risk.breaker_last_error:
             lines.append(_line("", Content.styled(risk.breaker_last_error, ".risk-panel--muted")))
@@ -78,11 +84,11 @@ class RiskPanel(Widget):
 def _status(view: BotView) -> Content:
     """The bot's state: waiting for the exchange with why and when it retries (a warning: it
     mends itself), crashed (an error), anything else muted."""
-    if view.status == WAITING:
-        text = f"{view.status}: {view.error}" if view.error else view.status
+    if view.status is BotStatus.WAITING:
+        text = f"{view.status}: {view.error}" if view.error else view.status.value
         return Content.styled(text, ".risk-panel--warning")
-    level = "error" if view.status == "crashed" else "muted"
-    return Content.styled(view.status, f".risk-panel--{level}")
+    level = "error" if view.status is BotStatus.CRASHED else "muted"
+    return Content.styled(view.status.value, f".risk-panel--{level}")
 
 
 def _line(label: str, value: Content) -> Content:
@@ -96,14 +102,21 @@ def _level(used: Decimal) -> str:
     return "warning" if used >= WARN_AT else "ok"
 
 
+BREAKER_LEVELS = {
+    BreakerState.CLOSED: "ok",
+    BreakerState.HALF_OPEN: "warning",
+    BreakerState.OPEN: "error",
+}
+
+
 def _breaker(risk: RiskView, now_ms: int) -> Content:
-    state = {"closed": "ok", "half_open": "warning"}.get(risk.breaker_state, "error")
-    parts = [(risk.breaker_state.replace("_", "-"), f".risk-panel--{state}")]
+    state = risk.breaker_state
+    parts = [(state.value.replace("_", "-"), f".risk-panel--{BREAKER_LEVELS[state]}")]
     errors_class = ".risk-panel--warning" if risk.breaker_errors else ".risk-panel--muted"
     parts.append((f" · {risk.breaker_errors} errors", errors_class))
     trips = f" · {risk.breaker_trips} trip{'s' if risk.breaker_trips != 1 else ''}"
     parts.append((trips, ".risk-panel--muted"))
-    if risk.breaker_state == "open" and risk.breaker_reopens_at_ms is not None:
+    if state is BreakerState.OPEN and risk.breaker_reopens_at_ms is not None:
         parts.append((f" · retry in {_seconds(risk.breaker_reopens_at_ms - now_ms)} s", ""))
     return Content.assemble(*parts)
 

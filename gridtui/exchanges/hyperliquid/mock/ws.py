@@ -17,18 +17,24 @@ import asyncio
 import json
 import logging
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import attrs
 from aiohttp import WSMsgType, web
 
 from gridtui.core.types import Order, OrderStatus
 from gridtui.exchanges.base import FillsReceived, MidUpdated, OrderUpdated, StreamEvent
-from gridtui.exchanges.hyperliquid import mock_actions, mock_body, mock_info
-from gridtui.exchanges.hyperliquid.mock_info import num, order_wire_out
-
-if TYPE_CHECKING:
-    from gridtui.exchanges.hyperliquid.mock_server import MockExchange
+from gridtui.exchanges.hyperliquid.mock.actions import ActionFormatError, handle_exchange
+from gridtui.exchanges.hyperliquid.mock.body import MAX_BODY_BYTES, BodyError, parse_json
+from gridtui.exchanges.hyperliquid.mock.exchange import MockExchange
+from gridtui.exchanges.hyperliquid.mock.info import (
+    ADDRESS,
+    InfoRequestError,
+    fill_wires,
+    handle_info,
+    num,
+    order_wire_out,
+)
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +79,7 @@ def parse_subscription(raw: object) -> Subscription:
     value = raw.get(field)
     if not isinstance(value, str) or not value:
         raise SubscriptionError(f"Invalid subscription {_dump(raw)}")
-    if field == "user" and not mock_info.ADDRESS.fullmatch(value):
+    if field == "user" and not ADDRESS.fullmatch(value):
         raise SubscriptionError(f"Invalid subscription {_dump(raw)}")
     return Subscription(kind, value.lower() if field == "user" else value)
 
@@ -145,7 +151,7 @@ class WsHub:
 
     async def handle(self, request: web.Request) -> web.WebSocketResponse:
         """Serve one WebSocket until the client leaves, idles out or the socket drops."""
-        ws = web.WebSocketResponse(max_msg_size=mock_body.MAX_BODY_BYTES)
+        ws = web.WebSocketResponse(max_msg_size=MAX_BODY_BYTES)
         await ws.prepare(request)
         conn = _Connection(request, ws)
         self._connections.add(conn)
@@ -178,8 +184,8 @@ class WsHub:
 
     async def _on_text(self, conn: _Connection, text: str) -> None:
         try:
-            request = mock_body.parse_json(text)
-        except mock_body.BodyError as exc:
+            request = parse_json(text)
+        except BodyError as exc:
             conn.send(_message("error", f"Invalid JSON: {text[:200]} ({exc})"))
             return
         method = request.get("method") if isinstance(request, Mapping) else None
@@ -222,21 +228,19 @@ class WsHub:
         """What a fresh subscription gets at once: current mids or book, the fills snapshot.
         orderUpdates and userEvents start with nothing, as on the real venue."""
         if sub.kind == "allMids":
-            mids = await mock_info.handle_info(self.mock, {"type": "allMids"})
+            mids = await handle_info(self.mock, {"type": "allMids"})
             return _message("allMids", {"mids": mids})
         if sub.kind == "l2Book":
             book = await self._book_or_fills("l2Book", coin=sub.target)
             return None if book is None else _message("l2Book", book)
         if sub.kind == "userFills":
-            fills = await mock_info.handle_info(
-                self.mock, {"type": "userFills", "user": sub.target}
-            )
+            fills = await handle_info(self.mock, {"type": "userFills", "user": sub.target})
             data = {"isSnapshot": True, "user": sub.target, "fills": fills}
             return _message("userFills", data)
         return None
 
     async def _book_or_fills(self, kind: str, **fields: str | None) -> Json:
-        return await mock_info.handle_info(self.mock, {"type": kind, **fields})
+        return await handle_info(self.mock, {"type": kind, **fields})
 
     async def _on_post(self, conn: _Connection, request: Mapping[str, Any]) -> None:
         """Answer a post through the HTTP handlers. Faults: the ack may come late or (an action
@@ -247,17 +251,17 @@ class WsHub:
         response: dict[str, Any]
         try:
             if not isinstance(payload, Mapping) or kind not in ("info", "action"):
-                raise mock_info.InfoRequestError(f"Invalid post request: {_dump(request)}")
+                raise InfoRequestError(f"Invalid post request: {_dump(request)}")
             if kind == "info":
-                data = await mock_info.handle_info(self.mock, payload)
+                data = await handle_info(self.mock, payload)
                 response = {"type": "info", "payload": {"type": payload["type"], "data": data}}
             else:
-                answer = await self.mock.exchange(payload)
+                answer = await handle_exchange(self.mock, payload)
                 if self.mock.faults.timeout_after_accept():
                     log.info("mock ws: injected timeout after accepting post %s", post_id)
                     return
                 response = {"type": "action", "payload": answer}
-        except (mock_info.InfoRequestError, mock_actions.ActionFormatError) as exc:
+        except (InfoRequestError, ActionFormatError) as exc:
             response = {"type": "error", "payload": str(exc)}
         except Exception as exc:  # a bug must not leave the client waiting for an answer
             log.exception("mock ws: post %s failed", post_id)
@@ -292,18 +296,16 @@ class WsHub:
         orders = [e.order for e in batch.events if isinstance(e, OrderUpdated)]
         account = self.mock.account
         out: list[str] = []
-        fill_wires: list[dict[str, Any]] = []
+        ours: list[dict[str, Any]] = []
         if fills and account is not None:
             tids = {f.trade_id for f in fills}
-            every = mock_info.fill_wires(await self.mock.sim.fills_since(0))
-            fill_wires = [w for w in every if w["tid"] in tids]
+            every = fill_wires(await self.mock.sim.fills_since(0))
+            ours = [w for w in every if w["tid"] in tids]
         for sub in batch.subscriptions:
             if sub.kind == "allMids" and mids:
                 out.append(_message("allMids", {"mids": mids}))
             elif sub.kind == "l2Book" and mids:
-                book = await mock_info.handle_info(
-                    self.mock, {"type": "l2Book", "coin": sub.target}
-                )
+                book = await handle_info(self.mock, {"type": "l2Book", "coin": sub.target})
                 if book is not None:
                     out.append(_message("l2Book", book))
             elif sub.target != account or sub.kind not in USER_CHANNELS:
@@ -311,8 +313,8 @@ class WsHub:
             elif sub.kind == "orderUpdates" and orders:
                 updates = [_order_update(self.mock, o, batch.now_ms) for o in orders]
                 out.append(_message("orderUpdates", updates))
-            elif sub.kind in ("userFills", "userEvents") and fill_wires:
-                out.extend(self._fill_messages(sub, fill_wires))
+            elif sub.kind in ("userFills", "userEvents") and ours:
+                out.extend(self._fill_messages(sub, ours))
         return out
 
     def _fill_messages(self, sub: Subscription, wires: list[dict[str, Any]]) -> list[str]:

@@ -10,30 +10,24 @@ fills, each with its own cloid.
 from __future__ import annotations
 
 import asyncio
-import os
-import platform
 import secrets
 import time
 from decimal import Decimal
 from importlib.metadata import version
 from typing import TextIO
 
+from gridtui.bench.report import machine_line, percentile
 from gridtui.config.schema import PaperSettings
 from gridtui.core.clock import RealClock
 from gridtui.core.types import OrderRequest, Side
 from gridtui.exchanges.hyperliquid import wire
 from gridtui.exchanges.hyperliquid.client import HyperliquidExchange
-from gridtui.exchanges.hyperliquid.mock_server import DEFAULT_MARKETS, MockExchange, start_site
+from gridtui.exchanges.hyperliquid.mock import DEFAULT_MARKETS, MockExchange, start_site
 from gridtui.exchanges.hyperliquid.rate_limit import IpWeightBudget
 from gridtui.exchanges.hyperliquid.signing import Signer, sign_l1_action
 
 BATCHES = (1, 10, 40)
 UNLIMITED = 10**12
-
-
-def _percentile(samples: list[float], pct: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, max(0, round(pct / 100 * len(ordered) + 0.5) - 1))]
 
 
 def _orders(start: int, count: int) -> list[OrderRequest]:
@@ -79,7 +73,7 @@ async def _measure(count: int) -> tuple[float, dict[int, tuple[float, float, flo
                     raise RuntimeError(f"the mock refused an order: {acks[0].error}")
             wall = time.perf_counter() - started
             sent = len(calls) * batch
-            results[batch] = (sent / wall, _percentile(calls, 50), _percentile(calls, 99))
+            results[batch] = (sent / wall, percentile(calls, 50), percentile(calls, 99))
     finally:
         await client.close()
         await runner.cleanup()
@@ -91,12 +85,8 @@ def run_orders_bench(count: int | None, out: TextIO) -> int:
     count = count or 400
     sign_rate, results = asyncio.run(_measure(count))
     print("gridtui bench orders: sign + send + acknowledge, HyperliquidExchange -> mock", file=out)
-    print(
-        f"machine: {os.cpu_count()} cores, {platform.python_implementation()} "
-        f"{platform.python_version()}, eth-account {version('eth-account')}; "
-        "client IP budget lifted (the exchange's 1200/min would cap single orders at 20/s)",
-        file=out,
-    )
+    budget = "client IP budget lifted (the exchange's 1200/min would cap single orders at 20/s)"
+    print(machine_line(f"eth-account {version('eth-account')}; {budget}"), file=out)
     print(f"signing alone: {sign_rate:.0f} actions/s", file=out)
     print(f"{'batch':<7}{'orders/s':>10}{'p50 ms/call':>13}{'p99 ms/call':>13}", file=out)
     for batch, (rate, p50, p99) in results.items():

@@ -12,17 +12,15 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 import attrs
 
 from gridtui.core.types import ExchangeError, PlaceAck, PlaceStatus
 from gridtui.exchanges.hyperliquid import signing, wire_in
-from gridtui.exchanges.hyperliquid.mock_info import ADDRESS, MockError, is_u64, num
+from gridtui.exchanges.hyperliquid.mock.exchange import MockError, MockExchange
+from gridtui.exchanges.hyperliquid.mock.info import ADDRESS, is_u64, num
 from gridtui.exchanges.sim.vocabulary import ERR_CANCEL
-
-if TYPE_CHECKING:
-    from gridtui.exchanges.hyperliquid.mock_server import MockExchange
 
 log = logging.getLogger(__name__)
 
@@ -270,7 +268,16 @@ def _read(parse: Callable[[], _T]) -> _T:
 
 
 async def handle_exchange(mock: MockExchange, body: Mapping[str, Any]) -> Json:
-    """Answer one /exchange body. Raises ``ActionFormatError`` for an undeserializable one."""
+    """Answer one /exchange body (HTTP or WS post) and publish what it changed, so the
+    WebSocket streams the changes before the answer goes out. Raises ``ActionFormatError`` for
+    an undeserializable one."""
+    try:
+        return await _answer(mock, body)
+    finally:
+        mock.publish()
+
+
+async def _answer(mock: MockExchange, body: Mapping[str, Any]) -> Json:
     action, nonce, signature = _envelope(body)
     kind = action["type"]
     if kind == "approveAgent":

@@ -10,14 +10,12 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from decimal import ROUND_HALF_EVEN, Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from gridtui.core import rounding
 from gridtui.core.types import ZERO, Fill, Order, Side
+from gridtui.exchanges.hyperliquid.mock.exchange import MockError, MockExchange
 from gridtui.exchanges.hyperliquid.wire import float_to_wire
-
-if TYPE_CHECKING:
-    from gridtui.exchanges.hyperliquid.mock_server import MockExchange
 
 FILLS_PAGE = 2000
 BOOK_LEVELS = 20
@@ -31,15 +29,11 @@ CLOID = re.compile(r"0x[0-9a-fA-F]{32}")
 _AMOUNT = re.compile(r"[0-9]{1,13}(\.[0-9]{1,8})?")
 
 Json = Any
-Handler = Callable[["MockExchange", Mapping[str, Any]], Awaitable[Json]]
+Handler = Callable[[MockExchange, Mapping[str, Any]], Awaitable[Json]]
 
 
 class InfoRequestError(ValueError):
     """The request cannot be deserialized (unknown type, missing field): HTTP 422."""
-
-
-class MockError(Exception):
-    """A mock-only request (funding, approving) that cannot be honoured."""
 
 
 def num(value: Decimal | int) -> str:

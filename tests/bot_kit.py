@@ -1,10 +1,20 @@
-"""A full bot graph over the paper venue, driven by hand, for the flow and invariant tests.
+"""The one way to build a bot in a test: the real composition root over the paper venue.
+
+Unit and integration tests alike get their bot graph from here, never by calling component
+constructors one by one, so a test's bot is wired exactly as production wires it
+(``orchestrator.factory.build_bot``) and a changed constructor breaks one place, not every test.
+The fixtures (``make_env``, ``env``, ``bot``) are registered in tests/conftest.py.
+
+``env`` is an ``Env``: one paper venue, one clock, one bus whose events are collected in a list,
+one ``Metrics`` and a ``DeadManSwitch``. ``bot`` is ``await env.build()``: the ``BotComponents`` of
+bot "b1" on BTC (``env.orchestrator()`` wraps a freshly built graph in a ``BotOrchestrator``). A
+test module that needs another environment overrides ``env`` with ``make_env(...)`` (prices,
+grid, risk, breaker, ... — see ``make_config``); ``bot`` is then built over that one.
 
 The venue is a real ``SimExchange`` whose BTC price follows a *tape*: a candle file of flat
 candles, so the test decides every mid (``Env.next_price``) and knows by hand which grid orders
 the move fills. Time is a ``SimClock`` that only moves when a test steps the market or advances
-it. Bots are built by the real composition root (``orchestrator.factory.build_bot``) over a
-journal in ``tmp_path``.
+it. Bots are built over a journal in ``tmp_path/data``.
 
 A *driven* bot (``running``) runs its real ``run()`` loop with a cycle interval of an hour: the
 start-up reconcile and the first cycle happen by themselves, the stream consumer keeps running
@@ -43,6 +53,8 @@ from gridtui.core.events import Event, EventBus
 from gridtui.core.types import Order, OrderRequest, PlaceStatus, Side
 from gridtui.exchanges.base import StreamEvent
 from gridtui.exchanges.sim.exchange import SimExchange
+from gridtui.execution.fill_deduplicator import FillDeduplicator
+from gridtui.monitoring.alerting import Alerter
 from gridtui.monitoring.metrics import Metrics
 from gridtui.orchestrator.bot_orchestrator import BotOrchestrator
 from gridtui.orchestrator.factory import BotComponents, build_bot
@@ -113,10 +125,14 @@ class Env:
     def settings(self, name: str = "b1") -> BotSettings:
         return next(b for b in self.config.bots if b.name == name)
 
-    async def build(self, name: str = "b1") -> BotComponents:
+    async def build(self, name: str = "b1", *, data_dir: Path | None = None) -> BotComponents:
+        """Bot ``name``'s graph, built by the real factory over its journal in the config's data
+        folder (a second build over the same journal is a restart), or in ``data_dir`` (an empty
+        journal, as another process or machine would have). Closed after the test."""
+        config = self.config if data_dir is None else attrs.evolve(self.config, data_dir=data_dir)
         components = await build_bot(
             self.settings(name),
-            config=self.config,
+            config=config,
             exchange=self.exchange,
             dead_man=self.dead_man,
             bus=self.bus,
@@ -158,7 +174,10 @@ class Env:
         it; the first one is left as it was (a crash closes nothing)."""
         self.exchange = SimExchange(self.paper, self.clock)
         self._exchanges.append(self.exchange)
-        self.dead_man = DeadManSwitch(self.exchange, self.config.dead_man, self.clock)
+        alerter = Alerter(self.bus, self.clock)
+        self.dead_man = DeadManSwitch(
+            self.exchange, self.config.dead_man, self.clock, alerter, self.metrics
+        )
         return self.exchange
 
     def step(self, n: int = 1) -> None:
@@ -190,8 +209,9 @@ class Env:
         assert order is not None
         return order
 
-    def of_type(self, kind: type[T]) -> list[T]:
-        return [e for e in self.events if isinstance(e, kind)]
+    def of_type(self, kind: type[T], bot: str | None = None) -> list[T]:
+        """The events of type ``kind`` published so far, all or only bot ``bot``'s."""
+        return [e for e in self.events if isinstance(e, kind) and bot in (None, e.bot)]
 
     async def aclose(self) -> None:
         for components in self._bots:
@@ -237,18 +257,27 @@ def make_config(
     )
 
 
+def use_dedup(components: BotComponents, dedup: FillDeduplicator) -> FillDeduplicator:
+    """Make the bot's fill processor (the one reconciliation uses too) consult ``dedup``, e.g. one
+    with a smaller memory or one seeded at an earlier moment; returns ``dedup``."""
+    components.processor._dedup = dedup
+    return dedup
+
+
 EnvFactory = Callable[..., Env]
 
 
 @pytest.fixture
 async def make_env(tmp_path: Path) -> AsyncIterator[EnvFactory]:
-    """``make_env(prices=..., grid=..., file_backed=False, ...)`` → an ``Env``; everything it
-    opened is closed after the test."""
+    """``make_env(prices=..., grid=..., risk=..., breaker=..., start_ms=T0, file_backed=False,
+    ...)`` → an ``Env`` (the keywords besides ``start_ms``, the clock's start, and
+    ``file_backed``, a venue with a state file, are ``make_config``'s); everything it opened is
+    closed after the test."""
     made: list[Env] = []
 
-    def factory(*, file_backed: bool = False, **overrides: object) -> Env:
+    def factory(*, file_backed: bool = False, start_ms: int = T0, **overrides: object) -> Env:
         config = make_config(tmp_path, **overrides)  # type: ignore[arg-type]
-        clock = SimClock(T0)
+        clock = SimClock(start_ms)
         if file_backed:
             exchange = SimExchange(config.venue.paper, clock)
         else:
@@ -256,14 +285,15 @@ async def make_env(tmp_path: Path) -> AsyncIterator[EnvFactory]:
         bus = EventBus()
         events: list[Event] = []
         bus.subscribe(events.append)
+        metrics = Metrics()
         env = Env(
             tmp_path=tmp_path,
             clock=clock,
             config=config,
             exchange=exchange,
-            dead_man=DeadManSwitch(exchange, config.dead_man, clock),
+            dead_man=DeadManSwitch(exchange, config.dead_man, clock, Alerter(bus, clock), metrics),
             bus=bus,
-            metrics=Metrics(),
+            metrics=metrics,
             events=events,
         )
         env._exchanges.append(exchange)
@@ -277,8 +307,15 @@ async def make_env(tmp_path: Path) -> AsyncIterator[EnvFactory]:
 
 @pytest.fixture
 def env(make_env: EnvFactory) -> Env:
-    """The default: in-memory venue, BTC held at 100."""
+    """The default: in-memory venue, BTC held at 100. A test module overrides this fixture to
+    change the environment of every test in it (``bot`` follows)."""
     return make_env()
+
+
+@pytest.fixture
+async def bot(env: Env) -> BotComponents:
+    """Bot "b1" (BTC) built by the real factory over ``env``."""
+    return await env.build()
 
 
 async def settle(rounds: int = 20) -> None:

@@ -10,8 +10,6 @@ the wall time of the run.
 from __future__ import annotations
 
 import asyncio
-import os
-import platform
 import resource
 import tempfile
 import time
@@ -21,6 +19,7 @@ from typing import TextIO
 
 from textual import events
 
+from gridtui.bench.report import SYSTEM, machine_line, percentile
 from gridtui.config.loader import load_config_text
 from gridtui.supervisor import Supervisor
 from gridtui.tui.app import GridApp
@@ -64,11 +63,6 @@ daily_loss_limit = 1000000
 {markets}
 {bots}
 """
-
-
-def _percentile(samples: list[float], pct: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, max(0, round(pct / 100 * len(ordered) + 0.5) - 1))]
 
 
 def _press(app: GridApp, key: str) -> None:
@@ -127,11 +121,7 @@ def run_keys_bench(count: int | None, out: TextIO) -> int:
     count = count or 100
     samples, wall, cpu, ticks = asyncio.run(_measure(count))
     print("gridtui bench keys: key press -> action taken, in the cockpit under load", file=out)
-    print(
-        f"machine: {os.cpu_count()} cores, {platform.python_implementation()} "
-        f"{platform.python_version()}, {platform.system()} {platform.machine()}",
-        file=out,
-    )
+    print(machine_line(SYSTEM), file=out)
     print(
         f"load: {len(COINS)} bots x {2 * LEVELS_PER_SIDE} levels, paper feed "
         f"{ticks / wall / len(COINS):.0f} ticks/s per coin ({ticks / wall:.0f} mids/s in all), "
@@ -143,13 +133,13 @@ def run_keys_bench(count: int | None, out: TextIO) -> int:
     for key, values in samples.items():
         every += values
         print(
-            f"{key:<6}{len(values):>8}{_percentile(values, 50) * 1000:>10.2f}"
-            f"{_percentile(values, 99) * 1000:>10.2f}{max(values) * 1000:>10.2f}",
+            f"{key:<6}{len(values):>8}{percentile(values, 50) * 1000:>10.2f}"
+            f"{percentile(values, 99) * 1000:>10.2f}{max(values) * 1000:>10.2f}",
             file=out,
         )
     print(
-        f"{'all':<6}{len(every):>8}{_percentile(every, 50) * 1000:>10.2f}"
-        f"{_percentile(every, 99) * 1000:>10.2f}{max(every) * 1000:>10.2f}",
+        f"{'all':<6}{len(every):>8}{percentile(every, 50) * 1000:>10.2f}"
+        f"{percentile(every, 99) * 1000:>10.2f}{max(every) * 1000:>10.2f}",
         file=out,
     )
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

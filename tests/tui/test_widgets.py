@@ -23,8 +23,9 @@ from gridtui.core.events import (
     Reconciled,
     Severity,
 )
-from gridtui.core.types import OrderStatus, Side
+from gridtui.core.types import BotStatus, OrderStatus, Side
 from gridtui.orchestrator.view import BotView, RiskView, idle_view, ladder
+from gridtui.risk.circuit_breaker import BreakerState
 from gridtui.tui.themes import BUNDLED_THEMES_DIR, load_themes
 from gridtui.tui.widgets.bots_table import BotsTable
 from gridtui.tui.widgets.event_log import EventLog
@@ -54,8 +55,9 @@ class Host(App[None]):
 
 def risk(**changes: object) -> RiskView:
     base = RiskView(
-        breaker_state="closed", breaker_errors=0, breaker_trips=0, breaker_last_error=None,
-        breaker_reopens_at_ms=None, halted=False, halt_reason=None, dead_man_enabled=True,
+        breaker_state=BreakerState.CLOSED, breaker_errors=0, breaker_trips=0,
+        breaker_last_error=None, breaker_reopens_at_ms=None, halted=False, halt_reason=None,
+        dead_man_enabled=True,
         dead_man_expires_at_ms=NOW + 58_000, dead_man_healthy=True, drawdown=D(100),
         max_drawdown=D(500), daily_pnl=D(-20), daily_loss_limit=D(300), order_tokens=D(19),
         order_burst=20, max_orders_per_second=D(5),
@@ -63,7 +65,7 @@ def risk(**changes: object) -> RiskView:
     return attrs.evolve(base, **changes)
 
 
-def view(name: str = "btc", status: str = "running", **changes: object) -> BotView:
+def view(name: str = "btc", status: BotStatus = BotStatus.RUNNING, **changes: object) -> BotView:
     base = attrs.evolve(
         idle_view(name, "BTC", "paper", status, None, NOW),
         position=D("0.0150"), avg_entry=D("97010.0"), mark=D("97042.5"), unrealized=D("0.49"),
@@ -163,7 +165,7 @@ async def test_ladder_without_a_bot_or_a_grid_says_so() -> None:
         ladder_widget.show(None)
         await pilot.pause()
         assert str(ladder_widget.render()) == "no bot selected"
-        ladder_widget.show(idle_view("eth", "ETH", "paper", "starting", None, NOW))
+        ladder_widget.show(idle_view("eth", "ETH", "paper", BotStatus.STARTING, None, NOW))
         await pilot.pause()
         assert "no grid yet (starting)" in str(ladder_widget.render())
 
@@ -174,8 +176,10 @@ async def test_ladder_without_a_bot_or_a_grid_says_so() -> None:
 async def test_table_shows_one_row_per_bot_and_updates_cells_in_place() -> None:
     table = BotsTable(id="bots")
     async with Host(table).run_test(size=(160, 30)) as pilot:
-        crashed = idle_view("sol", "SOL", "hyperliquid", "crashed", "bad journal", NOW)
-        table.show([view("btc"), view("eth", "halted", unrealized=D("-27.4")), crashed], "btc")
+        crashed = idle_view("sol", "SOL", "hyperliquid", BotStatus.CRASHED, "bad journal", NOW)
+        table.show(
+            [view("btc"), view("eth", BotStatus.HALTED, unrealized=D("-27.4")), crashed], "btc"
+        )
         await pilot.pause()
         assert table.row_count == 3
         assert [table.get_cell("btc", key).plain for key in ("bot", "state", "position")] == [
@@ -189,7 +193,9 @@ async def test_table_shows_one_row_per_bot_and_updates_cells_in_place() -> None:
         assert len(set(colour.values())) == 3
 
         row = table.rows[next(k for k in table.rows if k == "btc")]
-        table.show([view("btc", position=D("-0.5"), open_orders=7), view("eth", "halted")], "btc")
+        table.show(
+            [view("btc", position=D("-0.5"), open_orders=7), view("eth", BotStatus.HALTED)], "btc"
+        )
         await pilot.pause()
         assert table.rows[next(k for k in table.rows if k == "btc")] is row
         assert table.get_cell("btc", "position").plain == "-0.5"
@@ -274,7 +280,7 @@ async def test_risk_panel_shows_every_safety_state_and_colours_limits() -> None:
         assert ".risk-panel--ok" in styles(rows["Drawdown"])
 
         tripped = risk(
-            breaker_state="open", breaker_errors=5, breaker_trips=1,
+            breaker_state=BreakerState.OPEN, breaker_errors=5, breaker_trips=1,
             breaker_last_error="timeout", breaker_reopens_at_ms=NOW + 12_000, halted=True,
             halt_reason="daily loss", drawdown=D(420), daily_pnl=D(-310), order_tokens=D("0.4"),
             dead_man_expires_at_ms=NOW - 3_000, dead_man_healthy=False,
@@ -302,7 +308,7 @@ async def test_risk_panel_shows_every_safety_state_and_colours_limits() -> None:
 async def test_risk_panel_for_a_crashed_bot_shows_its_error() -> None:
     panel = RiskPanel(id="risk")
     async with Host(panel).run_test() as pilot:
-        panel.show(idle_view("sol", "SOL", "paper", "crashed", "journal CRC mismatch", NOW))
+        panel.show(idle_view("sol", "SOL", "paper", BotStatus.CRASHED, "journal CRC mismatch", NOW))
         await pilot.pause()
         text = str(panel.render())
         assert "crashed" in text and "journal CRC mismatch" in text
@@ -374,7 +380,7 @@ async def test_a_theme_change_recolours_the_log_and_the_table() -> None:
         app.theme = "gridtui-dark"
         await pilot.pause()
         log.add(BotCrashed(**EV, error="boom", restart_in_s=5.0))
-        table.show([view("btc", "crashed")], "btc")
+        table.show([view("btc", BotStatus.CRASHED)], "btc")
         await pilot.pause()
 
         def colours() -> tuple[object, object]:
@@ -385,7 +391,7 @@ async def test_a_theme_change_recolours_the_log_and_the_table() -> None:
         app.theme = "gridtui-light"
         await pilot.pause()
         await pilot.pause()
-        table.show([view("btc", "crashed")], "btc")
+        table.show([view("btc", BotStatus.CRASHED)], "btc")
         light = colours()
         assert light[0] != dark[0] and light[1] != dark[1]
         error = Color.parse(app.get_css_variables()["text-error"]).rich_color

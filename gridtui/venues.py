@@ -1,0 +1,69 @@
+"""Which venue a config trades: the exchange client for it, and whose books it keeps.
+
+Live, the account is ``venue.account_address``, else the agent key's own address; ``account_of``
+is the one place that rule lives, so the client that trades and the journals' folder that books
+the trades (``identity_of``: the supervisor's and ``status`` / ``fills`` / ``audit``'s) can never
+name different accounts.
+"""
+
+from __future__ import annotations
+
+from gridtui.config.schema import AppConfig, VenueKind, VenueSettings
+from gridtui.core.clock import Clock
+from gridtui.exchanges.base import Exchange, VenueUnavailable
+from gridtui.exchanges.hyperliquid.client import HyperliquidExchange
+from gridtui.exchanges.hyperliquid.keys import KeyLoadError, load_agent_key
+from gridtui.exchanges.hyperliquid.signing import Signer
+from gridtui.exchanges.sim.exchange import SimExchange
+from gridtui.state.data_dir import VenueIdentity, venue_identity
+
+MAINNET_URL = "https://api.hyperliquid.xyz"
+TESTNET_URL = "https://api.hyperliquid-testnet.xyz"
+
+
+def _agent_key(venue: VenueSettings) -> Signer:
+    """The agent key from GRIDTUI_HL_KEY or a 0600 key file (never the config)."""
+    try:
+        return load_agent_key(key_file=venue.key_file)
+    except KeyLoadError as exc:
+        raise VenueUnavailable(str(exc)) from exc
+
+
+def account_of(venue: VenueSettings, signer: Signer | None = None) -> str:
+    """The live account: ``venue.account_address``, else the agent key's own address (``signer``
+    when the caller holds the key already; else the key is loaded for its address alone)."""
+    if venue.account_address:
+        return venue.account_address
+    return (signer or _agent_key(venue)).address
+
+
+def identity_of(config: AppConfig, exchange: Exchange | None = None) -> VenueIdentity:
+    """Whose books ``config`` trades: the paper venue's, or the live account's. Given the
+    ``exchange`` that trades them (a test's injected client included), its account: none for
+    anything but the live client. Else the account ``make_exchange`` would trade: ``account_of``."""
+    account = None
+    if isinstance(exchange, HyperliquidExchange):
+        account = exchange.account_address
+    elif exchange is None and config.venue.kind is VenueKind.HYPERLIQUID:
+        account = account_of(config.venue)
+    return venue_identity(config, account)
+
+
+def make_exchange(config: AppConfig, clock: Clock, *, stream: bool = True) -> Exchange:
+    """The venue client for a config: the paper engine, or the live client signing with the agent
+    key for ``account_of`` on the configured network (or ``venue.api_url``, e.g. a mock)."""
+    venue = config.venue
+    if venue.kind is VenueKind.PAPER:
+        return SimExchange(venue.paper, clock)
+    signer = _agent_key(venue)
+    is_mainnet = venue.network == "mainnet"
+    base_url = venue.api_url or (MAINNET_URL if is_mainnet else TESTNET_URL)
+    return HyperliquidExchange(
+        base_url,
+        account_of(venue, signer),
+        signer,
+        clock,
+        is_mainnet=is_mainnet,
+        stream=stream,
+        stream_coins={b.coin for b in config.bots if b.enabled},
+    )
