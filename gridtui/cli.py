@@ -16,12 +16,14 @@ from typing import IO, NoReturn
 import attrs
 
 from gridtui import stop_signals
+from gridtui.backtest import BacktestError
 from gridtui.config.fields import url_problem
 from gridtui.config.loader import ConfigError, load_config, summary
 from gridtui.config.schema import AppConfig, VenueKind
 from gridtui.config.starter import StarterError, write_starter
 from gridtui.exchanges.base import VenueUnavailable
 from gridtui.exchanges.sim.candles import CandleFileError
+from gridtui.exchanges.sim.funding import FundingFileError
 from gridtui.exchanges.sim.persistence import StateFileError
 from gridtui.monitoring.logs import configure_logging
 from gridtui.monitoring.metrics import MetricsPortError
@@ -41,6 +43,8 @@ class UsageError(Exception):
 
 # Bad input the user can fix: each carries a one-line message naming the file and the problem.
 USER_ERRORS = (
+    BacktestError,
+    FundingFileError,
     ConfigError,
     UsageError,
     StoreError,
@@ -131,6 +135,29 @@ def build_parser() -> argparse.ArgumentParser:
         help="seeded fault injection, e.g. 'seed=7,http_429_rate=0.1,ws_drop_rate=0.01,"
         "timeout_after_accept_rate=0.05,duplicate_fill_rate=0.1,reorder_fills=true,ack_delay_s=0.2'",
     )
+    backtest = sub.add_parser(
+        "backtest",
+        parents=[with_config],
+        help="run a bot's grid over historical candles with the live engine",
+        description=(
+            "Replays the candles through the same engine that trades live. Within a candle the "
+            "price visits open, then (adaptive) the extreme nearer the open, the other extreme and "
+            "the close, or the fixed ohlc/olhc order; a replacement placed after a fill can fill "
+            "later in the same candle only if the path reaches it after that fill. strict: a "
+            "resting order fills only when the candle trades through its price; touch: when it "
+            "reaches it. Resting fills execute at the limit price with the maker fee."
+        ),
+    )
+    backtest.add_argument("--bot", help="which bot (default: the first enabled one)")
+    backtest.add_argument("--candles", required=True, metavar="[COIN=]FILE")
+    backtest.add_argument("--funding", metavar="[COIN=]FILE", help="fundingHistory JSON or CSV")
+    backtest.add_argument("--fill-model", choices=("strict", "touch", "both"), default="strict")
+    backtest.add_argument("--path", choices=("adaptive", "ohlc", "olhc"), default="adaptive")
+    backtest.add_argument(
+        "--sz-decimals", type=int, help="size precision when the config has no paper market"
+    )
+    backtest.add_argument("--json", action="store_true", help="print one JSON object")
+    backtest.add_argument("--fills-out", type=Path, help="write fills and funding as JSON Lines")
     bench = sub.add_parser("bench", help="benchmarks that print figures")
     bench.add_argument("what", choices=("fills", "tick", "keys", "orders", "soak"))
     bench.add_argument("--bots", type=int, help="soak: paper bots to run (default 10)")
@@ -201,6 +228,22 @@ def _dispatch(args: argparse.Namespace) -> int:
     # A run writes journals: prove its files usable first. Reading them (status, fills, audit)
     # must work on a read-only copy too.
     config = _with_venue_flags(load_config(args.config, check_files=args.command is None), args)
+    if args.command == "backtest":
+        from gridtui.backtest.command import BacktestArgs, run_backtest
+
+        return run_backtest(
+            config,
+            BacktestArgs(
+                candles=args.candles,
+                funding=args.funding,
+                bot=args.bot,
+                fill_model=args.fill_model,
+                path=args.path,
+                sz_decimals=args.sz_decimals,
+                json=args.json,
+                fills_out=args.fills_out,
+            ),
+        )
     if args.command in ("status", "fills", "audit"):
         from gridtui import books
 

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 import attrs
 
-from gridtui.config.schema import EngineSettings, GridMode, Spacing, VenueKind
+from gridtui.config.schema import CandlePath, EngineSettings, GridMode, Spacing, VenueKind
 
 _HEX64 = re.compile(r"(0x)?[0-9a-fA-F]{64}")
 _SECRET_WORDS = frozenset(
@@ -291,6 +291,7 @@ _PRICE = NumberField(
     gt=Decimal(0), le=MAX_PRICE, note="prices beyond that do not fit the venue's rounding rules"
 )
 _FEE_NOTE = "fees are fractions: 0.00015 = 0.015%"
+_CANDLE_PATH = ChoiceField(tuple(p.value for p in CandlePath), "candle path", CandlePath)
 
 TOP_FIELDS: dict[str, Field] = {
     "data_dir": _PATH,
@@ -333,6 +334,7 @@ PAPER_FIELDS: dict[str, Field] = {
         as_float=True,
         note="simulated seconds per real second; 86400 = one day per second",
     ),
+    "candle_path": _CANDLE_PATH,
 }
 MARKET_FIELDS: dict[str, Field] = {
     "coin": _COIN,
@@ -340,6 +342,7 @@ MARKET_FIELDS: dict[str, Field] = {
     "sz_decimals": IntField(0, 6),
     "volatility": NumberField(ge=Decimal(0), as_float=True),
     "candles_file": _PATH,
+    "candle_path": _CANDLE_PATH,
 }
 GRID_FIELDS: dict[str, Field] = {
     "levels": IntField(2, 200),

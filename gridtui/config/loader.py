@@ -192,8 +192,9 @@ def _make(
 def _build(raw: dict[str, Any], base_dir: Path, source: Path) -> AppConfig:
     venue = raw.get("venue", {})
     paper = venue.get("paper", {})
+    paper_settings = _make(PaperSettings, paper, PAPER_FIELDS, base_dir)
     markets = tuple(
-        _make(PaperMarket, market, MARKET_FIELDS, base_dir) for market in paper.get("markets", [])
+        _market(market, paper_settings, base_dir) for market in paper.get("markets", [])
     )
     top = {key: TOP_FIELDS[key].convert(value) for key, value in raw.items() if key in TOP_FIELDS}
     return AppConfig(
@@ -203,7 +204,7 @@ def _build(raw: dict[str, Any], base_dir: Path, source: Path) -> AppConfig:
             venue,
             VENUE_FIELDS,
             base_dir,
-            paper=_make(PaperSettings, paper, PAPER_FIELDS, base_dir, markets=markets),
+            paper=attrs.evolve(paper_settings, markets=markets),
         ),
         engine=_make(EngineSettings, raw.get("engine", {}), ENGINE_FIELDS, base_dir),
         breaker=_make(BreakerSettings, raw.get("circuit_breaker", {}), BREAKER_FIELDS, base_dir),
@@ -213,6 +214,13 @@ def _build(raw: dict[str, Any], base_dir: Path, source: Path) -> AppConfig:
         theme=top.get("theme", "gridtui-dark"),
         source=source,
     )
+
+
+def _market(market: dict[str, Any], paper: PaperSettings, base_dir: Path) -> PaperMarket:
+    """One paper market; it replays its candles in [venue.paper]'s candle_path unless it names
+    its own (the replay sees only its market, not the paper settings)."""
+    built = _make(PaperMarket, market, MARKET_FIELDS, base_dir)
+    return built if "candle_path" in market else attrs.evolve(built, candle_path=paper.candle_path)
 
 
 def _bot(bot: dict[str, Any], raw: dict[str, Any], base_dir: Path) -> BotSettings:

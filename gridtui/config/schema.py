@@ -24,6 +24,20 @@ class Spacing(enum.Enum):
     GEOMETRIC = "geometric"
 
 
+class CandlePath(enum.Enum):
+    """The order in which a replayed candle visits its high and low. A candle records only its
+    four prices, not which extreme came first, and a grid order between the open and an extreme
+    fills or not depending on that order."""
+
+    ADAPTIVE = "adaptive"
+    """Open, the extreme nearer to the open, the other extreme, close (the low first on a tie):
+    the shortest walk through the four prices."""
+    OHLC = "ohlc"
+    """Always the high before the low."""
+    OLHC = "olhc"
+    """Always the low before the high."""
+
+
 class GridMode(enum.Enum):
     ROLLING = "rolling"
     """Centered on the mid; re-centered when the price leaves the grid."""
@@ -96,6 +110,9 @@ class PaperMarket:
     candles_file: Path | None = None
     """Replay these candles (CSV: time_ms,open,high,low,close,volume) instead of a generated
     path."""
+    candle_path: CandlePath = CandlePath.ADAPTIVE
+    """How the replay walks each candle: this is what it reads, since it sees only its market.
+    The loader fills it from ``[venue.paper] candle_path`` unless the market sets its own."""
 
 
 @attrs.frozen(slots=True)
@@ -108,6 +125,10 @@ class PaperSettings:
     tick_interval_s: float = 0.25
     speed: float = 60.0
     """Simulated seconds of price movement per real second."""
+    candle_path: CandlePath = CandlePath.ADAPTIVE
+    """How every market's candles are replayed, unless the market sets its own. Read by the
+    loader only, which copies it into each ``PaperMarket.candle_path``: changing it on a built
+    value does not change its markets."""
     markets: tuple[PaperMarket, ...] = ()
 
 

@@ -165,6 +165,13 @@ _DOCUMENT = (
                 "Simulated seconds per real second: 60 = one simulated hour per real minute, so "
                 "a fresh grid sees fills within seconds.",
             ),
+            _Key(
+                "candle_path",
+                "adaptive",
+                "How a market's candles_file replays each candle: adaptive = open, the extreme "
+                "nearer to the open, the other extreme, close; ohlc = high before low; olhc = "
+                "low before high. A market may set its own.",
+            ),
         ),
     ),
     *(

@@ -19,7 +19,13 @@ import logging
 from gridtui.config.schema import EngineSettings
 from gridtui.core.events import AlertKind, BotHalted, BotResumed, BotStarted, BotStopped, Severity
 from gridtui.core.types import BotStatus, Order
-from gridtui.exchanges.base import FillsReceived, MidUpdated, OrderUpdated, StreamReset
+from gridtui.exchanges.base import (
+    FillsReceived,
+    MidUpdated,
+    OrderUpdated,
+    StreamEvent,
+    StreamReset,
+)
 from gridtui.execution.fill_processor import FillResult
 from gridtui.execution.reconciliation_service import ReconcileReport
 from gridtui.orchestrator.factory import BotComponents
@@ -144,21 +150,33 @@ class BotOrchestrator:
 
     async def _consume_stream(self) -> None:
         while True:
-            event = await self._queue.get()
-            if isinstance(event, MidUpdated):
-                if event.coin == self.coin:
-                    self.c.feed.on_mid(event.price, event.timestamp_ms)
-                    self.c.strategy.observe(event.price, event.timestamp_ms)
-            elif isinstance(event, FillsReceived):
-                await self._handle_fills(self.c.processor.process_ours(event.fills))
-            elif isinstance(event, OrderUpdated):
-                self.c.gateway.on_order_update(event.order)
-            elif isinstance(event, StreamReset):
-                # Fills may have been missed: no order goes out until the books are confirmed.
-                log.warning("%s: stream reset (%s); reconciling", self.name, event.reason)
-                self.c.metrics.stream_reconnected(self.name, self.coin)
-                self.c.reconciliation.unconfirm(f"stream reset ({event.reason})")
-                await self.reconcile()
+            await self._on_stream_event(await self._queue.get())
+
+    async def drain_stream(self) -> int:
+        """Handle every stream event already queued, then return how many: a replay on a
+        simulated clock (the backtest) steps the venue and drains, instead of running the live
+        consumer task. Same handling as live, event for event."""
+        handled = 0
+        while not self._queue.empty():
+            await self._on_stream_event(self._queue.get_nowait())
+            handled += 1
+        return handled
+
+    async def _on_stream_event(self, event: StreamEvent) -> None:
+        if isinstance(event, MidUpdated):
+            if event.coin == self.coin:
+                self.c.feed.on_mid(event.price, event.timestamp_ms)
+                self.c.strategy.observe(event.price, event.timestamp_ms)
+        elif isinstance(event, FillsReceived):
+            await self._handle_fills(self.c.processor.process_ours(event.fills))
+        elif isinstance(event, OrderUpdated):
+            self.c.gateway.on_order_update(event.order)
+        elif isinstance(event, StreamReset):
+            # Fills may have been missed: no order goes out until the books are confirmed.
+            log.warning("%s: stream reset (%s); reconciling", self.name, event.reason)
+            self.c.metrics.stream_reconnected(self.name, self.coin)
+            self.c.reconciliation.unconfirm(f"stream reset ({event.reason})")
+            await self.reconcile()
 
     async def _handle_fills(self, results: list[FillResult]) -> None:
         for result in results:

@@ -64,3 +64,15 @@ def test_the_status_check_finds_a_status_write(tmp_path: Path) -> None:
     rogue = tmp_path / "rogue.py"
     rogue.write_text("store.update_order(cid, status=s, updated_ms=1)\nattrs.evolve(t, status=s)\n")
     assert len(_status_writes(rogue)) == 2
+
+
+def test_the_backtest_builds_its_bot_with_the_live_factory_and_orchestrator() -> None:
+    tree = ast.parse((REPO / "gridtui/backtest/replay.py").read_text())
+    imported = {
+        (node.module, alias.name)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom)
+        for alias in node.names
+    }
+    assert ("gridtui.orchestrator.factory", "build_bot") in imported
+    assert ("gridtui.orchestrator.bot_orchestrator", "BotOrchestrator") in imported

@@ -146,4 +146,5 @@ def test_bad_candle_file_is_one_line_naming_file_and_line(config_file: Path, cap
     assert main(["--headless", "--config", str(config_file)]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1, err
-    assert "btc.csv:3" in err and "Traceback" not in err
+    assert "btc.csv: 1 candle with a non-numeric price at line 3 (high 'oops')" in err
+    assert "Traceback" not in err

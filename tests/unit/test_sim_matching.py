@@ -5,6 +5,8 @@ from __future__ import annotations
 import itertools
 from decimal import Decimal as D
 
+import pytest
+
 from gridtui.core.types import AssetMeta, OrderRequest, OrderStatus, PlaceStatus, Side, Tif
 from gridtui.exchanges.sim.matching import MatchingEngine
 from gridtui.exchanges.sim.price_path import MarketState, Tick
@@ -19,6 +21,7 @@ from gridtui.exchanges.sim.vocabulary import (
     ERR_TICK_SIZE,
     EngineConfig,
     EngineRecords,
+    FillModel,
 )
 
 MAKER = D("0.0001")
@@ -27,9 +30,15 @@ NOW = 1_700_000_000_000
 _cloids = itertools.count(1)
 
 
-def make_engine(balance: D = D(100_000), depth: D = D(5)) -> MatchingEngine:
+def make_engine(
+    balance: D = D(100_000),
+    depth: D = D(5),
+    *,
+    half_spread: D = D("0.0001"),
+    fill_model: FillModel = FillModel.TOUCH,
+) -> MatchingEngine:
     """Coin X at mid 100 with sz_decimals 2: synthetic bbo 99.99 @ 100.01 (1 bp half spread)."""
-    config = EngineConfig("paper", MAKER, TAKER, D("0.0001"))
+    config = EngineConfig("paper", MAKER, TAKER, half_spread, fill_model)
     records = EngineRecords(balance, 1, 1, None, markets=(MarketState("X", D(100), depth, depth),))
     return MatchingEngine(config, {"X": AssetMeta("X", 0, 2)}, records)
 
@@ -74,6 +83,21 @@ def test_only_buys_at_or_above_the_lowest_trade_price_fill():
     engine.apply_tick("X", tick(low="99.6", high="100", close="99.6", volume="10"), NOW)
     assert engine.order(near).status is OrderStatus.FILLED
     assert engine.order(far).status is OrderStatus.OPEN
+
+
+@pytest.mark.parametrize(("model", "filled"), [(FillModel.TOUCH, True), (FillModel.STRICT, False)])
+def test_a_candle_that_only_touches_a_level_fills_it_under_touch_only(
+    model: FillModel, filled: bool
+) -> None:
+    engine = make_engine(half_spread=D(0), fill_model=model)  # candles: the low is a trade
+    buy = engine.place(req(Side.BUY, "99", "1"), NOW).exchange_id
+    sell = engine.place(req(Side.SELL, "101", "1"), NOW).exchange_id
+    engine.apply_tick("X", tick(low="99", high="101", close="100", volume="10"), NOW)
+    expected = OrderStatus.FILLED if filled else OrderStatus.OPEN
+    assert (engine.order(buy).status, engine.order(sell).status) == (expected, expected)
+    engine.apply_tick("X", tick(low="98.99", high="101.01", close="100", volume="10"), NOW + 1)
+    assert engine.order(buy).status is OrderStatus.FILLED  # traded through: both models fill
+    assert engine.order(sell).status is OrderStatus.FILLED
 
 
 def test_sells_fill_lowest_price_first_up_to_the_highest_trade_price():

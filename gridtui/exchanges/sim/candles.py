@@ -1,103 +1,75 @@
-"""Historical candles as a price source for the paper venue (and the backtest venue).
+"""Historical candles as a price source for the paper venue and the backtest.
 
-A CSV of ``time_ms,open,high,low,close,volume`` is checked line by line: a bad row stops the load
-with a one-line error naming ``file:line`` and what is wrong, never a traceback (DESIGN §7). Each
-candle is replayed as four mids -- open, then high and low in the order that makes the candle's
-shape plausible (low first for an up candle), then close -- one mid per venue step, so orders
-between the open and an extreme fill just as they would have during that candle.
+``load_candles`` is the one reader of candle files: the common CSV layouts (``candle_csv``),
+checked row by row with one-line errors, and a parsed-candle cache beside the file
+(``candle_cache``) so a rerun does not parse again. ``CandleReplay`` walks each candle as four
+mids -- open, both extremes in the market's ``candle_path`` order, close -- one mid per venue
+step, so orders between the open and an extreme fill just as they would have during that candle.
 """
 
 from __future__ import annotations
 
+import gc
 import logging
-from collections.abc import Mapping, Sequence
-from decimal import Decimal, InvalidOperation
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import attrs
-
 from gridtui.config.schema import PaperMarket
 from gridtui.core.rounding import round_price, round_size
+from gridtui.exchanges.sim.candle_cache import read_cache, write_cache
+from gridtui.exchanges.sim.candle_csv import parse_candles
+from gridtui.exchanges.sim.candle_series import Candle, CandleFileError, CandleSeries, Gaps
 from gridtui.exchanges.sim.price_path import Tick, tick_volume
+from gridtui.exchanges.sim.tabular import read_text
+
+__all__ = [
+    "Candle",
+    "CandleFileError",
+    "CandleReplay",
+    "CandleSeries",
+    "Gaps",
+    "load_candles",
+]
 
 log = logging.getLogger(__name__)
 
-COLUMNS = ("time_ms", "open", "high", "low", "close", "volume")
 POINTS_PER_CANDLE = 4
 
 
-class CandleFileError(Exception):
-    """A candle file that cannot be used; the message is one line: ``file:line: problem``."""
-
-
-@attrs.frozen(slots=True)
-class Candle:
-    time_ms: int
-    open: Decimal
-    high: Decimal
-    low: Decimal
-    close: Decimal
-    volume: Decimal
-
-    def path(self) -> tuple[Decimal, Decimal, Decimal, Decimal]:
-        """The mids this candle is replayed through."""
-        if self.close >= self.open:
-            return (self.open, self.low, self.high, self.close)
-        return (self.open, self.high, self.low, self.close)
-
-
-def load_candles(path: Path) -> tuple[Candle, ...]:
-    """Read and validate a candle CSV. A first line starting with ``time_ms`` is a header."""
+def load_candles(path: Path) -> CandleSeries:
+    """The validated candles of the file at ``path``, from its cache when the file is unchanged
+    since the cache was written; ``CandleFileError`` (one line) when the file cannot be used."""
+    path = Path(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        stat = path.stat()
     except OSError as exc:
-        raise CandleFileError(f"{path}: cannot read the candle file ({exc.strerror})") from exc
-    except UnicodeDecodeError as exc:
-        raise CandleFileError(f"{path}: not a UTF-8 text file") from exc
-    candles: list[Candle] = []
-    seen_line = False
-    for lineno, line in enumerate(text.splitlines(), start=1):
-        stripped = line.strip()
-        if not stripped or stripped.startswith("#"):
-            continue
-        fields = [field.strip() for field in stripped.split(",")]
-        if not seen_line and fields[0].lower() == COLUMNS[0]:
-            seen_line = True
-            continue
-        seen_line = True
-        try:
-            candle = _parse(fields, candles[-1] if candles else None)
-        except ValueError as exc:
-            raise CandleFileError(f"{path}:{lineno}: {exc}") from exc
-        candles.append(candle)
-    if not candles:
-        raise CandleFileError(f"{path}: no candles; expected lines of {','.join(COLUMNS)}")
-    return tuple(candles)
+        raise CandleFileError(
+            f"{path}: cannot read the candle file ({exc.strerror or exc})"
+        ) from exc
+    with _gc_paused():
+        cached = read_cache(path, stat)
+        if cached is not None:
+            log.debug("%s: %d candles from the cache", path, len(cached))
+            return cached
+        series = parse_candles(path, read_text(path, "candle file", CandleFileError))
+    write_cache(path, stat, series)
+    return series
 
 
-def _parse(fields: Sequence[str], previous: Candle | None) -> Candle:
-    if len(fields) != len(COLUMNS):
-        raise ValueError(f"expected {len(COLUMNS)} fields {','.join(COLUMNS)}, got {len(fields)}")
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """The cyclic garbage collector paused while a series is built: half a million candles
+    (no cycles among them) set off full collections that find nothing and tripled the load."""
+    enabled = gc.isenabled()
+    gc.disable()
     try:
-        time_ms = int(fields[0])
-    except ValueError:
-        raise ValueError(f"time_ms {fields[0]!r} is not an integer (milliseconds)") from None
-    values: list[Decimal] = []
-    for name, raw in zip(COLUMNS[1:], fields[1:], strict=True):
-        try:
-            value = Decimal(raw)
-        except InvalidOperation:
-            raise ValueError(f"{name} {raw!r} is not a number") from None
-        if not value.is_finite() or value < 0 or (value == 0 and name != "volume"):
-            raise ValueError(f"{name} {raw!r} must be a positive number")
-        values.append(value)
-    candle = Candle(time_ms, *values)
-    if candle.low > min(candle.open, candle.close) or candle.high < max(candle.open, candle.close):
-        raise ValueError("low must be <= open and close, and high >= open and close")
-    if previous is not None and time_ms <= previous.time_ms:
-        raise ValueError(f"time_ms {time_ms} is not after the previous candle ({previous.time_ms})")
-    return candle
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 class CandleReplay:
@@ -116,6 +88,7 @@ class CandleReplay:
             raise ValueError("a candle replay needs at least one candle")
         self._market = market
         self._candles = candles
+        self._order = market.candle_path
         self._notional = notional_per_tick
         last = len(candles) * POINTS_PER_CANDLE - 1
         self._index = 0 if state is None else min(int(state["index"]), last)
@@ -150,7 +123,7 @@ class CandleReplay:
 
     def _point(self, index: int) -> Decimal:
         candle = self._candles[index // POINTS_PER_CANDLE]
-        raw = candle.path()[index % POINTS_PER_CANDLE]
+        raw = candle.path(self._order)[index % POINTS_PER_CANDLE]
         return round_price(raw, self._market.sz_decimals)
 
     def _volume(self, mid: Decimal) -> Decimal:

@@ -47,7 +47,7 @@ from gridtui.exchanges.sim.persistence import (
     read_state,
 )
 from gridtui.exchanges.sim.price_path import GeneratedPath, MarketState, PricePath, tick_volume
-from gridtui.exchanges.sim.vocabulary import EngineConfig, EngineRecords
+from gridtui.exchanges.sim.vocabulary import EngineConfig, EngineRecords, FillModel
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +69,7 @@ class SimExchange:
         account: str = "paper",
         half_spread: Decimal = DEFAULT_HALF_SPREAD,
         notional_per_tick: Decimal = DEFAULT_NOTIONAL_PER_TICK,
+        fill_model: FillModel = FillModel.TOUCH,
     ) -> None:
         coins = [m.coin for m in settings.markets]
         if len(set(coins)) != len(coins):
@@ -77,7 +78,9 @@ class SimExchange:
         self.account = account
         self._settings = settings
         self._clock = clock
-        self._config = EngineConfig(venue, settings.maker_fee, settings.taker_fee, half_spread)
+        self._config = EngineConfig(
+            venue, settings.maker_fee, settings.taker_fee, half_spread, fill_model
+        )
         self._notional = notional_per_tick
         self._metas = {
             m.coin: AssetMeta(m.coin, index, m.sz_decimals)

@@ -55,6 +55,7 @@ from gridtui.exchanges.sim.vocabulary import (
     SCHEDULED_CANCEL,
     EngineConfig,
     EngineRecords,
+    FillModel,
     OrderArchive,
 )
 
@@ -274,15 +275,18 @@ class MatchingEngine:
         self._match(coin, Side.SELL, self._ask_at(coin, tick.high), tick.volume, now_ms)
 
     def _match(self, coin: str, side: Side, limit: Decimal, budget: Decimal, now_ms: int) -> None:
-        """Fill resting ``side`` orders the tick traded through (buys priced ≥ its lowest trade
-        ``limit``, sells ≤ its highest), best price then earliest, within ``budget``."""
+        """Fill resting ``side`` orders the tick reached (buys priced ≥ its lowest trade
+        ``limit``, sells ≤ its highest; strictly beyond it under ``FillModel.STRICT``), best
+        price then earliest, within ``budget``."""
         resting = (self._orders[i] for i in self._resting.get(coin, {}))
         queue = sorted(
             (o for o in resting if o.side is side),
             key=lambda o: (-side.sign * o.price, o.exchange_id),
         )
+        strict = self._cfg.fill_model is FillModel.STRICT
         for order in queue:
-            if budget <= 0 or (order.price - limit) * side.sign < 0:
+            beyond = (order.price - limit) * side.sign
+            if budget <= 0 or beyond < 0 or (strict and beyond == 0):
                 return
             size = min(order.remaining, budget)
             if order.reduce_only:

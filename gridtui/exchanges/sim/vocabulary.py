@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Collection, Mapping
 from decimal import Decimal
 from typing import Protocol
@@ -29,12 +30,23 @@ SCHEDULED_CANCEL = "scheduledCancel"
 REDUCE_ONLY_CANCELED = "reduceOnlyCanceled"
 
 
+class FillModel(enum.Enum):
+    """When a trade reaches a resting order. A candle's low and high are prices that traded; only
+    a price beyond the order's proves the queue in front of it was eaten."""
+
+    STRICT = "strict"
+    """A resting buy fills when trades print below its price (a sell: above)."""
+    TOUCH = "touch"
+    """A resting buy fills when trades print at or below its price: the optimistic bound."""
+
+
 @attrs.frozen(slots=True)
 class EngineConfig:
     venue: str
     maker_fee: Decimal
     taker_fee: Decimal
     half_spread: Decimal = Decimal("0.0001")
+    fill_model: FillModel = FillModel.TOUCH
 
 
 @attrs.frozen(slots=True)

@@ -1,0 +1,198 @@
+"""``gridtui backtest``: read the inputs, run the replay once per fill model, print the report.
+
+The bot's settings come from the config exactly as a live run reads them (grid, risk, per-coin
+overrides), fees from the config's paper venue. Every input problem is one line naming the place
+and the fix (the CLI prints ``BacktestError``, ``CandleFileError`` and ``FundingFileError``).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import TextIO
+
+import attrs
+
+from gridtui.backtest import BacktestError
+from gridtui.backtest.replay import Replay, ReplayOptions, replay
+from gridtui.backtest.report import BacktestReport, build_report
+from gridtui.config.schema import AppConfig, BotSettings, CandlePath
+from gridtui.core.types import Side
+from gridtui.exchanges.sim import load_candles, load_funding
+from gridtui.exchanges.sim.vocabulary import FillModel
+
+BOTH = "both"
+
+
+@attrs.frozen(slots=True)
+class BacktestArgs:
+    candles: str
+    """``[COIN=]FILE``."""
+    funding: str | None = None
+    bot: str | None = None
+    fill_model: str = FillModel.STRICT.value
+    path: str = CandlePath.ADAPTIVE.value
+    sz_decimals: int | None = None
+    json: bool = False
+    fills_out: Path | None = None
+
+
+def run_backtest(config: AppConfig, args: BacktestArgs) -> int:
+    out = sys.stdout
+    bot = _bot(config, args.bot)
+    candles_file = _coin_file(args.candles, "--candles", bot)
+    series = load_candles(candles_file)
+    funding = None
+    if args.funding is not None:
+        funding = load_funding(_coin_file(args.funding, "--funding", bot))
+    models = (
+        (FillModel.STRICT, FillModel.TOUCH)
+        if args.fill_model == BOTH
+        else (FillModel(args.fill_model),)
+    )
+    path = CandlePath(args.path)
+    runs: list[tuple[Replay, BacktestReport]] = []
+    for model in models:
+        options = ReplayOptions(fill_model=model, path=path, sz_decimals=args.sz_decimals)
+        run = replay(config, bot, candles_file, series, funding, options)
+        report = build_report(run, series, fill_model=model.value, path=path.value)
+        runs.append((run, report))
+    if args.fills_out is not None:
+        _write_fills(args.fills_out, runs[0][0])
+    reports = [report for _, report in runs]
+    if args.json:
+        body = (
+            reports[0].to_json()
+            if len(reports) == 1
+            else {r.fill_model: r.to_json() for r in reports}
+        )
+        out.write(json.dumps(body, indent=2, sort_keys=False) + "\n")
+    else:
+        _print_table(reports, out, funding_modelled=funding is not None)
+    return 0
+
+
+def _bot(config: AppConfig, name: str | None) -> BotSettings:
+    if name is None:
+        enabled = [b for b in config.bots if b.enabled]
+        if not enabled:
+            raise BacktestError(f"{config.source}: no enabled bot to backtest; pass --bot NAME")
+        return enabled[0]
+    for bot in config.bots:
+        if bot.name == name:
+            return bot
+    names = ", ".join(b.name for b in config.bots) or "none"
+    raise BacktestError(f"--bot {name}: no such bot in {config.source} (bots: {names})")
+
+
+def _coin_file(value: str, option: str, bot: BotSettings) -> Path:
+    """``COIN=FILE`` or ``FILE``; a coin given must be the bot's."""
+    coin, sep, file = value.partition("=")
+    if not sep:
+        return Path(value)
+    if coin.upper() != bot.coin.upper():
+        raise BacktestError(
+            f"{option} {value}: the file is for {coin}, bot {bot.name} trades {bot.coin}"
+        )
+    return Path(file)
+
+
+def _write_fills(path: Path, run: Replay) -> None:
+    """Every simulated fill and funding payment, one JSON object per line, in time order: enough
+    to recompute the PnL without gridtui."""
+    rows: list[tuple[int, int, dict[str, object]]] = []
+    for fill in run.fills:
+        sign = 1 if fill.side is Side.BUY else -1
+        rows.append(
+            (
+                fill.timestamp_ms,
+                0,
+                {
+                    "time_ms": fill.timestamp_ms,
+                    "kind": "fill",
+                    "side": fill.side.name.lower(),
+                    "price": str(fill.price),
+                    "size": str(fill.size),
+                    "fee": str(fill.fee),
+                    "taker": fill.is_taker,
+                    "amount": str(-sign * fill.price * fill.size - fill.fee),
+                },
+            )
+        )
+    for payment in run.funding or ():
+        rows.append(
+            (
+                payment.time_ms,
+                1,
+                {
+                    "time_ms": payment.time_ms,
+                    "kind": "funding",
+                    "position": str(payment.position),
+                    "price": str(payment.price),
+                    "rate": str(payment.rate),
+                    "amount": str(payment.amount),
+                },
+            )
+        )
+    rows.sort(key=lambda row: (row[0], row[1]))
+    try:
+        with path.open("w", encoding="utf-8") as out:
+            for _, _, row in rows:
+                out.write(json.dumps(row) + "\n")
+    except OSError as exc:
+        raise BacktestError(f"--fills-out {path}: cannot write ({exc.strerror})") from None
+
+
+LABELS = (
+    ("period", None),
+    ("candles", "candles"),
+    ("gaps", None),
+    ("net PnL", "net_pnl"),
+    ("return %", "return_pct"),
+    ("realized PnL (net of fees)", "realized_pnl"),
+    ("unrealized PnL", "unrealized_pnl"),
+    ("fees", "fees"),
+    ("funding", None),
+    ("fills", "fills"),
+    ("round trips", "round_trips"),
+    ("profit per round trip", "grid_profit_per_round_trip"),
+    ("max drawdown", "max_drawdown"),
+    ("max drawdown %", "max_drawdown_pct"),
+    ("Sharpe", "sharpe"),
+    ("Sortino", "sortino"),
+    ("halts", "halts"),
+    ("time halted %", "time_halted_pct"),
+    ("final position", "final_position"),
+    ("buy and hold PnL", "buy_and_hold_pnl"),
+)
+
+
+def _print_table(reports: list[BacktestReport], out: TextIO, *, funding_modelled: bool) -> None:
+    first = reports[0]
+    out.write(f"backtest {first.bot} on {first.coin}, {first.path} path\n")
+    header = ["", *(f"{r.fill_model} fills" for r in reports)]
+    rows = [header]
+    for label, field in LABELS:
+        cells = []
+        for r in reports:
+            if label == "period":
+                cells.append(f"{r.start} → {r.end}")
+            elif label == "gaps":
+                cells.append(f"{r.gaps.count} (largest {r.gaps.largest_ms // 60_000} min)")
+            elif label == "funding":
+                cells.append(str(r.funding) if funding_modelled else "funding not modelled")
+            else:
+                value = getattr(r, field or "")
+                cells.append("—" if value is None else _show(value))
+        rows.append([label, *cells])
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    for row in rows:
+        out.write("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+        out.write("\n")
+
+
+def _show(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:.2f}"
+    return str(value)

@@ -1,0 +1,272 @@
+"""The backtest replay: the engine that trades live, over historical candles on a simulated clock.
+
+Nothing here decides a trade. The bot is built by the same factory as a live bot (Strategy,
+GridCalculator, GridBuilder, RiskEngine, ExecutionGateway, FillProcessor, StateManager) over the
+paper venue in candle mode; this module only turns the crank: move the clock to the next point of
+the candle's path, let the venue match and stream, hand the stream to the orchestrator exactly as
+the live consumer would, and run one engine cycle at each candle's close. What it records on the
+way (fills, funding payments, equity at each close) is read off the books, never recomputed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from decimal import Decimal
+from pathlib import Path
+
+import attrs
+
+from gridtui.backtest import BacktestError
+from gridtui.config.schema import AppConfig, BotSettings, CandlePath, PaperMarket
+from gridtui.core.clock import SimClock
+from gridtui.core.events import BotHalted, Event, EventBus
+from gridtui.core.types import ZERO, Fill
+from gridtui.exchanges.sim import CandleSeries, FundingRate, SimExchange
+from gridtui.exchanges.sim.vocabulary import FillModel
+from gridtui.monitoring.alerting import Alerter
+from gridtui.monitoring.metrics import Metrics
+from gridtui.orchestrator.bot_orchestrator import BotOrchestrator
+from gridtui.orchestrator.factory import build_bot
+from gridtui.risk.dead_man_switch import DeadManSwitch
+from gridtui.state.data_dir import PAPER
+
+POINTS_PER_CANDLE = 4
+HOUR_MS = 3_600_000
+SHUTDOWN_DEADLINE_S = 10.0
+NEVER_S = 10.0**12
+"""Engine timers a replay does not want: the venue is the simulator itself, so the periodic
+reconciliation and the stuck-order sweep would only cost time (the start-up one still runs)."""
+
+
+@attrs.frozen(slots=True)
+class ReplayOptions:
+    fill_model: FillModel = FillModel.STRICT
+    path: CandlePath = CandlePath.ADAPTIVE
+    sz_decimals: int | None = None
+    """Size precision when the config has no paper market for the coin."""
+
+
+@attrs.frozen(slots=True)
+class EquityPoint:
+    """The books at one candle's close."""
+
+    time_ms: int
+    close: Decimal
+    position: Decimal
+    realized: Decimal
+    """All realized PnL so far, net of fees (as the journal books it)."""
+    unrealized: Decimal
+    funding: Decimal
+    """Funding received (negative: paid) so far."""
+    fees: Decimal
+    halted: bool
+
+    @property
+    def equity(self) -> Decimal:
+        return self.realized + self.unrealized + self.funding
+
+
+@attrs.frozen(slots=True)
+class FundingPayment:
+    time_ms: int
+    position: Decimal
+    price: Decimal
+    rate: Decimal
+    amount: Decimal
+    """Received by the account: −position × price × rate (a positive rate: longs pay)."""
+
+
+@attrs.frozen(slots=True)
+class Replay:
+    """What one run produced, in time order."""
+
+    bot: str
+    coin: str
+    fills: tuple[Fill, ...]
+    funding: tuple[FundingPayment, ...] | None
+    """None when no funding rates were given: funding not modelled (never a silent zero)."""
+    equity: tuple[EquityPoint, ...]
+    halts: int
+    capital: Decimal
+
+
+def replay(
+    config: AppConfig,
+    bot: BotSettings,
+    candles_file: Path,
+    candles: CandleSeries,
+    funding: Sequence[FundingRate] | None,
+    options: ReplayOptions,
+    progress: Callable[[int], None] | None = None,
+) -> Replay:
+    """Run ``bot`` over ``candles`` (read from ``candles_file``) and return what happened."""
+    return asyncio.run(_replay(config, bot, candles_file, candles, funding, options, progress))
+
+
+async def _replay(
+    config: AppConfig,
+    bot: BotSettings,
+    candles_file: Path,
+    candles: CandleSeries,
+    funding: Sequence[FundingRate] | None,
+    options: ReplayOptions,
+    progress: Callable[[int], None] | None,
+) -> Replay:
+    if len(candles) < 2:
+        raise BacktestError(f"{candles_file}: a backtest needs at least 2 candles")
+    market = _market(config, bot, candles_file, candles, options)
+    paper = attrs.evolve(config.venue.paper, markets=(market,))
+    clock = SimClock(candles[0].time_ms)
+    exchange = SimExchange.in_memory(paper, clock, half_spread=ZERO, fill_model=options.fill_model)
+    bus = EventBus()
+    halts: list[Event] = []
+    bus.subscribe(lambda e: halts.append(e) if isinstance(e, BotHalted) else None)
+    metrics = Metrics()
+    with _scratch_dir() as data_dir:
+        engine = attrs.evolve(
+            config.engine, reconcile_interval_s=NEVER_S, stuck_order_after_s=NEVER_S
+        )
+        run_config = attrs.evolve(config, data_dir=data_dir, engine=engine)
+        dead_man = DeadManSwitch(
+            exchange,
+            attrs.evolve(config.dead_man, enabled=False),
+            clock,
+            Alerter(bus, clock),
+            metrics,
+        )
+        components = await build_bot(
+            bot,
+            config=run_config,
+            exchange=exchange,
+            dead_man=dead_man,
+            bus=bus,
+            clock=clock,
+            metrics=metrics,
+            identity=PAPER,
+        )
+        orchestrator = BotOrchestrator(components, engine)
+        try:
+            await orchestrator.start()
+            equity, payments = await _crank(
+                orchestrator, exchange, clock, candles, funding, progress
+            )
+            fills = tuple(await exchange.fills_since(0, bot.coin))
+            await orchestrator.shutdown(time.monotonic() + SHUTDOWN_DEADLINE_S)
+        finally:
+            orchestrator.detach()
+            await exchange.close()
+    return Replay(
+        bot=bot.name,
+        coin=bot.coin,
+        fills=fills,
+        funding=None if funding is None else tuple(payments),
+        equity=tuple(equity),
+        halts=len(halts),
+        capital=paper.starting_balance,
+    )
+
+
+async def _crank(
+    orchestrator: BotOrchestrator,
+    exchange: SimExchange,
+    clock: SimClock,
+    candles: CandleSeries,
+    funding: Sequence[FundingRate] | None,
+    progress: Callable[[int], None] | None,
+) -> tuple[list[EquityPoint], list[FundingPayment]]:
+    """The venue starts at the first candle's open; every step moves it one point along the
+    path (the last point of a candle is its close, the next step the next candle's open). One
+    engine cycle at each close: orders placed in reaction to a fill (its replacement) are on
+    the book for the rest of the candle's path, so they can fill later in the same candle only
+    if the path reaches them after the fill."""
+    c = orchestrator.c
+    rates = _hourly(funding or ())
+    equity: list[EquityPoint] = []
+    payments: list[FundingPayment] = []
+    received = ZERO
+    interval = candles.interval_ms
+    for index, candle in enumerate(candles):
+        first = 1 if index == 0 else 0  # the first open is where the venue already stands
+        for point in range(first, POINTS_PER_CANDLE):
+            clock.set_ms(candle.time_ms + point * interval // POINTS_PER_CANDLE)
+            exchange.step(0)
+            await orchestrator.drain_stream()
+        await orchestrator.cycle()
+        await orchestrator.drain_stream()
+        state = c.state.get_snapshot()
+        close_ms = candle.time_ms + interval
+        if funding is not None:
+            for hour in _hours_between(candle.time_ms, close_ms):
+                rate = rates.get(hour)
+                if rate is not None and state.position != 0:
+                    amount = -state.position * candle.close * rate
+                    payments.append(
+                        FundingPayment(hour * HOUR_MS, state.position, candle.close, rate, amount)
+                    )
+                    received += amount
+        unrealized = (candle.close - state.avg_entry) * state.position if state.position else ZERO
+        equity.append(
+            EquityPoint(
+                time_ms=close_ms,
+                close=candle.close,
+                position=state.position,
+                realized=state.all_time_realized,
+                unrealized=unrealized,
+                funding=received,
+                fees=state.fees_paid,
+                halted=state.halted,
+            )
+        )
+        if progress is not None:
+            progress(index + 1)
+    return equity, payments
+
+
+def _market(
+    config: AppConfig,
+    bot: BotSettings,
+    candles_file: Path,
+    candles: CandleSeries,
+    options: ReplayOptions,
+) -> PaperMarket:
+    """The coin's paper market (its size precision) replaying ``candles_file``."""
+    known = next((m for m in config.venue.paper.markets if m.coin == bot.coin), None)
+    sz_decimals = options.sz_decimals
+    if sz_decimals is None:
+        if known is None:
+            raise BacktestError(
+                f"no paper market for {bot.coin} in the config to take its size precision "
+                f"from: add one under [venue.paper] or pass --sz-decimals N"
+            )
+        sz_decimals = known.sz_decimals
+    base = known or PaperMarket(bot.coin, candles[0].open, sz_decimals)
+    return attrs.evolve(
+        base, sz_decimals=sz_decimals, candles_file=candles_file, candle_path=options.path
+    )
+
+
+def _hourly(funding: Sequence[FundingRate]) -> dict[int, Decimal]:
+    """Rates by the hour they apply to (Hyperliquid pays each hour on the hour)."""
+    return {rate.time_ms // HOUR_MS: rate.rate for rate in funding}
+
+
+def _hours_between(start_ms: int, end_ms: int) -> Iterator[int]:
+    """The hour boundaries in (start, end]: funding is paid on the position held then."""
+    first = start_ms // HOUR_MS + 1
+    last = end_ms // HOUR_MS
+    return iter(range(first, last + 1))
+
+
+@contextmanager
+def _scratch_dir() -> Iterator[Path]:
+    """The run's journal: thrown away afterwards, and in memory where the system offers it
+    (a journal commits each fill with fsync; a replay needs none of that durability)."""
+    shm = Path("/dev/shm")
+    where = str(shm) if shm.is_dir() and os.access(shm, os.W_OK) else None
+    with tempfile.TemporaryDirectory(prefix="gridtui-backtest-", dir=where) as folder:
+        yield Path(folder)

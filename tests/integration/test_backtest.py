@@ -1,0 +1,238 @@
+"""``gridtui backtest``: the live engine over a dozen hand-made candles, every figure worked out by
+hand. Grid: 3 levels a side, 1 % apart, 0.2 a level, built at the first close (100): buys 99/98/97,
+sells 101/102/103, the 100 slot empty. Maker fee 0.00015.
+
+- candle 1 (100 → high 100 → low 98.5 → close 99) trades through 99: the buy fills, and its
+  replacement, a sell at 100, goes on the book at once;
+- candle 2 (99 → low 99 → high 100.5 → close 100) trades through 100: that sell fills, a round
+  trip worth 0.2 × (100 − 99) = 0.2 gross, fees 0.00015 × 0.2 × (99 + 100) = 0.00597;
+- candle 3 (100 → low 100 → high 101 → close 100.5) only touches 101: a sell there fills under
+  ``touch`` and not under ``strict``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from decimal import Decimal as D
+from pathlib import Path
+
+import pytest
+
+from gridtui.cli import main
+
+HOUR_MS = 3_600_000
+T0 = 472_223 * HOUR_MS - 2 * 60_000
+"""Two minutes before a full hour: candle 1 closes on the hour (funding is paid then)."""
+
+CONFIG = """\
+data_dir = "data"
+[venue]
+kind = "paper"
+[venue.paper]
+starting_balance = 10000
+maker_fee = 0.00015
+taker_fee = 0.00045
+[[venue.paper.markets]]
+coin = "BTC"
+start_price = 100
+sz_decimals = 2
+[grid]
+levels = 3
+spacing_pct = 1
+size = 0.2
+[risk]
+max_position = 10
+max_notional = 100000
+max_drawdown = 100000
+daily_loss_limit = 100000
+[[bots]]
+name = "b1"
+coin = "BTC"
+"""
+
+CANDLES = [
+    (100, 100, 100, 100),
+    (100, 100, 98.5, 99),
+    (99, 100.5, 99, 100),
+    (100, 101, 100, 100.5),
+    *[(100.5, 100.5, 100.5, 100.5)] * 8,
+]
+
+
+@pytest.fixture
+def files(tmp_path: Path) -> tuple[Path, Path]:
+    config = tmp_path / "config.toml"
+    config.write_text(CONFIG)
+    candles = tmp_path / "btc.csv"
+    rows = ["time,open,high,low,close,volume"]
+    for i, (o, h, low, c) in enumerate(CANDLES):
+        rows.append(f"{T0 + i * 60_000},{o},{h},{low},{c},100")
+    candles.write_text("\n".join(rows) + "\n")
+    return config, candles
+
+
+def _run(capsys: pytest.CaptureFixture[str], *args: str) -> dict[str, object]:
+    assert main(["backtest", *args, "--json"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_a_round_trip_worked_out_by_hand(
+    files: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config, candles = files
+    out = tmp_path / "fills.jsonl"
+    report = _run(
+        capsys, "--config", str(config), "--candles", str(candles), "--fills-out", str(out)
+    )
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [(r["kind"], r["side"], r["price"], r["size"]) for r in rows] == [
+        ("fill", "buy", "99", "0.2"),
+        ("fill", "sell", "100", "0.2"),
+    ]
+    fees = sum(D(r["fee"]) for r in rows)
+    assert fees == D("0.00015") * D("0.2") * (99 + 100)
+    assert sum(D(r["amount"]) for r in rows) == D("0.2") - fees  # flat again: PnL is cash
+    assert report["fills"] == 2 and report["round_trips"] == 1
+    assert report["realized_pnl"] == report["net_pnl"] == str((D("0.2") - fees).quantize(D("0.01")))
+    assert report["final_position"] == "0"
+    assert report["funding"] is None
+    assert (report["candles"], report["gaps"]) == (12, {"count": 0, "largest_ms": 0})
+    assert report["buy_and_hold_pnl"] == "50.00"  # 10000 / 100 × (100.5 − 100)
+
+
+def test_a_candle_that_only_touches_a_level_fills_it_under_touch_only(
+    files: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    config, candles = files
+    both = _run(capsys, "--config", str(config), "--candles", str(candles), "--fill-model", "both")
+    assert (both["strict"]["fills"], both["touch"]["fills"]) == (2, 3)  # type: ignore[index]
+    assert both["touch"]["final_position"] == "-0.2"  # type: ignore[index]
+    # the open short is marked at the last close, 100.5, against its entry at 101
+    assert both["touch"]["unrealized_pnl"] == "0.10"  # type: ignore[index]
+
+
+@pytest.mark.parametrize(("rate", "paid"), [("0.01", "-0.20"), ("-0.01", "0.20")])
+def test_funding_is_paid_on_the_position_held_at_the_hour(
+    files: tuple[Path, Path], tmp_path: Path, rate: str, paid: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    config, candles = files
+    funding = tmp_path / "funding.json"
+    hour = T0 + 2 * 60_000  # candle 1 closes here holding the 0.2 bought at 99
+    funding.write_text(
+        json.dumps([{"coin": "BTC", "time": hour, "fundingRate": rate, "premium": "0"}])
+    )
+    report = _run(
+        capsys, "--config", str(config), "--candles", str(candles), "--funding", str(funding)
+    )
+    # long 0.2 × close 99 × rate: a positive rate makes longs pay, a negative one pays them
+    assert report["funding"] == paid
+    fees = D("0.00015") * D("0.2") * (99 + 100)
+    funding_exact = -D("0.2") * 99 * D(rate)
+    assert D(paid) == funding_exact.quantize(D("0.01"))
+    assert D(report["net_pnl"]) == (D("0.2") - fees + funding_exact).quantize(D("0.01"))  # type: ignore[arg-type]
+
+
+def test_the_same_inputs_give_byte_identical_json(
+    files: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    config, candles = files
+    args = ["backtest", "--config", str(config), "--candles", str(candles), "--json"]
+    assert main(args) == 0
+    first = capsys.readouterr().out
+    assert main(args) == 0
+    assert capsys.readouterr().out == first
+
+
+@pytest.mark.parametrize(
+    ("args", "problem"),
+    [
+        (["--bot", "nope"], "--bot nope: no such bot"),
+        (["--candles", "ETH=btc.csv"], "the file is for ETH, bot b1 trades BTC"),
+        (["--candles", "missing.csv"], "missing.csv"),
+    ],
+)
+def test_bad_input_is_one_line(
+    files: tuple[Path, Path],
+    args: list[str],
+    problem: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    config, candles = files
+    monkeypatch.chdir(candles.parent)
+    base = ["backtest", "--config", str(config)]
+    if "--candles" not in args:
+        base += ["--candles", str(candles)]
+    assert main([*base, *args]) == 2
+    err = capsys.readouterr().err
+    assert problem in err and len(err.strip().splitlines()) == 1
+    assert "Traceback" not in err
+
+
+def test_net_pnl_recomputed_from_fills_out_with_plain_arithmetic(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Cash from every fill and funding payment, plus the final position at the last close,
+    equals the report's net PnL to the cent: nothing in the figures needs our code."""
+    config = tmp_path / "config.toml"
+    config.write_text(CONFIG)
+    candles = tmp_path / "wave.csv"
+    rows = ["time_ms,open,high,low,close,volume"]
+    price = 100.0
+    for i in range(1500):  # a few waves across the grid and beyond it
+        close = round(100 + 4 * math.sin(i / 40) + 0.6 * math.sin(i / 3), 2)
+        high, low = round(max(price, close) + 0.2, 2), round(min(price, close) - 0.2, 2)
+        rows.append(f"{T0 + i * 60_000},{price},{high},{low},{close},100")
+        price = close
+    candles.write_text("\n".join(rows) + "\n")
+    funding = tmp_path / "funding.csv"
+    hours = range(T0 // HOUR_MS + 1, (T0 + 1500 * 60_000) // HOUR_MS + 1)
+    funding.write_text(
+        "time,fundingRate,premium\n"
+        + "".join(f"{h * HOUR_MS},{'0.0001' if h % 2 else '-0.00005'},0\n" for h in hours)
+    )
+    out = tmp_path / "fills.jsonl"
+    report = _run(
+        capsys, "--config", str(config), "--candles", str(candles), "--funding", str(funding),
+        "--fills-out", str(out),
+    )  # fmt: skip
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    cash = sum(D(r["amount"]) for r in records)
+    position = sum(
+        (D(r["size"]) if r["side"] == "buy" else -D(r["size"]))
+        for r in records
+        if r["kind"] == "fill"
+    )
+    assert position == D(report["final_position"])  # type: ignore[arg-type]
+    assert report["fills"] > 20 and any(r["kind"] == "funding" for r in records)
+    assert (cash + position * D(str(price))).quantize(D("0.01")) == D(report["net_pnl"])  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("path", "first", "position"),
+    [("ohlc", "sell", "0.2"), ("olhc", "buy", "-0.2"), ("adaptive", "buy", "-0.2")],
+)
+def test_the_path_through_a_candle_decides_which_level_fills_first(
+    tmp_path: Path, path: str, first: str, position: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """One wide candle (100 → 101.5 and 98.5 → 100) after the grid is built. High first: the sell
+    at 101 fills, its replacement buy at 100 and the buy at 99 fill on the way down (long 0.2).
+    Low first: the mirror (short 0.2). Adaptive visits the nearer extreme first, the low on a
+    tie, as here."""
+    config = tmp_path / "config.toml"
+    config.write_text(CONFIG)
+    candles = tmp_path / "wide.csv"
+    bars = [(100, 100, 100, 100), (100, 101.5, 98.5, 100), *[(100, 100, 100, 100)] * 4]
+    rows = ["time,open,high,low,close"]
+    rows += [f"{T0 + i * 60_000},{o},{h},{low},{c}" for i, (o, h, low, c) in enumerate(bars)]
+    candles.write_text("\n".join(rows) + "\n")
+    out = tmp_path / "fills.jsonl"
+    report = _run(
+        capsys, "--config", str(config), "--candles", str(candles), "--path", path,
+        "--fills-out", str(out),
+    )  # fmt: skip
+    fills = [json.loads(line) for line in out.read_text().splitlines()]
+    assert (fills[0]["side"], len(fills)) == (first, 3)
+    assert report["final_position"] == position and report["path"] == path
