@@ -159,11 +159,13 @@ def build_parser() -> argparse.ArgumentParser:
     backtest.add_argument("--json", action="store_true", help="print one JSON object")
     backtest.add_argument("--fills-out", type=Path, help="write fills and funding as JSON Lines")
     bench = sub.add_parser("bench", help="benchmarks that print figures")
-    bench.add_argument("what", choices=("fills", "tick", "keys", "orders", "soak"))
+    bench.add_argument("what", choices=("fills", "tick", "keys", "orders", "soak", "backtest"))
     bench.add_argument("--bots", type=int, help="soak: paper bots to run (default 10)")
     bench.add_argument("--seconds", type=float, help="soak: how long to run (default 180)")
     bench.add_argument("--speed", type=float, help="soak: paper venue speed (default 600)")
-    bench.add_argument("--count", type=int, help="how many fills / ticks to measure")
+    bench.add_argument(
+        "--count", type=int, help="how many fills / ticks / candles (backtest) to measure"
+    )
     return parser
 
 

@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TextIO
 
 import attrs
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from gridtui.backtest import BacktestError
 from gridtui.backtest.replay import Replay, ReplayOptions, replay
@@ -23,6 +27,9 @@ from gridtui.exchanges.sim import load_candles, load_funding
 from gridtui.exchanges.sim.vocabulary import FillModel
 
 BOTH = "both"
+PROGRESS_FROM_CANDLES = 20_000
+"""About ten seconds of replay today: shorter runs finish before a bar would help."""
+PROGRESS_EVERY = 500
 
 
 @attrs.frozen(slots=True)
@@ -55,7 +62,8 @@ def run_backtest(config: AppConfig, args: BacktestArgs) -> int:
     runs: list[tuple[Replay, BacktestReport]] = []
     for model in models:
         options = ReplayOptions(fill_model=model, path=path, sz_decimals=args.sz_decimals)
-        run = replay(config, bot, candles_file, series, funding, options)
+        with _progress(f"{bot.name} {model.value}", len(series)) as advance:
+            run = replay(config, bot, candles_file, series, funding, options, advance)
         report = build_report(run, series, fill_model=model.value, path=path.value)
         runs.append((run, report))
     if args.fills_out is not None:
@@ -71,6 +79,29 @@ def run_backtest(config: AppConfig, args: BacktestArgs) -> int:
     else:
         _print_table(reports, out, funding_modelled=funding is not None)
     return 0
+
+
+@contextmanager
+def _progress(label: str, total: int) -> Iterator[Callable[[int], None] | None]:
+    """A progress bar on stderr when it is a terminal and the run is long enough to wait for
+    (candles done, rate, time left); nothing otherwise, so pipes and --json stay clean."""
+    if total < PROGRESS_FROM_CANDLES or not sys.stderr.isatty():
+        yield None
+        return
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task(label, total=total)
+
+        def advance(done: int) -> None:
+            if done % PROGRESS_EVERY == 0 or done == total:
+                bar.update(task, completed=done)
+
+        yield advance
 
 
 def _bot(config: AppConfig, name: str | None) -> BotSettings:

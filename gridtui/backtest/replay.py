@@ -209,7 +209,7 @@ async def _crank(
                         FundingPayment(hour * HOUR_MS, state.position, candle.close, rate, amount)
                     )
                     received += amount
-        unrealized = (candle.close - state.avg_entry) * state.position if state.position else ZERO
+        unrealized = c.risk.unrealized(state, candle.close)
         equity.append(
             EquityPoint(
                 time_ms=close_ms,

@@ -236,3 +236,45 @@ def test_the_path_through_a_candle_decides_which_level_fills_first(
     fills = [json.loads(line) for line in out.read_text().splitlines()]
     assert (fills[0]["side"], len(fills)) == (first, 3)
     assert report["final_position"] == position and report["path"] == path
+
+
+def test_a_risk_halt_inside_a_backtest_stops_the_grid(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The three buys fill on the way down (long 0.6 at 98 on average); at the close of 95 the
+    equity is 1.8 (+ fees) below its peak, beyond max_drawdown 1: the bot halts, cancels, and
+    the recovery to 100 fills nothing. Halted from the fourth of 12 closes on: 75 %."""
+    config = tmp_path / "config.toml"
+    config.write_text(CONFIG.replace("max_drawdown = 100000", "max_drawdown = 1"))
+    candles = tmp_path / "drop.csv"
+    bars = [
+        (100, 100, 100, 100),
+        (100, 100, 97.5, 97.5),  # buys at 99 and 98
+        (97.5, 97.5, 96.5, 96.6),  # the buy at 97; 96.6 is not beyond the rolling threshold
+        (96.6, 96.6, 95, 95),  # drawdown 1.8: halt
+        *[(95, 100, 95, 100)] * 8,  # back up through every old sell level: nothing rests
+    ]
+    rows = ["time,open,high,low,close"]
+    rows += [f"{T0 + i * 60_000},{o},{h},{low},{c}" for i, (o, h, low, c) in enumerate(bars)]
+    candles.write_text("\n".join(rows) + "\n")
+    report = _run(capsys, "--config", str(config), "--candles", str(candles))
+    assert (report["fills"], report["halts"], report["final_position"]) == (3, 1, "0.6")
+    assert report["time_halted_pct"] == "75.00"
+
+
+def test_the_bot_gets_the_venues_rounding_and_minimum_as_live(
+    files: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config, candles = files
+    # geometric 0.7 %: 100 / 1.007 = 99.3048…, which Hyperliquid's 5 significant figures round
+    geometric = CONFIG.replace("spacing_pct = 1", 'spacing_pct = 0.7\nspacing = "geometric"')
+    config.write_text(geometric)
+    out = tmp_path / "fills.jsonl"
+    _run(capsys, "--config", str(config), "--candles", str(candles), "--fills-out", str(out))
+    prices = [D(json.loads(line)["price"]) for line in out.read_text().splitlines()]
+    assert prices and all(len(p.normalize().as_tuple().digits) <= 5 for p in prices), prices
+    too_small = CONFIG.replace("size = 0.2", "size = 0.05")  # $5 an order: below $10
+    config.write_text(too_small)
+    assert main(["backtest", "--config", str(config), "--candles", str(candles)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "$10" in err and len(err.splitlines()) == 1, err

@@ -94,3 +94,14 @@ def test_bench_orders_prints_sign_and_send_rates() -> None:
     rows = [line.split() for line in lines if line.split() and line.split()[0].isdigit()]
     assert [int(row[0]) for row in rows] == list(BATCHES)
     assert all(float(row[1]) > 0 for row in rows)
+
+
+def test_bench_backtest_prints_candles_per_second_per_fill_model() -> None:
+    out = io.StringIO()
+    assert run_bench("backtest", count=300, out=out) == 0
+    text = out.getvalue()
+    for model in ("strict", "touch"):
+        match = _row(model, 4).search(text)
+        assert match, f"no figure line for {model!r} in:\n{text}"
+        assert match.group(0).split()[1] == "300"
+    assert re.search(rf"^peak memory \(RSS\): {NUMBER} MB$", text, re.M), text

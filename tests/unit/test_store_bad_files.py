@@ -41,8 +41,14 @@ def journal_with_fills(path: Path, count: int = 3) -> None:
 
 
 def tamper(path: Path, sql: str) -> None:
-    with sqlite3.connect(path) as conn:
-        conn.execute(sql)
+    """Closed here, not whenever the garbage collector gets to it: an open connection closed
+    later, during the command under test, would checkpoint its log into the file then."""
+    conn = sqlite3.connect(path)
+    try:
+        with conn:
+            conn.execute(sql)
+    finally:
+        conn.close()
 
 
 def fingerprint(folder: Path) -> dict[str, str]:
