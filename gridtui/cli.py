@@ -19,9 +19,10 @@ from gridtui import stop_signals
 from gridtui.backtest import BacktestError
 from gridtui.config.fields import url_problem
 from gridtui.config.loader import ConfigError, load_config, summary
-from gridtui.config.schema import AppConfig, VenueKind
+from gridtui.config.schema import AppConfig, VenueKind, VenueSettings
 from gridtui.config.starter import StarterError, write_starter
 from gridtui.exchanges.base import VenueUnavailable
+from gridtui.exchanges.hyperliquid.wire import CANDLE_INTERVALS
 from gridtui.exchanges.sim.candles import CandleFileError
 from gridtui.exchanges.sim.funding import FundingFileError
 from gridtui.exchanges.sim.persistence import StateFileError
@@ -158,6 +159,50 @@ def build_parser() -> argparse.ArgumentParser:
     )
     backtest.add_argument("--json", action="store_true", help="print one JSON object")
     backtest.add_argument("--fills-out", type=Path, help="write fills and funding as JSON Lines")
+    data = sub.add_parser("data", help="market data for backtests")
+    data_sub = data.add_subparsers(dest="data_command", metavar="{fetch}", required=True)
+    # --api-url and --mainnet are also taken after the subcommand (``gridtui data fetch
+    # --mainnet ...``); SUPPRESS keeps the top-level value when given before it instead.
+    with_venue = argparse.ArgumentParser(add_help=False)
+    with_venue.add_argument(
+        "--api-url", type=_api_url, default=argparse.SUPPRESS, help="Hyperliquid API base URL"
+    )
+    with_venue.add_argument(
+        "--mainnet",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="mainnet's data (default: the config's venue.network, else testnet)",
+    )
+    fetch = data_sub.add_parser(
+        "fetch",
+        parents=[with_config, with_venue],
+        help="download a coin's candles (and funding) from Hyperliquid for gridtui backtest",
+        description=(
+            "Downloads a coin's candles from Hyperliquid (candleSnapshot, paged under the API's "
+            "rate limit) and writes them as a candle CSV (time_ms,open,high,low,close,volume, "
+            "oldest first, the venue's numbers as sent) for gridtui backtest --candles. The "
+            "venue keeps only the newest 5000 candles of each interval; a range reaching further "
+            "back is said on stderr. The network is the config's venue.network (testnet unless "
+            "set; --mainnet for mainnet) or its venue.api_url, and --api-url wins over both."
+        ),
+    )
+    fetch.add_argument("--coin", required=True, help="the coin, as Hyperliquid names it (BTC)")
+    fetch.add_argument(
+        "--interval", required=True, metavar="INTERVAL", help=" | ".join(CANDLE_INTERVALS)
+    )
+    fetch.add_argument(
+        "--start",
+        metavar="TIME",
+        help="ISO-8601 (UTC unless it says) or epoch ms; default: --end minus 5000 intervals",
+    )
+    fetch.add_argument("--end", metavar="TIME", help="ISO-8601 or epoch ms; default: now")
+    fetch.add_argument(
+        "--funding",
+        action="store_true",
+        help="also write the funding history (fundingHistory JSON, for backtest --funding) to "
+        "FILE with its suffix replaced by .funding.json (btc.csv: btc.funding.json)",
+    )
+    fetch.add_argument("--out", required=True, type=Path, metavar="FILE", help="the candle CSV")
     bench = sub.add_parser("bench", help="benchmarks that print figures")
     bench.add_argument("what", choices=("fills", "tick", "keys", "orders", "soak", "backtest"))
     bench.add_argument("--bots", type=int, help="soak: paper bots to run (default 10)")
@@ -221,6 +266,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         _check_port_free(args.host, args.port)
         configure_logging(fmt=args.log_format, level=args.log_level or "info")
         return run_mock_exchange(args)
+    if args.command == "data":
+        return _data_fetch(args)
     if args.command == "bench":
         from gridtui.bench import run_bench
 
@@ -279,6 +326,31 @@ def _with_venue_flags(config: AppConfig, args: argparse.Namespace) -> AppConfig:
             f"{config.source}: venue.network is mainnet (real funds); add --mainnet to confirm"
         )
     return attrs.evolve(config, venue=venue)
+
+
+def _data_fetch(args: argparse.Namespace) -> int:
+    """``gridtui data fetch``: the venue as a run would choose it (the config's network and
+    api_url when there is a config, the command line's flags over them); no key is needed."""
+    from gridtui.backtest.fetch import FetchArgs, run_fetch
+
+    if args.config != DEFAULT_CONFIG or args.config.exists():
+        venue = _with_venue_flags(load_config(args.config), args).venue
+    else:
+        venue = VenueSettings(
+            network="mainnet" if args.mainnet else "testnet", api_url=args.api_url
+        )
+    configure_logging(fmt=args.log_format, level=args.log_level or "critical")
+    return run_fetch(
+        venue,
+        FetchArgs(
+            coin=args.coin,
+            interval=args.interval,
+            out=args.out,
+            start=args.start,
+            end=args.end,
+            funding=args.funding,
+        ),
+    )
 
 
 def _check_port_free(host: str, port: int) -> None:

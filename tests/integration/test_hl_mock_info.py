@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
+
+import pytest
 from hl_mock_kit import BTC, MASTER, D, MockClient, cloid, hl, order
 
 from gridtui.core.types import Tif
@@ -127,3 +130,113 @@ async def test_user_rate_limit_counts_actions_and_volume(hl: MockClient) -> None
     assert limits["nRequestsUsed"] == 2
     assert D(limits["cumVlm"]) == ask * D("0.001")
     assert limits["nRequestsCap"] == 10_000 + int(ask * D("0.001"))
+
+
+MINUTE, HOUR = 60_000, 3_600_000
+
+
+async def test_candle_snapshot_shape_and_joins(hl: MockClient) -> None:
+    now = hl.clock.now_ms()
+    newest = wire.candle_open_ms("1m", now)
+    body = wire.candle_snapshot_request("BTC", "1m", newest - 99 * MINUTE, now)
+    candles = await hl.info(body)
+    assert len(candles) == 100
+    assert list(candles[0]) == ["t", "T", "s", "i", "o", "c", "h", "l", "v", "n"]
+    assert [c["t"] for c in candles] == list(range(newest - 99 * MINUTE, newest + 1, MINUTE))
+    for candle, following in itertools.pairwise(candles):
+        assert candle["T"] == following["t"] - 1 and candle["c"] == following["o"]
+    for c in candles:
+        assert (c["s"], c["i"]) == ("BTC", "1m") and isinstance(c["n"], int) and c["n"] >= 1
+        assert all(isinstance(c[k], str) for k in "ochlv")
+        o, h, low, close = D(c["o"]), D(c["h"]), D(c["l"]), D(c["c"])
+        assert 0 < low <= min(o, close) <= max(o, close) <= h and D(c["v"]) > 0
+    # the same request, after the market and the clock moved: the same answer
+    hl.clock.advance(1)
+    hl.mock.step(1.0)
+    assert await hl.info(body) == candles
+    # a later window starting inside this one reads the same candles
+    later = await hl.info(wire.candle_snapshot_request("BTC", "1m", newest - 9 * MINUTE, now))
+    assert later == candles[-10:]
+
+
+async def test_candle_snapshot_keeps_the_newest_5000_and_pages(
+    hl: MockClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    now = hl.clock.now_ms()
+    monkeypatch.setattr(mock_info, "CANDLES_PAGE", 6000)
+    everything = await hl.info(wire.candle_snapshot_request("ETH", "1h", 0, None))
+    assert len(everything) == mock_info.CANDLES_KEPT == 5000
+    assert everything[0]["t"] == wire.candle_open_ms("1h", now) - 4999 * HOUR
+    assert everything[-1]["t"] == wire.candle_open_ms("1h", now)  # the candle now falls in
+
+    monkeypatch.setattr(mock_info, "CANDLES_PAGE", 100)
+    start = everything[1234]["t"]
+    page = await hl.info(wire.candle_snapshot_request("ETH", "1h", start, now))
+    assert page == everything[1234:1334]  # the oldest of the range first
+    assert await hl.info(wire.candle_snapshot_request("ETH", "1h", now + HOUR, None)) == []
+    assert await hl.info(wire.candle_snapshot_request("NOPE", "1h", 0, None)) == []
+
+
+async def test_candle_snapshot_serves_every_interval(hl: MockClient) -> None:
+    now = hl.clock.now_ms()
+    for interval in wire.CANDLE_INTERVALS:
+        candles = await hl.info(wire.candle_snapshot_request("BTC", interval, 0, now))
+        assert candles, interval
+        assert candles[-1]["t"] == wire.candle_open_ms(interval, now) <= now <= candles[-1]["T"]
+        for candle, following in itertools.pairwise(candles):
+            assert following["t"] == wire.candle_shift_ms(interval, candle["t"], 1)
+    months = await hl.info(wire.candle_snapshot_request("BTC", "1M", 1_690_000_000_000, now))
+    assert [c["t"] for c in months] == [  # 2023-08-01 .. 2023-11-01, calendar months
+        1_690_848_000_000,
+        1_693_526_400_000,
+        1_696_118_400_000,
+        1_698_796_800_000,
+    ]
+
+
+async def test_malformed_history_requests_are_422(hl: MockClient) -> None:
+    good = {"coin": "BTC", "interval": "1m", "startTime": 0}
+    for req in (
+        None,
+        "BTC",
+        {**good, "interval": "2m"},
+        {**good, "interval": 1},
+        {k: v for k, v in good.items() if k != "coin"},
+        {k: v for k, v in good.items() if k != "startTime"},
+        {**good, "startTime": -1},
+        {**good, "startTime": "0"},
+        {**good, "endTime": True},
+    ):
+        body = {"type": "candleSnapshot"} if req is None else {"type": "candleSnapshot", "req": req}
+        status, text = await hl.post("/info", body)
+        assert status == 422, req
+        assert text.startswith("Failed to deserialize the JSON body into the target type: ")
+    status, text = await hl.post(
+        "/info", {"type": "candleSnapshot", "req": {**good, "interval": "2m"}}
+    )
+    assert "unknown variant `2m`, expected one of `1m`" in text
+    for bad in ({"startTime": 0}, {"coin": "BTC"}, {"coin": "BTC", "startTime": 1.5}):
+        status, text = await hl.post("/info", {"type": "fundingHistory", **bad})
+        assert status == 422, bad
+
+
+async def test_funding_history_is_hourly_500_a_call(hl: MockClient) -> None:
+    now = hl.clock.now_ms()
+    start = now - 800 * HOUR
+    first = await hl.info(wire.funding_history_request("BTC", start, None))
+    assert len(first) == mock_info.FUNDING_PAGE == 500
+    assert list(first[0]) == ["coin", "fundingRate", "premium", "time"]
+    hour_after_start = -(-start // HOUR) * HOUR
+    assert [r["time"] for r in first] == list(range(hour_after_start, now, HOUR))[:500]
+    for record in first:
+        assert record["coin"] == "BTC" and abs(D(record["fundingRate"])) < D("0.0001")
+        assert abs(D(record["premium"])) <= D("0.0004")
+    rest = await hl.info(wire.funding_history_request("BTC", first[-1]["time"] + 1, None))
+    assert len(rest) == 300 and rest[0]["time"] == first[-1]["time"] + HOUR
+    assert rest[-1]["time"] <= now < rest[-1]["time"] + HOUR
+    bounded = await hl.info(wire.funding_history_request("BTC", start, start + 10 * HOUR))
+    assert bounded == first[:10]
+    assert await hl.info(wire.funding_history_request("BTC", start, None)) == first
+    assert await hl.info(wire.funding_history_request("NOPE", start, None)) == []
+    before = await hl.info(wire.funding_history_request("ETH", 0, None))
+    assert before[0]["time"] == 1_683_849_600_000  # 2023-05-12: where the venue's history starts

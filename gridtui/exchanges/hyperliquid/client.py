@@ -25,7 +25,7 @@ import asyncio
 import logging
 from collections.abc import Collection, Sequence
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
@@ -47,14 +47,14 @@ from gridtui.exchanges.hyperliquid.order_rules import prepare_batch
 from gridtui.exchanges.hyperliquid.rate_limit import (
     EXCHANGE,
     AddressBudget,
-    Backoff,
     IpWeightBudget,
     weight_of,
 )
-from gridtui.exchanges.hyperliquid.rest import post_json
+from gridtui.exchanges.hyperliquid.rest import backoff_factory, post_info, post_json
 from gridtui.exchanges.hyperliquid.signing import Signer, address_bytes, sign_l1_action
 from gridtui.exchanges.hyperliquid.ws import StreamFanout, UserStream
 
+T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 URGENT_ACTIONS = address_guard.CANCEL_ACTIONS | {"scheduleCancel"}
@@ -104,10 +104,14 @@ class HyperliquidExchange:
         self._actions_since_refresh = 0
         self._books: dict[str, info_parse.L2Book] = {}
         self._nonces = NonceManager(clock)
-        self._max_attempts = max_attempts
-        self._backoff_base_s = backoff_base_s
         self._backoff_cap_s = backoff_cap_s
-        self._backoff_seed = backoff_seed
+        self._backoff = backoff_factory(
+            clock,
+            base_s=backoff_base_s,
+            cap_s=backoff_cap_s,
+            seed=backoff_seed,
+            max_attempts=max_attempts,
+        )
         self._metas: dict[str, AssetMeta] = {}
         self._fanout = StreamFanout()
         self._stream_live_timeout_s = stream_live_timeout_s
@@ -333,12 +337,15 @@ class HyperliquidExchange:
         return self._metas.get(coin)
 
     async def _info(self, body: dict[str, Any]) -> Any:
-        kind = body["type"]
-        answer = await self._post("/info", body, weight_of(kind), idempotent=True)
-        if isinstance(answer, list):
-            extra = weight_of(kind, items=len(answer)) - weight_of(kind)
-            self._ip_budget.record(extra)
-        return answer
+        if self._http is None:
+            raise ExchangeError(f"{self.venue} client is not started", retryable=False)
+        return await post_info(
+            self._http,
+            body,
+            ip_budget=self._ip_budget,
+            new_backoff=self._backoff,
+            backoff_cap_s=self._backoff_cap_s,
+        )
 
     async def _action(self, action: dict[str, Any], *, batch: int) -> Any:
         """Sign and send one action under the address budget; retried (freshly signed) only
@@ -398,13 +405,4 @@ class HyperliquidExchange:
             ip_budget=self._ip_budget,
             new_backoff=self._backoff,
             backoff_cap_s=self._backoff_cap_s,
-        )
-
-    def _backoff(self) -> Backoff:
-        return Backoff(
-            self._clock,
-            base=self._backoff_base_s,
-            cap=self._backoff_cap_s,
-            seed=self._backoff_seed,
-            max_attempts=self._max_attempts,
         )

@@ -156,3 +156,90 @@ def parse_user_rate_limit(d: object) -> UserRateLimit:
         cap=_int(obj, "nRequestsCap", where),
         surplus=surplus,
     )
+
+
+@attrs.frozen(slots=True)
+class VenueCandle:
+    """One candleSnapshot entry. Prices and volume keep the venue's own text: a candle file
+    written from them holds exactly what the venue sent."""
+
+    open_ms: int
+    close_ms: int
+    coin: str
+    interval: str
+    open: str
+    high: str
+    low: str
+    close: str
+    volume: str
+    trades: int
+
+
+@attrs.frozen(slots=True)
+class FundingRecord:
+    """One fundingHistory entry, numbers as the venue's text (a rate is paid by longs when
+    positive)."""
+
+    coin: str
+    time_ms: int
+    rate: str
+    premium: str
+
+    def wire(self) -> dict[str, Any]:
+        """The record as the venue sends it (what ``load_funding`` reads back)."""
+        return {
+            "coin": self.coin,
+            "fundingRate": self.rate,
+            "premium": self.premium,
+            "time": self.time_ms,
+        }
+
+
+def _dec_text(d: object, key: str, where: str) -> str:
+    """A number field checked like ``_dec`` but kept as the venue wrote it."""
+    _dec(d, key, where)
+    return str(_as_obj(d, where)[key])
+
+
+def _answer_list(d: object, where: str) -> list[Any]:
+    if not isinstance(d, list):
+        raise WireError(f"{where}: expected a list, got {type(d).__name__}")
+    return d
+
+
+def parse_candles(d: object) -> list[VenueCandle]:
+    """``candleSnapshot``: ``[{"t","T","s","i","o","c","h","l","v","n"}]``, in the venue's order."""
+    candles = []
+    for index, entry in enumerate(_answer_list(d, "candleSnapshot")):
+        where = f"candleSnapshot[{index}]"
+        candles.append(
+            VenueCandle(
+                open_ms=_int(entry, "t", where),
+                close_ms=_int(entry, "T", where),
+                coin=_str(entry, "s", where),
+                interval=_str(entry, "i", where),
+                open=_dec_text(entry, "o", where),
+                high=_dec_text(entry, "h", where),
+                low=_dec_text(entry, "l", where),
+                close=_dec_text(entry, "c", where),
+                volume=_dec_text(entry, "v", where),
+                trades=_int(entry, "n", where),
+            )
+        )
+    return candles
+
+
+def parse_funding_history(d: object) -> list[FundingRecord]:
+    """``fundingHistory``: ``[{"coin","fundingRate","premium","time"}]``, oldest first."""
+    records = []
+    for index, entry in enumerate(_answer_list(d, "fundingHistory")):
+        where = f"fundingHistory[{index}]"
+        records.append(
+            FundingRecord(
+                coin=_str(entry, "coin", where),
+                time_ms=_int(entry, "time", where),
+                rate=_dec_text(entry, "fundingRate", where),
+                premium=_dec_text(entry, "premium", where),
+            )
+        )
+    return records

@@ -17,11 +17,49 @@ from typing import Any
 
 import httpx
 
+from gridtui.core.clock import Clock
 from gridtui.core.types import ExchangeError
-from gridtui.exchanges.hyperliquid.rate_limit import Backoff, IpWeightBudget
+from gridtui.exchanges.hyperliquid.rate_limit import Backoff, IpWeightBudget, weight_of
 from gridtui.exchanges.hyperliquid.wire import WireError
 
 log = logging.getLogger(__name__)
+
+
+def backoff_factory(
+    clock: Clock, *, base_s: float, cap_s: float, seed: int | None, max_attempts: int
+) -> Callable[[], Backoff]:
+    """A fresh ``Backoff`` per request, every request of a client under the same policy."""
+
+    def new_backoff() -> Backoff:
+        return Backoff(clock, base=base_s, cap=cap_s, seed=seed, max_attempts=max_attempts)
+
+    return new_backoff
+
+
+async def post_info(
+    http: httpx.AsyncClient,
+    body: dict[str, Any],
+    *,
+    ip_budget: IpWeightBudget,
+    new_backoff: Callable[[], Backoff],
+    backoff_cap_s: float,
+) -> Any:
+    """``POST /info`` at its weight (idempotent: retried through 5xx and timeouts), then charge
+    what a long answer adds (the venue weighs some queries per item returned)."""
+    kind = body["type"]
+    answer = await post_json(
+        http,
+        "/info",
+        body,
+        weight=weight_of(kind),
+        idempotent=True,
+        ip_budget=ip_budget,
+        new_backoff=new_backoff,
+        backoff_cap_s=backoff_cap_s,
+    )
+    if isinstance(answer, list):
+        ip_budget.record(weight_of(kind, items=len(answer)) - weight_of(kind))
+    return answer
 
 
 async def post_json(

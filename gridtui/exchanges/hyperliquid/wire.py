@@ -13,6 +13,7 @@ import logging
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from contextlib import suppress
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation, localcontext
 from typing import Any
 
@@ -144,6 +145,89 @@ def exchange_request(
         "vaultAddress": vault_address.lower() if vault_address else None,
         "expiresAfter": expires_after,
     }
+
+
+# -- market history: candleSnapshot and fundingHistory ---------------------------------------
+
+CANDLE_INTERVALS: tuple[str, ...] = (
+    "1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "8h", "12h", "1d", "3d", "1w", "1M",
+)  # fmt: skip
+"""The candle intervals candleSnapshot accepts (``1M`` is a calendar month)."""
+CANDLES_KEPT = 5000
+"""The venue keeps only the newest this many candles of each coin and interval."""
+FUNDING_PAGE = 500
+"""fundingHistory returns at most this many records per call: page on from the last time + 1."""
+_MINUTE_MS = 60_000
+_INTERVAL_MS = {
+    "1m": _MINUTE_MS,
+    "3m": 3 * _MINUTE_MS,
+    "5m": 5 * _MINUTE_MS,
+    "15m": 15 * _MINUTE_MS,
+    "30m": 30 * _MINUTE_MS,
+    "1h": 60 * _MINUTE_MS,
+    "2h": 120 * _MINUTE_MS,
+    "4h": 240 * _MINUTE_MS,
+    "8h": 480 * _MINUTE_MS,
+    "12h": 720 * _MINUTE_MS,
+    "1d": 1440 * _MINUTE_MS,
+    "3d": 3 * 1440 * _MINUTE_MS,
+    "1w": 7 * 1440 * _MINUTE_MS,
+}
+_MONTH = "1M"
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MS = timedelta(milliseconds=1)
+
+
+def _check_interval(interval: str) -> None:
+    if interval not in CANDLE_INTERVALS:
+        raise ValueError(
+            f"unknown candle interval {interval!r}; expected one of {CANDLE_INTERVALS}"
+        )
+
+
+def _month_of(time_ms: int) -> int:
+    """Calendar months since January 1970 of the month ``time_ms`` falls in (UTC)."""
+    moment = _EPOCH + time_ms * _MS
+    return (moment.year - 1970) * 12 + moment.month - 1
+
+
+def _month_open(month: int) -> int:
+    year, month0 = divmod(month, 12)
+    return (datetime(1970 + year, month0 + 1, 1, tzinfo=UTC) - _EPOCH) // _MS
+
+
+def candle_open_ms(interval: str, time_ms: int) -> int:
+    """The open time of the ``interval`` candle that ``time_ms`` falls in: fixed intervals on a
+    grid from the epoch, ``1M`` at the first millisecond of the calendar month (UTC)."""
+    _check_interval(interval)
+    if interval == _MONTH:
+        return _month_open(_month_of(time_ms))
+    step = _INTERVAL_MS[interval]
+    return time_ms // step * step
+
+
+def candle_shift_ms(interval: str, open_ms: int, count: int) -> int:
+    """The open time ``count`` candles after (negative: before) the candle opening at
+    ``open_ms``."""
+    _check_interval(interval)
+    if interval == _MONTH:
+        return _month_open(_month_of(open_ms) + count)
+    return open_ms + count * _INTERVAL_MS[interval]
+
+
+def candle_snapshot_request(
+    coin: str, interval: str, start_ms: int, end_ms: int | None
+) -> dict[str, Any]:
+    """The candleSnapshot info body: candles of ``coin`` opening from ``start_ms`` to ``end_ms``
+    (both epoch ms, inclusive)."""
+    _check_interval(interval)
+    req = {"coin": coin, "interval": interval, "startTime": start_ms, "endTime": end_ms}
+    return {"type": "candleSnapshot", "req": req}
+
+
+def funding_history_request(coin: str, start_ms: int, end_ms: int | None) -> dict[str, Any]:
+    """The fundingHistory info body: ``coin``'s hourly funding from ``start_ms`` to ``end_ms``."""
+    return {"type": "fundingHistory", "coin": coin, "startTime": start_ms, "endTime": end_ms}
 
 
 def _as_obj(d: object, where: str) -> Mapping[str, Any]:

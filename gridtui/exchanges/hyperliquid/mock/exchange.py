@@ -13,7 +13,9 @@ for it.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
+import math
 from collections.abc import Callable, Sequence
 from decimal import Decimal
 
@@ -21,10 +23,13 @@ import attrs
 
 from gridtui.config.schema import PaperMarket, PaperSettings
 from gridtui.core.clock import Clock
+from gridtui.core.rounding import Rounding, round_price, round_size
 from gridtui.core.types import AssetMeta
 from gridtui.exchanges.base import StreamEvent
 from gridtui.exchanges.hyperliquid.mock.faults import Faults
+from gridtui.exchanges.hyperliquid.wire import candle_open_ms, candle_shift_ms
 from gridtui.exchanges.sim import SimExchange
+from gridtui.exchanges.sim.price_path import SplitMix64, derive_seed
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +100,10 @@ class MockExchange:
         self._listeners: list[Listener] = []
         self.sim = self._new_sim(self.settings)
         self._stream = self.sim.subscribe()
+        self.history = MarketHistory(self.settings.markets, self.settings.seed)
+        """The markets before now: candleSnapshot and fundingHistory (fixed at construction,
+        so funding the account, which restarts the engine at the current mids, changes no
+        candle already served)."""
 
     def _new_sim(self, settings: PaperSettings) -> SimExchange:
         return SimExchange.in_memory(settings, self.clock, venue=MOCK_VENUE, account="mock")
@@ -170,3 +179,165 @@ class MockExchange:
 
     async def close(self) -> None:
         await self.sim.close()
+
+
+# -- market history: the candles and funding rates the info requests serve ----------------------
+
+_MASK64 = (1 << 64) - 1
+_GOLDEN = 0x9E3779B97F4A7C15
+_YEAR_MS = 365 * 86_400_000
+HISTORY_SCALES_MS = (60_000, 3_600_000, 86_400_000, 604_800_000, 30 * 86_400_000)
+"""The time scales of the history's price wiggles: a minute, an hour, a day, a week, a month."""
+FUNDING_INTERVAL_MS = 3_600_000
+FUNDING_START_MS = 1_683_849_600_000
+"""2023-05-12T00:00:00Z, where the venue's funding history starts."""
+BASE_FUNDING_RATE = Decimal("0.0000125")
+"""Hyperliquid's interest component per hour (0.01% per 8 hours)."""
+MAX_PREMIUM = Decimal("0.0004")
+_EIGHT = Decimal("1E-8")
+NOTIONAL_PER_MINUTE = Decimal(100_000)
+"""USD traded per minute of a candle, on average."""
+
+
+@attrs.frozen(slots=True)
+class HistoryCandle:
+    open_ms: int
+    close_ms: int
+    open: Decimal
+    high: Decimal
+    low: Decimal
+    close: Decimal
+    volume: Decimal
+    trades: int
+
+
+@attrs.frozen(slots=True)
+class HistoryFunding:
+    time_ms: int
+    rate: Decimal
+    premium: Decimal
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _unit(base: int, k: int) -> float:
+    """Uniform in [-1, 1): the ``k``-th value of the stream ``base`` (a pure function)."""
+    return SplitMix64((base + k * _GOLDEN) & _MASK64).uniform() * 2.0 - 1.0
+
+
+def _draws(base: int, key: int) -> SplitMix64:
+    """A generator for everything random about the thing at ``key`` (a candle's open time)."""
+    return SplitMix64((base + key * _GOLDEN) & _MASK64)
+
+
+class MarketHistory:
+    """The mock's market before now: candles and hourly funding as a pure function of the seed,
+    the coin and the time, so the same request always gets the same answer, a candle reads the
+    same on every page and neighbouring candles join (one's close is the next one's open).
+
+    A price is the market's start price times exp(the sum of one wiggle per time scale: values
+    drawn at every multiple of the scale, joined by straight lines, sized by the market's
+    volatility over that scale). A candle opens and closes on that curve; its high and low reach
+    past them by a draw sized by the volatility over the candle. The newest candle (the one now
+    falls in) is served as it will close: nothing here changes as the mock's clock moves.
+    """
+
+    def __init__(self, markets: Sequence[PaperMarket], seed: int) -> None:
+        self._seed = seed
+        self._markets = {m.coin: m for m in markets}
+        self._layers = {
+            m.coin: tuple(
+                (
+                    derive_seed(seed, f"{m.coin}:history:{scale}"),
+                    scale,
+                    m.volatility * math.sqrt(scale / _YEAR_MS),
+                )
+                for scale in HISTORY_SCALES_MS
+            )
+            for m in markets
+        }
+
+    def price(self, coin: str, time_ms: int) -> Decimal:
+        """The mid at ``time_ms`` on the price grid (``coin`` must be one of the markets)."""
+        market = self._markets[coin]
+        offset = 0.0
+        for base, scale, amplitude in self._layers[coin]:
+            k, into = divmod(time_ms, scale)
+            a, b = _unit(base, k), _unit(base, k + 1)
+            offset += amplitude * (a + (b - a) * into / scale)
+        raw = float(market.start_price) * math.exp(offset)
+        return round_price(Decimal(repr(raw)), market.sz_decimals)
+
+    def candles(
+        self,
+        coin: str,
+        interval: str,
+        start_ms: int,
+        end_ms: int,
+        *,
+        now_ms: int,
+        kept: int,
+        limit: int,
+    ) -> list[HistoryCandle]:
+        """The candles opening from ``start_ms`` to ``end_ms`` among the newest ``kept`` ones
+        (the newest is the one ``now_ms`` falls in), oldest first, at most ``limit``; none for
+        a coin the mock does not list."""
+        market = self._markets.get(coin)
+        if market is None:
+            return []
+        newest = candle_open_ms(interval, now_ms)
+        oldest = max(candle_shift_ms(interval, newest, 1 - kept), 0)
+        first = max(start_ms, oldest)
+        at = candle_open_ms(interval, first)
+        if at < first:
+            at = candle_shift_ms(interval, at, 1)
+        last = min(end_ms, newest)
+        wick_base = derive_seed(self._seed, f"{coin}:wick:{interval}")
+        out: list[HistoryCandle] = []
+        opened = self.price(coin, at) if at <= last else None
+        while opened is not None and at <= last and len(out) < limit:
+            following = candle_shift_ms(interval, at, 1)
+            closed = self.price(coin, following)
+            out.append(self._candle(market, wick_base, at, following, opened, closed))
+            at, opened = following, closed
+        return out
+
+    def _candle(
+        self,
+        market: PaperMarket,
+        wick_base: int,
+        open_ms: int,
+        next_ms: int,
+        opened: Decimal,
+        closed: Decimal,
+    ) -> HistoryCandle:
+        draws = _draws(wick_base, open_ms)
+        length = next_ms - open_ms
+        wick = 0.5 * market.volatility * math.sqrt(length / _YEAR_MS)
+        top, bottom = max(opened, closed), min(opened, closed)
+        high_raw = float(top) * math.exp(wick * draws.uniform())
+        low_raw = float(bottom) * math.exp(-wick * draws.uniform())
+        high = max(top, round_price(Decimal(repr(high_raw)), market.sz_decimals, Rounding.UP))
+        low = min(bottom, round_price(Decimal(repr(low_raw)), market.sz_decimals, Rounding.DOWN))
+        minutes = Decimal(length) / 60_000
+        notional = NOTIONAL_PER_MINUTE * minutes * Decimal(repr(0.25 + 1.5 * draws.uniform()))
+        volume = round_size(notional / closed, market.sz_decimals)
+        trades = max(1, int(float(minutes) * 30 * draws.uniform()))
+        return HistoryCandle(open_ms, next_ms - 1, opened, high, low, closed, volume, trades)
+
+    def funding(self, coin: str, start_ms: int, end_ms: int, *, limit: int) -> list[HistoryFunding]:
+        """Hourly funding (on the hour, from ``FUNDING_START_MS``) from ``start_ms`` to
+        ``end_ms``, oldest first, at most ``limit``; none for a coin the mock does not list.
+        The rate is the hourly interest plus an eighth of the premium, drawn in ±0.04%."""
+        if coin not in self._markets:
+            return []
+        base = derive_seed(self._seed, f"{coin}:funding")
+        hour = FUNDING_INTERVAL_MS
+        first = max(start_ms, FUNDING_START_MS)
+        at = -(-first // hour) * hour
+        out: list[HistoryFunding] = []
+        while at <= end_ms and len(out) < limit:
+            premium = (MAX_PREMIUM * Decimal(repr(_unit(base, at // hour)))).quantize(_EIGHT)
+            rate = (BASE_FUNDING_RATE + premium / 8).quantize(_EIGHT)
+            out.append(HistoryFunding(at, rate, premium))
+            at += hour
+        return out

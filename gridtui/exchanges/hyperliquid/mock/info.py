@@ -15,9 +15,15 @@ from typing import Any
 from gridtui.core import rounding
 from gridtui.core.types import ZERO, Fill, Order, Side
 from gridtui.exchanges.hyperliquid.mock.exchange import MockError, MockExchange
-from gridtui.exchanges.hyperliquid.wire import float_to_wire
+from gridtui.exchanges.hyperliquid.wire import CANDLE_INTERVALS, float_to_wire
 
 FILLS_PAGE = 2000
+CANDLES_PAGE = 5000
+"""candleSnapshot answers at most this many candles, the oldest of the range first."""
+CANDLES_KEPT = 5000
+"""Only the newest this many candles of each coin and interval exist, as on the venue."""
+FUNDING_PAGE = 500
+"""fundingHistory answers at most this many records, the oldest of the range first."""
 BOOK_LEVELS = 20
 BOOK_STEP = Decimal("0.0001")
 BOOK_LEVEL_NOTIONAL = Decimal(50_000)
@@ -342,6 +348,68 @@ def _fund_amount(raw: object) -> Decimal:
     return usd
 
 
+async def _candle_snapshot(mock: MockExchange, body: Mapping[str, Any]) -> Json:
+    """``{"type": "candleSnapshot", "req": {coin, interval, startTime, endTime?}}``: the candles
+    opening in [startTime, endTime] among the newest ``CANDLES_KEPT``, oldest first, at most
+    ``CANDLES_PAGE`` (ask again from the last one's time to page on). An unlisted coin has none."""
+    req = body.get("req")
+    if req is None:
+        raise InfoRequestError("missing field `req`")
+    if not isinstance(req, Mapping):
+        raise InfoRequestError("field `req` is not an object")
+    coin = _coin(mock, req)
+    interval = req.get("interval")
+    if interval is None:
+        raise InfoRequestError("missing field `interval`")
+    if not isinstance(interval, str) or interval not in CANDLE_INTERVALS:
+        expected = ", ".join(f"`{name}`" for name in CANDLE_INTERVALS)
+        raise InfoRequestError(f"unknown variant `{interval}`, expected one of {expected}"[:300])
+    start = _time(req, "startTime", required=True) or 0
+    end = _time(req, "endTime", required=False)
+    now = mock.clock.now_ms()
+    candles = mock.history.candles(
+        coin,
+        interval,
+        start,
+        now if end is None else end,
+        now_ms=now,
+        kept=CANDLES_KEPT,
+        limit=CANDLES_PAGE,
+    )
+    return [
+        {
+            "t": c.open_ms,
+            "T": c.close_ms,
+            "s": coin,
+            "i": interval,
+            "o": num(c.open),
+            "c": num(c.close),
+            "h": num(c.high),
+            "l": num(c.low),
+            "v": num(c.volume),
+            "n": c.trades,
+        }
+        for c in candles
+    ]
+
+
+async def _funding_history(mock: MockExchange, body: Mapping[str, Any]) -> Json:
+    """``{"type": "fundingHistory", "coin", "startTime", "endTime"?}``: hourly records with
+    startTime <= time <= endTime (default now), oldest first, at most ``FUNDING_PAGE`` (page on
+    from the last time + 1). An unlisted coin has none."""
+    coin = _coin(mock, body)
+    start = _time(body, "startTime", required=True) or 0
+    end = _time(body, "endTime", required=False)
+    now = mock.clock.now_ms()
+    records = mock.history.funding(
+        coin, start, now if end is None else min(end, now), limit=FUNDING_PAGE
+    )
+    return [
+        {"coin": coin, "fundingRate": num(r.rate), "premium": num(r.premium), "time": r.time_ms}
+        for r in records
+    ]
+
+
 HANDLERS: dict[str, Handler] = {
     "meta": _meta_handler,
     "spotMeta": _spot_meta,
@@ -355,6 +423,8 @@ HANDLERS: dict[str, Handler] = {
     "userFills": _user_fills,
     "userFillsByTime": _user_fills_by_time,
     "userRateLimit": _user_rate_limit,
+    "candleSnapshot": _candle_snapshot,
+    "fundingHistory": _funding_history,
     "mockFund": _mock_fund,
 }
 
