@@ -159,6 +159,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     backtest.add_argument("--json", action="store_true", help="print one JSON object")
     backtest.add_argument("--fills-out", type=Path, help="write fills and funding as JSON Lines")
+    backtest.add_argument("--from", dest="start", metavar="TIME", help="ISO-8601 or epoch ms")
+    backtest.add_argument("--to", dest="end", metavar="TIME", help="ISO-8601 or epoch ms")
     data = sub.add_parser("data", help="market data for backtests")
     data_sub = data.add_subparsers(dest="data_command", metavar="{fetch}", required=True)
     # --api-url and --mainnet are also taken after the subcommand (``gridtui data fetch
@@ -291,6 +293,8 @@ def _dispatch(args: argparse.Namespace) -> int:
                 sz_decimals=args.sz_decimals,
                 json=args.json,
                 fills_out=args.fills_out,
+                start=args.start,
+                end=args.end,
             ),
         )
     if args.command in ("status", "fills", "audit"):

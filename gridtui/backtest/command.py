@@ -19,11 +19,12 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from gridtui.backtest import BacktestError
+from gridtui.backtest.fetch import iso, parse_time
 from gridtui.backtest.replay import Replay, ReplayOptions, replay
 from gridtui.backtest.report import BacktestReport, build_report
 from gridtui.config.schema import AppConfig, BotSettings, CandlePath
 from gridtui.core.types import Side
-from gridtui.exchanges.sim import load_candles, load_funding
+from gridtui.exchanges.sim import CandleSeries, load_candles, load_funding
 from gridtui.exchanges.sim.vocabulary import FillModel
 
 BOTH = "both"
@@ -43,13 +44,17 @@ class BacktestArgs:
     sz_decimals: int | None = None
     json: bool = False
     fills_out: Path | None = None
+    start: str | None = None
+    """``--from``: the first candle opening at or after this TIME (ISO-8601 or epoch ms)."""
+    end: str | None = None
+    """``--to``: candles opening before this TIME."""
 
 
 def run_backtest(config: AppConfig, args: BacktestArgs) -> int:
     out = sys.stdout
     bot = _bot(config, args.bot)
     candles_file = _coin_file(args.candles, "--candles", bot)
-    series = load_candles(candles_file)
+    series = _in_range(load_candles(candles_file), candles_file, args.start, args.end)
     funding = None
     if args.funding is not None:
         funding = load_funding(_coin_file(args.funding, "--funding", bot))
@@ -102,6 +107,21 @@ def _progress(label: str, total: int) -> Iterator[Callable[[int], None] | None]:
                 bar.update(task, completed=done)
 
         yield advance
+
+
+def _in_range(series: CandleSeries, path: Path, start: str | None, end: str | None) -> CandleSeries:
+    """The candles opening in [--from, --to); the whole file without either."""
+    if start is None and end is None:
+        return series
+    first = parse_time(start, "--from") if start is not None else series[0].time_ms
+    last = parse_time(end, "--to") if end is not None else series[-1].time_ms + 1
+    kept = CandleSeries.of(c for c in series if first <= c.time_ms < last)
+    if len(kept) < 2:
+        raise BacktestError(
+            f"--from/--to keep {len(kept)} of the {len(series)} candles of {path} "
+            f"({iso(series[0].time_ms)} to {iso(series[-1].time_ms)}); a backtest needs 2"
+        )
+    return kept
 
 
 def _bot(config: AppConfig, name: str | None) -> BotSettings:

@@ -122,7 +122,13 @@ async def _replay(
     market = _market(config, bot, candles_file, candles, options)
     paper = attrs.evolve(config.venue.paper, markets=(market,))
     clock = SimClock(candles[0].time_ms)
-    exchange = SimExchange.in_memory(paper, clock, half_spread=ZERO, fill_model=options.fill_model)
+    exchange = SimExchange.in_memory(
+        paper,
+        clock,
+        half_spread=ZERO,
+        fill_model=options.fill_model,
+        candles={bot.coin: candles},
+    )
     bus = EventBus()
     halts: list[Event] = []
     bus.subscribe(lambda e: halts.append(e) if isinstance(e, BotHalted) else None)

@@ -14,12 +14,18 @@ from __future__ import annotations
 
 import json
 import math
+from datetime import UTC, datetime
 from decimal import Decimal as D
 from pathlib import Path
 
 import pytest
 
 from gridtui.cli import main
+
+
+def _iso(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
 
 HOUR_MS = 3_600_000
 T0 = 472_223 * HOUR_MS - 2 * 60_000
@@ -278,3 +284,22 @@ def test_the_bot_gets_the_venues_rounding_and_minimum_as_live(
     assert main(["backtest", "--config", str(config), "--candles", str(candles)]) == 2
     err = capsys.readouterr().err.strip()
     assert "$10" in err and len(err.splitlines()) == 1, err
+
+
+def test_from_and_to_replay_only_the_candles_opening_in_between(
+    files: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """From candle 2 to candle 9: the grid is built at candle 2's close (100) and no later candle
+    in range trades through a level (candle 1's trade through 99 is outside it)."""
+    config, candles = files
+    start, end = T0 + 2 * 60_000, T0 + 10 * 60_000
+    report = _run(
+        capsys, "--config", str(config), "--candles", str(candles),
+        "--from", _iso(start), "--to", str(end),
+    )  # fmt: skip
+    assert report["candles"] == 8
+    assert report["start"] == _iso(start) and report["fills"] == 0
+    assert main(["backtest", "--config", str(config), "--candles", str(candles),
+                 "--from", str(T0 + 11 * 60_000)]) == 2  # fmt: skip
+    err = capsys.readouterr().err
+    assert "--from/--to keep 1 of the 12 candles" in err and len(err.strip().splitlines()) == 1

@@ -59,6 +59,8 @@ async def test_a_signal_while_q_is_stopping_starts_no_second_stop(
         app.supervisor.stop = counted  # type: ignore[method-assign]
         with caplog.at_level(logging.WARNING, logger="gridtui.tui.app"):
             await pilot.press("q")
+            # q stops in a worker: the signal must come while that stop is under way
+            await wait_for(lambda: stops == 1, "the stop that q started", 10)
             os.kill(os.getpid(), signal.SIGTERM)
             await wait_for(lambda: app.shutdown_report is not None, "the shutdown report", 10)
     assert stops == 1

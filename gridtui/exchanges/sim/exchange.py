@@ -37,7 +37,7 @@ from gridtui.core.types import (
     Position,
 )
 from gridtui.exchanges.base import FillsReceived, MidUpdated, OrderUpdated, StreamEvent
-from gridtui.exchanges.sim.candles import CandleReplay, load_candles
+from gridtui.exchanges.sim.candles import Candle, CandleReplay, load_candles
 from gridtui.exchanges.sim.matching import MatchingEngine
 from gridtui.exchanges.sim.persistence import (
     MEMORY,
@@ -70,6 +70,7 @@ class SimExchange:
         half_spread: Decimal = DEFAULT_HALF_SPREAD,
         notional_per_tick: Decimal = DEFAULT_NOTIONAL_PER_TICK,
         fill_model: FillModel = FillModel.TOUCH,
+        candles: Mapping[str, Sequence[Candle]] | None = None,
     ) -> None:
         coins = [m.coin for m in settings.markets]
         if len(set(coins)) != len(coins):
@@ -82,6 +83,9 @@ class SimExchange:
             venue, settings.maker_fee, settings.taker_fee, half_spread, fill_model
         )
         self._notional = notional_per_tick
+        self._candles = dict(candles or {})
+        """Series to replay instead of reading a market's ``candles_file`` (a backtest hands over
+        the candles it already loaded and cut to its time range)."""
         self._metas = {
             m.coin: AssetMeta(m.coin, index, m.sz_decimals)
             for index, m in enumerate(settings.markets)
@@ -319,7 +323,7 @@ class SimExchange:
             )
             state = None
         if market.candles_file is not None:
-            candles = load_candles(market.candles_file)
+            candles = self._candles.get(market.coin) or load_candles(market.candles_file)
             return CandleReplay(market, candles, self._notional, state)
         return GeneratedPath(market, self._settings.seed, self._notional, state=state)
 
