@@ -29,6 +29,7 @@ from textual import work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
+from textual.css.query import NoMatches
 from textual.driver import Driver
 from textual.reactive import var
 from textual.screen import Screen
@@ -263,7 +264,11 @@ class GridApp(App[int]):
         bindings; the engine events since the last tick are appended to the log, a stream rather
         than a state."""
         self.views = self.model.refresh()
-        self.query_one(EventLog).add_batch(self.model.take_events())
+        try:
+            log = self.query_one(EventLog)
+        except NoMatches:
+            return  # the tick fired while the app exits and its widgets are gone
+        log.add_batch(self.model.take_events())
 
     def compute_selected_view(self) -> BotView | None:
         return next((view for view in self.views if view.name == self.selected), None)

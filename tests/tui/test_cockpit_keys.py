@@ -19,6 +19,7 @@ from gridtui.tui.app import GridApp
 from gridtui.tui.screens.confirm import ConfirmScreen
 from gridtui.tui.screens.help import HelpScreen
 from gridtui.tui.widgets.bots_table import BotsTable
+from gridtui.tui.widgets.event_log import EventLog
 from gridtui.tui.widgets.grid_ladder import GridLadder
 
 
@@ -226,3 +227,14 @@ async def test_every_bot_runs_as_a_worker_in_the_bots_group(make_app: MakeApp) -
         assert app.refresh_hz == 0  # tests drive refreshes; the app's default is 4 Hz
         default_hz = inspect.signature(GridApp.__init__).parameters["refresh_hz"].default
         assert 0 < default_hz <= 4
+
+
+async def test_a_sampling_tick_while_the_screen_is_torn_down_is_harmless(
+    make_app: MakeApp,
+) -> None:
+    """The sampling tick can fire while the cockpit exits and its widgets are already gone (seen
+    in ``gridtui bench keys``: a query for the event log found none and crashed the app)."""
+    async with cockpit(make_app) as (app, _pilot):
+        await app.query_one(EventLog).remove()
+        app.refresh_views()  # no NoMatches escaping into Textual's error handler
+        assert app.return_code is None
