@@ -6,6 +6,7 @@ and the books of one venue identity never appear under another."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 from decimal import Decimal as D
 from pathlib import Path
@@ -155,7 +156,7 @@ def test_audit_fails_naming_a_fill_deleted_from_the_journal_and_passes_before(
     assert code == 0, out
     assert out.startswith("audit OK: 1 journals")
 
-    with sqlite3.connect(_journal_file(config, "btc")) as db:
+    with contextlib.closing(sqlite3.connect(_journal_file(config, "btc"))) as db, db:
         db.execute("DELETE FROM fills WHERE trade_id = ?", (fills[1].trade_id,))
     code, out = _audit(path, capsys)
     assert code == 1
@@ -212,7 +213,7 @@ def test_status_and_audit_show_journals_no_configured_bot_owns(
     assert code == 0, out
     assert out.startswith("audit OK: 3 journals")
     # Its fill is checked like any other: delete it and the audit names it.
-    with sqlite3.connect(_journal_file(config, "old-eth")) as db:
+    with contextlib.closing(sqlite3.connect(_journal_file(config, "old-eth"))) as db, db:
         (trade_id,) = db.execute("SELECT trade_id FROM fills").fetchone()
         db.execute("DELETE FROM fills")
     code, out = _audit(path, capsys)

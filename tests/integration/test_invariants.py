@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 from decimal import Decimal
 
@@ -53,13 +54,23 @@ def hand_fill(trade_id: int, side: Side, size: str, price: str, *, at_s: int) ->
 
 def state_row(env: Env, name: str = "b1") -> tuple[object, ...]:
     """The journal's state row as another process would read it."""
-    with sqlite3.connect(journal_path(env.config.data_dir, PAPER, name)) as other:
+    with (
+        contextlib.closing(
+            sqlite3.connect(journal_path(env.config.data_dir, PAPER, name))
+        ) as other,
+        other,
+    ):
         row = other.execute("SELECT schema_version, position, fill_count, crc FROM state")
         return tuple(row.fetchone())
 
 
 def fills_on_disk(env: Env, name: str = "b1") -> int:
-    with sqlite3.connect(journal_path(env.config.data_dir, PAPER, name)) as other:
+    with (
+        contextlib.closing(
+            sqlite3.connect(journal_path(env.config.data_dir, PAPER, name))
+        ) as other,
+        other,
+    ):
         return int(other.execute("SELECT COUNT(*) FROM fills").fetchone()[0])
 
 
@@ -224,17 +235,23 @@ async def test_state_row_carries_version_and_checksum(make_env: EnvFactory) -> N
     bot.c.close()
 
     path = journal_path(env.config.data_dir, PAPER, "b1")
-    with sqlite3.connect(path) as other:  # someone edits the position by hand
+    with (
+        contextlib.closing(sqlite3.connect(path)) as other,
+        other,
+    ):  # someone edits the position by hand
         other.execute("UPDATE state SET position = '5'")
     with pytest.raises(StoreCorrupted, match="checksum"):
         await env.build()
-    with sqlite3.connect(path) as other:  # or the row comes from another schema
+    with (
+        contextlib.closing(sqlite3.connect(path)) as other,
+        other,
+    ):  # or the row comes from another schema
         other.execute(
             "UPDATE state SET position = '0.2', schema_version = ?", (SCHEMA_VERSION + 1,)
         )
     with pytest.raises(StoreCorrupted, match="schema version"):
         await env.build()
-    with sqlite3.connect(path) as other:
+    with contextlib.closing(sqlite3.connect(path)) as other, other:
         other.execute("UPDATE state SET schema_version = ?", (SCHEMA_VERSION,))
     assert (await env.build()).state.get_snapshot().position == D("0.2")
 

@@ -10,6 +10,7 @@ orders ever placed. These tests measure container sizes, not RSS, so they are ex
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import sqlite3
 from collections.abc import Sized
@@ -204,7 +205,7 @@ def test_an_existing_file_gets_the_lookup_indexes_when_opened(tmp_path: Path) ->
     query (by coin, from a time) reads only the fills it returns, already in order."""
     path = tmp_path / "paper.db"
     SimStore(path).close()
-    with sqlite3.connect(path) as conn:
+    with contextlib.closing(sqlite3.connect(path)) as conn, conn:
         names = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")]
         for name in names:
             if not name.startswith("sqlite_autoindex"):

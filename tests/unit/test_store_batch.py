@@ -6,6 +6,7 @@ failure anywhere in it leaves fills, position and orders as they were — on dis
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from decimal import Decimal
 from pathlib import Path
@@ -50,7 +51,7 @@ def resting(bot: BotComponents) -> None:
 
 def on_disk(path: Path) -> tuple[int, tuple[object, ...], dict[str, str]]:
     """Fills, state row and orders' filled amounts as another process reads them."""
-    with sqlite3.connect(path) as other:
+    with contextlib.closing(sqlite3.connect(path)) as other, other:
         fills = other.execute("SELECT COUNT(*) FROM fills").fetchone()[0]
         state = other.execute("SELECT position, fill_count, all_time_realized FROM state")
         orders = dict(other.execute("SELECT client_id, filled FROM orders").fetchall())

@@ -7,6 +7,7 @@ naming the file, SQLite's reason and the fix; the orchestrator halts the bot on 
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from collections.abc import Callable
 from decimal import Decimal
@@ -60,7 +61,7 @@ def in_memory(bot: BotComponents) -> tuple[object, ...]:
 
 
 def on_disk(bot: BotComponents) -> tuple[object, ...]:
-    with sqlite3.connect(bot.store.path) as other:
+    with contextlib.closing(sqlite3.connect(bot.store.path)) as other, other:
         return (
             other.execute("SELECT COUNT(*) FROM fills").fetchone(),
             other.execute("SELECT position, fill_count, crc FROM state").fetchone(),
