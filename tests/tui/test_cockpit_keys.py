@@ -238,3 +238,18 @@ async def test_a_sampling_tick_while_the_screen_is_torn_down_is_harmless(
         await app.query_one(EventLog).remove()
         app.refresh_views()  # no NoMatches escaping into Textual's error handler
         assert app.return_code is None
+
+
+async def test_a_theme_repaint_that_lands_after_the_event_log_is_gone_is_harmless(
+    make_app: MakeApp,
+) -> None:
+    """A theme change schedules the event log's repaint after the next refresh; if the log is
+    removed first (the cockpit exiting) the repaint must not look up styles it no longer has
+    (seen in CI: KeyError "No 'event-log--info' key in COMPONENT_CLASSES")."""
+    async with cockpit(make_app) as (app, pilot):
+        log = app.query_one(EventLog)
+        app.action_next_theme()  # schedules the repaint
+        await log.remove()
+        await pilot.pause()
+        await pilot.pause()
+        assert app.return_code is None

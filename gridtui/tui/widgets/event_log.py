@@ -93,6 +93,8 @@ class EventLog(RichLog):
         self.call_after_refresh(self._rewrite)
 
     def _rewrite(self) -> None:
+        if not self.is_attached:  # removed (the cockpit exiting) before the repaint came due
+            return
         self.clear()
         for run in self._events:
             self.write(self._line(run))
