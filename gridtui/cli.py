@@ -161,6 +161,15 @@ def build_parser() -> argparse.ArgumentParser:
     backtest.add_argument("--fills-out", type=Path, help="write fills and funding as JSON Lines")
     backtest.add_argument("--from", dest="start", metavar="TIME", help="ISO-8601 or epoch ms")
     backtest.add_argument("--to", dest="end", metavar="TIME", help="ISO-8601 or epoch ms")
+    backtest.add_argument(
+        "--plot",
+        type=Path,
+        metavar="FILE",
+        help="draw price, fills, grid range, equity and drawdown to FILE (.png, .svg or .html)",
+    )
+    backtest.add_argument(
+        "--chart", action="store_true", help="print an equity chart in the terminal"
+    )
     data = sub.add_parser("data", help="market data for backtests")
     data_sub = data.add_subparsers(dest="data_command", metavar="{fetch}", required=True)
     # --api-url and --mainnet are also taken after the subcommand (``gridtui data fetch
@@ -295,6 +304,8 @@ def _dispatch(args: argparse.Namespace) -> int:
                 fills_out=args.fills_out,
                 start=args.start,
                 end=args.end,
+                plot=args.plot,
+                chart=args.chart,
             ),
         )
     if args.command in ("status", "fills", "audit"):

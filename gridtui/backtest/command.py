@@ -20,6 +20,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from gridtui.backtest import BacktestError
 from gridtui.backtest.fetch import iso, parse_time
+from gridtui.backtest.plot import check_plot_path, picture, write_picture
 from gridtui.backtest.replay import Replay, ReplayOptions, replay
 from gridtui.backtest.report import BacktestReport, build_report
 from gridtui.config.schema import AppConfig, BotSettings, CandlePath
@@ -48,6 +49,10 @@ class BacktestArgs:
     """``--from``: the first candle opening at or after this TIME (ISO-8601 or epoch ms)."""
     end: str | None = None
     """``--to``: candles opening before this TIME."""
+    plot: Path | None = None
+    """``--plot FILE``: price, fills, grid range, equity and drawdown as .png, .svg or .html."""
+    chart: bool = False
+    """``--chart``: the equity curve in the terminal after the report."""
 
 
 def run_backtest(config: AppConfig, args: BacktestArgs) -> int:
@@ -64,6 +69,8 @@ def run_backtest(config: AppConfig, args: BacktestArgs) -> int:
         else (FillModel(args.fill_model),)
     )
     path = CandlePath(args.path)
+    if args.plot is not None:
+        check_plot_path(args.plot)  # before the replay: a typo should not cost a long run
     runs: list[tuple[Replay, BacktestReport]] = []
     for model in models:
         options = ReplayOptions(fill_model=model, path=path, sz_decimals=args.sz_decimals)
@@ -73,6 +80,10 @@ def run_backtest(config: AppConfig, args: BacktestArgs) -> int:
         runs.append((run, report))
     if args.fills_out is not None:
         _write_fills(args.fills_out, runs[0][0])
+    # With --fill-model both the pictures draw each model's equity, the fills of the first.
+    pictures = [picture(run, report) for run, report in runs] if args.plot or args.chart else []
+    if args.plot is not None:
+        write_picture(args.plot, pictures)
     reports = [report for _, report in runs]
     if args.json:
         body = (
@@ -83,6 +94,10 @@ def run_backtest(config: AppConfig, args: BacktestArgs) -> int:
         out.write(json.dumps(body, indent=2, sort_keys=False) + "\n")
     else:
         _print_table(reports, out, funding_modelled=funding is not None)
+    if args.chart:
+        from gridtui.backtest.chart import print_chart
+
+        print_chart(pictures, sys.stderr if args.json else out)  # stdout: one JSON object
     return 0
 
 

@@ -82,6 +82,16 @@ class FundingPayment:
 
 
 @attrs.frozen(slots=True)
+class GridRange:
+    """The grid's lowest and highest level from ``time_ms`` until the next range (None: no grid,
+    e.g. while halted)."""
+
+    time_ms: int
+    low: Decimal | None
+    high: Decimal | None
+
+
+@attrs.frozen(slots=True)
 class Replay:
     """What one run produced, in time order."""
 
@@ -91,6 +101,8 @@ class Replay:
     funding: tuple[FundingPayment, ...] | None
     """None when no funding rates were given: funding not modelled (never a silent zero)."""
     equity: tuple[EquityPoint, ...]
+    grid: tuple[GridRange, ...]
+    """Each change of the grid's range, in time order (for pictures)."""
     halts: int
     capital: Decimal
 
@@ -158,7 +170,7 @@ async def _replay(
         orchestrator = BotOrchestrator(components, engine)
         try:
             await orchestrator.start()
-            equity, payments = await _crank(
+            equity, payments, grid = await _crank(
                 orchestrator, exchange, clock, candles, funding, progress
             )
             fills = tuple(await exchange.fills_since(0, bot.coin))
@@ -172,6 +184,7 @@ async def _replay(
         fills=fills,
         funding=None if funding is None else tuple(payments),
         equity=tuple(equity),
+        grid=tuple(grid),
         halts=len(halts),
         capital=paper.starting_balance,
     )
@@ -184,7 +197,7 @@ async def _crank(
     candles: CandleSeries,
     funding: Sequence[FundingRate] | None,
     progress: Callable[[int], None] | None,
-) -> tuple[list[EquityPoint], list[FundingPayment]]:
+) -> tuple[list[EquityPoint], list[FundingPayment], list[GridRange]]:
     """The venue starts at the first candle's open; every step moves it one point along the
     path (the last point of a candle is its close, the next step the next candle's open). One
     engine cycle at each close: orders placed in reaction to a fill (its replacement) are on
@@ -194,18 +207,32 @@ async def _crank(
     rates = _hourly(funding or ())
     equity: list[EquityPoint] = []
     payments: list[FundingPayment] = []
+    grid: list[GridRange] = []
+    shown = None
     received = ZERO
     interval = candles.interval_ms
     for index, candle in enumerate(candles):
         first = 1 if index == 0 else 0  # the first open is where the venue already stands
-        for point in range(first, POINTS_PER_CANDLE):
-            clock.set_ms(candle.time_ms + point * interval // POINTS_PER_CANDLE)
-            exchange.step(0)
+        times = [
+            candle.time_ms + point * interval // POINTS_PER_CANDLE
+            for point in range(first, POINTS_PER_CANDLE)
+        ]
+        if exchange.step_quietly(times):
+            clock.set_ms(times[-1])
             await orchestrator.drain_stream()
+        else:  # the candle reaches an order: point by point, so the bot reacts to each fill
+            for at in times:
+                clock.set_ms(at)
+                exchange.step(0)
+                await orchestrator.drain_stream()
         await orchestrator.cycle()
         await orchestrator.drain_stream()
         state = c.state.get_snapshot()
         close_ms = candle.time_ms + interval
+        if c.builder.snapshot is not shown:
+            shown = c.builder.snapshot
+            low, high = (None, None) if shown is None else (shown.lowest, shown.highest)
+            grid.append(GridRange(close_ms, low, high))
         if funding is not None:
             for hour in _hours_between(candle.time_ms, close_ms):
                 rate = rates.get(hour)
@@ -230,7 +257,7 @@ async def _crank(
         )
         if progress is not None:
             progress(index + 1)
-    return equity, payments
+    return equity, payments, grid
 
 
 def _market(

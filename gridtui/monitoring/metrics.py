@@ -98,6 +98,7 @@ class Metrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry if registry is not None else CollectorRegistry()
         reg = self.registry
+        self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
 
         self.position = Gauge(
             "gridtui_position", "Signed position in coin units.", PER_BOT, registry=reg
@@ -230,30 +231,34 @@ class Metrics:
             handler(event)
 
     def _on_placed(self, event: OrderPlaced) -> None:
-        self.orders_submitted.labels(event.bot, event.coin).inc()
+        self._child(self.orders_submitted, event.bot, event.coin).inc()
 
     def _on_rejected(self, event: OrderRejected) -> None:
-        self.orders_rejected.labels(event.bot, event.coin).inc()
+        self._child(self.orders_rejected, event.bot, event.coin).inc()
 
     def _on_canceled(self, event: OrderCanceled) -> None:
-        self.orders_cancelled.labels(event.bot, event.coin).inc()
+        self._child(self.orders_cancelled, event.bot, event.coin).inc()
 
     def _on_filled(self, event: OrderFilled) -> None:
-        self.fills.labels(event.bot, event.coin).inc()
-        self.position.labels(event.bot, event.coin).set(float(event.position))
+        self._child(self.fills, event.bot, event.coin).inc()
+        self._child(self.position, event.bot, event.coin).set(float(event.position))
 
     def _on_halted(self, event: BotHalted) -> None:
-        self.halted.labels(event.bot, event.coin).set(1)
+        self._child(self.halted, event.bot, event.coin).set(1)
 
     def _on_resumed(self, event: BotResumed) -> None:
-        self.halted.labels(event.bot, event.coin).set(0)
+        self._child(self.halted, event.bot, event.coin).set(0)
 
     def _on_tripped(self, event: BreakerTripped) -> None:
-        self.breaker_trips.labels(event.bot, event.coin).inc()
-        self.breaker_state.labels(event.bot, event.coin).set(BREAKER_STATES[BreakerState.OPEN])
+        self._child(self.breaker_trips, event.bot, event.coin).inc()
+        self._child(self.breaker_state, event.bot, event.coin).set(
+            BREAKER_STATES[BreakerState.OPEN]
+        )
 
     def _on_closed(self, event: BreakerClosed) -> None:
-        self.breaker_state.labels(event.bot, event.coin).set(BREAKER_STATES[BreakerState.CLOSED])
+        self._child(self.breaker_state, event.bot, event.coin).set(
+            BREAKER_STATES[BreakerState.CLOSED]
+        )
 
     def _on_reconciled(self, event: Reconciled) -> None:
         counts = {
@@ -264,15 +269,24 @@ class Metrics:
         }
         for kind, n in counts.items():
             # inc(0) still creates the series, so every kind shows up as an explicit zero.
-            self.reconciliation_corrections.labels(event.bot, event.coin, kind).inc(n)
+            self._child(self.reconciliation_corrections, event.bot, event.coin, kind).inc(n)
         outcome = "corrected" if any(counts.values()) else "clean"
-        self.reconciliations.labels(event.bot, event.coin, outcome).inc()
+        self._child(self.reconciliations, event.bot, event.coin, outcome).inc()
 
     def _on_alert(self, event: AlertRaised) -> None:
         if event.kind == AlertKind.POSITION_DRIFT:
-            self.drift_alerts.labels(event.bot, event.coin).inc()
+            self._child(self.drift_alerts, event.bot, event.coin).inc()
 
     # -- explicit setters (orchestrator, each cycle) -----------------------------------------
+
+    def _child(self, metric: Any, *labels: str) -> Any:
+        """A metric's child for these labels, looked up once: ``labels()`` takes a lock and
+        builds keys, and the engine reports every cycle (a backtest runs a cycle per candle)."""
+        key = (id(metric), labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*labels)
+        return child
 
     def set_state(self, bot: str, coin: str, state: BotState, *, now_ms: int | None = None) -> None:
         """Position, PnL, fees and halt from the accounting snapshot, the source of truth.
@@ -284,42 +298,42 @@ class Metrics:
         daily = (
             state.daily_realized if now_ms is None else state.daily_realized_for(utc_day(now_ms))
         )
-        self.position.labels(bot, coin).set(float(state.position))
-        self.session_realized.labels(bot, coin).set(float(state.session_realized))
-        self.all_time_realized.labels(bot, coin).set(float(state.all_time_realized))
-        self.daily_realized.labels(bot, coin).set(float(daily))
-        self.fees_paid.labels(bot, coin).set(float(state.fees_paid))
-        self.halted.labels(bot, coin).set(1 if state.halted else 0)
+        self._child(self.position, bot, coin).set(float(state.position))
+        self._child(self.session_realized, bot, coin).set(float(state.session_realized))
+        self._child(self.all_time_realized, bot, coin).set(float(state.all_time_realized))
+        self._child(self.daily_realized, bot, coin).set(float(daily))
+        self._child(self.fees_paid, bot, coin).set(float(state.fees_paid))
+        self._child(self.halted, bot, coin).set(1 if state.halted else 0)
 
     def set_open_orders(self, bot: str, coin: str, n: int) -> None:
-        self.open_orders.labels(bot, coin).set(n)
+        self._child(self.open_orders, bot, coin).set(n)
 
     def set_drift(self, bot: str, coin: str, ratio: Decimal | float) -> None:
-        self.drift_ratio.labels(bot, coin).set(float(ratio))
+        self._child(self.drift_ratio, bot, coin).set(float(ratio))
 
     def observe_order_latency(self, bot: str, coin: str, seconds: float) -> None:
-        self.order_latency.labels(bot, coin).observe(seconds)
+        self._child(self.order_latency, bot, coin).observe(seconds)
 
     def stuck_order(self, bot: str, coin: str) -> None:
-        self.stuck_orders.labels(bot, coin).inc()
+        self._child(self.stuck_orders, bot, coin).inc()
 
     def set_status(self, bot: str, coin: str, status: BotStatus) -> None:
-        self.bot_status.labels(bot, coin).state(status.value)
+        self._child(self.bot_status, bot, coin).state(status.value)
 
     def order_transition_refused(self, bot: str, coin: str) -> None:
-        self.refused_order_facts.labels(bot, coin).inc()
+        self._child(self.refused_order_facts, bot, coin).inc()
 
     def set_breaker_state(self, bot: str, coin: str, state: BreakerState) -> None:
-        self.breaker_state.labels(bot, coin).set(BREAKER_STATES[state])
+        self._child(self.breaker_state, bot, coin).set(BREAKER_STATES[state])
 
     def set_stream_age(self, bot: str, coin: str, seconds: float) -> None:
-        self.stream_age.labels(bot, coin).set(seconds)
+        self._child(self.stream_age, bot, coin).set(seconds)
 
     def stream_reconnected(self, bot: str, coin: str) -> None:
-        self.stream_reconnects.labels(bot, coin).inc()
+        self._child(self.stream_reconnects, bot, coin).inc()
 
     def observe_rest_latency(self, bot: str, coin: str, seconds: float) -> None:
-        self.rest_latency.labels(bot, coin).observe(seconds)
+        self._child(self.rest_latency, bot, coin).observe(seconds)
 
     def set_dead_man_expiry(self, epoch_s: float) -> None:
         self.dead_man_expiry.set(epoch_s)

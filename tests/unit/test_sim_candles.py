@@ -128,3 +128,61 @@ async def test_the_venue_replays_candles_and_fills_orders_the_candle_reached(tmp
     assert venue.replay_finished
     assert (await venue.all_mids())["X"] == D(98)
     await venue.close()
+
+
+WALK = """time_ms,open,high,low,close,volume
+1700000000000,100,101,99.5,100.5,8
+1700000060000,100.5,101.5,100,101,8
+1700000120000,101,103,100.8,102.5,8
+1700000180000,102.5,102.8,101.2,101.5,8
+1700000240000,101.5,101.9,100.6,101,8
+"""
+
+
+async def _walk(tmp_path: Path, *, quietly: bool) -> tuple[list, list[bool], list]:
+    """Replay WALK with a sell resting at 102.5 (reached by candle 3 only), one step per
+    point, or candle by candle through ``step_quietly`` where it agrees."""
+    path = write(tmp_path, WALK)
+    venue = SimExchange.in_memory(PaperSettings(markets=(market(path),)), SimClock())
+    queue = venue.subscribe()
+    await venue.place_orders([OrderRequest("X", Side.SELL, D("102.5"), D(1), "0x" + "2" * 32)])
+    answers: list[bool] = []
+    for number in range(5):
+        times = [1_700_000_000_000 + number * 60_000 + p * 15_000 for p in range(4)][
+            1 if number == 0 else 0 :
+        ]
+        went = quietly and venue.step_quietly(times)
+        answers.append(went)
+        if not went:
+            for _ in times:
+                venue.step()
+    events = []
+    while not queue.empty():
+        event = queue.get_nowait()
+        events.append((type(event).__name__, getattr(event, "price", None)))
+    fills = await venue.fills_since(0)
+    await venue.close()
+    return events, answers, fills
+
+
+async def test_a_quiet_walk_streams_what_point_by_point_steps_stream(tmp_path):
+    """The backtest walks a candle that reaches no order in one call: the bot must see the same
+    mids in the same order, and a candle that reaches an order is refused (stepped point by
+    point), so the fill and the bot's reaction happen exactly as before."""
+    stepped, _, stepped_fills = await _walk(tmp_path, quietly=False)
+    walked, answers, walked_fills = await _walk(tmp_path, quietly=True)
+    assert answers == [True, True, False, True, True]
+    assert walked == stepped
+    assert [(f.price, f.size) for f in walked_fills] == [(D("102.5"), D(1))]
+    assert [(f.price, f.size) for f in stepped_fills] == [(D("102.5"), D(1))]
+
+
+async def test_a_quiet_walk_stamps_each_mid_with_its_own_time(tmp_path):
+    path = write(tmp_path, WALK)
+    venue = SimExchange.in_memory(PaperSettings(markets=(market(path),)), SimClock())
+    queue = venue.subscribe()
+    assert venue.step_quietly([10, 20, 30])
+    stamps = [(e.price, e.timestamp_ms) for e in (queue.get_nowait() for _ in range(3))]
+    assert stamps == [(D("99.5"), 10), (D(101), 20), (D("100.5"), 30)]
+    assert not venue.step_quietly([40] * 100)  # past the last candle: nothing to look at
+    await venue.close()

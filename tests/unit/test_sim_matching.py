@@ -240,3 +240,41 @@ def test_cancel_of_an_order_that_is_not_open_reports_the_hyperliquid_message():
     assert (again.success, again.error) == (False, ERR_CANCEL)
     assert engine.cancel("X", 999).error == ERR_CANCEL
     assert engine.cancel_by_client_id("X", "0x" + "f" * 32).error == ERR_CANCEL
+
+
+def test_a_better_order_placed_after_a_tick_is_the_one_the_next_tick_reaches():
+    """The best resting price is remembered between ticks: placing a better order, or taking
+    away the best one, must be seen by the next tick."""
+    engine = make_engine(half_spread=D(0))
+    engine.place(req(Side.BUY, "98", "1"), NOW)
+    engine.apply_tick("X", tick("98.5", "100", "99", "5"), NOW)  # reaches nothing
+    better = engine.place(req(Side.BUY, "99", "1"), NOW).exchange_id
+    engine.apply_tick("X", tick("98.5", "100", "99", "5"), NOW)
+    assert engine.order(better).status is OrderStatus.FILLED
+    engine.place(req(Side.SELL, "101", "1"), NOW)
+    best = engine.place(req(Side.SELL, "100.5", "1"), NOW).exchange_id
+    assert engine.reaches("X", D(99), D("100.6"))
+    engine.cancel("X", best)
+    assert not engine.reaches("X", D(99), D("100.6"))
+
+
+@pytest.mark.parametrize(
+    ("model", "low", "high", "reached"),
+    [
+        (FillModel.STRICT, "98", "102", False),  # touching both orders does not fill them
+        (FillModel.TOUCH, "98", "102", True),
+        (FillModel.STRICT, "97.99", "101.9", True),  # trading through the buy does
+        (FillModel.STRICT, "98.1", "102.01", True),  # trading through the sell does
+        (FillModel.TOUCH, "98.01", "101.99", False),
+    ],
+)
+def test_reaches_answers_what_apply_tick_would_do(model, low, high, reached):
+    """``reaches`` is the look-ahead the backtest's quiet candles rely on: it must agree with
+    the fill ``apply_tick`` then makes, under both fill models."""
+    engine = make_engine(half_spread=D(0), fill_model=model)
+    engine.place(req(Side.BUY, "98", "1"), NOW)
+    engine.place(req(Side.SELL, "102", "1"), NOW)
+    assert engine.reaches("X", D(low), D(high)) is reached
+    engine.take_changes()
+    engine.apply_tick("X", Tick(D(100), D(low), D(high), D(100), D(5)), NOW)
+    assert bool(engine.take_changes().fills) is reached

@@ -93,6 +93,9 @@ class CandleReplay:
         last = len(candles) * POINTS_PER_CANDLE - 1
         self._index = 0 if state is None else min(int(state["index"]), last)
         self._last = last
+        self._cached: dict[int, tuple[tuple[Decimal, ...], Decimal | None]] = {}
+        """The rounded points and volume per step of the current and the next candle (a look
+        ahead reads the next one): each is asked for several times while the venue walks it."""
 
     @property
     def mid(self) -> Decimal:
@@ -104,6 +107,12 @@ class CandleReplay:
 
     def state(self) -> dict[str, Any]:
         return {"kind": "candles", "index": self._index}
+
+    def peek(self, count: int) -> tuple[Decimal, ...] | None:
+        """The next ``count`` mids without moving, or None when fewer are left."""
+        if self._index + count > self._last:
+            return None
+        return tuple(self._point(self._index + k) for k in range(1, count + 1))
 
     def next_tick(self, dt_sim_s: float) -> Tick:
         previous = self.mid
@@ -122,14 +131,29 @@ class CandleReplay:
         )
 
     def _point(self, index: int) -> Decimal:
-        candle = self._candles[index // POINTS_PER_CANDLE]
-        raw = candle.path(self._order)[index % POINTS_PER_CANDLE]
-        return round_price(raw, self._market.sz_decimals)
+        return self._candle(index // POINTS_PER_CANDLE)[0][index % POINTS_PER_CANDLE]
 
     def _volume(self, mid: Decimal) -> Decimal:
         """A quarter of the candle's volume per step; candles without volume (synthetic data)
         trade the configured notional instead, so orders can still fill."""
-        candle = self._candles[self._index // POINTS_PER_CANDLE]
-        if candle.volume > 0:
-            return round_size(candle.volume / POINTS_PER_CANDLE, self._market.sz_decimals)
+        volume = self._candle(self._index // POINTS_PER_CANDLE)[1]
+        if volume is not None:
+            return volume
         return tick_volume(self._notional, mid, self._market.sz_decimals)
+
+    def _candle(self, number: int) -> tuple[tuple[Decimal, ...], Decimal | None]:
+        cached = self._cached.get(number)
+        if cached is None:
+            candle = self._candles[number]
+            sz_decimals = self._market.sz_decimals
+            points = tuple(round_price(p, sz_decimals) for p in candle.path(self._order))
+            volume = (
+                round_size(candle.volume / POINTS_PER_CANDLE, sz_decimals)
+                if candle.volume > 0
+                else None
+            )
+            cached = (points, volume)
+            if len(self._cached) > 1:
+                self._cached.pop(min(self._cached))
+            self._cached[number] = cached
+        return cached

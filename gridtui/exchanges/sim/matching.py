@@ -91,13 +91,16 @@ class MatchingEngine:
         self._finished = deque(sorted(i for i, o in self._orders.items() if o.status.is_terminal))
         """Finished orders still in memory, in the order they finished (ids)."""
         self._resting: dict[str, dict[int, None]] = {}
+        self._best: dict[tuple[str, Side], Decimal | None] = {}
+        """The best resting price per (coin, side), computed when first asked after a change to
+        the resting set."""
         self._order_margin: Decimal | None = None
         """Inside ``place_many``: the margin resting orders use, kept up to date per order."""
         self._archived_cloids: set[str] | None = None
         """Inside ``place_many``: which of the batch's cloids the archive already holds."""
         for order in sorted(records.orders, key=lambda o: o.exchange_id):
             if order.status.is_live:
-                self._resting.setdefault(order.coin, {})[order.exchange_id] = None
+                self._rest(order.coin, order.exchange_id)
         self._positions = {p.coin: p for p in records.positions if p.size}
         self._markets = {m.coin: m for m in records.markets}
         self._reset_changes()
@@ -220,7 +223,7 @@ class MatchingEngine:
             if req.tif is Tif.IOC:
                 self._cancel(oid, CANCELED)
             else:
-                self._resting.setdefault(req.coin, {})[oid] = None
+                self._rest(req.coin, oid)
         if self._order_margin is not None:
             if taker_size:
                 self._order_margin = self._resting_order_margin()  # a fill moved things: recount
@@ -268,9 +271,14 @@ class MatchingEngine:
         self.cancel_all(reason=SCHEDULED_CANCEL)
         return True
 
+    def move_market(self, coin: str, tick: Tick) -> None:
+        """Move the market to ``tick.close`` without matching: for a tick known to reach no
+        order (see ``reaches``)."""
+        self.set_market(MarketState(coin, tick.close, tick.volume, tick.volume))
+
     def apply_tick(self, coin: str, tick: Tick, now_ms: int) -> None:
         """Move the market to ``tick.close`` and fill what the tick's trades reached."""
-        self.set_market(MarketState(coin, tick.close, tick.volume, tick.volume))
+        self.move_market(coin, tick)
         self._match(coin, Side.BUY, self._bid_at(coin, tick.low), tick.volume, now_ms)
         self._match(coin, Side.SELL, self._ask_at(coin, tick.high), tick.volume, now_ms)
 
@@ -278,12 +286,14 @@ class MatchingEngine:
         """Fill resting ``side`` orders the tick reached (buys priced ≥ its lowest trade
         ``limit``, sells ≤ its highest; strictly beyond it under ``FillModel.STRICT``), best
         price then earliest, within ``budget``."""
+        if not self._reached(coin, side, limit):
+            return
+        strict = self._cfg.fill_model is FillModel.STRICT
         resting = (self._orders[i] for i in self._resting.get(coin, {}))
         queue = sorted(
             (o for o in resting if o.side is side),
             key=lambda o: (-side.sign * o.price, o.exchange_id),
         )
-        strict = self._cfg.fill_model is FillModel.STRICT
         for order in queue:
             beyond = (order.price - limit) * side.sign
             if budget <= 0 or beyond < 0 or (strict and beyond == 0):
@@ -295,6 +305,45 @@ class MatchingEngine:
                     continue
             self._fill(order.exchange_id, size, order.price, now_ms, taker=False)
             budget -= size
+
+    def reaches(self, coin: str, low: Decimal, high: Decimal) -> bool:
+        """Would a tick trading between ``low`` and ``high`` fill any resting order? The same
+        test ``apply_tick`` makes, without moving anything."""
+        return self._reached(coin, Side.BUY, self._bid_at(coin, low)) or self._reached(
+            coin, Side.SELL, self._ask_at(coin, high)
+        )
+
+    def _reached(self, coin: str, side: Side, limit: Decimal) -> bool:
+        """Is the best resting ``side`` order at or beyond ``limit`` (strictly beyond under
+        ``FillModel.STRICT``)? Most ticks reach none, and this answers in O(1)."""
+        best = self._best_price(coin, side)
+        if best is None:
+            return False
+        beyond = (best - limit) * side.sign
+        return beyond > 0 or (beyond == 0 and self._cfg.fill_model is not FillModel.STRICT)
+
+    def _best_price(self, coin: str, side: Side) -> Decimal | None:
+        key = (coin, side)
+        if key not in self._best:
+            prices = [
+                o.price
+                for o in (self._orders[i] for i in self._resting.get(coin, {}))
+                if o.side is side
+            ]
+            self._best[key] = (max if side is Side.BUY else min)(prices, default=None)
+        return self._best[key]
+
+    def _rest(self, coin: str, exchange_id: int) -> None:
+        self._resting.setdefault(coin, {})[exchange_id] = None
+        self._forget_best(coin)
+
+    def _unrest(self, coin: str, exchange_id: int) -> None:
+        self._resting.get(coin, {}).pop(exchange_id, None)
+        self._forget_best(coin)
+
+    def _forget_best(self, coin: str) -> None:
+        self._best.pop((coin, Side.BUY), None)
+        self._best.pop((coin, Side.SELL), None)
 
     def _client_id_used(self, client_id: str) -> bool:
         """Cloids are unique across every order ever placed: memory first (live, recent and
@@ -354,7 +403,7 @@ class MatchingEngine:
         order = self._orders[exchange_id]
         self._orders[exchange_id] = attrs.evolve(order, status=OrderStatus.CANCELED)
         self._reasons[exchange_id] = reason
-        self._resting.get(order.coin, {}).pop(exchange_id, None)
+        self._unrest(order.coin, exchange_id)
         self._finished.append(exchange_id)
         self._dirty_orders.add(exchange_id)
         self.last_cancel_reason = reason
@@ -383,7 +432,7 @@ class MatchingEngine:
         status = OrderStatus.FILLED if remaining == 0 else OrderStatus.PARTIALLY_FILLED
         self._orders[oid] = attrs.evolve(order, remaining=remaining, status=status)
         if remaining == 0:
-            self._resting.get(order.coin, {}).pop(oid, None)
+            self._unrest(order.coin, oid)
             self._finished.append(oid)
         self._dirty_orders.add(oid)
 

@@ -138,6 +138,11 @@ class SimStore:
     def path(self) -> str:
         return self._path
 
+    @property
+    def durable(self) -> bool:
+        """False for ``":memory:"``: nothing outlives the object, so prices need not be kept."""
+        return self._path != MEMORY
+
     def load(self) -> StoredState | None:
         """The venue's working set (scalars, live orders, positions, markets, paths; no
         finished orders, no fills), or None for a new file."""
