@@ -220,7 +220,10 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--seconds", type=float, help="soak: how long to run (default 180)")
     bench.add_argument("--speed", type=float, help="soak: paper venue speed (default 600)")
     bench.add_argument(
-        "--count", type=int, help="how many fills / ticks / candles (backtest) to measure"
+        "--count",
+        "--candles",
+        type=int,
+        help="how many fills / ticks / candles (backtest: --candles N, default 500000) to measure",
     )
     return parser
 

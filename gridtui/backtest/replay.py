@@ -33,6 +33,7 @@ from gridtui.monitoring.metrics import Metrics
 from gridtui.orchestrator.bot_orchestrator import BotOrchestrator
 from gridtui.orchestrator.factory import build_bot
 from gridtui.risk.dead_man_switch import DeadManSwitch
+from gridtui.state.accounting import BotState
 from gridtui.state.data_dir import PAPER
 
 POINTS_PER_CANDLE = 4
@@ -53,18 +54,36 @@ class ReplayOptions:
 
 @attrs.frozen(slots=True)
 class EquityPoint:
-    """The books at one candle's close."""
+    """The books at one candle's close. It holds the journal's state object itself (shared by
+    every close until the next fill) and derives the figures from it: a year of 1m candles is
+    half a million points, and this keeps each one small."""
 
     time_ms: int
     close: Decimal
-    position: Decimal
-    realized: Decimal
-    """All realized PnL so far, net of fees (as the journal books it)."""
-    unrealized: Decimal
+    books: BotState
     funding: Decimal
     """Funding received (negative: paid) so far."""
-    fees: Decimal
-    halted: bool
+
+    @property
+    def position(self) -> Decimal:
+        return self.books.position
+
+    @property
+    def realized(self) -> Decimal:
+        """All realized PnL so far, net of fees (as the journal books it)."""
+        return self.books.all_time_realized
+
+    @property
+    def unrealized(self) -> Decimal:
+        return self.books.unrealized_at(self.close)
+
+    @property
+    def fees(self) -> Decimal:
+        return self.books.fees_paid
+
+    @property
+    def halted(self) -> bool:
+        return self.books.halted
 
     @property
     def equity(self) -> Decimal:
@@ -242,19 +261,7 @@ async def _crank(
                         FundingPayment(hour * HOUR_MS, state.position, candle.close, rate, amount)
                     )
                     received += amount
-        unrealized = c.risk.unrealized(state, candle.close)
-        equity.append(
-            EquityPoint(
-                time_ms=close_ms,
-                close=candle.close,
-                position=state.position,
-                realized=state.all_time_realized,
-                unrealized=unrealized,
-                funding=received,
-                fees=state.fees_paid,
-                halted=state.halted,
-            )
-        )
+        equity.append(EquityPoint(close_ms, candle.close, state, received))
         if progress is not None:
             progress(index + 1)
     return equity, payments, grid

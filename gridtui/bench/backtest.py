@@ -70,13 +70,15 @@ def run_backtest_bench(workdir: Path, count: int, out: TextIO) -> None:
                 f"{count / elapsed:.0f}",
             ]
         )
+        del run  # the next run's peak must not include this one's books
     table(rows, out)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     out.write(f"peak memory (RSS): {peak_mb:.0f} MB\n")
 
 
 def _write_candles(path: Path, count: int) -> None:
-    """A seeded random walk, 1 bp steps on average, so a 0.2 % grid trades now and then."""
+    """A seeded random walk (σ 0.08 % a candle, wicks of 0.03 %): a 0.2 % grid fills on about
+    one candle in seven, a busy grid (quiet candles are the cheap ones)."""
     rng = random.Random(SEED)
     price = 64000.0
     with path.open("w", encoding="utf-8") as out:

@@ -99,6 +99,8 @@ class Metrics:
         self.registry = registry if registry is not None else CollectorRegistry()
         reg = self.registry
         self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
+        self._reported: dict[tuple[str, str], tuple[BotState, int | None]] = {}
+        """The books last reported per bot (see ``set_state``)."""
 
         self.position = Gauge(
             "gridtui_position", "Signed position in coin units.", PER_BOT, registry=reg
@@ -295,9 +297,12 @@ class Metrics:
         clock's now) to report today's figure (zero on a day without fills) instead of the last
         trading day's.
         """
-        daily = (
-            state.daily_realized if now_ms is None else state.daily_realized_for(utc_day(now_ms))
-        )
+        day = None if now_ms is None else utc_day(now_ms)
+        last = self._reported.get((bot, coin))
+        if last is not None and last[0] is state and last[1] == day:
+            return  # the same books on the same day: every figure is already there
+        self._reported[(bot, coin)] = (state, day)
+        daily = state.daily_realized if day is None else state.daily_realized_for(day)
         self._child(self.position, bot, coin).set(float(state.position))
         self._child(self.session_realized, bot, coin).set(float(state.session_realized))
         self._child(self.all_time_realized, bot, coin).set(float(state.all_time_realized))

@@ -243,7 +243,7 @@ def bot_view(bot: BotOrchestrator) -> BotView:
     now = c.clock.now_ms()
     state = c.state.get_snapshot()
     mark = c.feed.mark()
-    unrealized = c.risk.unrealized(state, mark) if mark is not None else ZERO
+    unrealized = state.unrealized_at(mark) if mark is not None else ZERO
     status = bot.status
     snapshot = c.builder.snapshot
     levels: tuple[LevelView, ...] = ()

@@ -159,11 +159,6 @@ class RiskEngine:
             )
         return None
 
-    def unrealized(self, state: BotState, mark: Decimal) -> Decimal:
-        if state.position == 0:
-            return ZERO
-        return state.position * (mark - state.avg_entry)
-
     def check_equity(self, state: BotState, mark: Decimal) -> RiskDecision:
         """Halt on a drawdown from peak equity (realized all-time + unrealized) beyond
         ``max_drawdown``, or on today's loss (today's realized + unrealized) beyond
@@ -171,7 +166,7 @@ class RiskEngine:
         so a restart does not inherit a peak from a previous life. Drawdown is judged first: it
         needs a human to resume, and must not be masked by a daily halt that lifts itself."""
         limits = self._limits
-        unrealized = self.unrealized(state, mark)
+        unrealized = state.unrealized_at(mark)
         equity = state.all_time_realized + unrealized
         if self._peak_equity is None or equity > self._peak_equity:
             self._peak_equity = equity

@@ -91,6 +91,12 @@ class BotState:
             halt_kind=None,
         )
 
+    def unrealized_at(self, mark: Decimal) -> Decimal:
+        """The open position's PnL if it were closed at ``mark`` (fees not included)."""
+        if self.position == 0:
+            return ZERO
+        return self.position * (mark - self.avg_entry)
+
     def daily_realized_for(self, day: int) -> Decimal:
         """Realized PnL of UTC ``day``. The stored figure only rolls over when a fill arrives, so
         on a later day without fills the answer is zero, not yesterday's figure."""

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import math
+import random
 from datetime import UTC, datetime
 from decimal import Decimal as D
 from pathlib import Path
@@ -213,6 +214,44 @@ def test_net_pnl_recomputed_from_fills_out_with_plain_arithmetic(
     )
     assert position == D(report["final_position"])  # type: ignore[arg-type]
     assert report["fills"] > 20 and any(r["kind"] == "funding" for r in records)
+    assert (cash + position * D(str(price))).quantize(D("0.01")) == D(report["net_pnl"])  # type: ignore[arg-type]
+
+
+def test_a_generated_year_recomputes_to_the_cent_from_fills_out(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The same recomputation over a generated year (8,760 hourly candles, a seeded random walk
+    that trends both ways, so the rolling grid re-centres many times, and an hourly funding rate
+    of either sign): cash + final position × last close = net PnL, to the cent."""
+    config = tmp_path / "config.toml"
+    config.write_text(CONFIG.replace("spacing_pct = 1", 'spacing_pct = 1\nmode = "rolling"'))
+    rng = random.Random(2024)
+    start = 1_704_067_200_000  # 2024-01-01T00:00:00Z
+    rows, funding_rows = ["time_ms,open,high,low,close,volume"], ["time,fundingRate,premium"]
+    price = 100.0
+    for i in range(8_760):
+        close = round(price * (1 + rng.gauss(0, 0.006)), 2)
+        high = round(max(price, close) * (1 + abs(rng.gauss(0, 0.002))), 2)
+        low = round(min(price, close) * (1 - abs(rng.gauss(0, 0.002))), 2)
+        rows.append(f"{start + i * HOUR_MS},{price},{high},{low},{close},100")
+        funding_rows.append(f"{start + (i + 1) * HOUR_MS},{rng.gauss(0.00001, 0.00004):.8f},0")
+        price = close
+    candles = tmp_path / "year.csv"
+    candles.write_text("\n".join(rows) + "\n")
+    funding = tmp_path / "funding.csv"
+    funding.write_text("\n".join(funding_rows) + "\n")
+    out = tmp_path / "fills.jsonl"
+    report = _run(
+        capsys, "--config", str(config), "--candles", str(candles), "--funding", str(funding),
+        "--fills-out", str(out),
+    )  # fmt: skip
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    fills = [r for r in records if r["kind"] == "fill"]
+    cash = sum(D(r["amount"]) for r in records)
+    position = sum(D(r["size"]) if r["side"] == "buy" else -D(r["size"]) for r in fills)
+    assert report["candles"] == 8_760 and len(fills) > 500
+    assert sum(r["kind"] == "funding" for r in records) > 1_000
+    assert position == D(report["final_position"])  # type: ignore[arg-type]
     assert (cash + position * D(str(price))).quantize(D("0.01")) == D(report["net_pnl"])  # type: ignore[arg-type]
 
 

@@ -489,3 +489,29 @@ def test_an_unknown_candle_path_is_one_line():
         "venue.paper.candle_path: unknown candle path 'zigzag' (expected adaptive, ohlc or olhc)",
         "venue.paper.markets[0].candle_path: must be adaptive, ohlc or olhc in quotes, got 3",
     ]
+
+
+@pytest.mark.parametrize("ending", ["\n", "\r\n", "\r"])
+def test_equal_prices_share_one_decimal_parsed_or_cached(tmp_path, ending):
+    """A year of 1m candles is half a million rows whose prices mostly repeat (each candle opens
+    at the last close): equal texts are one Decimal object, from the CSV and from its cache,
+    and every line ending reads the same."""
+    text = "time_ms,open,high,low,close,volume\n"
+    text += f"{T0},100.5,101,100,100.25,3\n{T0 + MINUTE},100.25,100.5,99.75,100.5,3\n"
+    path = write(tmp_path, text.replace("\n", ending))
+    for series in (load_candles(path), load_candles(path)):  # parsed, then from the cache
+        first, second = series
+        assert second.open is first.close and second.close is first.open
+        assert second.volume is first.volume
+        assert (first.open, second.low) == (D("100.5"), D("99.75"))
+
+
+def test_the_cache_is_the_same_bytes_whatever_piece_it_is_written_and_read_in(
+    tmp_path, monkeypatch
+):
+    path = write(tmp_path, strict(rows(5)))
+    series = load_candles(path)
+    encoded = candle_cache._encode(series, path.stat())
+    monkeypatch.setattr(candle_cache, "_PIECE", 2)
+    assert candle_cache._encode(series, path.stat()) == encoded
+    assert list(candle_cache._texts("1,22,333,4444", chunk=3)) == ["1", "22", "333", "4444"]

@@ -157,7 +157,7 @@ def test_peak_follows_realized_gains() -> None:
     assert risk.peak_equity == D(100)
     flat = state(all_time_realized=D(0))
     assert risk.check_equity(flat, D(2000)).kind is RiskKind.DRAWDOWN
-    assert risk.unrealized(flat, D(5)) == 0
+    assert flat.unrealized_at(D(5)) == 0
 
 
 def test_daily_loss_counts_todays_realized_plus_unrealized() -> None:

@@ -21,6 +21,7 @@ import sys
 import tempfile
 import zlib
 from array import array
+from collections.abc import Iterator
 from decimal import Decimal, InvalidOperation
 from itertools import chain
 from pathlib import Path
@@ -34,8 +35,8 @@ _MAGIC = b"gridtui-candles\n"
 _HEAD = struct.Struct("<16sIQqQI")
 """magic, format version, CSV size, CSV mtime_ns, candle count, CRC-32 of what follows."""
 _VALUES = operator.attrgetter("open", "high", "low", "close", "volume")
-_FIELDS = 5
-"""Values per candle, in the order of ``_VALUES``."""
+_PIECE = 10_000
+"""Candles encoded at a time."""
 
 
 def cache_path(source: Path) -> Path:
@@ -83,7 +84,11 @@ def _encode(series: CandleSeries, stat: os.stat_result) -> bytes:
     times = array("q", (candle.time_ms for candle in series))
     if sys.byteorder == "big":
         times.byteswap()
-    text = ",".join(map(str, chain.from_iterable(map(_VALUES, series)))).encode("ascii")
+    pieces = (
+        ",".join(map(str, chain.from_iterable(map(_VALUES, series[at : at + _PIECE]))))
+        for at in range(0, len(series), _PIECE)
+    )
+    text = ",".join(pieces).encode("ascii")  # a piece at a time: see ``_texts``
     body = times.tobytes() + text
     head = _HEAD.pack(
         _MAGIC, FORMAT_VERSION, stat.st_size, stat.st_mtime_ns, len(series), zlib.crc32(body)
@@ -106,8 +111,25 @@ def _decode(data: bytes, stat: os.stat_result, cache: Path) -> CandleSeries | No
     times.frombytes(body[:text_at])
     if sys.byteorder == "big":
         times.byteswap()
-    values = list(map(Decimal, bytes(body[text_at:]).decode("ascii").split(",")))
-    if len(times) != count or len(values) != count * _FIELDS:
-        raise ValueError(f"{count} candles announced, {len(times)} times, {len(values)} values")
-    columns = (values[i::_FIELDS] for i in range(_FIELDS))
-    return CandleSeries.of(map(Candle, times, *columns))
+    known: dict[str, Decimal] = {}  # equal texts share one Decimal (see candle_csv._values)
+    values = (
+        known.get(text) or known.setdefault(text, Decimal(text))
+        for text in _texts(bytes(body[text_at:]).decode("ascii"))
+    )
+    rows = zip(values, values, values, values, values, strict=False)
+    candles = [Candle(time_ms, *row) for time_ms, row in zip(times, rows, strict=False)]
+    if len(times) != count or len(candles) != count or next(values, None) is not None:
+        raise ValueError(f"{count} candles announced, {len(times)} times, other values")
+    return CandleSeries.of(candles)
+
+
+def _texts(text: str, chunk: int = 1 << 20) -> Iterator[str]:
+    """The comma-separated values a piece at a time: one split of the whole text held a
+    string object per value, millions for a year of 1m candles."""
+    start, end = 0, len(text)
+    while start < end:
+        stop = text.find(",", min(start + chunk, end))
+        if stop == -1:
+            stop = end
+        yield from text[start:stop].split(",")
+        start = stop + 1

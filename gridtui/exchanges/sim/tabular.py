@@ -55,10 +55,26 @@ def read_text(path: Path, what: str, error: type[Exception]) -> str:
 
 def rows(text: str) -> Iterator[tuple[int, str]]:
     """(line number, line) of every line that holds data: blank and ``#`` lines are skipped."""
-    for lineno, line in enumerate(text.splitlines(), start=1):
+    for lineno, line in enumerate(_lines(text), start=1):
         stripped = line.strip()
         if stripped and not stripped.startswith("#"):
             yield lineno, stripped
+
+
+def _lines(text: str) -> Iterator[str]:
+    """The lines one at a time (``\\n``, ``\\r\\n`` or ``\\r`` endings): a list of every line of
+    a year of 1m candles held a few hundred MB at once."""
+    start, end = 0, len(text)
+    while start < end:
+        stop = text.find("\n", start)
+        if stop == -1:
+            stop = end
+        line = text[start:stop]
+        if "\r" in line:  # old Mac endings inside, or a Windows ending at the end
+            yield from line.splitlines()
+        else:
+            yield line
+        start = stop + 1
 
 
 def separator(line: str) -> str:
