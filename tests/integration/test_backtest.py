@@ -20,6 +20,7 @@ from decimal import Decimal as D
 from pathlib import Path
 
 import pytest
+from backtest_kit import CONFIG, HOUR_MS, T0, hand_made_files, recompute
 
 from gridtui.cli import main
 
@@ -28,55 +29,9 @@ def _iso(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-HOUR_MS = 3_600_000
-T0 = 472_223 * HOUR_MS - 2 * 60_000
-"""Two minutes before a full hour: candle 1 closes on the hour (funding is paid then)."""
-
-CONFIG = """\
-data_dir = "data"
-[venue]
-kind = "paper"
-[venue.paper]
-starting_balance = 10000
-maker_fee = 0.00015
-taker_fee = 0.00045
-[[venue.paper.markets]]
-coin = "BTC"
-start_price = 100
-sz_decimals = 2
-[grid]
-levels = 3
-spacing_pct = 1
-size = 0.2
-[risk]
-max_position = 10
-max_notional = 100000
-max_drawdown = 100000
-daily_loss_limit = 100000
-[[bots]]
-name = "b1"
-coin = "BTC"
-"""
-
-CANDLES = [
-    (100, 100, 100, 100),
-    (100, 100, 98.5, 99),
-    (99, 100.5, 99, 100),
-    (100, 101, 100, 100.5),
-    *[(100.5, 100.5, 100.5, 100.5)] * 8,
-]
-
-
 @pytest.fixture
 def files(tmp_path: Path) -> tuple[Path, Path]:
-    config = tmp_path / "config.toml"
-    config.write_text(CONFIG)
-    candles = tmp_path / "btc.csv"
-    rows = ["time,open,high,low,close,volume"]
-    for i, (o, h, low, c) in enumerate(CANDLES):
-        rows.append(f"{T0 + i * 60_000},{o},{h},{low},{c},100")
-    candles.write_text("\n".join(rows) + "\n")
-    return config, candles
+    return hand_made_files(tmp_path)
 
 
 def _run(capsys: pytest.CaptureFixture[str], *args: str) -> dict[str, object]:
@@ -205,13 +160,7 @@ def test_net_pnl_recomputed_from_fills_out_with_plain_arithmetic(
         capsys, "--config", str(config), "--candles", str(candles), "--funding", str(funding),
         "--fills-out", str(out),
     )  # fmt: skip
-    records = [json.loads(line) for line in out.read_text().splitlines()]
-    cash = sum(D(r["amount"]) for r in records)
-    position = sum(
-        (D(r["size"]) if r["side"] == "buy" else -D(r["size"]))
-        for r in records
-        if r["kind"] == "fill"
-    )
+    cash, position, records = recompute(out)
     assert position == D(report["final_position"])  # type: ignore[arg-type]
     assert report["fills"] > 20 and any(r["kind"] == "funding" for r in records)
     assert (cash + position * D(str(price))).quantize(D("0.01")) == D(report["net_pnl"])  # type: ignore[arg-type]
@@ -245,10 +194,8 @@ def test_a_generated_year_recomputes_to_the_cent_from_fills_out(
         capsys, "--config", str(config), "--candles", str(candles), "--funding", str(funding),
         "--fills-out", str(out),
     )  # fmt: skip
-    records = [json.loads(line) for line in out.read_text().splitlines()]
+    cash, position, records = recompute(out)
     fills = [r for r in records if r["kind"] == "fill"]
-    cash = sum(D(r["amount"]) for r in records)
-    position = sum(D(r["size"]) if r["side"] == "buy" else -D(r["size"]) for r in fills)
     assert report["candles"] == 8_760 and len(fills) > 500
     assert sum(r["kind"] == "funding" for r in records) > 1_000
     assert position == D(report["final_position"])  # type: ignore[arg-type]

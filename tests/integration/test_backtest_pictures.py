@@ -11,45 +11,11 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+from backtest_kit import hand_made_files
 
 from gridtui.backtest.plot import downsample
 from gridtui.cli import main
 
-T0 = 1_700_003_280_000
-
-CONFIG = """\
-data_dir = "data"
-[venue]
-kind = "paper"
-[venue.paper]
-starting_balance = 10000
-maker_fee = 0.00015
-taker_fee = 0.00045
-[[venue.paper.markets]]
-coin = "BTC"
-start_price = 100
-sz_decimals = 2
-[grid]
-levels = 3
-spacing_pct = 1
-size = 0.2
-[risk]
-max_position = 10
-max_notional = 100000
-max_drawdown = 100000
-daily_loss_limit = 100000
-[[bots]]
-name = "b1"
-coin = "BTC"
-"""
-
-CANDLES = [
-    (100, 100, 100, 100),
-    (100, 100, 98.5, 99),
-    (99, 100.5, 99, 100),
-    (100, 101, 100, 100.5),
-    *[(100.5, 100.5, 100.5, 100.5)] * 8,
-]
 SVG = "{http://www.w3.org/2000/svg}"
 BRAILLE = re.compile("[\u2801-\u28ff]")
 
@@ -57,13 +23,7 @@ BRAILLE = re.compile("[\u2801-\u28ff]")
 @pytest.fixture
 def base(tmp_path: Path) -> list[str]:
     """``backtest --config ... --candles ...`` over the hand-made candles."""
-    config = tmp_path / "config.toml"
-    config.write_text(CONFIG)
-    candles = tmp_path / "btc.csv"
-    rows = ["time,open,high,low,close,volume"]
-    for i, (o, h, low, c) in enumerate(CANDLES):
-        rows.append(f"{T0 + i * 60_000},{o},{h},{low},{c},100")
-    candles.write_text("\n".join(rows) + "\n")
+    config, candles = hand_made_files(tmp_path)
     return ["backtest", "--config", str(config), "--candles", str(candles)]
 
 

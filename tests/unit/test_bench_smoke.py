@@ -100,8 +100,8 @@ def test_bench_backtest_prints_candles_per_second_per_fill_model() -> None:
     out = io.StringIO()
     assert run_bench("backtest", count=300, out=out) == 0
     text = out.getvalue()
-    for model in ("strict", "touch"):
-        match = _row(model, 4).search(text)
+    for model in ("strict", "touch"):  # candles, fills, load s, replay s, candles/s, peak MB
+        match = _row(model, 6).search(text)
         assert match, f"no figure line for {model!r} in:\n{text}"
         assert match.group(0).split()[1] == "300"
-    assert re.search(rf"^peak memory \(RSS\): {NUMBER} MB$", text, re.M), text
+        assert float(match.group(0).split()[-1]) > 10  # a process's peak, in MB
