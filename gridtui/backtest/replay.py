@@ -112,15 +112,17 @@ class GridRange:
 
 @attrs.frozen(slots=True)
 class Replay:
-    """What one run produced, in time order."""
+    """What one run produced, in time order. The series stay out of its repr: asyncio (3.11)
+    builds the repr of a task's result when ``asyncio.run`` puts the SIGINT handler back, and a
+    year's full repr was a transient 1 GB string (seconds, and the run's peak memory)."""
 
     bot: str
     coin: str
-    fills: tuple[Fill, ...]
-    funding: tuple[FundingPayment, ...] | None
+    fills: tuple[Fill, ...] = attrs.field(repr=False)
+    funding: tuple[FundingPayment, ...] | None = attrs.field(repr=False)
     """None when no funding rates were given: funding not modelled (never a silent zero)."""
-    equity: tuple[EquityPoint, ...]
-    grid: tuple[GridRange, ...]
+    equity: tuple[EquityPoint, ...] = attrs.field(repr=False)
+    grid: tuple[GridRange, ...] = attrs.field(repr=False)
     """Each change of the grid's range, in time order (for pictures)."""
     halts: int
     capital: Decimal
@@ -196,6 +198,7 @@ async def _replay(
             await orchestrator.shutdown(time.monotonic() + SHUTDOWN_DEADLINE_S)
         finally:
             orchestrator.detach()
+            components.close()  # the journal, before its folder goes
             await exchange.close()
     return Replay(
         bot=bot.name,

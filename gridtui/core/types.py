@@ -58,8 +58,16 @@ class OrderStatus(enum.Enum):
         """Could rest on the exchange (or be about to)."""
         return not self.is_terminal
 
+    @property
+    def is_unsettled(self) -> bool:
+        """Live, but not confirmed by the exchange: being placed, being canceled, or unknown."""
+        return self in _UNSETTLED
+
 
 _TERMINAL = frozenset({OrderStatus.FILLED, OrderStatus.CANCELED, OrderStatus.REJECTED})
+_UNSETTLED = frozenset(
+    {OrderStatus.PENDING_SUBMIT, OrderStatus.PENDING_CANCEL, OrderStatus.UNKNOWN}
+)
 
 
 class BotStatus(enum.StrEnum):

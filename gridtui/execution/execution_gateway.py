@@ -363,8 +363,7 @@ class ExecutionGateway:
     async def cancel_stuck(self, max_age_s: float) -> int:
         """Orders stuck in a transient state for too long are settled with the exchange."""
         cutoff = self._clock.now_ms() - int(max_age_s * 1000)
-        transient = (OrderStatus.PENDING_SUBMIT, OrderStatus.UNKNOWN, OrderStatus.PENDING_CANCEL)
-        stuck = [t for t in self._ledger.live() if t.status in transient and t.updated_ms <= cutoff]
+        stuck = [t for t in self._ledger.unsettled() if t.updated_ms <= cutoff]
         for tracked in stuck:
             self._metrics.stuck_order(self.bot, self.coin)
             status = await self.resolve(tracked.request.client_id)

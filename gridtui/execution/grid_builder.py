@@ -84,6 +84,7 @@ class GridBuilder:
         self._maintained = 0
         self._recenter = False
         self._repair = False
+        self._desired: tuple[GridSnapshot, int, tuple[Level, ...]] | None = None
 
     @property
     def bot(self) -> str:
@@ -94,9 +95,14 @@ class GridBuilder:
         return self._gateway.coin
 
     def desired_levels(self) -> tuple[Level, ...]:
-        if self.snapshot is None:
+        snapshot, gap = self.snapshot, self.gap_index
+        if snapshot is None:
             return ()
-        return self.snapshot.initial_levels(self.gap_index)
+        known = self._desired
+        if known is None or known[0] is not snapshot or known[1] != gap:
+            # A pure function of (snapshot, gap), asked for at every repair: built once.
+            known = self._desired = (snapshot, gap, snapshot.initial_levels(gap))
+        return known[2]
 
     async def maintain(self, mark: Decimal, now_ms: int) -> BuildResult | None:
         """Make the grid right for ``mark``; called every engine cycle the bot may trade. A first

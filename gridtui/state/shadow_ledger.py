@@ -223,6 +223,12 @@ class ShadowLedger:
         """Orders that may rest on the exchange (every non-terminal status), oldest first."""
         return sorted(self._live_now().values(), key=lambda t: (t.created_ms, t.client_id))
 
+    def unsettled(self) -> list[TrackedOrder]:
+        """Live orders whose state the exchange has not confirmed (being placed, being canceled,
+        unknown), oldest first: usually none, found without sorting every live order."""
+        found = [t for t in self._live_now().values() if t.status.is_unsettled]
+        return sorted(found, key=lambda t: (t.created_ms, t.client_id)) if found else found
+
     def live_count(self) -> int:
         return len(self._live_now()) if self._staged else len(self._live)
 

@@ -513,8 +513,12 @@ class MatchingEngine:
 
     def _bid_at(self, coin: str, mid: Decimal) -> Decimal:
         spread, sz_decimals = self._cfg.half_spread, self._metas[coin].sz_decimals
+        if not spread:  # the backtest's venue: paths hand out valid (rounded) prices
+            return mid
         return rounding.round_price(mid * (1 - spread), sz_decimals, rounding.Rounding.DOWN)
 
     def _ask_at(self, coin: str, mid: Decimal) -> Decimal:
         spread, sz_decimals = self._cfg.half_spread, self._metas[coin].sz_decimals
+        if not spread:
+            return mid
         return rounding.round_price(mid * (1 + spread), sz_decimals, rounding.Rounding.UP)
