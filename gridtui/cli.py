@@ -28,6 +28,7 @@ from gridtui.exchanges.sim.funding import FundingFileError
 from gridtui.exchanges.sim.persistence import StateFileError
 from gridtui.monitoring.logs import configure_logging
 from gridtui.monitoring.metrics import MetricsPortError
+from gridtui.optimize import OptimizeError
 from gridtui.state.data_dir import DataDirError
 from gridtui.state.store import StoreError
 
@@ -45,6 +46,7 @@ class UsageError(Exception):
 # Bad input the user can fix: each carries a one-line message naming the file and the problem.
 USER_ERRORS = (
     BacktestError,
+    OptimizeError,
     FundingFileError,
     ConfigError,
     UsageError,
@@ -170,6 +172,46 @@ def build_parser() -> argparse.ArgumentParser:
     backtest.add_argument(
         "--chart", action="store_true", help="print an equity chart in the terminal"
     )
+    optimize = sub.add_parser(
+        "optimize",
+        parents=[with_config],
+        help="search a bot's grid and risk settings with Optuna over historical candles",
+        description=(
+            "Each trial runs the backtest replay (the live engine) on the in-sample candles. "
+            "--walk-forward K cuts the candles into K folds: the first three quarters of each "
+            "are tuned on, the last quarter tests the best trials. The study is stored (a "
+            "journal file under the data dir, or --storage URL) so an interrupted run resumes "
+            "and workers on other machines can --join it."
+        ),
+    )
+    optimize.add_argument("--bot", help="which bot (default: the first enabled one)")
+    optimize.add_argument("--candles", metavar="[COIN=]FILE")
+    optimize.add_argument("--funding", metavar="[COIN=]FILE", help="fundingHistory JSON or CSV")
+    optimize.add_argument("--trials", type=int, default=100, help="trials in the study (100)")
+    optimize.add_argument("--jobs", type=int, help="worker processes here (default: all cores)")
+    optimize.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME=LOW:HIGH[:STEP]",
+        help="a setting to search (repeat); categorical: NAME=A,B (default: levels, spacing_pct)",
+    )
+    optimize.add_argument("--objective", choices=("net_pnl", "sharpe", "calmar"), default="net_pnl")
+    optimize.add_argument("--walk-forward", type=int, metavar="K", help="folds (default: none)")
+    optimize.add_argument("--fill-model", choices=("strict", "touch"), default="strict")
+    optimize.add_argument("--study", help="the study's name (default: bot and inputs digest)")
+    optimize.add_argument(
+        "--storage", metavar="URL", help="an Optuna storage URL (e.g. postgresql://…)"
+    )
+    optimize.add_argument("--join", metavar="STUDY", help="add workers to a study in --storage")
+    optimize.add_argument("--seed", type=int, help="seed the sampler (reproducible studies)")
+    optimize.add_argument("--json", action="store_true", help="print one JSON object")
+    optimize.add_argument(
+        "--write-config", type=Path, metavar="FILE", help="a copy of the config with the winner"
+    )
+    optimize.add_argument(
+        "--plot", type=Path, metavar="FILE", help="the study's history and each setting's effect"
+    )
     data = sub.add_parser("data", help="market data for backtests")
     data_sub = data.add_subparsers(dest="data_command", metavar="{fetch}", required=True)
     # --api-url and --mainnet are also taken after the subcommand (``gridtui data fetch
@@ -287,6 +329,31 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         return run_bench(
             args.what, count=args.count, bots=args.bots, seconds=args.seconds, speed=args.speed
+        )
+    if args.command == "optimize":
+        from gridtui.optimize.command import OptimizeArgs, run_optimize
+
+        joining = args.join is not None
+        return run_optimize(
+            None if joining else load_config(args.config),
+            OptimizeArgs(
+                candles=args.candles,
+                funding=args.funding,
+                bot=args.bot,
+                trials=args.trials,
+                jobs=args.jobs,
+                params=tuple(args.param),
+                objective=args.objective,
+                walk_forward=args.walk_forward,
+                fill_model=args.fill_model,
+                study=args.study,
+                storage=args.storage,
+                join=args.join,
+                json=args.json,
+                write_config=args.write_config,
+                plot=args.plot,
+                seed=args.seed,
+            ),
         )
     # A run writes journals: prove its files usable first. Reading them (status, fills, audit)
     # must work on a read-only copy too.

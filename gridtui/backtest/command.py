@@ -57,12 +57,12 @@ class BacktestArgs:
 
 def run_backtest(config: AppConfig, args: BacktestArgs) -> int:
     out = sys.stdout
-    bot = _bot(config, args.bot)
-    candles_file = _coin_file(args.candles, "--candles", bot)
+    bot = pick_bot(config, args.bot)
+    candles_file = coin_file(args.candles, "--candles", bot)
     series = _in_range(load_candles(candles_file), candles_file, args.start, args.end)
     funding = None
     if args.funding is not None:
-        funding = load_funding(_coin_file(args.funding, "--funding", bot))
+        funding = load_funding(coin_file(args.funding, "--funding", bot))
     models = (
         (FillModel.STRICT, FillModel.TOUCH)
         if args.fill_model == BOTH
@@ -139,7 +139,7 @@ def _in_range(series: CandleSeries, path: Path, start: str | None, end: str | No
     return kept
 
 
-def _bot(config: AppConfig, name: str | None) -> BotSettings:
+def pick_bot(config: AppConfig, name: str | None) -> BotSettings:
     if name is None:
         enabled = [b for b in config.bots if b.enabled]
         if not enabled:
@@ -152,7 +152,7 @@ def _bot(config: AppConfig, name: str | None) -> BotSettings:
     raise BacktestError(f"--bot {name}: no such bot in {config.source} (bots: {names})")
 
 
-def _coin_file(value: str, option: str, bot: BotSettings) -> Path:
+def coin_file(value: str, option: str, bot: BotSettings) -> Path:
     """``COIN=FILE`` or ``FILE``; a coin given must be the bot's."""
     coin, sep, file = value.partition("=")
     if not sep:

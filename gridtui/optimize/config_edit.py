@@ -1,0 +1,311 @@
+"""Puts searched settings into a config's text: each trial's config, and ``--write-config``.
+
+The settings go into the bot's own ``[bots.grid]`` / ``[bots.risk]`` table: those win over the
+``[grid]`` defaults and ``[coins.COIN]``, so the other bots and the coin defaults stay as they are.
+The result is config *text*, loaded by ``load_config_text`` like any file, so a trial's settings
+are validated exactly as ``gridtui check-config`` would validate them.
+
+tomlkit edits the document rather than re-serialising it: every comment, blank line, key order and
+quoting outside the changed lines stays byte for byte, because the file is the trader's. A blank
+line and a comment at the end of a table open, to a reader, what follows (TOML parsers file them
+under the table above): keys and tables added at the end of a bot go above them. After each edit
+the text is parsed again and compared with the intended settings, so a layout tomlkit handles
+oddly (dotted keys, inline tables, scattered ``[[bots]]``) can never put a value somewhere else
+unnoticed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import stat
+import tempfile
+import tomllib
+from collections.abc import Mapping, MutableMapping
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import tomlkit
+from tomlkit.container import Container
+from tomlkit.exceptions import TOMLKitError
+from tomlkit.items import AoT, Comment, Item, Null, Table, Whitespace
+
+from gridtui.config.fields import GRID_FIELDS, RISK_FIELDS
+from gridtui.optimize import OptimizeError, SettingPath, Value
+
+_FIELDS = {"grid": GRID_FIELDS, "risk": RISK_FIELDS}
+_TRIVIA = (Whitespace, Comment, Null)
+
+
+def with_bot_settings(text: str, bot: str, values: Mapping[SettingPath, Value]) -> str:
+    """``text`` with ``values`` set in bot ``bot``'s own ``[bots.grid]`` / ``[bots.risk]``:
+    a key already there is changed in place, a missing one added at the end of its table, a
+    missing table created after the bot's entry. Nothing else in the text changes."""
+    for section, key in values:
+        _check_setting(section, key)
+    try:
+        doc = tomlkit.parse(text)
+    except TOMLKitError as exc:
+        raise OptimizeError(
+            f"the config is not valid TOML ({exc}); run gridtui check-config on it"
+        ) from None
+    entries = _bot_entries(doc)
+    index = _find_bot(entries, bot)
+    entry = entries[index]
+    newline = "\r\n" if "\r\n" in text else "\n"  # a Windows file stays a Windows file
+    by_section: dict[str, dict[str, Item]] = {}
+    for (section, key), value in values.items():
+        item = _item(section, key, value)
+        item.trivia.trail = newline
+        by_section.setdefault(section, {})[key] = item
+    for section, items in by_section.items():
+        table = entry.get(section)
+        if table is None:
+            last = index == len(entries) - 1
+            _add_table(doc, entry, section, items, is_last=last, newline=newline)
+        elif isinstance(table, MutableMapping):  # a table, inline table or dotted keys
+            for key, item in items.items():
+                _set_key(table, key, item)
+        else:
+            raise OptimizeError(
+                f"bots[{index}].{section}: must be a table ([bots.{section}]); "
+                "run gridtui check-config on the config"
+            )
+    out = doc.as_string()
+    _check_edit(text, out, index, values)
+    return out
+
+
+def write_config(path: Path, text: str) -> None:
+    """Writes ``text`` to ``path`` whole or not at all (``--write-config``)."""
+    write_atomically(path, text.encode("utf-8"), flag="--write-config")
+
+
+def write_atomically(path: Path, data: bytes, *, flag: str) -> None:
+    """A temporary file beside ``path``, flushed to disk and renamed over it: a failed write
+    (disk full, no permission) leaves the old file untouched and no half-written one, and a
+    crash right after leaves either the old or the new file, never an empty one. A file that
+    already exists keeps its permissions (a config may be private); a new one gets the usual
+    ``0666 & ~umask``, not mkstemp's 0600. ``flag`` names the option in the error message."""
+    target = path.resolve() if path.is_symlink() else path  # keep the link, replace its file
+    try:
+        fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    except OSError as exc:
+        raise OptimizeError(f"{flag} {path}: cannot write ({exc.strerror or exc})") from None
+    try:
+        with os.fdopen(fd, "wb") as out:
+            os.fchmod(out.fileno(), _mode(target))
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temp, target)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
+        raise OptimizeError(f"{flag} {path}: cannot write ({exc.strerror or exc})") from None
+
+
+def _mode(target: Path) -> int:
+    try:
+        return stat.S_IMODE(target.stat().st_mode)
+    except OSError:
+        mask = os.umask(0)
+        os.umask(mask)
+        return 0o666 & ~mask
+
+
+def _check_setting(section: str, key: str) -> None:
+    fields = _FIELDS.get(section)
+    if fields is None:
+        raise OptimizeError(f"{section}.{key}: unknown section '{section}' (expected grid or risk)")
+    if key not in fields:
+        raise OptimizeError(
+            f"{section}.{key}: not a {section} setting (expected one of: {', '.join(fields)})"
+        )
+
+
+def _bot_entries(doc: tomlkit.TOMLDocument) -> list[Any]:
+    """The ``[[bots]]`` entries in file order (tables, or inline tables of ``bots = [...]``)."""
+    bots = doc.get("bots")
+    if isinstance(bots, AoT):
+        return list(bots.body)
+    if isinstance(bots, list):
+        return [entry for entry in bots if isinstance(entry, dict)]
+    return []
+
+
+def _bot_name(entry: Any) -> str | None:
+    """A bot's name as the loader reads it: its ``name``, else its coin in lower case."""
+    name = entry.get("name")
+    if isinstance(name, str):
+        return str(name)
+    coin = entry.get("coin")
+    return str(coin).lower() if isinstance(coin, str) else None
+
+
+def _find_bot(entries: list[Any], bot: str) -> int:
+    names = [_bot_name(entry) for entry in entries]
+    found = [index for index, name in enumerate(names) if name == bot]
+    if not found:
+        known = ", ".join(name for name in names if name is not None) or "none"
+        raise OptimizeError(f"--bot {bot}: no such bot in the config (its bots: {known})")
+    if len(found) > 1:
+        raise OptimizeError(
+            f"--bot {bot}: {len(found)} [[bots]] entries are named '{bot}' (expected unique "
+            "names; run gridtui check-config on the config)"
+        )
+    return found[0]
+
+
+def _item(section: str, key: str, value: Value) -> Item:
+    """``value`` as TOML writes it: ints as ints, floats in their short decimal form (0.00001,
+    not 1e-05), strings quoted, bools as true/false."""
+    if isinstance(value, bool):
+        return tomlkit.boolean("true" if value else "false")
+    if isinstance(value, int):
+        return tomlkit.integer(int(value))
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise OptimizeError(f"{section}.{key}: {value} is not a finite number")
+        return tomlkit.value(_short_float(float(value)))
+    if isinstance(value, str):
+        return tomlkit.string(value)
+    raise TypeError(f"{section}.{key}: cannot write a {type(value).__name__} into the config")
+
+
+def _short_float(value: float) -> str:
+    """The shortest text that reads back as exactly ``value``, without an exponent in the
+    range settings live in (TOML reads both, people read the plain one)."""
+    text = repr(value)
+    if ("e" in text or "E" in text) and 1e-9 <= abs(value) < 1e15:
+        text = format(Decimal(text), "f")
+    if not any(mark in text for mark in ".eEn"):
+        text += ".0"  # a float stays a float: "2" would read back as an int
+    return text
+
+
+def _set_key(table: Any, key: str, item: Item) -> None:
+    """``table[key] = item``; a new key of a ``[header]`` table goes right after its last key,
+    above any comment or blank line below that (a commented-out setting, the next header's
+    comment), wherever the file has them."""
+    if key in table or not (isinstance(table, Table) and _is_header(table)):
+        table[key] = item  # in place (its comment kept), or tomlkit's own layout
+        return
+    tail = _take_trailing_trivia(table.value, from_blank_line=False)
+    last = _last_value(table.value)
+    if last is not None and " " not in table.trivia.indent:
+        item.trivia.indent = last.trivia.indent  # (an indented header indents its keys itself)
+    table.append(key, item)
+    for trivia in tail:
+        table.add(trivia)
+
+
+def _add_table(
+    doc: tomlkit.TOMLDocument,
+    entry: Any,
+    section: str,
+    items: Mapping[str, Item],
+    *,
+    is_last: bool,
+    newline: str,
+) -> None:
+    """A new ``[bots.SECTION]`` table at the end of the bot's entry, after a blank line; the
+    comments and blank lines that closed the entry (the next header's) stay below it."""
+    if not isinstance(entry, Table):  # bots = [{ ... }]: an inline table in an inline table
+        inline = tomlkit.inline_table()
+        for key, item in items.items():
+            inline[key] = item
+        entry[section] = inline
+        return
+    closing = _closing_container(entry)
+    tail = _take_trailing_trivia(closing, from_blank_line=True)
+    last = _last_value(closing)
+    if last is not None and "\n" not in last.trivia.trail:
+        last.trivia.trail += newline  # the file ended without a newline
+    table = tomlkit.table()
+    table.trivia.indent = newline
+    table.trivia.trail = newline
+    for key, item in items.items():
+        table.append(key, item)
+    follows = bool(tail) or not is_last or _last_entry(doc.body) is not doc.get("bots")
+    if follows and not (tail and isinstance(tail[0], Whitespace)):
+        table.add(tomlkit.ws(newline))
+    for trivia in tail:
+        table.add(trivia)
+    entry.append(section, table)
+
+
+def _is_header(table: Table) -> bool:
+    """A table written as its own ``[header]`` (not implied by dotted keys)."""
+    return not table.is_super_table()
+
+
+def _closing_container(entry: Table) -> Container:
+    """The container holding the last lines of the bot's entry: its last ``[bots.x]`` table's
+    if it has one, else its own."""
+    container = entry.value
+    while True:
+        last = _last_entry(container.body)
+        if not (isinstance(last, Table) and _is_header(last) and _is_table_key(container, last)):
+            return container
+        container = last.value
+
+
+def _is_table_key(container: Container, table: Table) -> bool:
+    return any(
+        value is table and key is not None and not key.is_dotted() for key, value in container.body
+    )
+
+
+def _last_entry(body: list[tuple[Any, Item]]) -> Item | None:
+    for _key, value in reversed(body):
+        if not isinstance(value, _TRIVIA):
+            return value
+    return None
+
+
+def _last_value(container: Container) -> Item | None:
+    last = _last_entry(container.body)
+    return None if last is None or isinstance(last, Table | AoT) else last
+
+
+def _take_trailing_trivia(container: Container, *, from_blank_line: bool) -> list[Item]:
+    """Removes and returns the comments and blank lines after the container's last entry
+    (TOML parsers file them under the table above; to a reader they open what follows).
+    ``from_blank_line``: only from the first blank line on, so comments right below the last
+    key (a commented-out setting) stay with their table; with no blank line at all, they sit
+    on the next header and are all taken."""
+    body = container.body
+    cut = len(body)
+    while cut and body[cut - 1][0] is None and isinstance(body[cut - 1][1], _TRIVIA):
+        cut -= 1
+    if from_blank_line:
+        cut = next((at for at in range(cut, len(body)) if isinstance(body[at][1], Whitespace)), cut)
+    tail = [item for _key, item in body[cut:] if not isinstance(item, Null)]
+    del body[cut:]
+    return tail
+
+
+def _check_edit(before: str, after: str, index: int, values: Mapping[SettingPath, Value]) -> None:
+    """The edited text means the original plus exactly ``values`` for the bot at ``index``."""
+    try:
+        expected = tomllib.loads(before)
+        got = tomllib.loads(after)
+    except tomllib.TOMLDecodeError as exc:
+        raise OptimizeError(
+            f"the config is not valid TOML ({exc}); run gridtui check-config on it"
+        ) from None
+    entry = expected["bots"][index]
+    for (section, key), value in values.items():
+        entry.setdefault(section, {})[key] = value
+    if got != expected:
+        raise OptimizeError(
+            f"could not set {_names(values)} in bot {_bot_name(entry)}'s own tables safely; "
+            "write its settings as [bots.grid] / [bots.risk] tables right after its [[bots]] entry"
+        )
+
+
+def _names(values: Mapping[SettingPath, Value]) -> str:
+    return ", ".join(f"{section}.{key}" for section, key in values)

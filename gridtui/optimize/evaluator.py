@@ -1,0 +1,135 @@
+"""Scores a bot's settings with the backtest replay: the live engine over the folds' candles.
+
+One evaluator per process holds the candles (loaded once, not per trial), the folds and the
+inputs. A trial's settings are written into the config text and loaded exactly as check-config
+loads a file, so a trial can only ever run settings a trader could put in the config; settings
+the config refuses (an order below the venue's minimum, say) are a refused trial with the
+config's own reason, never a silent fix.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import attrs
+
+from gridtui.backtest.replay import ReplayOptions, replay
+from gridtui.backtest.report import BacktestReport, build_report
+from gridtui.config.loader import ConfigError, load_config_text
+from gridtui.config.schema import AppConfig, BotSettings
+from gridtui.exchanges.sim import CandleSeries, FundingRate, load_candles, load_funding
+from gridtui.exchanges.sim.vocabulary import FillModel
+from gridtui.optimize import OptimizeError, SettingPath, Value
+from gridtui.optimize.config_edit import with_bot_settings
+from gridtui.optimize.folds import Fold, walk_forward
+from gridtui.optimize.objective import Objective, mean_score
+from gridtui.optimize.space import Param, parse_params
+
+
+@attrs.frozen(slots=True)
+class Inputs:
+    """Everything a worker needs to score trials, kept in the study itself: a worker that joins
+    from another machine gets the same config, bot, search space and objective (only the data
+    files must be there too)."""
+
+    config_text: str
+    config_dir: str
+    """Where the config's relative paths resolve."""
+    bot: str
+    candles_file: str
+    funding_file: str | None
+    params: tuple[str, ...]
+    """The ``--param`` specs as given (empty: the default space)."""
+    objective: str
+    walk_forward: int | None
+    fill_model: str
+    trials: int
+    seed: int | None
+
+    def as_attrs(self) -> dict[str, object]:
+        return attrs.asdict(self)
+
+    @classmethod
+    def from_attrs(cls, stored: Mapping[str, object]) -> Inputs:
+        names = [field.name for field in attrs.fields(cls)]
+        missing = [name for name in names if name not in stored]
+        if missing:
+            raise OptimizeError(
+                f"the study holds no gridtui optimize inputs ({', '.join(missing)} missing): "
+                f"was it made by gridtui optimize?"
+            )
+        values = {name: stored[name] for name in names}
+        values["params"] = tuple(values["params"])  # type: ignore[arg-type]
+        return cls(**values)  # type: ignore[arg-type]
+
+    def differences(self, other: Inputs) -> list[str]:
+        """The inputs (besides the trial count) that differ: a study must not mix trials
+        scored on other data or settings."""
+        return [
+            field.name
+            for field in attrs.fields(Inputs)
+            if field.name != "trials" and getattr(self, field.name) != getattr(other, field.name)
+        ]
+
+
+class RefusedSettings(Exception):
+    """The config refuses a trial's settings; the message is its reason."""
+
+
+@attrs.frozen(slots=True)
+class Scored:
+    value: float | None
+    """None: the objective is undefined for these settings (see ``objective.score``)."""
+    reports: tuple[BacktestReport, ...]
+
+
+class Evaluator:
+    """Scores settings on the folds of one set of candles."""
+
+    def __init__(self, inputs: Inputs) -> None:
+        self.inputs = inputs
+        self.params: tuple[Param, ...] = parse_params(inputs.params)
+        self.objective = Objective(inputs.objective)
+        self.fill_model = FillModel(inputs.fill_model)
+        self.candles_file = Path(inputs.candles_file)
+        self.series: CandleSeries = load_candles(self.candles_file)
+        self.funding: tuple[FundingRate, ...] | None = (
+            None if inputs.funding_file is None else load_funding(Path(inputs.funding_file))
+        )
+        self.folds: tuple[Fold, ...] = walk_forward(self.series, inputs.walk_forward)
+        self.settings({})  # the config's own settings must load, or nothing can be scored
+
+    def settings(self, values: Mapping[SettingPath, Value]) -> tuple[AppConfig, BotSettings]:
+        """The config and the bot's settings with ``values`` applied, as the loader builds
+        them."""
+        text = with_bot_settings(self.inputs.config_text, self.inputs.bot, values)
+        try:
+            config = load_config_text(
+                text, base_dir=Path(self.inputs.config_dir), source="trial settings"
+            )
+        except ConfigError as exc:
+            raise RefusedSettings("; ".join(exc.problems)) from None
+        return config, next(b for b in config.bots if b.name == self.inputs.bot)
+
+    def in_sample(self, values: Mapping[SettingPath, Value]) -> Scored:
+        return self._score(values, [fold.in_sample for fold in self.folds])
+
+    def out_of_sample(self, values: Mapping[SettingPath, Value]) -> Scored | None:
+        parts = [fold.out_of_sample for fold in self.folds if fold.out_of_sample is not None]
+        return self._score(values, parts) if parts else None
+
+    def whole(self, values: Mapping[SettingPath, Value]) -> BacktestReport:
+        """The settings over every candle: the figures a trader compares."""
+        return self._score(values, [self.series]).reports[0]
+
+    def _score(self, values: Mapping[SettingPath, Value], parts: Sequence[CandleSeries]) -> Scored:
+        config, bot = self.settings(values)
+        options = ReplayOptions(fill_model=self.fill_model)
+        reports = []
+        for part in parts:
+            run = replay(config, bot, self.candles_file, part, self.funding, options)
+            reports.append(
+                build_report(run, part, fill_model=self.fill_model.value, path=options.path.value)
+            )
+        return Scored(mean_score(reports, self.objective), tuple(reports))

@@ -1,0 +1,219 @@
+"""``gridtui optimize`` end to end: Optuna over the backtest replay on a synthetic market built to
+reward one spacing, stored studies that resume and take joining workers, walk-forward, the
+report, and a config written with the winner."""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from gridtui.cli import main
+from gridtui.optimize.evaluator import Evaluator, Inputs
+
+CONFIG = """\
+# a config the tests own, with comments that --write-config must keep
+data_dir = "data"
+[venue]
+kind = "paper"
+[venue.paper]
+starting_balance = 10000
+maker_fee = 0.00015
+taker_fee = 0.00045
+[[venue.paper.markets]]
+coin = "BTC"
+start_price = 100
+sz_decimals = 2
+# the grid every bot starts from
+[grid]
+levels = 3
+spacing_pct = 0.3
+size = 0.2
+[risk]
+max_position = 10
+max_notional = 100000
+max_drawdown = 100000
+daily_loss_limit = 100000
+[[bots]]
+name = "b1"
+coin = "BTC"
+"""
+AMPLITUDE_PCT = 1.0
+"""The wave swings ±1 % around 100 ten times. Each swing fills every level within the swing once
+each way, so a grid of spacing s earns about min(⌊1 / s⌋, 3 levels) × s a swing, less fees: of
+the spacings 0.1, 0.3, …, 1.9, 0.5 earns most (two levels a swing), 0.3 and 0.9 less, and from
+1.1 on nothing fills at all."""
+SPACE = "spacing_pct=0.1:1.9:0.2"
+BEST = 0.5
+
+
+INPUTS = {
+    "bot": "b1", "funding_file": None, "params": (SPACE,), "objective": "net_pnl",
+    "walk_forward": None, "fill_model": "strict", "trials": 1, "seed": None,
+}  # fmt: skip
+
+
+@pytest.fixture
+def files(tmp_path: Path) -> tuple[Path, Path]:
+    config = tmp_path / "config.toml"
+    config.write_text(CONFIG)
+    rng = random.Random(3)
+    rows = ["time_ms,open,high,low,close,volume"]
+    price = 100.0
+    for i in range(1_200):
+        target = 100 * (1 + AMPLITUDE_PCT / 100 * math.sin(2 * math.pi * i / 120))
+        close = round(target + rng.gauss(0, 0.02), 2)
+        high = round(max(price, close) + abs(rng.gauss(0, 0.03)), 2)
+        low = round(min(price, close) - abs(rng.gauss(0, 0.03)), 2)
+        rows.append(f"{1_704_067_200_000 + i * 60_000},{price},{high},{low},{close},100")
+        price = close
+    candles = tmp_path / "wave.csv"
+    candles.write_text("\n".join(rows) + "\n")
+    return config, candles
+
+
+def optimize(capsys: pytest.CaptureFixture[str], *args: str) -> dict[str, object]:
+    assert main(["optimize", *args, "--json", "--jobs", "1"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_a_seeded_study_finds_the_spacing_the_market_rewards(
+    files: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    config, candles = files
+    report = optimize(
+        capsys, "--config", str(config), "--candles", str(candles), "--trials", "14",
+        "--seed", "1", "--param", SPACE,
+    )  # fmt: skip
+    top = report["top"]
+    assert isinstance(top, list) and top[0]["settings"] == {"grid.spacing_pct": BEST}
+    # and it is the best of the whole space, every spacing replayed (the market's known best)
+    evaluator = Evaluator(Inputs.from_attrs({**INPUTS, "config_text": CONFIG,
+                                            "config_dir": str(config.parent),
+                                            "candles_file": str(candles)}))  # fmt: skip
+    pnl = {
+        s / 10: evaluator.whole({("grid", "spacing_pct"): s / 10}).net_pnl for s in range(1, 20, 2)
+    }
+    assert max(pnl, key=lambda s: pnl[s]) == BEST and pnl[1.1] == 0
+    assert all(t["confirmed"] for t in top)  # the engine replay agrees with every score
+    assert float(top[0]["net_pnl"]) > float(report["baseline"]["net_pnl"])  # type: ignore[index]
+    assert report["trials"] == {"scored": 14, "refused": 0, "failed": 0}
+
+
+def test_an_interrupted_study_resumes_and_other_inputs_are_refused(
+    files: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    config, candles = files
+    base = ["--config", str(config), "--candles", str(candles), "--study", "s", "--seed", "2"]
+    first = optimize(capsys, *base, "--param", SPACE, "--trials", "3")
+    again = optimize(capsys, *base, "--param", SPACE, "--trials", "5")
+    assert first["study"] == again["study"] == "s"
+    assert again["trials"] == {"scored": 5, "refused": 0, "failed": 0}  # 3 kept, 2 more
+    journal = config.parent / "data" / "optimize" / "s.journal"
+    assert journal.exists()
+    assert main(["optimize", *base, "--param", "spacing_pct=0.1:0.9:0.2", "--jobs", "1"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.endswith(
+        "--study s: the study in journal file "
+        f"{journal} was made with other params; give the same inputs to resume it, "
+        "or another --study"
+    )
+    assert "\n" not in err and "Traceback" not in err
+
+
+def test_walk_forward_scores_the_best_trials_out_of_sample_and_flags_a_worse_winner(
+    files: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    config, candles = files
+    report = optimize(
+        capsys, "--config", str(config), "--candles", str(candles), "--trials", "4",
+        "--seed", "3", "--param", "spacing_pct=0.1:0.3:0.2", "--walk-forward", "2",
+    )  # fmt: skip
+    assert report["judged_on"] == "out_of_sample"
+    for top in report["top"]:  # type: ignore[union-attr]
+        assert top["out_of_sample"] is not None and top["in_sample"] is not None
+    winner, baseline = report["top"][0], report["baseline"]  # type: ignore[index]
+    assert baseline["out_of_sample"] is not None  # type: ignore[index]
+    worse = winner["out_of_sample"] < baseline["out_of_sample"]  # type: ignore[index]
+    assert report["winner_worse_than_current"] is worse
+
+
+def test_write_config_keeps_the_comments_and_passes_check_config(
+    files: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config, candles = files
+    written = tmp_path / "tuned.toml"
+    report = optimize(
+        capsys, "--config", str(config), "--candles", str(candles), "--trials", "3",
+        "--seed", "1", "--param", SPACE, "--write-config", str(written),
+    )  # fmt: skip
+    text = written.read_text()
+    assert "# a config the tests own, with comments that --write-config must keep" in text
+    assert "# the grid every bot starts from" in text
+    best = report["top"][0]["settings"]["grid.spacing_pct"]  # type: ignore[index]
+    assert f"spacing_pct = {best}" in text.split("[[bots]]", 1)[1]  # the bot's own setting
+    assert main(["check-config", str(written)]) == 0
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--param", "levles=3:9"], "--param levles=3:9: "),
+        (["--walk-forward", "40"], "--walk-forward 40: 1200 candles make folds of 30"),
+        (["--objective", "calmar", "--trials", "0"], "--trials 0: give 1 or more"),
+    ],
+)
+def test_bad_input_is_one_line(
+    files: tuple[Path, Path],
+    capsys: pytest.CaptureFixture[str],
+    args: list[str],
+    message: str,
+) -> None:
+    config, candles = files
+    assert main(["optimize", "--config", str(config), "--candles", str(candles), *args]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and "\n" not in err and "Traceback" not in err
+
+
+def test_two_processes_work_on_one_study_and_count_every_trial_once(
+    files: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """The study in a journal file both processes open (the shape of several machines on one
+    database): the first makes it and works on it, the second joins it."""
+    import optuna
+
+    config, candles = files
+    storage = tmp_path / "shared.journal"
+    gridtui = [sys.executable, "-m", "gridtui"]
+    maker = subprocess.Popen(
+        [*gridtui, "optimize", "--config", str(config), "--candles", str(candles), "--study",
+         "shared", "--storage", str(storage), "--trials", "10", "--jobs", "1", "--seed", "4",
+         "--param", SPACE, "--json"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    backend = optuna.storages.journal.JournalFileBackend(str(storage))
+    deadline = time.monotonic() + 60
+    while True:  # the joiner needs the study to exist
+        names = [s.study_name for s in optuna.storages.JournalStorage(backend).get_all_studies()]
+        if "shared" in names or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    joiner = subprocess.run(
+        [*gridtui, "optimize", "--join", "shared", "--storage", str(storage), "--jobs", "1"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    out, err = maker.communicate(timeout=120)
+    assert maker.returncode == 0, err
+    assert joiner.returncode == 0, joiner.stderr
+    assert joiner.stdout.startswith("study shared: ")
+    study = optuna.load_study(study_name="shared", storage=optuna.storages.JournalStorage(backend))
+    numbers = [t.number for t in study.trials]
+    assert sorted(numbers) == list(range(len(numbers)))  # each trial once
+    assert 10 <= len(numbers) <= 11  # a worker may start one more as the other finishes the 10th
+    assert json.loads(out)["trials"]["scored"] == len(numbers)
