@@ -15,8 +15,6 @@ from pathlib import Path
 from typing import TextIO
 
 import attrs
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from gridtui.backtest import BacktestError
 from gridtui.backtest.fetch import iso, parse_time
@@ -27,6 +25,7 @@ from gridtui.config.schema import AppConfig, BotSettings, CandlePath
 from gridtui.core.types import Side
 from gridtui.exchanges.sim import CandleSeries, load_candles, load_funding
 from gridtui.exchanges.sim.vocabulary import FillModel
+from gridtui.monitoring.progress import progress_bar
 
 BOTH = "both"
 PROGRESS_FROM_CANDLES = 20_000
@@ -103,23 +102,15 @@ def run_backtest(config: AppConfig, args: BacktestArgs) -> int:
 
 @contextmanager
 def _progress(label: str, total: int) -> Iterator[Callable[[int], None] | None]:
-    """A progress bar on stderr when it is a terminal and the run is long enough to wait for
-    (candles done, rate, time left); nothing otherwise, so pipes and --json stay clean."""
-    if total < PROGRESS_FROM_CANDLES or not sys.stderr.isatty():
-        yield None
-        return
-    columns = (
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-    )
-    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task(label, total=total)
+    """Candles done and time left, for runs long enough to wait for."""
+    with progress_bar(label, total, show=total >= PROGRESS_FROM_CANDLES) as bar:
+        if bar is None:
+            yield None
+            return
 
         def advance(done: int) -> None:
             if done % PROGRESS_EVERY == 0 or done == total:
-                bar.update(task, completed=done)
+                bar(done, None)
 
         yield advance
 

@@ -18,10 +18,8 @@ retries.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import os
-import secrets
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -33,6 +31,7 @@ import attrs
 from gridtui.backtest import BacktestError
 from gridtui.config.schema import VenueSettings
 from gridtui.core.clock import Clock, RealClock
+from gridtui.core.files import write_atomically
 from gridtui.core.types import ExchangeError
 from gridtui.exchanges.base import VenueUnavailable
 from gridtui.exchanges.hyperliquid.info_parse import FundingRecord, VenueCandle
@@ -265,23 +264,11 @@ def write_funding(path: Path, records: Sequence[FundingRecord]) -> None:
 
 
 def _write_whole(path: Path, text: str, what: str) -> None:
-    """Write ``text`` to a temporary file beside ``path`` and rename it over ``path``: a reader
-    (or a crash) never sees half a file."""
-    temporary: Path | None = None
+    """A reader (or a crash) never sees half a file."""
     try:
-        temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-        # as a plain open would: 0666 less the umask (mkstemp's files are 0600)
-        handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-        with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as out:
-            out.write(text)
-        os.replace(temporary, path)
-        temporary = None
+        write_atomically(path, text.encode("utf-8"))
     except OSError as exc:
         raise FetchError(f"{path}: cannot write the {what} ({exc.strerror or exc})") from exc
-    finally:
-        if temporary is not None:
-            with contextlib.suppress(OSError):
-                os.unlink(temporary)
 
 
 def report(result: FetchResult, coin: str, interval: str, out: TextIO) -> None:

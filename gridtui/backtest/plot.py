@@ -11,12 +11,9 @@ Money is Decimal in the books; the pictures are for reading, so they draw floats
 
 from __future__ import annotations
 
-import contextlib
 import html
 import io
 import math
-import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,6 +23,7 @@ import attrs
 from gridtui.backtest import BacktestError
 from gridtui.backtest.replay import GridRange, Replay
 from gridtui.backtest.report import BacktestReport
+from gridtui.core.files import write_atomically
 from gridtui.core.types import Side
 
 if TYPE_CHECKING:
@@ -149,7 +147,10 @@ def write_picture(path: Path, pictures: Sequence[Picture]) -> None:
     data = buffer.getvalue()
     if kind == ".html":
         data = _html(pictures, data.decode("utf-8")).encode("utf-8")
-    _write_atomically(path, data)
+    try:
+        write_atomically(path, data)
+    except OSError as exc:
+        raise BacktestError(f"--plot {path}: cannot write ({exc.strerror or exc})") from None
 
 
 def _figure(pictures: Sequence[Picture]) -> Figure:
@@ -284,10 +285,7 @@ def _title(pictures: Sequence[Picture]) -> str:
 
 
 def _html(pictures: Sequence[Picture], svg: str) -> str:
-    """A page that stands alone: the run's facts and the figure as inline SVG; no script, no
-    stylesheet or font from the network, so it opens the same anywhere, offline, for years."""
     first = pictures[0].report
-    svg = svg[svg.index("<svg") :]
     heading = f"gridtui backtest: {first.bot} on {first.coin}"
     pnl = "; ".join(f"{p.report.fill_model} {p.report.net_pnl}" for p in pictures)
     facts = (
@@ -299,6 +297,14 @@ def _html(pictures: Sequence[Picture], svg: str) -> str:
         ("candles", str(first.candles)),
         ("net PnL", pnl),
     )
+    return html_page(heading, facts, svg)
+
+
+def html_page(heading: str, facts: Sequence[tuple[str, str]], svg: str) -> str:
+    """A page that stands alone: a heading, a table of facts and a figure as inline SVG; no
+    script, no stylesheet or font from the network, so it opens the same anywhere, offline, for
+    years (the backtest's pictures and the optimizer's)."""
+    svg = svg[svg.index("<svg") :]
     rows = "\n".join(
         f"<tr><th>{html.escape(name)}</th><td>{html.escape(value)}</td></tr>"
         for name, value in facts
@@ -314,23 +320,3 @@ def _html(pictures: Sequence[Picture], svg: str) -> str:
         f"</head>\n<body>\n<h1>{html.escape(heading)}</h1>\n<table>\n{rows}\n</table>\n"
         f"{svg}\n</body>\n</html>\n"
     )
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    """Whole or not at all: a temporary file beside ``path`` renamed over it, so a failed
-    write (disk full, a folder in the way) leaves neither a half picture nor the old one torn."""
-    try:
-        fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    except OSError as exc:
-        raise BacktestError(f"--plot {path}: cannot write ({exc.strerror or exc})") from None
-    try:
-        with os.fdopen(fd, "wb") as out:
-            mask = os.umask(0)
-            os.umask(mask)
-            os.fchmod(out.fileno(), 0o666 & ~mask)  # as an ordinary new file, not mkstemp's 0600
-            out.write(data)
-        os.replace(temp, path)
-    except OSError as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(temp)
-        raise BacktestError(f"--plot {path}: cannot write ({exc.strerror or exc})") from None

@@ -18,11 +18,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 import attrs
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from gridtui.backtest.command import coin_file, pick_bot
 from gridtui.config.schema import AppConfig
+from gridtui.monitoring.progress import progress_bar
 from gridtui.optimize import OptimizeError, SettingPath, Value
 from gridtui.optimize.evaluator import Evaluator, Inputs
 from gridtui.optimize.objective import Objective
@@ -357,24 +356,17 @@ def _num(value: float | None) -> str:
 
 @contextmanager
 def _progress(total: int, quiet: bool) -> Iterator[Any]:
-    """Trials done, best so far and time left, on stderr when it is a terminal."""
-    if quiet or not sys.stderr.isatty():
-        yield None
-        return
-    columns = (
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-    )
-    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task("trials", total=total)
+    """Trials done, the best so far and time left."""
+    with progress_bar("trials", total, show=not quiet) as bar:
+        if bar is None:
+            yield None
+            return
 
         def update(study: optuna.Study) -> None:
             try:
                 best = f"best {study.best_value:.4g}"
             except ValueError:
                 best = "no score yet"
-            bar.update(task, completed=finished(study), description=f"trials ({best})")
+            bar(finished(study), f"trials ({best})")
 
         yield update

@@ -16,11 +16,7 @@ unnoticed.
 
 from __future__ import annotations
 
-import contextlib
 import math
-import os
-import stat
-import tempfile
 import tomllib
 from collections.abc import Mapping, MutableMapping
 from decimal import Decimal
@@ -33,6 +29,7 @@ from tomlkit.exceptions import TOMLKitError
 from tomlkit.items import AoT, Comment, Item, Null, Table, Whitespace
 
 from gridtui.config.fields import GRID_FIELDS, RISK_FIELDS
+from gridtui.core.files import write_atomically
 from gridtui.optimize import OptimizeError, SettingPath, Value
 
 _FIELDS = {"grid": GRID_FIELDS, "risk": RISK_FIELDS}
@@ -80,40 +77,12 @@ def with_bot_settings(text: str, bot: str, values: Mapping[SettingPath, Value]) 
 
 def write_config(path: Path, text: str) -> None:
     """Writes ``text`` to ``path`` whole or not at all (``--write-config``)."""
-    write_atomically(path, text.encode("utf-8"), flag="--write-config")
-
-
-def write_atomically(path: Path, data: bytes, *, flag: str) -> None:
-    """A temporary file beside ``path``, flushed to disk and renamed over it: a failed write
-    (disk full, no permission) leaves the old file untouched and no half-written one, and a
-    crash right after leaves either the old or the new file, never an empty one. A file that
-    already exists keeps its permissions (a config may be private); a new one gets the usual
-    ``0666 & ~umask``, not mkstemp's 0600. ``flag`` names the option in the error message."""
-    target = path.resolve() if path.is_symlink() else path  # keep the link, replace its file
     try:
-        fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        write_atomically(path, text.encode("utf-8"))
     except OSError as exc:
-        raise OptimizeError(f"{flag} {path}: cannot write ({exc.strerror or exc})") from None
-    try:
-        with os.fdopen(fd, "wb") as out:
-            os.fchmod(out.fileno(), _mode(target))
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temp, target)
-    except OSError as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(temp)
-        raise OptimizeError(f"{flag} {path}: cannot write ({exc.strerror or exc})") from None
-
-
-def _mode(target: Path) -> int:
-    try:
-        return stat.S_IMODE(target.stat().st_mode)
-    except OSError:
-        mask = os.umask(0)
-        os.umask(mask)
-        return 0o666 & ~mask
+        raise OptimizeError(
+            f"--write-config {path}: cannot write ({exc.strerror or exc})"
+        ) from None
 
 
 def _check_setting(section: str, key: str) -> None:

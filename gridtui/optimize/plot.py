@@ -14,7 +14,6 @@ command never pay for them.
 
 from __future__ import annotations
 
-import html
 import io
 import logging
 import math
@@ -24,8 +23,9 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from gridtui.backtest.plot import html_page
+from gridtui.core.files import write_atomically
 from gridtui.optimize import OptimizeError
-from gridtui.optimize.config_edit import write_atomically
 
 if TYPE_CHECKING:
     import optuna
@@ -76,7 +76,10 @@ def write_study_plot(path: Path, study: optuna.Study, objective_name: str) -> No
     data = buffer.getvalue()
     if kind == ".html":
         data = _html(search, data.decode("utf-8")).encode("utf-8")
-    write_atomically(path, data, flag="--plot")
+    try:
+        write_atomically(path, data)
+    except OSError as exc:
+        raise OptimizeError(f"--plot {path}: cannot write ({exc.strerror or exc})") from None
 
 
 @attrs.frozen(slots=True)
@@ -287,11 +290,6 @@ def _counts(search: _Search) -> str:
 
 
 def _html(search: _Search, svg: str) -> str:
-    """A page that stands alone: the search's facts and the figure as inline SVG; no script, no
-    stylesheet or font from the network, so it opens the same anywhere, offline, for years.
-    (A private copy of ``gridtui.backtest.plot``'s page, whose helper is written for a
-    backtest run's facts.)"""
-    svg = svg[svg.index("<svg") :]
     heading = f"gridtui optimize: {search.name}"
     facts = [
         ("objective", f"{search.objective} ({'maximize' if search.maximize else 'minimize'})"),
@@ -300,18 +298,4 @@ def _html(search: _Search, svg: str) -> str:
     ]
     if search.best is not None:
         facts += [(name, _label(value)) for name, value in search.best.params.items()]
-    rows = "\n".join(
-        f"<tr><th>{html.escape(name)}</th><td>{html.escape(value)}</td></tr>"
-        for name, value in facts
-    )
-    return (
-        "<!DOCTYPE html>\n"
-        '<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        f"<title>{html.escape(heading)}</title>\n"
-        "<style>body{font-family:sans-serif;margin:1.5em;color:#222}"
-        "th,td{text-align:left;padding:0.1em 1em 0.1em 0}"
-        "svg{max-width:100%;height:auto}</style>\n"
-        f"</head>\n<body>\n<h1>{html.escape(heading)}</h1>\n<table>\n{rows}\n</table>\n"
-        f"{svg}\n</body>\n</html>\n"
-    )
+    return html_page(heading, facts, svg)

@@ -12,13 +12,11 @@ code.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import operator
 import os
 import struct
 import sys
-import tempfile
 import zlib
 from array import array
 from collections.abc import Iterator
@@ -26,6 +24,7 @@ from decimal import Decimal, InvalidOperation
 from itertools import chain
 from pathlib import Path
 
+from gridtui.core.files import write_atomically
 from gridtui.exchanges.sim.candle_series import Candle, CandleSeries
 
 log = logging.getLogger(__name__)
@@ -65,15 +64,7 @@ def write_cache(source: Path, stat: os.stat_result, series: CandleSeries) -> Non
     concurrent reader sees the old cache or the new one, never half of one."""
     cache = cache_path(source)
     try:
-        handle, temporary = tempfile.mkstemp(dir=cache.parent, prefix=f"{cache.name}.")
-        try:
-            with os.fdopen(handle, "wb") as out:
-                out.write(_encode(series, stat))
-            os.replace(temporary, cache)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(temporary)
-            raise
+        write_atomically(cache, _encode(series, stat))
     except OSError as exc:
         log.debug("%s: cannot write the candle cache (%s); the next load parses again", cache, exc)
         return
