@@ -137,7 +137,7 @@ def _join(args: OptimizeArgs, jobs: int, out: TextIO) -> int:
             f"a joining worker reads the same file (put it at that path)"
         )
     with _progress(inputs.trials, args.json) as on_progress:
-        run(spec, name, jobs, on_progress)
+        run(spec, name, jobs, on_progress, seeded=False)
     out.write(f"study {name}: {finished(study)} of {inputs.trials} trials done\n")
     return 0
 

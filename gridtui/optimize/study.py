@@ -69,6 +69,11 @@ class StorageSpec:
                 ) from None
         try:
             return optuna.storages.get_storage(self.url)
+        except ImportError:
+            raise OptimizeError(
+                f"--storage {self.url}: the database driver is not installed; for PostgreSQL: "
+                f"pip install 'gridtui[postgres]'"
+            ) from None
         except Exception as exc:  # Optuna/SQLAlchemy raise many kinds for a bad URL
             raise OptimizeError(
                 f"--storage {self.url}: cannot open it ({type(exc).__name__}: "
@@ -86,6 +91,8 @@ def open_study(spec: StorageSpec, name: str, inputs: Inputs | None) -> tuple[opt
     import optuna
 
     quiet_optuna()
+    if inputs is None and spec.journal is not None and not Path(spec.journal).is_file():
+        raise OptimizeError(f"--join {name}: no journal file {spec.journal} to join")
     storage = spec.open()
     if inputs is None:
         try:
@@ -119,15 +126,21 @@ def run(
     name: str,
     jobs: int,
     on_progress: Callable[[optuna.Study], None] | None = None,
+    *,
+    seeded: bool = True,
 ) -> None:
     """Work on the study until it holds its number of finished trials: here with ``jobs`` 1,
-    else in ``jobs`` worker processes while this one reports progress."""
+    else in ``jobs`` worker processes while this one reports progress. ``seeded``: the
+    workers' samplers take the study's seed (its maker's workers); a worker that joins from
+    elsewhere draws its own, or it would repeat the maker's trials."""
     if jobs == 1:
-        work(spec, name, 0, on_progress)
+        work(spec, name, 0 if seeded else None, on_progress)
         return
     context = multiprocessing.get_context("spawn")
     workers = [
-        context.Process(target=work, args=(spec, name, number), name=f"optimize-{number}")
+        context.Process(
+            target=work, args=(spec, name, number if seeded else None), name=f"optimize-{number}"
+        )
         for number in range(jobs)
     ]
     for worker in workers:
@@ -156,14 +169,15 @@ def run(
 def work(
     spec: StorageSpec,
     name: str,
-    number: int,
+    number: int | None,
     on_progress: Callable[[optuna.Study], None] | None = None,
 ) -> None:
-    """One worker: load the candles once, then take trials until the study has enough."""
+    """One worker: load the candles once, then take trials until the study has enough.
+    ``number`` offsets the study's seed (None: no seed)."""
     import optuna
 
     study, inputs = open_study(spec, name, None)
-    seed = None if inputs.seed is None else inputs.seed + number
+    seed = None if inputs.seed is None or number is None else inputs.seed + number
     study.sampler = optuna.samplers.TPESampler(seed=seed)
     if finished(study) >= inputs.trials:
         return

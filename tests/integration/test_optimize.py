@@ -167,15 +167,23 @@ def test_write_config_keeps_the_comments_and_passes_check_config(
         (["--param", "levles=3:9"], "--param levles=3:9: "),
         (["--walk-forward", "40"], "--walk-forward 40: 1200 candles make folds of 30"),
         (["--objective", "calmar", "--trials", "0"], "--trials 0: give 1 or more"),
+        # no driver installed, or nothing listening: either way one line naming the URL
+        (
+            ["--storage", "postgresql://u:p@127.0.0.1:1/db", "--trials", "1"],
+            "--storage postgresql://u:p@127.0.0.1:1/db: ",
+        ),
+        (["--join", "nosuch", "--storage", "{tmp}/x.journal"], "--join nosuch: no journal file"),
     ],
 )
 def test_bad_input_is_one_line(
     files: tuple[Path, Path],
+    tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
     args: list[str],
     message: str,
 ) -> None:
     config, candles = files
+    args = [a.replace("{tmp}", str(tmp_path)) for a in args]
     assert main(["optimize", "--config", str(config), "--candles", str(candles), *args]) == 2
     err = capsys.readouterr().err.strip()
     assert message in err and "\n" not in err and "Traceback" not in err
