@@ -257,7 +257,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     fetch.add_argument("--out", required=True, type=Path, metavar="FILE", help="the candle CSV")
     bench = sub.add_parser("bench", help="benchmarks that print figures")
-    bench.add_argument("what", choices=("fills", "tick", "keys", "orders", "soak", "backtest"))
+    bench.add_argument(
+        "what", choices=("fills", "tick", "keys", "orders", "soak", "backtest", "sweep")
+    )
     bench.add_argument("--bots", type=int, help="soak: paper bots to run (default 10)")
     bench.add_argument("--seconds", type=float, help="soak: how long to run (default 180)")
     bench.add_argument("--speed", type=float, help="soak: paper venue speed (default 600)")

@@ -7,6 +7,7 @@ over a long run.
 * ``keys`` (keys.py) — key press until the action is done, in the cockpit under load.
 * ``orders`` (orders.py) — orders a second the live client signs and sends to the mock.
 * ``backtest`` (backtest.py) — candles a second of the engine replay, and peak memory.
+* ``sweep`` (sweep.py) — candle-evaluations a second of optimize trials, one and two workers.
 
 They print figures and the machine they ran on (report.py); they never judge them (machines
 differ, so a timing assertion would only be noise). Wall time is read with ``time.perf_counter``
@@ -23,10 +24,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TextIO
 
-from gridtui.bench import soak
+from gridtui.bench import soak, sweep
 from gridtui.bench.backtest import DEFAULT_CANDLES, run_backtest_bench
 from gridtui.bench.fills import DEFAULT_FILLS, run_fills_bench
 from gridtui.bench.orders import run_orders_bench
+from gridtui.bench.sweep import run_sweep_bench
 from gridtui.bench.tick import DEFAULT_REPLACEMENTS, run_tick_bench
 
 __all__ = ["run_bench"]
@@ -41,7 +43,7 @@ def run_bench(
     seconds: float | None = None,
     speed: float | None = None,
 ) -> int:
-    """Run benchmark ``what`` ("fills", "tick", "soak", "keys", "orders" or "backtest") and
+    """Run benchmark ``what`` ("fills", "tick", "soak", "keys", "orders", "backtest" or "sweep") and
     print its figures; the exit code. ``bots``, ``seconds`` and ``speed`` are for ``soak`` only."""
     stream = out if out is not None else sys.stdout
     if what == "keys":
@@ -52,10 +54,10 @@ def run_bench(
         return run_keys_bench(count, stream)
     if what == "orders":
         return run_orders_bench(count, stream)
-    if what not in ("fills", "tick", "soak", "backtest"):
+    if what not in ("fills", "tick", "soak", "backtest", "sweep"):
         sys.stderr.write(
             f"gridtui bench: unknown benchmark {what!r} "
-            "(use fills, tick, soak, keys, orders or backtest)\n"
+            "(use fills, tick, soak, keys, orders, backtest or sweep)\n"
         )
         return 2
     problem = soak.arguments_problem(bots, seconds, speed)
@@ -72,6 +74,8 @@ def run_bench(
             run_tick_bench(workdir, count or DEFAULT_REPLACEMENTS, stream)
         elif what == "backtest":
             run_backtest_bench(workdir, count or DEFAULT_CANDLES, stream)
+        elif what == "sweep":
+            run_sweep_bench(workdir, count or sweep.DEFAULT_CANDLES, stream)
         else:
             soak.run_soak_bench(workdir, soak.soak_plan(bots, seconds, speed), stream)
     return 0

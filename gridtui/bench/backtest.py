@@ -50,7 +50,7 @@ coin = "BTC"
 
 def run_backtest_bench(workdir: Path, count: int, out: TextIO) -> None:
     candles_file = workdir / "btc-1m.csv"
-    _write_candles(candles_file, count)
+    write_candles(candles_file, count)
     load_candles(candles_file)  # parsed once here: each run below reads the cache, as a rerun does
     out.write(
         f"gridtui bench backtest: the engine replay over {count} generated 1m candles, each fill\n"
@@ -96,7 +96,7 @@ def _one_run(workdir: Path, candles_file: Path, model: FillModel) -> _RunFigures
     return _RunFigures(len(run.fills), loaded - started, done - loaded, peak_mb)
 
 
-def _write_candles(path: Path, count: int) -> None:
+def write_candles(path: Path, count: int) -> None:
     """A seeded random walk (σ 0.08 % a candle, wicks of 0.03 %): a 0.2 % grid fills on about
     one candle in seven, a busy grid (quiet candles are the cheap ones)."""
     rng = random.Random(SEED)

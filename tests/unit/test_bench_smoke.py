@@ -105,3 +105,15 @@ def test_bench_backtest_prints_candles_per_second_per_fill_model() -> None:
         assert match, f"no figure line for {model!r} in:\n{text}"
         assert match.group(0).split()[1] == "300"
         assert float(match.group(0).split()[-1]) > 10  # a process's peak, in MB
+
+
+def test_bench_sweep_prints_candle_evaluations_for_one_and_two_workers() -> None:
+    out = io.StringIO()
+    assert run_bench("sweep", count=300, out=out) == 0
+    text = out.getvalue()
+    for jobs, trials in ((1, 4), (2, 8)):  # trials, seconds, evals/s, per core
+        match = _row(str(jobs), 4).search(text)
+        assert match, f"no figure line for {jobs} jobs in:\n{text}"
+        assert match.group(0).split()[1] == str(trials)
+    assert re.search(rf"^two workers: {NUMBER}x one worker", text, re.M), text
+    assert "evaluator: the engine replay" in text
