@@ -182,11 +182,16 @@ def work(
     if finished(study) >= inputs.trials:
         return
     evaluator = Evaluator(inputs)
-    stop = optuna.study.MaxTrialsCallback(inputs.trials, states=None)
-    callbacks = [stop]
-    if on_progress is not None:
-        callbacks.append(lambda s, _trial: on_progress(s))
-    study.optimize(lambda trial: score_trial(evaluator, trial), callbacks=callbacks)
+
+    def after(done: optuna.Study, _trial: optuna.trial.FrozenTrial) -> None:
+        # Finished trials only: a trial left running by an interrupted run never ends, and
+        # counting it would stop a resumed study short.
+        if on_progress is not None:
+            on_progress(done)
+        if finished(done) >= inputs.trials:
+            done.stop()
+
+    study.optimize(lambda trial: score_trial(evaluator, trial), callbacks=[after])
 
 
 def score_trial(evaluator: Evaluator, trial: optuna.Trial) -> float:

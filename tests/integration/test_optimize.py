@@ -4,6 +4,7 @@ report, and a config written with the winner."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import random
@@ -125,6 +126,38 @@ def test_an_interrupted_study_resumes_and_other_inputs_are_refused(
         "or another --study"
     )
     assert "\n" not in err and "Traceback" not in err
+
+
+def test_a_study_killed_mid_trial_resumes_to_its_trial_count(
+    files: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """kill -9 while a trial runs leaves that trial RUNNING forever; the same command again
+    finishes the study (counting finished trials only) and reports it."""
+    import optuna
+
+    config, candles = files
+    args = ["--config", str(config), "--candles", str(candles), "--study", "k", "--seed", "6",
+            "--param", SPACE, "--trials", "6", "--jobs", "1"]  # fmt: skip
+    journal = config.parent / "data" / "optimize" / "k.journal"
+    victim = subprocess.Popen(
+        [sys.executable, "-m", "gridtui", "optimize", *args], stdout=subprocess.DEVNULL
+    )
+    deadline = time.monotonic() + 60
+    done = 0
+    while done < 2 and time.monotonic() < deadline and victim.poll() is None:
+        time.sleep(0.05)
+        if journal.exists():
+            backend = optuna.storages.journal.JournalFileBackend(str(journal))
+            with contextlib.suppress(KeyError):
+                study = optuna.load_study(
+                    study_name="k", storage=optuna.storages.JournalStorage(backend)
+                )
+                done = len(study.get_trials(states=(optuna.trial.TrialState.COMPLETE,)))
+    victim.kill()
+    victim.wait()
+    assert 2 <= done < 6, "the run was not caught in the middle"
+    report = optimize(capsys, *args[:-2])
+    assert report["trials"]["scored"] == 6  # type: ignore[index]
 
 
 def test_walk_forward_scores_the_best_trials_out_of_sample_and_flags_a_worse_winner(
