@@ -175,19 +175,24 @@ class EventBus:
     run: a broken display must never stop the engine, and nothing is swallowed silently."""
 
     def __init__(self) -> None:
-        self._handlers: list[Handler] = []
+        # A tuple, replaced on (un)subscribe: a handler that subscribes or unsubscribes while an
+        # event is delivered changes the next delivery, and publishing (once per fill) copies
+        # nothing.
+        self._handlers: tuple[Handler, ...] = ()
 
     def subscribe(self, handler: Handler) -> Callable[[], None]:
-        self._handlers.append(handler)
+        self._handlers = (*self._handlers, handler)
 
         def unsubscribe() -> None:
-            if handler in self._handlers:
-                self._handlers.remove(handler)
+            handlers = list(self._handlers)
+            if handler in handlers:
+                handlers.remove(handler)
+                self._handlers = tuple(handlers)
 
         return unsubscribe
 
     def publish(self, event: Event) -> None:
-        for handler in list(self._handlers):
+        for handler in self._handlers:
             try:
                 handler(event)
             except Exception:

@@ -44,8 +44,10 @@ class FillDeduplicator:
         """Remember ``keys`` as the most recent fills (a burst: trimmed once, at the end)."""
         recent = self._recent
         for key in keys:
-            recent[key] = None
-            recent.move_to_end(key)
+            if key in recent:
+                recent.move_to_end(key)
+            else:
+                recent[key] = None
         while len(recent) > self._capacity:
             recent.popitem(last=False)
 

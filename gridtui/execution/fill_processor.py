@@ -41,10 +41,14 @@ class FillResult:
 
     fill: Fill
     applied: bool
-    duplicate: bool
     position: Decimal
     realized_delta: Decimal
     order_status: OrderStatus | None
+
+    @property
+    def duplicate(self) -> bool:
+        """Seen before (or earlier in the burst): it changed nothing."""
+        return not self.applied
 
 
 class FillProcessor:
@@ -116,13 +120,12 @@ class FillProcessor:
     def _process(self, ordered: list[Fill]) -> list[FillResult]:
         before = self._state.get_snapshot()
         bot, coin = before.bot, before.coin
-        # The fills to journal: first sightings that memory has not seen (in burst order).
-        keys = [fill.key for fill in ordered]
+        # The fills to journal: first sightings that memory has not seen (in burst order). A fill
+        # of another coin is refused by the journal, inside the transaction (nothing applied).
         fresh: dict[FillKey, Fill] = {}
         seen = self._dedup.seen
-        for key, fill in zip(keys, ordered, strict=True):
-            if fill.coin != coin:
-                raise ValueError(f"fill {fill.trade_id} is for {fill.coin}, this bot trades {coin}")
+        for fill in ordered:
+            key = fill.key
             if key not in fresh and not seen(key):
                 fresh[key] = fill
         applied: dict[FillKey, tuple[FillEffect, OrderStatus | None]] = {}
@@ -145,11 +148,11 @@ class FillProcessor:
         position = before.position
         now = self._clock.now_ms()
         publish = self._bus.publish
-        for key, fill in zip(keys, ordered, strict=True):
+        for fill in ordered:
             # Popped, so a repeat later in the burst is the duplicate it is.
-            outcome = applied.pop(key, None)
+            outcome = applied.pop(fill.key, None)
             if outcome is None:
-                results.append(FillResult(fill, False, True, position, ZERO, None))
+                results.append(FillResult(fill, False, position, ZERO, None))
                 continue
             effect, status = outcome
             position = effect.position
@@ -168,7 +171,7 @@ class FillProcessor:
                     realized_pnl=effect.realized_pnl,
                 )
             )
-            results.append(FillResult(fill, True, False, position, effect.realized_pnl, status))
+            results.append(FillResult(fill, True, position, effect.realized_pnl, status))
         return results
 
     def _update_orders(self, fills: list[Fill]) -> list[OrderStatus | None]:

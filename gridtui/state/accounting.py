@@ -15,7 +15,7 @@ from typing import Any
 
 import attrs
 
-from gridtui.core.clock import utc_day
+from gridtui.core.clock import UTC_DAY_MS, utc_day
 from gridtui.core.types import Fill, Side
 
 ZERO = Decimal(0)
@@ -179,6 +179,7 @@ def apply_fills(state: BotState, fills: Iterable[Fill]) -> tuple[BotState, list[
     session, all_time = state.session_realized, state.all_time_realized
     daily, daily_day = state.daily_realized, state.daily_day
     fees, count, last_ms = state.fees_paid, state.fill_count, state.last_fill_ms
+    next_day_ms = (daily_day + 1) * UTC_DAY_MS
     effects = []
     with decimal.localcontext(ACCOUNTING_CONTEXT):
         for fill in fills:
@@ -191,17 +192,20 @@ def apply_fills(state: BotState, fills: Iterable[Fill]) -> tuple[BotState, list[
                 )
             qty = size if fill.side is Side.BUY else -size
             position, avg_entry, gross = _move_position(position, avg_entry, qty, price)
-            delta = gross - fill.fee
-            day = utc_day(fill.timestamp_ms)
-            if day > daily_day:
-                daily, daily_day = delta, day
+            fee, at_ms = fill.fee, fill.timestamp_ms
+            delta = gross - fee
+            if at_ms >= next_day_ms:  # the first fill of a later UTC day starts its figure
+                daily_day = utc_day(at_ms)
+                next_day_ms = (daily_day + 1) * UTC_DAY_MS
+                daily = delta
             else:
                 daily += delta
             session += delta
             all_time += delta
-            fees += fill.fee
+            fees += fee
             count += 1
-            last_ms = max(last_ms, fill.timestamp_ms)
+            if at_ms > last_ms:
+                last_ms = at_ms
             effects.append(FillEffect(position, delta))
     if not effects:
         return state, effects

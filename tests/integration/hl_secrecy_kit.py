@@ -7,7 +7,6 @@ import asyncio
 import base64
 import contextlib
 import io
-import logging
 import re
 import secrets
 import time
@@ -150,19 +149,7 @@ def live_config(tmp_path: Path, url: str, address: str) -> AppConfig:
 @pytest.fixture
 def debug_log() -> Iterator[io.StringIO]:
     """The project's own logging set-up at debug level (JSON, tracebacks on), into a buffer;
-    the root logger is put back afterwards."""
-    root = logging.getLogger()
-    saved = (list(root.handlers), root.level)
-    chatty = {name: logging.getLogger(name).level for name in logging.root.manager.loggerDict}
+    the root logger is put back afterwards (by conftest's ``restore_logging``)."""
     buffer = io.StringIO()
     configure_logging(fmt="json", level="debug", stream=buffer)
-    try:
-        yield buffer
-    finally:
-        for handler in list(root.handlers):
-            root.removeHandler(handler)
-        for handler in saved[0]:
-            root.addHandler(handler)
-        root.setLevel(saved[1])
-        for name, level in chatty.items():
-            logging.getLogger(name).setLevel(level)
+    yield buffer
