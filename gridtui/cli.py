@@ -269,6 +269,12 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         help="how many fills / ticks / candles (backtest: --candles N, default 500000) to measure",
     )
+    bench.add_argument(
+        "--cases",
+        type=int,
+        help="sweep: random settings to hold the fast evaluator to the engine replay on "
+        "(default 50)",
+    )
     return parser
 
 
@@ -330,7 +336,12 @@ def _dispatch(args: argparse.Namespace) -> int:
         from gridtui.bench import run_bench
 
         return run_bench(
-            args.what, count=args.count, bots=args.bots, seconds=args.seconds, speed=args.speed
+            args.what,
+            count=args.count,
+            bots=args.bots,
+            seconds=args.seconds,
+            speed=args.speed,
+            cases=args.cases,
         )
     if args.command == "optimize":
         from gridtui.optimize.command import OptimizeArgs, run_optimize

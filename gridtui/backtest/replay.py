@@ -279,18 +279,24 @@ def _market(
 ) -> PaperMarket:
     """The coin's paper market (its size precision) replaying ``candles_file``."""
     known = next((m for m in config.venue.paper.markets if m.coin == bot.coin), None)
-    sz_decimals = options.sz_decimals
-    if sz_decimals is None:
-        if known is None:
-            raise BacktestError(
-                f"no paper market for {bot.coin} in the config to take its size precision "
-                f"from: add one under [venue.paper] or pass --sz-decimals N"
-            )
-        sz_decimals = known.sz_decimals
+    sz_decimals = size_decimals(config, bot, options)
     base = known or PaperMarket(bot.coin, candles[0].open, sz_decimals)
     return attrs.evolve(
         base, sz_decimals=sz_decimals, candles_file=candles_file, candle_path=options.path
     )
+
+
+def size_decimals(config: AppConfig, bot: BotSettings, options: ReplayOptions) -> int:
+    """The coin's size precision: ``--sz-decimals``, else its paper market's."""
+    if options.sz_decimals is not None:
+        return options.sz_decimals
+    known = next((m for m in config.venue.paper.markets if m.coin == bot.coin), None)
+    if known is None:
+        raise BacktestError(
+            f"no paper market for {bot.coin} in the config to take its size precision "
+            f"from: add one under [venue.paper] or pass --sz-decimals N"
+        )
+    return known.sz_decimals
 
 
 def _hourly(funding: Sequence[FundingRate]) -> dict[int, Decimal]:

@@ -16,14 +16,14 @@ Definitions (the help and the README say the same):
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 import attrs
+import numpy as np
 
-from gridtui.backtest.replay import EquityPoint, Replay
+from gridtui.backtest.replay import Replay
 from gridtui.core.types import ZERO, Side
 from gridtui.exchanges.sim import CandleSeries, Gaps
 
@@ -75,6 +75,49 @@ class BacktestReport:
         return out
 
 
+@attrs.frozen(slots=True)
+class RunFigures:
+    """What a report is computed from, whichever evaluator produced the run: the exact final
+    books and the equity at each close (floats: only the drawdown and the ratios read them)."""
+
+    bot: str
+    coin: str
+    capital: Decimal
+    realized: Decimal
+    unrealized: Decimal
+    fees: Decimal
+    funding: Decimal | None
+    buys: int
+    sells: int
+    halts: int
+    final_position: Decimal
+    close_times: np.ndarray = attrs.field(repr=False)
+    equity: np.ndarray = attrs.field(repr=False)
+    halted: np.ndarray = attrs.field(repr=False)
+
+    @classmethod
+    def of_replay(cls, run: Replay) -> RunFigures:
+        last = run.equity[-1]
+        buys = sum(1 for f in run.fills if f.side is Side.BUY)
+        count = len(run.equity)
+        return cls(
+            bot=run.bot,
+            coin=run.coin,
+            capital=run.capital,
+            realized=last.realized,
+            unrealized=last.unrealized,
+            fees=last.fees,
+            funding=None if run.funding is None else last.funding,
+            buys=buys,
+            sells=len(run.fills) - buys,
+            halts=run.halts,
+            final_position=last.position,
+            close_times=np.fromiter((p.time_ms for p in run.equity), np.int64, count),
+            equity=np.fromiter((float(p.equity) for p in run.equity), np.float64, count),
+            halted=np.fromiter((p.halted for p in run.equity), np.bool_, count),
+        )
+
+
 def build_report(
     run: Replay,
     candles: CandleSeries,
@@ -82,64 +125,70 @@ def build_report(
     fill_model: str,
     path: str,
 ) -> BacktestReport:
-    last = run.equity[-1]
+    return report_of(RunFigures.of_replay(run), candles, fill_model=fill_model, path=path)
+
+
+def report_of(
+    run: RunFigures,
+    candles: CandleSeries,
+    *,
+    fill_model: str,
+    path: str,
+) -> BacktestReport:
     capital = run.capital
-    buys = sum(1 for f in run.fills if f.side is Side.BUY)
-    sells = len(run.fills) - buys
-    round_trips = min(buys, sells)
+    round_trips = min(run.buys, run.sells)
     drawdown = _max_drawdown(run.equity)
     first_open = candles[0].open
+    funding = ZERO if run.funding is None else run.funding
+    net = run.realized + run.unrealized + funding
     return BacktestReport(
         bot=run.bot,
         coin=run.coin,
         start=_iso(candles[0].time_ms),
-        end=_iso(last.time_ms),
+        end=_iso(int(run.close_times[-1])),
         candles=len(candles),
         gaps=candles.gaps,
         fill_model=fill_model,
         path=path,
-        net_pnl=_cents(last.equity),
-        return_pct=_cents(last.equity / capital * 100),
-        realized_pnl=_cents(last.realized),
-        unrealized_pnl=_cents(last.unrealized),
-        fees=_cents(last.fees),
-        funding=None if run.funding is None else _cents(last.funding),
-        fills=len(run.fills),
+        net_pnl=_cents(net),
+        return_pct=_cents(net / capital * 100),
+        realized_pnl=_cents(run.realized),
+        unrealized_pnl=_cents(run.unrealized),
+        fees=_cents(run.fees),
+        funding=None if run.funding is None else _cents(run.funding),
+        fills=run.buys + run.sells,
         round_trips=round_trips,
-        grid_profit_per_round_trip=_cents(last.realized / round_trips) if round_trips else None,
+        grid_profit_per_round_trip=_cents(run.realized / round_trips) if round_trips else None,
         max_drawdown=_cents(drawdown),
         max_drawdown_pct=_cents(drawdown / capital * 100),
-        sharpe=_ratio(run.equity, capital, downside_only=False),
-        sortino=_ratio(run.equity, capital, downside_only=True),
+        sharpe=_ratio(run, downside_only=False),
+        sortino=_ratio(run, downside_only=True),
         halts=run.halts,
-        time_halted_pct=_cents(Decimal(sum(p.halted for p in run.equity)) / len(run.equity) * 100),
-        final_position=last.position,
+        time_halted_pct=_cents(Decimal(int(run.halted.sum())) / len(run.halted) * 100),
+        final_position=run.final_position,
         buy_and_hold_pnl=_cents(capital / first_open * (candles[-1].close - first_open)),
     )
 
 
-def _max_drawdown(equity: Sequence[EquityPoint]) -> Decimal:
-    peak = ZERO
-    worst = ZERO
-    for point in equity:
-        peak = max(peak, point.equity)
-        worst = max(worst, peak - point.equity)
-    return worst
+def _max_drawdown(equity: np.ndarray) -> Decimal:
+    """The largest fall from a peak (the starting equity, zero, counts as one)."""
+    peaks = np.maximum.accumulate(np.maximum(equity, 0.0))
+    worst = float((peaks - equity).max(initial=0.0))
+    return Decimal(repr(worst))
 
 
-def _ratio(equity: Sequence[EquityPoint], capital: Decimal, *, downside_only: bool) -> float | None:
+def _ratio(run: RunFigures, *, downside_only: bool) -> float | None:
     """Annualised mean over deviation of daily returns (each day's last equity); Sortino counts
     only the losing days in the deviation."""
-    closes: dict[int, Decimal] = {}
-    for point in equity:
-        closes[point.time_ms // DAY_MS] = point.equity
-    days = [closes[d] for d in sorted(closes)]
-    returns = [float((b - a) / capital) for a, b in zip([ZERO, *days], days, strict=False)]
-    if len(returns) < 2:
+    days = run.close_times // DAY_MS
+    last_of_day = np.flatnonzero(np.append(days[1:] != days[:-1], True))
+    closes = run.equity[last_of_day]
+    if len(closes) < 2:
         return None
-    mean = sum(returns) / len(returns)
-    pool = [min(r, 0.0) for r in returns] if downside_only else [r - mean for r in returns]
-    deviation = math.sqrt(sum(x * x for x in pool) / len(pool))
+    returns = np.diff(closes, prepend=0.0) / float(run.capital)
+    mean = float(returns.mean())
+    pool = np.minimum(returns, 0.0) if downside_only else returns - mean
+    deviation = math.sqrt(float((pool * pool).sum()) / len(pool))
     if deviation == 0:
         return None
     return mean / deviation * math.sqrt(365)

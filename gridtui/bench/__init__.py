@@ -7,7 +7,9 @@ over a long run.
 * ``keys`` (keys.py) — key press until the action is done, in the cockpit under load.
 * ``orders`` (orders.py) — orders a second the live client signs and sends to the mock.
 * ``backtest`` (backtest.py) — candles a second of the engine replay, and peak memory.
-* ``sweep`` (sweep.py) — candle-evaluations a second of optimize trials, one and two workers.
+* ``sweep`` (sweep.py) — candle-evaluations a second of optimize trials (engine replay and the
+  compiled evaluator, one and two workers) and the compiled evaluator's agreement with the
+  engine replay on random settings.
 
 They print figures and the machine they ran on (report.py); they never judge them (machines
 differ, so a timing assertion would only be noise). Wall time is read with ``time.perf_counter``
@@ -42,9 +44,11 @@ def run_bench(
     bots: int | None = None,
     seconds: float | None = None,
     speed: float | None = None,
+    cases: int | None = None,
 ) -> int:
     """Run benchmark ``what`` ("fills", "tick", "soak", "keys", "orders", "backtest" or "sweep") and
-    print its figures; the exit code. ``bots``, ``seconds`` and ``speed`` are for ``soak`` only."""
+    print its figures; the exit code. ``bots``, ``seconds`` and ``speed`` are for ``soak`` only,
+    ``cases`` for ``sweep``."""
     stream = out if out is not None else sys.stdout
     if what == "keys":
         # Textual is loaded for the one bench that drives the cockpit, so importing this
@@ -63,6 +67,8 @@ def run_bench(
     problem = soak.arguments_problem(bots, seconds, speed)
     if count is not None and count < 1:
         problem = f"--count must be at least 1, got {count}"
+    if cases is not None and cases < 1:
+        problem = f"--cases must be at least 1, got {cases}"
     if problem:
         sys.stderr.write(f"gridtui bench: {problem}\n")
         return 2
@@ -75,7 +81,9 @@ def run_bench(
         elif what == "backtest":
             run_backtest_bench(workdir, count or DEFAULT_CANDLES, stream)
         elif what == "sweep":
-            run_sweep_bench(workdir, count or sweep.DEFAULT_CANDLES, stream)
+            run_sweep_bench(
+                workdir, count or sweep.DEFAULT_CANDLES, cases or sweep.DEFAULT_CASES, stream
+            )
         else:
             soak.run_soak_bench(workdir, soak.soak_plan(bots, seconds, speed), stream)
     return 0
@@ -83,10 +91,11 @@ def run_bench(
 
 @contextlib.contextmanager
 def _engine_logs_quiet() -> Iterator[None]:
-    """Engine warnings (e.g. drift alerts during fill bursts) are not what a benchmark reports."""
+    """The benchmarked bots' own lines (drift alerts during fill bursts, the halts the sweep's
+    agreement cases provoke on purpose) are not what a benchmark reports."""
     logger = logging.getLogger("gridtui")
     level = logger.level
-    logger.setLevel(logging.ERROR)
+    logger.setLevel(logging.CRITICAL + 1)
     try:
         yield
     finally:

@@ -1,10 +1,15 @@
-"""``gridtui bench sweep``: how fast ``gridtui optimize`` scores trials, with one worker and
-with two (the machine's two cores), on generated 1m candles.
+"""``gridtui bench sweep``: how fast ``gridtui optimize`` scores trials, and whether its fast
+evaluator can be trusted, on generated 1m candles.
 
-It reports candle-evaluations a second (trials × candles / wall time) and per core, and how
-close two workers come to twice one. The evaluator is the engine replay: the faster evaluator
-for sweeps (and its differential test against the replay) does not exist yet, so the speed-up
-over the replay is 1× by construction and there is no agreement count to print.
+- The evaluators, one core each: the engine replay (one run) and the compiled evaluator the
+  optimizer uses where it models the settings (several trials, after the first, which loads the
+  compiled code and builds the candle arrays once per process): candle-evaluations a second
+  (trials × candles / time) and the speed-up.
+- Workers: a study with one worker process and with two, throughput read off the trials' own
+  start and end times (a worker's start-up, once per process, is not a trial's cost), and how
+  close two come to twice one.
+- Agreement: ``--cases`` random settings and markets through both evaluators
+  (``bench.agreement``): how many agree to the fill and the cent.
 """
 
 from __future__ import annotations
@@ -13,62 +18,113 @@ import time
 from pathlib import Path
 from typing import TextIO
 
+import optuna
+
+from gridtui.backtest.replay import ReplayOptions, replay
+from gridtui.bench.agreement import run_agreement
 from gridtui.bench.backtest import CONFIG, write_candles
 from gridtui.bench.report import machine_line, table
-from gridtui.optimize.evaluator import Inputs
+from gridtui.config.loader import load_config_text
+from gridtui.exchanges.sim import load_candles
+from gridtui.optimize.evaluator import Evaluator, Inputs
 from gridtui.optimize.study import StorageSpec, open_study, run
 
-DEFAULT_CANDLES = 20_000
-TRIALS_PER_WORKER = 4
+DEFAULT_CANDLES = 200_000
+DEFAULT_CASES = 50
+ENGINE_CANDLES = 20_000
+"""The engine replay runs at thousands of candles a second: this many are enough to time it."""
+TRIALS_PER_WORKER = 16
 SPACE = ("spacing_pct=0.1:1:0.05",)
+SPACINGS = (0.1, 0.15, 0.2, 0.3, 0.5, 0.8)
 
 
-def run_sweep_bench(workdir: Path, count: int, out: TextIO) -> None:
+def run_sweep_bench(workdir: Path, count: int, cases: int, out: TextIO) -> None:
     candles = workdir / "btc-1m.csv"
     write_candles(candles, count)
     config = workdir / "config.toml"
     config.write_text(CONFIG, encoding="utf-8")
     out.write(
-        f"gridtui bench sweep: optimize trials over {count} generated 1m candles, "
-        f"{TRIALS_PER_WORKER} trials per worker\n"
-        f"{machine_line()}\n"
-        "evaluator: the engine replay (no faster sweep evaluator yet: speed-up 1x, "
-        "no differential agreement count)\n"
+        f"gridtui bench sweep: optimize trials over {count} generated 1m candles (spacing "
+        f"{', '.join(map(str, SPACINGS))} %)\n{machine_line()}\n"
     )
-    rows = [["jobs", "trials", "seconds", "candle-evals/s", "per core"]]
+    engine_rate = _engine_rate(workdir, candles, min(count, ENGINE_CANDLES))
+    evaluator = Evaluator(_inputs(workdir, candles, 1))
+    evaluator.in_sample(_spacing(SPACINGS[0]))  # compiled code and candle arrays, once
+    started = time.perf_counter()
+    for spacing in SPACINGS:
+        evaluator.in_sample(_spacing(spacing))
+    fast_rate = len(SPACINGS) * count / (time.perf_counter() - started)
+    used = "compiled (fast_replay)" if evaluator.engine_runs == 0 else "mixed"
+    table(
+        [
+            ["evaluator", "candle-evals/s per core"],
+            ["engine replay", f"{engine_rate:,.0f}"],
+            [used, f"{fast_rate:,.0f}"],
+        ],
+        out,
+    )
+    out.write(
+        f"evaluator used by optimize here: {used}, {evaluator.fast_runs} runs "
+        f"({evaluator.engine_runs} by the engine replay); speed-up over the engine replay "
+        f"{fast_rate / engine_rate:,.0f}x\n"
+    )
+    rows = [["jobs", "trials", "trial seconds", "candle-evals/s", "per core"]]
     rates: dict[int, float] = {}
     for jobs in (1, 2):
         trials = TRIALS_PER_WORKER * jobs
-        inputs = Inputs(
-            config_text=CONFIG,
-            config_dir=str(workdir),
-            bot="bench",
-            candles_file=str(candles),
-            funding_file=None,
-            params=SPACE,
-            objective="net_pnl",
-            walk_forward=None,
-            fill_model="strict",
-            trials=trials,
-            seed=1,
-        )
         spec = StorageSpec(journal=str(workdir / f"sweep-{jobs}.journal"))
-        open_study(spec, "sweep", inputs)
-        started = time.perf_counter()
+        open_study(spec, "sweep", _inputs(workdir, candles, trials))
         run(spec, "sweep", jobs)
-        elapsed = time.perf_counter() - started
-        rates[jobs] = trials * count / elapsed
-        rows.append(
-            [
-                str(jobs),
-                str(trials),
-                f"{elapsed:.1f}",
-                f"{rates[jobs]:.0f}",
-                f"{rates[jobs] / jobs:.0f}",
-            ]
-        )
+        done, span = _trials_and_span(spec, trials)
+        rates[jobs] = done * count / span
+        rows.append([str(jobs), str(done), f"{span:.2f}", f"{rates[jobs]:,.0f}",
+                     f"{rates[jobs] / jobs:,.0f}"])  # fmt: skip
     table(rows, out)
     out.write(
         f"two workers: {rates[2] / rates[1]:.2f}x one worker "
         f"(ideal 2x; {rates[2] / (2 * rates[1]) * 100:.0f} % of it)\n"
+    )
+    out.write(f"agreement with the engine replay: {run_agreement(cases).summary()}\n")
+
+
+def _engine_rate(workdir: Path, candles_file: Path, count: int) -> float:
+    part = workdir / "engine.csv"
+    lines = candles_file.read_text(encoding="utf-8").splitlines()[: count + 1]
+    part.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    config = load_config_text(CONFIG, base_dir=workdir, source="bench")
+    series = load_candles(part)
+    started = time.perf_counter()
+    replay(config, config.bots[0], part, series, None, ReplayOptions())
+    return count / (time.perf_counter() - started)
+
+
+def _trials_and_span(spec: StorageSpec, trials: int) -> tuple[int, float]:
+    """The trials done and the seconds from the first one's start to the last one's end (two
+    workers may each start a last trial at once: a study can end one past its count)."""
+    study = optuna.load_study(study_name="sweep", storage=spec.open())
+    done = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+    if len(done) < trials:
+        raise RuntimeError(f"the study finished {len(done)} trials, expected {trials}")
+    start = min(t.datetime_start for t in done if t.datetime_start is not None)
+    end = max(t.datetime_complete for t in done if t.datetime_complete is not None)
+    return len(done), (end - start).total_seconds()
+
+
+def _spacing(value: float) -> dict[tuple[str, str], float]:
+    return {("grid", "spacing_pct"): value}
+
+
+def _inputs(workdir: Path, candles: Path, trials: int) -> Inputs:
+    return Inputs(
+        config_text=CONFIG,
+        config_dir=str(workdir),
+        bot="bench",
+        candles_file=str(candles),
+        funding_file=None,
+        params=SPACE,
+        objective="net_pnl",
+        walk_forward=None,
+        fill_model="strict",
+        trials=trials,
+        seed=1,
     )

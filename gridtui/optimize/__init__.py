@@ -1,5 +1,7 @@
 """``gridtui optimize``: Optuna searches a bot's grid and risk settings over historical candles,
-scoring each trial with the backtest replay (the live engine), walk-forward."""
+walk-forward, scoring each trial with a compiled mirror of the backtest replay where it models
+the settings (``fast_replay``, held to the replay by a differential test) and with the replay
+itself (the live engine) elsewhere; the best trials are always re-run by the replay."""
 
 from __future__ import annotations
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import sys
 from collections.abc import Iterator, Mapping
@@ -70,7 +71,8 @@ class Ranked:
     in_sample: float
     """The study's score."""
     in_sample_confirmed: float | None
-    """The engine replay's score of the same settings, run again."""
+    """The engine replay's score of the same settings, run again (the study's may come from
+    the compiled evaluator)."""
     out_of_sample: float | None
     net_pnl: str
     max_drawdown: str
@@ -78,7 +80,12 @@ class Ranked:
 
     @property
     def confirmed(self) -> bool:
-        return self.in_sample_confirmed == self.in_sample
+        """The same score to the float's last digits: both evaluators book the same fills, but
+        a ratio computed from float equities may differ in its 15th digit."""
+        confirmed = self.in_sample_confirmed
+        return confirmed is not None and math.isclose(
+            confirmed, self.in_sample, rel_tol=1e-9, abs_tol=1e-9
+        )
 
 
 def run_optimize(config: AppConfig | None, args: OptimizeArgs) -> int:
@@ -173,8 +180,11 @@ def _default_name(inputs: Inputs) -> str:
 
 
 def _rank(evaluator: Evaluator, study: optuna.Study) -> list[Ranked]:
+    """The best trials, each re-run with the engine replay: the figures a trader reads are the
+    engine's, and the study's score is confirmed (or marked) against it."""
     from optuna.trial import TrialState
 
+    evaluator = evaluator.engine_only()
     complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
     best = sorted(complete, key=lambda t: (-(t.value or 0.0), t.number))[:TOP]
     ranked = []
@@ -201,6 +211,7 @@ def _rank(evaluator: Evaluator, study: optuna.Study) -> list[Ranked]:
 
 def _baseline(evaluator: Evaluator) -> dict[str, Any]:
     """The config's current settings, scored the same way: what a winner must beat."""
+    evaluator = evaluator.engine_only()
     inside = evaluator.in_sample({})
     outside = evaluator.out_of_sample({})
     whole = evaluator.whole({})

@@ -1,27 +1,31 @@
-"""Scores a bot's settings with the backtest replay: the live engine over the folds' candles.
+"""Scores a bot's settings over the folds' candles: with the compiled mirror of the engine
+(``fast_replay``) where it can promise the engine replay's fills, else with the engine replay.
 
-One evaluator per process holds the candles (loaded once, not per trial), the folds and the
-inputs. A trial's settings are written into the config text and loaded exactly as check-config
-loads a file, so a trial can only ever run settings a trader could put in the config; settings
-the config refuses (an order below the venue's minimum, say) are a refused trial with the
-config's own reason, never a silent fix.
+One evaluator per process holds the candles (loaded once, not per trial, and turned into the
+kernel's arrays once), the folds and the inputs. A trial's settings are written into the config
+text and loaded exactly as check-config loads a file, so a trial can only ever run settings a
+trader could put in the config; settings the config refuses (an order below the venue's minimum,
+say) are a refused trial with the config's own reason, never a silent fix.
 """
 
 from __future__ import annotations
 
+import copy
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import attrs
 
-from gridtui.backtest.replay import ReplayOptions, replay
-from gridtui.backtest.report import BacktestReport, build_report
+from gridtui.backtest.replay import ReplayOptions, replay, size_decimals
+from gridtui.backtest.report import BacktestReport, build_report, report_of
 from gridtui.config.loader import ConfigError, load_config_text
 from gridtui.config.schema import AppConfig, BotSettings
 from gridtui.exchanges.sim import CandleSeries, FundingRate, load_candles, load_funding
 from gridtui.exchanges.sim.vocabulary import FillModel
 from gridtui.optimize import OptimizeError, SettingPath, Value
 from gridtui.optimize.config_edit import with_bot_settings
+from gridtui.optimize.fast_replay import CandleArrays, FastRun, candle_arrays, fast_replay
 from gridtui.optimize.folds import Fold, walk_forward
 from gridtui.optimize.objective import Objective, mean_score
 from gridtui.optimize.space import Param, parse_params
@@ -85,7 +89,8 @@ class Scored:
 
 
 class Evaluator:
-    """Scores settings on the folds of one set of candles."""
+    """Scores settings on the folds of one set of candles. ``fast_runs`` and ``engine_runs``
+    count the runs each evaluator made; ``fallbacks`` why the engine replay had to score."""
 
     def __init__(self, inputs: Inputs) -> None:
         self.inputs = inputs
@@ -99,6 +104,18 @@ class Evaluator:
         )
         self.folds: tuple[Fold, ...] = walk_forward(self.series, inputs.walk_forward)
         self.settings({})  # the config's own settings must load, or nothing can be scored
+        self.fast = True
+        self.fast_runs = 0
+        self.engine_runs = 0
+        self.fallbacks: Counter[str] = Counter()
+        self._arrays: dict[tuple[int, int], tuple[CandleSeries, CandleArrays]] = {}
+
+    def engine_only(self) -> Evaluator:
+        """This evaluator (same candles) scoring with the engine replay alone: the
+        confirmation of the best trials."""
+        engine = copy.copy(self)
+        engine.fast = False
+        return engine
 
     def settings(self, values: Mapping[SettingPath, Value]) -> tuple[AppConfig, BotSettings]:
         """The config and the bot's settings with ``values`` applied, as the loader builds
@@ -126,10 +143,30 @@ class Evaluator:
     def _score(self, values: Mapping[SettingPath, Value], parts: Sequence[CandleSeries]) -> Scored:
         config, bot = self.settings(values)
         options = ReplayOptions(fill_model=self.fill_model)
-        reports = []
-        for part in parts:
-            run = replay(config, bot, self.candles_file, part, self.funding, options)
-            reports.append(
-                build_report(run, part, fill_model=self.fill_model.value, path=options.path.value)
-            )
+        reports = [self._report(config, bot, part, options) for part in parts]
         return Scored(mean_score(reports, self.objective), tuple(reports))
+
+    def _report(
+        self, config: AppConfig, bot: BotSettings, part: CandleSeries, options: ReplayOptions
+    ) -> BacktestReport:
+        model, path = self.fill_model.value, options.path.value
+        if self.fast:
+            arrays = self._arrays_of(part, size_decimals(config, bot, options), options)
+            run = fast_replay(config, bot, arrays, self.funding, options)
+            if isinstance(run, FastRun):
+                self.fast_runs += 1
+                figures = run.figures(bot, config.venue.paper.starting_balance, arrays)
+                return report_of(figures, part, fill_model=model, path=path)
+            self.fallbacks[run.reason] += 1
+        self.engine_runs += 1
+        replayed = replay(config, bot, self.candles_file, part, self.funding, options)
+        return build_report(replayed, part, fill_model=model, path=path)
+
+    def _arrays_of(
+        self, part: CandleSeries, sz_decimals: int, options: ReplayOptions
+    ) -> CandleArrays:
+        key = (id(part), sz_decimals)
+        known = self._arrays.get(key)
+        if known is None:  # the part is kept with its arrays, so its id stays its own
+            known = self._arrays[key] = (part, candle_arrays(part, sz_decimals, options))
+        return known[1]

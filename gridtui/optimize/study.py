@@ -195,7 +195,7 @@ def work(
 
 
 def score_trial(evaluator: Evaluator, trial: optuna.Trial) -> float:
-    """One trial: Optuna picks the settings, the engine replay scores them in sample."""
+    """One trial: Optuna picks the settings, the evaluator scores them in sample."""
     import optuna
 
     values = suggest(trial, evaluator.params)

@@ -136,6 +136,9 @@ def test_a_study_killed_mid_trial_resumes_to_its_trial_count(
     import optuna
 
     config, candles = files
+    # A grid the compiled evaluator does not model: every trial is an engine replay, slow
+    # enough for the kill to land while trials are left.
+    config.write_text(CONFIG.replace("[grid]\n", "[grid]\nvolatility_scaled = true\n"))
     args = ["--config", str(config), "--candles", str(candles), "--study", "k", "--seed", "6",
             "--param", SPACE, "--trials", "6", "--jobs", "1"]  # fmt: skip
     journal = config.parent / "data" / "optimize" / "k.journal"

@@ -107,13 +107,18 @@ def test_bench_backtest_prints_candles_per_second_per_fill_model() -> None:
         assert float(match.group(0).split()[-1]) > 10  # a process's peak, in MB
 
 
-def test_bench_sweep_prints_candle_evaluations_for_one_and_two_workers() -> None:
+def test_bench_sweep_prints_both_evaluators_the_workers_and_the_agreement() -> None:
     out = io.StringIO()
-    assert run_bench("sweep", count=300, out=out) == 0
+    assert run_bench("sweep", count=300, cases=2, out=out) == 0
     text = out.getvalue()
-    for jobs, trials in ((1, 4), (2, 8)):  # trials, seconds, evals/s, per core
-        match = _row(str(jobs), 4).search(text)
+    rate = r"[\d,]+"
+    assert re.search(rf"^engine replay\s+{rate}$", text, re.M), text
+    assert re.search(rf"^compiled \(fast_replay\)\s+{rate}$", text, re.M), text
+    assert re.search(r"speed-up over the engine replay [\d,]+x$", text, re.M), text
+    for jobs, trials in ((1, 16), (2, 32)):  # trials, seconds, evals/s, per core
+        match = re.search(rf"^{jobs}\s+(\d+)\s+{NUMBER}\s+{rate}\s+{rate}$", text, re.M)
         assert match, f"no figure line for {jobs} jobs in:\n{text}"
-        assert match.group(0).split()[1] == str(trials)
+        assert int(match.group(1)) >= trials
     assert re.search(rf"^two workers: {NUMBER}x one worker", text, re.M), text
-    assert "evaluator: the engine replay" in text
+    assert re.search(r"^agreement with the engine replay: 2 of 2 compared settings agree", text,
+                     re.M), text  # fmt: skip
