@@ -90,6 +90,14 @@ def load_config_text(
     except tomllib.TOMLDecodeError as exc:
         log.debug("TOML syntax error in %s", source, exc_info=True)
         raise ConfigError([_syntax_problem(exc, text)], source) from exc
+    return load_config_data(raw, base_dir=base_dir, source=source, check_files=check_files)
+
+
+def load_config_data(
+    raw: dict[str, Any], *, base_dir: Path, source: str, check_files: bool = False
+) -> AppConfig:
+    """Validates and builds a parsed config (``tomllib``'s dict): the optimizer's trials, which
+    change a parsed config rather than parse a new text each time."""
     problems = validate(raw, source=source)
     if check_files:
         problems += file_problems(raw, base_dir)

@@ -75,6 +75,18 @@ def with_bot_settings(text: str, bot: str, values: Mapping[SettingPath, Value]) 
     return out
 
 
+def set_bot_values(entry: dict[str, Any], values: Mapping[SettingPath, Value]) -> None:
+    """``values`` set in a parsed ``[[bots]]`` entry: what the text ``with_bot_settings``
+    writes parses to (``_check_edit`` holds every edit to it)."""
+    for (section, key), value in values.items():
+        entry.setdefault(section, {})[key] = value
+
+
+def bot_index(raw: dict[str, Any], bot: str) -> int:
+    """Where bot ``bot`` is among a parsed config's ``[[bots]]``."""
+    return _find_bot(_bot_entries(raw), bot)
+
+
 def write_config(path: Path, text: str) -> None:
     """Writes ``text`` to ``path`` whole or not at all (``--write-config``)."""
     try:
@@ -95,7 +107,7 @@ def _check_setting(section: str, key: str) -> None:
         )
 
 
-def _bot_entries(doc: tomlkit.TOMLDocument) -> list[Any]:
+def _bot_entries(doc: Mapping[str, Any]) -> list[Any]:
     """The ``[[bots]]`` entries in file order (tables, or inline tables of ``bots = [...]``)."""
     bots = doc.get("bots")
     if isinstance(bots, AoT):
@@ -266,12 +278,11 @@ def _check_edit(before: str, after: str, index: int, values: Mapping[SettingPath
         raise OptimizeError(
             f"the config is not valid TOML ({exc}); run gridtui check-config on it"
         ) from None
-    entry = expected["bots"][index]
-    for (section, key), value in values.items():
-        entry.setdefault(section, {})[key] = value
+    set_bot_values(expected["bots"][index], values)
     if got != expected:
         raise OptimizeError(
-            f"could not set {_names(values)} in bot {_bot_name(entry)}'s own tables safely; "
+            f"could not set {_names(values)} in bot {_bot_name(expected['bots'][index])}'s own "
+            "tables safely; "
             "write its settings as [bots.grid] / [bots.risk] tables right after its [[bots]] entry"
         )
 

@@ -2,29 +2,33 @@
 (``fast_replay``) where it can promise the engine replay's fills, else with the engine replay.
 
 One evaluator per process holds the candles (loaded once, not per trial, and turned into the
-kernel's arrays once), the folds and the inputs. A trial's settings are written into the config
-text and loaded exactly as check-config loads a file, so a trial can only ever run settings a
-trader could put in the config; settings the config refuses (an order below the venue's minimum,
-say) are a refused trial with the config's own reason, never a silent fix.
+kernel's arrays once), the folds and the inputs. A trial's settings are set in the parsed config
+where ``--write-config`` would write them and validated exactly as check-config validates a file,
+so a trial can only ever run settings a trader could put in the config; settings the config
+refuses (an order below the venue's minimum, say) are a refused trial with the config's own
+reason, never a silent fix.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import tomllib
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import attrs
 
+from gridtui.backtest import BacktestError
 from gridtui.backtest.replay import ReplayOptions, replay, size_decimals
 from gridtui.backtest.report import BacktestReport, build_report, report_of
-from gridtui.config.loader import ConfigError, load_config_text
+from gridtui.config.loader import ConfigError, load_config_data, load_config_text
 from gridtui.config.schema import AppConfig, BotSettings
 from gridtui.exchanges.sim import CandleSeries, FundingRate, load_candles, load_funding
 from gridtui.exchanges.sim.vocabulary import FillModel
 from gridtui.optimize import OptimizeError, SettingPath, Value
-from gridtui.optimize.config_edit import with_bot_settings
+from gridtui.optimize.config_edit import bot_index, set_bot_values, with_bot_settings
 from gridtui.optimize.fast_replay import CandleArrays, FastRun, candle_arrays, fast_replay
 from gridtui.optimize.folds import Fold, walk_forward
 from gridtui.optimize.objective import Objective, mean_score
@@ -103,12 +107,32 @@ class Evaluator:
             None if inputs.funding_file is None else load_funding(Path(inputs.funding_file))
         )
         self.folds: tuple[Fold, ...] = walk_forward(self.series, inputs.walk_forward)
-        self.settings({})  # the config's own settings must load, or nothing can be scored
+        # The config's own settings must load, or nothing can be scored; and the searched ones
+        # must fit its layout, or --write-config could not write the winner.
+        try:
+            load_config_text(inputs.config_text, base_dir=Path(inputs.config_dir), source="config")
+        except ConfigError as exc:
+            raise RefusedSettings("; ".join(exc.problems)) from None
+        with_bot_settings(inputs.config_text, inputs.bot, {p.path: _sample(p) for p in self.params})
+        self._raw = tomllib.loads(inputs.config_text)
+        self._bot_index = bot_index(self._raw, inputs.bot)
         self.fast = True
         self.fast_runs = 0
         self.engine_runs = 0
         self.fallbacks: Counter[str] = Counter()
         self._arrays: dict[tuple[int, int], tuple[CandleSeries, CandleArrays]] = {}
+        self._prepare()
+
+    def _prepare(self) -> None:
+        """The kernel's arrays of the in-sample parts, built now: part of loading the candles,
+        once per process, not a trial's cost (the coin's size precision cannot change between
+        trials). A config without it fails every trial with the replay's own message."""
+        config, bot = self.settings({})
+        options = ReplayOptions(fill_model=self.fill_model)
+        with contextlib.suppress(BacktestError):
+            decimals = size_decimals(config, bot, options)
+            for fold in self.folds:
+                self._arrays_of(fold.in_sample, decimals, options)
 
     def engine_only(self) -> Evaluator:
         """This evaluator (same candles) scoring with the engine replay alone: the
@@ -119,11 +143,12 @@ class Evaluator:
 
     def settings(self, values: Mapping[SettingPath, Value]) -> tuple[AppConfig, BotSettings]:
         """The config and the bot's settings with ``values`` applied, as the loader builds
-        them."""
-        text = with_bot_settings(self.inputs.config_text, self.inputs.bot, values)
+        them from the text ``with_bot_settings`` writes."""
+        raw = copy.deepcopy(self._raw)
+        set_bot_values(raw["bots"][self._bot_index], values)
         try:
-            config = load_config_text(
-                text, base_dir=Path(self.inputs.config_dir), source="trial settings"
+            config = load_config_data(
+                raw, base_dir=Path(self.inputs.config_dir), source="trial settings"
             )
         except ConfigError as exc:
             raise RefusedSettings("; ".join(exc.problems)) from None
@@ -170,3 +195,11 @@ class Evaluator:
         if known is None:  # the part is kept with its arrays, so its id stays its own
             known = self._arrays[key] = (part, candle_arrays(part, sz_decimals, options))
         return known[1]
+
+
+def _sample(param: Param) -> Value:
+    """A value of ``param`` to write: its low end, or its first choice."""
+    if param.choices:
+        return param.choices[0]
+    assert param.low is not None
+    return int(param.low) if param.integer else float(param.low)

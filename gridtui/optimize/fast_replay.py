@@ -21,16 +21,15 @@ import numpy as np
 
 from gridtui.backtest.replay import HOUR_MS, ReplayOptions
 from gridtui.backtest.report import RunFigures
-from gridtui.config.schema import AppConfig, BotSettings, GridMode
-from gridtui.core.clock import UTC_DAY_MS
-from gridtui.core.rounding import round_price, round_size
+from gridtui.config.schema import AppConfig, BotSettings, GridMode, GridSettings, Spacing
+from gridtui.core.rounding import max_price_decimals, round_price, round_size
 from gridtui.core.types import AssetMeta, Side
 from gridtui.exchanges.sim import CandleSeries, FundingRate
 from gridtui.exchanges.sim.exchange import DEFAULT_NOTIONAL_PER_TICK
 from gridtui.exchanges.sim.vocabulary import FillModel
 from gridtui.execution.grid_builder import REPAIR_EVERY
 from gridtui.optimize import grid_kernel as kernel
-from gridtui.strategy.grid_calculator import GridError, calculate_grid
+from gridtui.strategy.grid_calculator import GridError, calculate_grid, configured_size
 from gridtui.strategy.grid_snapshot import GridSnapshot
 
 LEVERAGE = AssetMeta("", 0, 0).max_leverage
@@ -39,6 +38,8 @@ _MAX_DENOMINATOR = 10_000
 """Thresholds and order rates with more decimals than this are left to the engine (the kernel's
 integer comparisons would overflow)."""
 _FILLS_START = 4096
+_MAX_STEP_DECIMALS = 8
+"""A spacing with more decimals than this (of spacing_pct / 100) gets its grids from Python."""
 
 
 @attrs.frozen(slots=True)
@@ -62,37 +63,99 @@ class CandleArrays:
 
 def candle_arrays(candles: CandleSeries, sz_decimals: int, options: ReplayOptions) -> CandleArrays:
     """The path each candle is replayed through and the volume at each point, exactly as the
-    paper venue's ``CandleReplay`` rounds them."""
+    paper venue's ``CandleReplay`` rounds them: ``Candle.path`` orders the points,
+    ``round_price`` and ``round_size`` round them (in numpy where their rules are plain integer
+    arithmetic, ``round_millionths``; by the functions themselves where not)."""
     count = len(candles)
-    points = np.empty((count, kernel.POINTS), dtype=np.int64)
-    budgets = np.empty((count, kernel.POINTS), dtype=np.int64)
-    rounded: dict[Decimal, int] = {}
-    lots = Decimal(1).scaleb(sz_decimals)
-    for k, candle in enumerate(candles):
-        for p, price in enumerate(candle.path(options.path)):
-            units = rounded.get(price)
-            if units is None:
-                units = rounded[price] = int(round_price(price, sz_decimals).scaleb(6))
-            points[k, p] = units
-        if candle.volume > 0:
-            budgets[k, :] = int(round_size(candle.volume / kernel.POINTS, sz_decimals) * lots)
-        else:  # as the venue: the configured notional at each point's mid
-            for p in range(kernel.POINTS):
-                mid = Decimal(int(points[k, p])).scaleb(-6)
-                budgets[k, p] = int(round_size(DEFAULT_NOTIONAL_PER_TICK / mid, sz_decimals) * lots)
-    times = np.fromiter((c.time_ms for c in candles), dtype=np.int64, count=count)
-    closes = np.fromiter((float(c.close) for c in candles), dtype=np.float64, count=count)
-    return CandleArrays(
-        points,
-        points.min(axis=1),
-        points.max(axis=1),
-        budgets,
-        times,
-        closes,
-        candles.interval_ms,
-        sz_decimals,
-        candles,
+    prices = [
+        price for c in candles for price in (c.open, c.high, c.low, c.close)
+    ]  # candle by candle: open, high, low, close
+    rounded = _rounded(prices, sz_decimals).reshape(count, 4)
+    o, h, low, c = rounded[:, 0], rounded[:, 1], rounded[:, 2], rounded[:, 3]
+    high_first = np.fromiter(
+        (candle.path(options.path)[1] == candle.high for candle in candles), np.bool_, count
     )
+    points = np.stack([o, np.where(high_first, h, low), np.where(high_first, low, h), c], axis=1)
+    budgets = _budgets(candles, points, sz_decimals)
+    times = np.fromiter((c.time_ms for c in candles), dtype=np.int64, count=count)
+    close_floats = np.fromiter((float(c.close) for c in candles), dtype=np.float64, count=count)
+    return CandleArrays(
+        points, low, h, budgets, times, close_floats, candles.interval_ms, sz_decimals, candles
+    )
+
+
+def _rounded(prices: list[Decimal], sz_decimals: int) -> np.ndarray:
+    """``round_price`` of each price, in millionths. Each distinct price object is rounded
+    once (equal prices read from one file share one object; hashing Decimals is slow)."""
+    identities = np.fromiter(map(id, prices), dtype=np.int64, count=len(prices))
+    _, first, where = np.unique(identities, return_index=True, return_inverse=True)
+    distinct = [prices[i] for i in first.tolist()]
+    plain = np.fromiter(
+        (p.as_tuple().exponent >= -6 and 0 < p < _PLAIN_LIMIT for p in distinct),
+        dtype=np.bool_,
+        count=len(distinct),
+    )
+    units = np.fromiter(
+        (int(p.scaleb(6)) if ok else 1 for p, ok in zip(distinct, plain.tolist(), strict=True)),
+        dtype=np.int64,
+        count=len(distinct),
+    )
+    out = np.where(plain, round_millionths(units, sz_decimals), 0)
+    for i in np.flatnonzero(out <= 0).tolist():  # more decimals than a price has, or a carry
+        out[i] = int(round_price(distinct[i], sz_decimals).scaleb(6))
+    return out[where]
+
+
+_PLAIN_LIMIT = Decimal(10) ** 9
+"""Prices and volumes below this are exact in int64 at 10^9 units, with room to round."""
+
+
+def round_millionths(units: np.ndarray, sz_decimals: int) -> np.ndarray:
+    """``round_price`` (to the nearest, half to even) of positive prices given in millionths:
+    at most 5 significant figures and ``6 − sz_decimals`` decimals, integers always valid.
+    A price whose rounding carries into a new digit and is then not valid (``round_price``
+    rounds it again) is 0 here: the caller asks ``round_price``."""
+    digits = np.zeros_like(units)  # of the integer part, + 6
+    for power in range(19):
+        digits += units >= 10**power
+    decimals = np.clip(np.minimum(5 - (digits - 6), max_price_decimals(sz_decimals)), 0, 6)
+    tick = 10 ** (6 - decimals)
+    whole, rest = np.divmod(units, tick)
+    up = (2 * rest > tick) | ((2 * rest == tick) & (whole % 2 == 1))
+    out = (whole + up) * tick
+    out = np.where(out <= 0, tick, out)
+    stripped = out.copy()
+    for _ in range(6):
+        stripped = np.where(stripped % 10 == 0, stripped // 10, stripped)
+    valid = (out % kernel.PRICE_SCALE == 0) | (stripped < 100_000)
+    return np.where(valid, out, 0)
+
+
+def _budgets(candles: CandleSeries, points: np.ndarray, sz_decimals: int) -> np.ndarray:
+    """The lots that trade at each point: a quarter of the candle's volume rounded down to the
+    lot, or without volume the venue's notional at the point's mid (``round_size``)."""
+    count = len(candles)
+    lots = Decimal(1).scaleb(sz_decimals)
+    volumes = [c.volume for c in candles]
+    # round_size(volume / 4) in lots is volume × 10^9 // (4 × 10^(9 − sz_decimals)), exactly,
+    # for a volume with at most 9 decimals; others go through round_size itself.
+    plain = [v.as_tuple().exponent >= -9 and v < _PLAIN_LIMIT for v in volumes]
+    nanos = np.fromiter(
+        (int(v.scaleb(9)) if ok else 0 for v, ok in zip(volumes, plain, strict=True)),
+        dtype=np.int64,
+        count=count,
+    )
+    quarter = nanos // (kernel.POINTS * 10 ** (9 - sz_decimals))
+    for k in np.flatnonzero(~np.array(plain, dtype=np.bool_)).tolist():
+        quarter[k] = int(round_size(volumes[k] / kernel.POINTS, sz_decimals) * lots)
+    budgets = np.repeat(quarter[:, None], kernel.POINTS, axis=1)
+    quiet = np.flatnonzero(quarter == 0)
+    no_volume = np.array([k for k in quiet.tolist() if volumes[k] == 0], dtype=np.int64)
+    # As the venue: the configured notional at each mid, round_size(notional / mid) in lots,
+    # which is notional × 10^(6 + sz_decimals) // mid in millionths, exactly.
+    notional = int(DEFAULT_NOTIONAL_PER_TICK.scaleb(6 + sz_decimals))
+    budgets[no_volume] = notional // points[no_volume]
+    return budgets
 
 
 def not_modelled(bot: BotSettings, options: ReplayOptions) -> str | None:
@@ -136,7 +199,7 @@ class FastRun:
             (
                 int(t),
                 Side.BUY if s == 1 else Side.SELL,
-                Decimal(int(p)).scaleb(-6).normalize(),
+                _price(int(p)).normalize(),
                 Decimal(int(q)).scaleb(-self.sz_decimals).normalize(),
             )
             for t, s, p, q in self.fills
@@ -197,6 +260,51 @@ _BAIL_REASONS = {
 }
 
 
+def kernel_rules(
+    bot: BotSettings, sz_decimals: int, interval_ms: int, options: ReplayOptions
+) -> np.ndarray:
+    """The kernel's integer settings for ``bot`` (``grid_kernel.R_*``)."""
+    grid, risk = bot.grid, bot.risk
+    szd = sz_decimals
+    n = grid.levels
+    threshold = Fraction(grid.recenter_threshold_pct)
+    rate = Fraction(risk.max_orders_per_second)
+    token_unit = 1000 * rate.denominator
+    rules = np.zeros(kernel.RULES_SIZE, dtype=np.int64)
+    rules[kernel.R_LEVELS] = n
+    rules[kernel.R_STRICT] = 1 if options.fill_model is FillModel.STRICT else 0
+    rules[kernel.R_MAX_OPEN] = risk.max_open_orders
+    rules[kernel.R_MAX_POSITION] = min(int(risk.max_position.scaleb(szd)), 2**62)
+    rules[kernel.R_TOKEN_UNIT] = token_unit
+    rules[kernel.R_TOKEN_CAP] = risk.order_burst * token_unit
+    rules[kernel.R_RATE] = rate.numerator
+    rules[kernel.R_MIN_VALUE] = 10 * 10 ** (6 + szd)
+    rules[kernel.R_THRESHOLD_NUM] = threshold.numerator
+    rules[kernel.R_THRESHOLD_DEN] = threshold.denominator
+    rules[kernel.R_INTERVAL] = interval_ms
+    rules[kernel.R_LEVERAGE] = LEVERAGE
+    rules[kernel.R_ROLLING] = 1 if grid.mode is GridMode.ROLLING else 0
+    rules[kernel.R_REPAIR_EVERY] = REPAIR_EVERY
+    step = grid.spacing_pct.scaleb(-2).as_tuple()
+    if grid.mode is GridMode.ROLLING and grid.spacing is Spacing.ARITHMETIC and step.exponent < 0:
+        digits = int("".join(map(str, step.digits)))
+        if -step.exponent <= _MAX_STEP_DECIMALS and step.sign == 0 and digits > 0:
+            rules[kernel.R_OWN_GRIDS] = 1
+            rules[kernel.R_STEP_NUM] = digits
+            rules[kernel.R_STEP_DEN] = 10**-step.exponent
+    rules[kernel.R_MAX_DECIMALS] = max_price_decimals(szd)
+    return rules
+
+
+def level_lots(grid: GridSettings, sz_decimals: int) -> np.ndarray:
+    """Each level's configured size in lots, the kernel's grids' sizes before the $10 floor."""
+    n = grid.levels
+    return np.array(
+        [int(configured_size(grid, i, sz_decimals).scaleb(sz_decimals)) for i in range(-n, n + 1)],
+        dtype=np.int64,
+    )
+
+
 def fast_replay(
     config: AppConfig,
     bot: BotSettings,
@@ -213,24 +321,8 @@ def fast_replay(
     szd = arrays.sz_decimals
     n = grid.levels
     count = arrays.points.shape[0]
-    threshold = Fraction(grid.recenter_threshold_pct)
-    rate = Fraction(risk.max_orders_per_second)
-    token_unit = 1000 * rate.denominator
-    rules = np.zeros(kernel.RULES_SIZE, dtype=np.int64)
-    rules[kernel.R_LEVELS] = n
-    rules[kernel.R_STRICT] = 1 if options.fill_model is FillModel.STRICT else 0
-    rules[kernel.R_MAX_OPEN] = risk.max_open_orders
-    rules[kernel.R_MAX_POSITION] = min(int(risk.max_position.scaleb(szd)), 2**62)
-    rules[kernel.R_TOKEN_UNIT] = token_unit
-    rules[kernel.R_TOKEN_CAP] = risk.order_burst * token_unit
-    rules[kernel.R_RATE] = rate.numerator
-    rules[kernel.R_MIN_VALUE] = 10 * 10 ** (6 + szd)
-    rules[kernel.R_THRESHOLD_NUM] = threshold.numerator
-    rules[kernel.R_THRESHOLD_DEN] = threshold.denominator
-    rules[kernel.R_INTERVAL] = arrays.interval_ms
-    rules[kernel.R_LEVERAGE] = LEVERAGE
-    rules[kernel.R_ROLLING] = 1 if grid.mode is GridMode.ROLLING else 0
-    rules[kernel.R_REPAIR_EVERY] = REPAIR_EVERY
+    rules = kernel_rules(bot, szd, arrays.interval_ms, options)
+    token_unit = int(rules[kernel.R_TOKEN_UNIT])
     limits = np.zeros(kernel.LIMITS_SIZE, dtype=np.float64)
     limits[kernel.L_MAKER_FEE] = float(paper.maker_fee)
     limits[kernel.L_MAX_NOTIONAL] = float(risk.max_notional)
@@ -241,7 +333,8 @@ def fast_replay(
     state = np.zeros(kernel.STATE_SIZE, dtype=np.int64)
     state[kernel.S_TOKENS] = risk.order_burst * token_unit
     state[kernel.S_TOKENS_AT] = arrays.times[0]
-    state[kernel.S_DAILY_DAY] = arrays.times[0] // UTC_DAY_MS
+    state[kernel.S_DAILY_END] = kernel.day_end(arrays.times[0])
+    state[kernel.S_REPAIR_IN] = REPAIR_EVERY
     state[kernel.S_MARK] = arrays.points[0, 0]
     state[kernel.S_ORDERS_CHANGED] = 1
     money = np.zeros(kernel.MONEY_SIZE, dtype=np.float64)
@@ -249,18 +342,18 @@ def fast_replay(
     fills = np.zeros((max(_FILLS_START, 2 * kernel.POINTS * orders.shape[0]), 7), dtype=np.int64)
     grid_prices = np.zeros(2 * n + 1, dtype=np.int64)
     grid_sizes = np.zeros(2 * n + 1, dtype=np.int64)
-    scratch = np.zeros((2 * n + 1, 5), dtype=np.int64)
+    lots = level_lots(grid, szd)
+    scratch = np.zeros((orders.shape[0], 5), dtype=np.int64)
     equity = np.zeros(count, dtype=np.float64)
     positions = np.zeros(count, dtype=np.int64)
     halted = np.zeros(count, dtype=np.int8)
     rates = _rates_per_candle(arrays, funding)
     meta = AssetMeta(bot.coin, 0, szd)
-    center: Decimal | None = None
     while True:
         code = kernel.run(
             arrays.points, arrays.lows, arrays.highs, arrays.budgets, arrays.times,
             arrays.closes, rates,
-            grid_prices, grid_sizes, orders, state, money, rules, limits,
+            grid_prices, grid_sizes, lots, orders, state, money, rules, limits,
             fills, equity, positions, halted, scratch,
         )  # fmt: skip
         if code == kernel.DONE:
@@ -270,13 +363,14 @@ def fast_replay(
         elif code == kernel.NEED_GRID:
             k = int(state[kernel.S_CANDLE])
             close_ms = int(arrays.times[k]) + 3 * arrays.interval_ms // kernel.POINTS
-            mark = Decimal(int(state[kernel.S_MARK])).scaleb(-6)
-            keep = center if state[kernel.S_KEEP_CENTER] == 1 else None
+            mark = _price(int(state[kernel.S_MARK]))
+            center = int(state[kernel.S_CENTER])
+            keep = center > 0 and state[kernel.S_KEEP_CENTER] == 1
             try:
-                snapshot = _grid(bot, meta, keep, mark, close_ms)
+                snapshot = _grid(bot, meta, _price(center) if keep else None, mark, close_ms)
             except GridError as exc:
                 return Bailed(f"no grid at {mark}: {exc}")
-            center = snapshot.center
+            state[kernel.S_CENTER] = int(snapshot.center.scaleb(6))
             grid_prices[:] = [int(p.scaleb(6)) for p in snapshot.prices]
             grid_sizes[:] = [int(s.scaleb(szd)) for s in snapshot.sizes]
         else:
@@ -311,6 +405,11 @@ def _grid(
             coin=bot.coin, mid=mark, settings=bot.grid, meta=meta, now_ms=now_ms
         )
     return snapshot
+
+
+def _price(units: int) -> Decimal:
+    """A price in millionths, as the Decimal the engine holds."""
+    return Decimal(units).scaleb(-6)
 
 
 def _hour_rates(funding: Sequence[FundingRate] | None) -> dict[int, Decimal]:

@@ -12,14 +12,29 @@ equity a hair from a halt limit, a notional a hair from its cap, a margin check)
 does not follow (an order the venue would reject), it stops with ``BAILED``: the caller then runs
 the engine replay for that trial. The differential test holds the two to identical fills.
 
-Grids themselves come from the real ``calculate_grid``: the kernel returns ``NEED_GRID`` when the
-engine would build one, and the caller writes its prices and sizes and calls again.
+Rolling arithmetic grids it builds itself, in exact integers (``arithmetic_grid``, held to
+``calculate_grid`` by its own differential test); every other grid comes from the real
+``calculate_grid``: the kernel returns ``NEED_GRID`` when the engine would build one, and the
+caller writes its prices and sizes and calls again.
+
+Most candles reach no order: ``_glide`` walks those with the books in registers, and ``run``
+takes the full steps only for a candle that fills, halts, moves the grid or repairs it.
 """
 
 from __future__ import annotations
 
 import numba
 import numpy as np
+
+from gridtui.core.clock import UTC_DAY_MS
+
+compiled = numba.njit(cache=True, _nrt=False)
+"""How every kernel function is compiled. Without numba's runtime (``_nrt=False``, the flag
+numba's own maintainers use for this): the kernel allocates nothing, and with the runtime every
+call would count references on each array it passes, atomically, about 40 % of the kernel's
+time on a busy grid (measured with perf on the bench's candles)."""
+inlined = numba.njit(cache=True, _nrt=False, inline="always")
+"""Small helpers, inlined where they are called (the hot loops)."""
 
 # Return codes.
 DONE = 0
@@ -35,6 +50,12 @@ BAIL_NOTIONAL_LIMIT = 2
 BAIL_MARGIN = 3
 BAIL_ORDER_ROOM = 4
 
+# ``_judge``'s verdicts (a halt's kind is its verdict: ``S_HALTED``).
+JUDGED_FINE = 0
+JUDGED_DRAWDOWN = 1
+JUDGED_DAILY_LOSS = 2
+JUDGED_NEAR_LIMIT = 3
+
 # Integer state (``state``), kept between calls.
 S_CANDLE = 0
 """The candle to go on with."""
@@ -46,12 +67,16 @@ S_HAS_GRID = 4
 S_NEXT_SEQ = 5
 S_TOKENS = 6
 S_TOKENS_AT = 7
-S_MAINTAINED = 8
+S_REPAIR_IN = 8
+"""Cycles until the next repair (``GridBuilder`` repairs every ``R_REPAIR_EVERY``-th)."""
 S_HALTED = 9
 """0 trading, 1 halted on drawdown (for good), 2 on the daily loss (until the next UTC day)."""
-S_HALTED_AT = 10
+S_RESUME_AT = 10
+"""A daily-loss halt lifts at this time (the next UTC day's start)."""
 S_HALTS = 11
-S_DAILY_DAY = 12
+S_DAILY_END = 12
+"""The end of the UTC day the daily PnL (``M_DAILY``) is for (days by comparison: no division
+per candle)."""
 S_FILLS = 13
 S_MARK = 14
 S_PEAK_SET = 15
@@ -64,7 +89,16 @@ S_BEST_SELL = 19
 S_ORDERS_CHANGED = 20
 S_LIVE = 21
 """How many orders rest: they are the first rows of ``orders``, in no particular order."""
-STATE_SIZE = 22
+S_CENTER = 22
+"""The grid's center in millionths (0: none yet): a grid rebuilt after a halt keeps it."""
+S_SETTLED = 23
+"""1: every level of the grid rests as the last build left it, so a repair would change
+nothing and is skipped (any order change clears it)."""
+S_RESTING_BUY = 24
+"""The lots of every resting buy (their full sizes), kept as orders come and go."""
+S_RESTING_SELL = 25
+"""Minus the lots of every resting sell."""
+STATE_SIZE = 26
 
 # Float state (``money``).
 M_REALIZED = 0
@@ -73,7 +107,9 @@ M_FEES = 2
 M_DAILY = 3
 M_PEAK = 4
 M_FUNDING = 5
-MONEY_SIZE = 6
+M_ORDER_VALUE = 6
+"""Σ price (millionths) × remaining lots of the resting orders: the venue's margin on them."""
+MONEY_SIZE = 7
 
 # Integer settings (``rules``).
 R_LEVELS = 0
@@ -96,7 +132,14 @@ R_ROLLING = 12
 """1: a rolling grid, rebuilt around the mark once it is outside; 0: bounded, never moves."""
 R_REPAIR_EVERY = 13
 """``grid_builder.REPAIR_EVERY`` (passed in: a compiled function's cache would keep a global)."""
-RULES_SIZE = 14
+R_OWN_GRIDS = 14
+"""1: the kernel builds the grids itself (``arithmetic_grid``); 0: it asks with ``NEED_GRID``."""
+R_STEP_NUM = 15
+R_STEP_DEN = 16
+"""spacing_pct / 100 = R_STEP_NUM / R_STEP_DEN, the denominator a power of ten."""
+R_MAX_DECIMALS = 17
+"""A price's most decimals on this coin (6 − sz_decimals)."""
+RULES_SIZE = 18
 
 # Float settings (``limits``).
 L_MAKER_FEE = 0
@@ -109,14 +152,19 @@ LIMITS_SIZE = 6
 
 PRICE_SCALE = 1_000_000
 """Prices in millionths: a perp price has at most 6 decimals."""
-DAY_MS = 86_400_000
 POINTS = 4
+ALLOWED = 1
+PLACED = 2
+"""A wanted order's flag in ``_place``: the risk gate allowed it; the venue took it."""
 ORDER_SLOTS_PER_LEVEL = 4
+_PRODUCT_LIMIT = 10**18
+"""The kernel's grids keep center × (denominator + levels × numerator) below this: exact in
+int64, and at most 19 digits, so ``calculate_grid``'s trim to 20 digits changes nothing."""
 _EPSILON = 1e-6
 """Below this (USD, or relative for notionals) a float comparison is not trusted."""
 
 
-@numba.njit(cache=True)
+@compiled
 def run(
     points: np.ndarray,
     lows: np.ndarray,
@@ -127,6 +175,7 @@ def run(
     funding: np.ndarray,
     grid_prices: np.ndarray,
     grid_sizes: np.ndarray,
+    level_lots: np.ndarray,
     orders: np.ndarray,
     state: np.ndarray,
     money: np.ndarray,
@@ -144,17 +193,43 @@ def run(
     ``highs`` its extremes; ``budgets``
     [candles, 4] the lots that trade on each side at each point; ``closes`` the candles' closes
     (float, for equity); ``funding`` the summed hourly rates paid at each candle's close.
+    ``level_lots`` [levels]: each level's configured size in lots (``configured_size``).
     ``orders`` [slots, 6]: level, side (+1 buy, -1 sell), price, size, remaining, seq of each
     resting order (the first ``state[S_LIVE]`` rows).
     ``fills`` [capacity, 7]: time, side, price, size of each fill, in the venue's order, and
     the level, the full size of its order and whether it completed the order. ``scratch``
-    [levels, 5]: room for the orders one placement wants (level, side, price, size, flag).
+    [slots, 5]: room for the orders one placement wants (level, side, price, size, flag), or
+    the rows one step fills, best first (column 0).
     """
     count = points.shape[0]
     capacity = fills.shape[0]
     slots = orders.shape[0]
     k = state[S_CANDLE]
     while k < count:
+        if state[S_PHASE] == 0 and k > 0:
+            if state[S_ORDERS_CHANGED] == 1:
+                _find_best(orders, state)
+            mark = state[S_MARK]
+            if not _reaches(state, rules, min(mark, lows[k]), max(mark, highs[k])):
+                k = _glide(
+                    points,
+                    lows,
+                    highs,
+                    times,
+                    closes,
+                    funding,
+                    grid_prices,
+                    state,
+                    money,
+                    rules,
+                    limits,
+                    equity,
+                    positions,
+                    halted,
+                    k,
+                )
+                if k == count:
+                    break
         interval = rules[R_INTERVAL]
         close_ms = times[k] + 3 * interval // POINTS
         if state[S_PHASE] == 1:
@@ -189,6 +264,11 @@ def run(
                 at = times[k] + point * interval // POINTS
                 previous = state[S_MARK]
                 price = points[k, point]
+                if state[S_ORDERS_CHANGED] == 1:
+                    _find_best(orders, state)
+                if not _reaches(state, rules, min(previous, price), max(previous, price)):
+                    state[S_MARK] = price  # the venue's step: the mark moves, nothing fills
+                    continue
                 code = _step(
                     orders,
                     grid_prices,
@@ -207,7 +287,16 @@ def run(
                     state[S_CANDLE] = k
                     return code
             code = _cycle(
-                orders, grid_prices, grid_sizes, state, money, rules, limits, scratch, close_ms
+                orders,
+                grid_prices,
+                grid_sizes,
+                level_lots,
+                state,
+                money,
+                rules,
+                limits,
+                scratch,
+                close_ms,
             )
             if code == NEED_GRID:
                 state[S_CANDLE] = k
@@ -216,15 +305,15 @@ def run(
             if code != DONE:
                 state[S_CANDLE] = k
                 return code
-        # The books at the close: funding on the position held, then the equity point.
-        position = state[S_POSITION] / limits[L_SIZE_SCALE]
-        close = closes[k]
-        if position != 0.0 and funding[k] != 0.0:
-            money[M_FUNDING] -= position * close * funding[k]
-        unrealized = 0.0
-        if state[S_POSITION] != 0:
-            unrealized = position * (close - money[M_AVG_ENTRY])
-        equity[k] = money[M_REALIZED] + unrealized + money[M_FUNDING]
+        money[M_FUNDING], equity[k] = _close_books(
+            state[S_POSITION],
+            limits[L_SIZE_SCALE],
+            closes[k],
+            funding[k],
+            money[M_AVG_ENTRY],
+            money[M_REALIZED],
+            money[M_FUNDING],
+        )
         positions[k] = state[S_POSITION]
         halted[k] = 1 if state[S_HALTED] != 0 else 0
         k += 1
@@ -232,15 +321,110 @@ def run(
     return DONE
 
 
-@numba.njit(cache=True)
-def _remove(orders, state, j):
+@compiled
+def _glide(
+    points,
+    lows,
+    highs,
+    times,
+    closes,
+    funding,
+    grid_prices,
+    state,
+    money,
+    rules,
+    limits,
+    equity,
+    positions,
+    halted,
+    k,
+):
+    """The candles from ``k`` on that only move the mark and the books: none reaches an order,
+    the equity is clear of every halt limit, the grid stays where it is and a repair would
+    change nothing. Returns the first candle that needs ``run``'s full steps, with the state
+    as that candle's start left it. Its figures are the full steps' own (``_judge``,
+    ``_close_books``), kept in registers: most candles are quiet ones."""
+    count = points.shape[0]
+    interval = rules[R_INTERVAL]
+    strict = rules[R_STRICT] == 1
+    best_buy = state[S_BEST_BUY]
+    best_sell = state[S_BEST_SELL]
+    mark = state[S_MARK]
+    lots = state[S_POSITION]
+    halted_kind = state[S_HALTED]
+    resume_at = state[S_RESUME_AT]
+    daily_end = state[S_DAILY_END]
+    peak_set = state[S_PEAK_SET]
+    repair_in = state[S_REPAIR_IN]
+    repair_every = rules[R_REPAIR_EVERY]
+    settled = state[S_SETTLED] == 1
+    steady = state[S_HAS_GRID] == 1
+    rolling = rules[R_ROLLING] == 1
+    n = rules[R_LEVELS]
+    lowest = grid_prices[0]
+    highest = grid_prices[2 * n]
+    avg = money[M_AVG_ENTRY]
+    realized = money[M_REALIZED]
+    daily = money[M_DAILY]
+    peak = money[M_PEAK]
+    paid = money[M_FUNDING]
+    scale = limits[L_SIZE_SCALE]
+    max_dd = limits[L_MAX_DRAWDOWN]
+    loss = limits[L_DAILY_LOSS]
+    while k < count:
+        low = min(mark, lows[k])
+        high = max(mark, highs[k])
+        if (best_buy >= 0 and (best_buy > low or (not strict and best_buy == low))) or (
+            best_sell >= 0 and (best_sell < high or (not strict and best_sell == high))
+        ):
+            break
+        close_ms = times[k] + 3 * interval // POINTS
+        after = points[k, POINTS - 1]
+        if halted_kind != 0:
+            if halted_kind == 2 and close_ms >= resume_at:
+                break
+        else:
+            verdict, judged_peak = _judge(
+                lots, avg, realized, daily, daily_end, peak, peak_set, after, close_ms,
+                scale, max_dd, loss,
+            )  # fmt: skip
+            if verdict != JUDGED_FINE or not steady:
+                break
+            if rolling and _is_outside(after, lowest, highest, rules):
+                break
+            if repair_in == 1 and not settled:
+                break
+            peak = judged_peak
+            peak_set = 1
+            repair_in = repair_every if repair_in == 1 else repair_in - 1
+        mark = after
+        paid, equity[k] = _close_books(lots, scale, closes[k], funding[k], avg, realized, paid)
+        positions[k] = lots
+        halted[k] = 1 if halted_kind != 0 else 0
+        k += 1
+    state[S_MARK] = mark
+    state[S_PEAK_SET] = peak_set
+    state[S_REPAIR_IN] = repair_in
+    money[M_PEAK] = peak
+    money[M_FUNDING] = paid
+    return k
+
+
+@compiled
+def _remove(orders, state, money, j):
     """Take row ``j`` off the book: the last live row moves into its place."""
+    if orders[j, 1] == 1:
+        state[S_RESTING_BUY] -= orders[j, 3]
+    else:
+        state[S_RESTING_SELL] += orders[j, 3]
+    money[M_ORDER_VALUE] -= float(orders[j, 2]) * float(orders[j, 4])
     last = state[S_LIVE] - 1
-    orders[j, :] = orders[last, :]
+    for column in range(orders.shape[1]):
+        orders[j, column] = orders[last, column]
     state[S_LIVE] = last
 
 
-@numba.njit(cache=True, inline="always")
+@inlined
 def _find_best(orders, state):
     best_buy = -1
     best_sell = -1
@@ -256,7 +440,7 @@ def _find_best(orders, state):
     state[S_ORDERS_CHANGED] = 0
 
 
-@numba.njit(cache=True, inline="always")
+@inlined
 def _reaches(state, rules, low, high):
     """``MatchingEngine.reaches``: would trades between ``low`` and ``high`` fill any order?"""
     strict = rules[R_STRICT] == 1
@@ -267,13 +451,14 @@ def _reaches(state, rules, low, high):
     return sell >= 0 and (sell < high or (not strict and sell == high))
 
 
-@numba.njit(cache=True)
+@compiled
 def _step(
     orders, grid_prices, state, money, rules, limits, fills, scratch, previous, price, budget, at
 ):
     """One venue step from ``previous`` to ``price``: the mid first (the feed's mark), then the
     fills the move reached (buys best price first, then sells), booked as one burst, then the
-    grid's reaction to each completed order, as ``GridBuilder.on_fill``."""
+    grid's reaction to each completed order, as ``GridBuilder.on_fill``. The caller has seen
+    that the move reaches an order."""
     state[S_MARK] = price
     low = min(previous, price)
     high = max(previous, price)
@@ -281,38 +466,44 @@ def _step(
     start = state[S_FILLS]
     for side in (1, -1):
         limit = low if side == 1 else high
+        best = state[S_BEST_BUY] if side == 1 else state[S_BEST_SELL]  # valid: see the caller
+        if best < 0 or not _beyond(best, limit, side, strict):
+            continue
+        # The orders the move reaches, best first (best price, then the earliest order).
+        reached = 0
+        for j in range(state[S_LIVE]):
+            if orders[j, 1] != side or not _beyond(orders[j, 2], limit, side, strict):
+                continue
+            i = reached
+            while i > 0 and _ahead(orders, j, scratch[i - 1, 0], side):
+                scratch[i, 0] = scratch[i - 1, 0]
+                i -= 1
+            scratch[i, 0] = j
+            reached += 1
         left = budget
-        while left > 0:
-            best = -1
-            for j in range(state[S_LIVE]):
-                if orders[j, 1] != side:
-                    continue
-                if best < 0:
-                    best = j
-                    continue
-                # Best price (highest buy, lowest sell), then the earliest order.
-                if side * (orders[j, 2] - orders[best, 2]) > 0 or (
-                    orders[j, 2] == orders[best, 2] and orders[j, 5] < orders[best, 5]
-                ):
-                    best = j
-            if best < 0:
+        for c in range(reached):
+            if left <= 0:
                 break
-            beyond = (orders[best, 2] - limit) * side
-            if beyond < 0 or (strict and beyond == 0):
-                break
-            size = min(orders[best, 4], left)
+            j = scratch[c, 0]
+            size = min(orders[j, 4], left)
             n = state[S_FILLS]
             fills[n, 0] = at
             fills[n, 1] = side
-            fills[n, 2] = orders[best, 2]
+            fills[n, 2] = orders[j, 2]
             fills[n, 3] = size
-            fills[n, 4] = orders[best, 0]
-            fills[n, 5] = orders[best, 3]
-            orders[best, 4] -= size
-            fills[n, 6] = 1 if orders[best, 4] == 0 else 0
-            if orders[best, 4] == 0:
-                _remove(orders, state, best)
+            fills[n, 4] = orders[j, 0]
+            fills[n, 5] = orders[j, 3]
+            orders[j, 4] -= size
+            money[M_ORDER_VALUE] -= float(orders[j, 2]) * float(size)
+            fills[n, 6] = 1 if orders[j, 4] == 0 else 0
+            if orders[j, 4] == 0:
+                last = state[S_LIVE] - 1
+                _remove(orders, state, money, j)
+                for d in range(c + 1, reached):  # the last row moved into row j
+                    if scratch[d, 0] == last:
+                        scratch[d, 0] = j
             state[S_ORDERS_CHANGED] = 1
+            state[S_SETTLED] = 0
             state[S_FILLS] = n + 1
             left -= size
     end = state[S_FILLS]
@@ -341,7 +532,21 @@ def _step(
     return DONE
 
 
-@numba.njit(cache=True)
+@inlined
+def _beyond(price, limit, side, strict):
+    """Trades down to (buys) or up to (sells) ``limit`` fill an order at ``price``."""
+    beyond = (price - limit) * side
+    return beyond > 0 or (not strict and beyond == 0)
+
+
+@inlined
+def _ahead(orders, j, other, side):
+    """Order row ``j`` fills before row ``other``: a better price, or the same and earlier."""
+    gain = side * (orders[j, 2] - orders[other, 2])
+    return gain > 0 or (gain == 0 and orders[j, 5] < orders[other, 5])
+
+
+@compiled
 def _book(state, money, limits, side, price_units, size_lots, at):
     """``accounting.apply_fills`` for one fill, in floats for the money (average cost)."""
     scale = limits[L_SIZE_SCALE]
@@ -366,9 +571,8 @@ def _book(state, money, limits, side, price_units, size_lots, at):
     money[M_AVG_ENTRY] = avg
     fee = price * (size_lots / scale) * limits[L_MAKER_FEE]
     delta = gross - fee
-    day = at // DAY_MS
-    if day > state[S_DAILY_DAY]:
-        state[S_DAILY_DAY] = day
+    if at >= state[S_DAILY_END]:
+        state[S_DAILY_END] = day_end(at)
         money[M_DAILY] = delta
     else:
         money[M_DAILY] += delta
@@ -376,7 +580,7 @@ def _book(state, money, limits, side, price_units, size_lots, at):
     money[M_FEES] += fee
 
 
-@numba.njit(cache=True)
+@compiled
 def _replace(orders, grid_prices, state, money, rules, limits, scratch, level, side, size, at):
     """``GridBuilder.on_fill`` for a completed order: move the gap there and place the other
     side one level away, with the filled order's size, unless something already rests there."""
@@ -396,57 +600,98 @@ def _replace(orders, grid_prices, state, money, rules, limits, scratch, level, s
     return _place(orders, state, money, rules, limits, scratch, 1, at)
 
 
-@numba.njit(cache=True, inline="always")
-def _cycle(orders, grid_prices, grid_sizes, state, money, rules, limits, scratch, now):
+@inlined
+def _cycle(orders, grid_prices, grid_sizes, level_lots, state, money, rules, limits, scratch, now):
     """``BotOrchestrator.cycle`` at a candle's close: resume a daily halt on a new day, else
     judge the equity (``RiskEngine.check_equity``), else ``GridBuilder.maintain``."""
     mark = state[S_MARK]
     if state[S_HALTED] != 0:
-        if state[S_HALTED] == 2 and now // DAY_MS > state[S_HALTED_AT] // DAY_MS:
+        if state[S_HALTED] == 2 and now >= state[S_RESUME_AT]:
             state[S_HALTED] = 0
             state[S_HAS_GRID] = 0
         return DONE
-    unrealized = 0.0
-    if state[S_POSITION] != 0:
-        unrealized = (state[S_POSITION] / limits[L_SIZE_SCALE]) * (
-            mark / PRICE_SCALE - money[M_AVG_ENTRY]
-        )
-    equity = money[M_REALIZED] + unrealized
-    if state[S_PEAK_SET] == 0 or equity > money[M_PEAK]:
-        money[M_PEAK] = equity
-        state[S_PEAK_SET] = 1
-    drawdown = money[M_PEAK] - equity
-    if abs(drawdown - limits[L_MAX_DRAWDOWN]) <= _EPSILON:
+    verdict, peak = _judge(
+        state[S_POSITION],
+        money[M_AVG_ENTRY],
+        money[M_REALIZED],
+        money[M_DAILY],
+        state[S_DAILY_END],
+        money[M_PEAK],
+        state[S_PEAK_SET],
+        mark,
+        now,
+        limits[L_SIZE_SCALE],
+        limits[L_MAX_DRAWDOWN],
+        limits[L_DAILY_LOSS],
+    )
+    money[M_PEAK] = peak
+    state[S_PEAK_SET] = 1
+    if verdict == JUDGED_NEAR_LIMIT:
         state[S_BAIL] = BAIL_HALT_LIMIT
         return BAILED
-    if drawdown > limits[L_MAX_DRAWDOWN]:
-        _halt(orders, state, 1, now)
+    if verdict != JUDGED_FINE:
+        _halt(orders, state, money, verdict, now)
         return DONE
-    today = now // DAY_MS
-    realized_today = money[M_DAILY] if state[S_DAILY_DAY] == today else 0.0
-    result = realized_today + unrealized
-    if abs(result + limits[L_DAILY_LOSS]) <= _EPSILON:
-        state[S_BAIL] = BAIL_HALT_LIMIT
-        return BAILED
-    if result < -limits[L_DAILY_LOSS]:
-        _halt(orders, state, 2, now)
-        return DONE
-    state[S_MAINTAINED] += 1
-    if state[S_HAS_GRID] == 0:
-        state[S_KEEP_CENTER] = 1
-        return NEED_GRID
+    state[S_REPAIR_IN] -= 1
+    repair = state[S_REPAIR_IN] == 0
+    if repair:
+        state[S_REPAIR_IN] = rules[R_REPAIR_EVERY]
     n = rules[R_LEVELS]
-    if rules[R_ROLLING] == 1 and _is_outside(mark, grid_prices[0], grid_prices[2 * n], rules):
-        state[S_KEEP_CENTER] = 0
-        return NEED_GRID
-    if state[S_MAINTAINED] % rules[R_REPAIR_EVERY] == 0:
+    if state[S_HAS_GRID] == 0 or (
+        rules[R_ROLLING] == 1 and _is_outside(mark, grid_prices[0], grid_prices[2 * n], rules)
+    ):
+        state[S_KEEP_CENTER] = 1 - state[S_HAS_GRID]
+        own = rules[R_OWN_GRIDS] == 1
+        if not (own and _own_grid(state, rules, level_lots, grid_prices, grid_sizes)):
+            return NEED_GRID
+        return _build(
+            orders, grid_prices, grid_sizes, state, money, rules, limits, scratch, now, True
+        )
+    if repair and state[S_SETTLED] == 0:
         return _build(
             orders, grid_prices, grid_sizes, state, money, rules, limits, scratch, now, False
         )
     return DONE
 
 
-@numba.njit(cache=True, inline="always")
+@inlined
+def _judge(lots, avg, realized, daily, daily_end, peak, peak_set, mark, now, scale, max_dd, loss):
+    """``RiskEngine.check_equity`` on the books at ``mark``: the verdict (``JUDGED_*``) and the
+    equity's peak so far. Scalars only, so the quiet candles' loop keeps them in registers."""
+    unrealized = 0.0
+    if lots != 0:
+        unrealized = (lots / scale) * (mark / PRICE_SCALE - avg)
+    equity = realized + unrealized
+    if peak_set == 0 or equity > peak:
+        peak = equity
+    drawdown = peak - equity
+    if abs(drawdown - max_dd) <= _EPSILON:
+        return JUDGED_NEAR_LIMIT, peak
+    if drawdown > max_dd:
+        return JUDGED_DRAWDOWN, peak
+    realized_today = daily if now < daily_end else 0.0
+    result = realized_today + unrealized
+    if abs(result + loss) <= _EPSILON:
+        return JUDGED_NEAR_LIMIT, peak
+    if result < -loss:
+        return JUDGED_DAILY_LOSS, peak
+    return JUDGED_FINE, peak
+
+
+@inlined
+def _close_books(lots, scale, close, rate, avg, realized, funding):
+    """The books at a candle's close: funding paid on the position held, and the equity
+    (realized + unrealized + funding). Returns (funding, equity)."""
+    position = lots / scale
+    if position != 0.0 and rate != 0.0:
+        funding -= position * close * rate
+    unrealized = 0.0
+    if lots != 0:
+        unrealized = position * (close - avg)
+    return funding, realized + unrealized + funding
+
+
+@inlined
 def _is_outside(mark, lowest, highest, rules):
     """``GridSnapshot.is_outside``: beyond the outermost level by more than the threshold."""
     num = rules[R_THRESHOLD_NUM]
@@ -455,17 +700,110 @@ def _is_outside(mark, lowest, highest, rules):
     return (mark - highest) * 100 * den > margin or (lowest - mark) * 100 * den > margin
 
 
-@numba.njit(cache=True)
-def _halt(orders, state, kind, now):
+@compiled
+def _own_grid(state, rules, level_lots, grid_prices, grid_sizes):
+    """``fast_replay._grid`` (``GridBuilder._rebuild``) with ``arithmetic_grid``: around the
+    kept center if the mark is inside that grid, else around the mark. False: the caller's."""
+    mark = state[S_MARK]
+    n = rules[R_LEVELS]
+    if state[S_KEEP_CENTER] == 1 and state[S_CENTER] > 0:
+        if not arithmetic_grid(state[S_CENTER], rules, level_lots, grid_prices, grid_sizes):
+            return False
+        if not _is_outside(mark, grid_prices[0], grid_prices[2 * n], rules):
+            return True
+    if not arithmetic_grid(mark, rules, level_lots, grid_prices, grid_sizes):
+        return False
+    state[S_CENTER] = mark
+    return True
+
+
+@compiled
+def arithmetic_grid(center, rules, level_lots, grid_prices, grid_sizes):
+    """``calculate_grid`` for a rolling arithmetic grid around ``center`` (a valid price, in
+    millionths), exactly, in integers: level i's raw price is center × (1 + i × step), rounded
+    down to the tick below the center and up above it; each size is the configured one or,
+    below $10, the smallest lot count worth $10. False, with nothing promised, where the
+    Python calculator must answer (an overflow, a price that rounds oddly, collapsed levels,
+    levels at or below zero): it is the authority."""
+    n = rules[R_LEVELS]
+    num = rules[R_STEP_NUM]
+    den = rules[R_STEP_DEN]
+    if den - n * num <= 0 or center > _PRODUCT_LIMIT // (den + n * num):
+        return False
+    for i in range(-n, n + 1):
+        price = center
+        if i != 0:
+            raw = center * (den + i * num)  # the price × 10^6 × den
+            floor_units = raw // den
+            if floor_units < 1:
+                return False
+            digits = -5  # of the price's integer part: its millionths' digits − 6
+            scaled = floor_units
+            while scaled >= 10:
+                scaled //= 10
+                digits += 1
+            decimals = max(min(5 - digits, rules[R_MAX_DECIMALS]), 0)
+            tick = 10 ** (6 - decimals)
+            unit = den * tick
+            ticks = raw // unit if i < 0 else (raw + unit - 1) // unit
+            price = max(ticks, 1) * tick
+            if not _valid_price(price):
+                return False
+        grid_prices[i + n] = price
+        lots = level_lots[i + n]
+        if not _worth_ten(price, lots, rules):
+            lots = (rules[R_MIN_VALUE] + price - 1) // price
+        grid_sizes[i + n] = lots
+    for i in range(2 * n):
+        if grid_prices[i] >= grid_prices[i + 1]:
+            return False
+    return True
+
+
+@inlined
+def _valid_price(price):
+    """``is_valid_price`` for a price in millionths that has at most the coin's decimals: an
+    integer, or at most 5 significant figures."""
+    if price % PRICE_SCALE == 0:
+        return True
+    while price % 10 == 0:
+        price //= 10
+    return price < 100_000
+
+
+@inlined
+def _worth_ten(price, lots, rules):
+    """price × size ≥ $10, exactly (floats where they are sure, integers near the line)."""
+    minimum = rules[R_MIN_VALUE]
+    value = float(price) * float(lots)
+    if value > minimum * (1 + 1e-12):
+        return True
+    if value < minimum * (1 - 1e-12):
+        return False
+    return price * lots >= minimum
+
+
+@compiled
+def day_end(ms):
+    """The start of the UTC day after the one ``ms`` is in."""
+    return (ms // UTC_DAY_MS + 1) * UTC_DAY_MS
+
+
+@compiled
+def _halt(orders, state, money, kind, now):
     """The orchestrator's halt: the books say halted, every order is canceled."""
     state[S_HALTED] = kind
-    state[S_HALTED_AT] = now
+    state[S_RESUME_AT] = day_end(now)
     state[S_HALTS] += 1
     state[S_ORDERS_CHANGED] = 1
+    state[S_SETTLED] = 0
     state[S_LIVE] = 0
+    state[S_RESTING_BUY] = 0
+    state[S_RESTING_SELL] = 0
+    money[M_ORDER_VALUE] = 0.0
 
 
-@numba.njit(cache=True)
+@compiled
 def _build(orders, grid_prices, grid_sizes, state, money, rules, limits, scratch, now, fresh):
     """``GridBuilder.build_and_place_grid``: on a fresh grid the gap goes to the level nearest
     the mark; the desired levels (buys below the gap, sells above) are diffed against the live
@@ -477,21 +815,23 @@ def _build(orders, grid_prices, grid_sizes, state, money, rules, limits, scratch
         state[S_GAP] = _nearest_index(grid_prices, mark, n)
     gap = state[S_GAP]
     count = 0
-    kept = scratch[:, 4]  # by level here; the rows' flags in ``_place``
-    kept[:] = 0
+    kept = 4  # scratch's column of flags: by level here, by wanted row in ``_place``
+    for index in range(2 * n + 1):
+        scratch[index, kept] = 0
     for j in range(state[S_LIVE] - 1, -1, -1):  # backwards: a removal moves a seen row here
         level = orders[j, 0]
         matches = False
-        if -n <= level <= n and level != gap and kept[level + n] == 0:
+        if -n <= level <= n and level != gap and scratch[level + n, kept] == 0:
             side = 1 if level < gap else -1
             matches = orders[j, 1] == side and orders[j, 2] == grid_prices[level + n]
         if matches:
-            kept[level + n] = 1
+            scratch[level + n, kept] = 1
         else:
-            _remove(orders, state, j)  # stale: canceled
+            _remove(orders, state, money, j)  # stale: canceled
             state[S_ORDERS_CHANGED] = 1
+            state[S_SETTLED] = 0
     for index in range(-n, n + 1):
-        if index == gap or kept[index + n] == 1:
+        if index == gap or scratch[index + n, kept] == 1:
             continue
         # Row ``count`` ≤ index + n: the flags still to be read are not overwritten.
         scratch[count, 0] = index
@@ -500,6 +840,7 @@ def _build(orders, grid_prices, grid_sizes, state, money, rules, limits, scratch
         scratch[count, 3] = grid_sizes[index + n]
         count += 1
     if count == 0:
+        state[S_SETTLED] = 1
         return DONE
     # Nearest the mark first; stable (insertion), so equal distances keep the index order.
     for i in range(1, count):
@@ -508,10 +849,16 @@ def _build(orders, grid_prices, grid_sizes, state, money, rules, limits, scratch
             for c in range(4):
                 scratch[j, c], scratch[j - 1, c] = scratch[j - 1, c], scratch[j, c]
             j -= 1
-    return _place(orders, state, money, rules, limits, scratch, count, now)
+    code = _place(orders, state, money, rules, limits, scratch, count, now)
+    if code == DONE:
+        state[S_SETTLED] = 1
+        for w in range(count):
+            if scratch[w, 4] != PLACED:
+                state[S_SETTLED] = 0
+    return code
 
 
-@numba.njit(cache=True)
+@compiled
 def _nearest_index(prices, mark, n):
     """``GridSnapshot.nearest_index``: the closest level, the lower one on a tie."""
     above = np.searchsorted(prices, mark, side="left")
@@ -525,7 +872,7 @@ def _nearest_index(prices, mark, n):
     return above - n
 
 
-@numba.njit(cache=True)
+@compiled
 def _place(orders, state, money, rules, limits, wanted, count, now):
     """``GridBuilder._place``: skip a level that would cross the mark, pass each through
     ``RiskEngine.allow_order`` (open orders, exposure, order tokens), then the venue's own
@@ -534,15 +881,9 @@ def _place(orders, state, money, rules, limits, wanted, count, now):
     mark = state[S_MARK]
     position = state[S_POSITION]
     scale = limits[L_SIZE_SCALE]
-    open_count = 0
-    resting_buy = 0
-    resting_sell = 0
-    for j in range(state[S_LIVE]):
-        open_count += 1
-        if orders[j, 1] == 1:
-            resting_buy += orders[j, 3]
-        else:
-            resting_sell -= orders[j, 3]
+    open_count = state[S_LIVE]
+    resting_buy = state[S_RESTING_BUY]
+    resting_sell = state[S_RESTING_SELL]
     for w in range(count):
         wanted[w, 4] = 0
         side = wanted[w, 1]
@@ -574,24 +915,20 @@ def _place(orders, state, money, rules, limits, wanted, count, now):
             continue
         state[S_TOKENS] = tokens - rules[R_TOKEN_UNIT]
         state[S_TOKENS_AT] = now
-        wanted[w, 4] = 1
+        wanted[w, 4] = ALLOWED
         open_count += 1
         if side == 1:
             resting_buy += size
         else:
             resting_sell -= size
     for w in range(count):
-        if wanted[w, 4] == 0:
+        if wanted[w, 4] != ALLOWED:
             continue
         price = wanted[w, 2]
         size = wanted[w, 3]
-        value = float(price) * float(size)
-        minimum = float(rules[R_MIN_VALUE])
-        if value < minimum * (1 + 1e-12) and (
-            value < minimum * (1 - 1e-12) or price * size < rules[R_MIN_VALUE]
-        ):
+        if not _worth_ten(price, size, rules):
             continue  # the venue rejects it (below $10): the level stays empty
-        if not _margin_certain(orders, state, money, rules, limits, price, size):
+        if not _margin_certain(state, money, rules, limits, price, size):
             state[S_BAIL] = BAIL_MARGIN
             return BAILED
         slot = state[S_LIVE]
@@ -606,20 +943,26 @@ def _place(orders, state, money, rules, limits, wanted, count, now):
         orders[slot, 4] = size
         orders[slot, 5] = state[S_NEXT_SEQ]
         state[S_NEXT_SEQ] += 1
+        if wanted[w, 1] == 1:
+            state[S_RESTING_BUY] += size
+        else:
+            state[S_RESTING_SELL] -= size
+        money[M_ORDER_VALUE] += float(price) * float(size)
         state[S_ORDERS_CHANGED] = 1
+        state[S_SETTLED] = 0
+        wanted[w, 4] = PLACED
     return DONE
 
 
-@numba.njit(cache=True)
-def _margin_certain(orders, state, money, rules, limits, price, size):
+@compiled
+def _margin_certain(state, money, rules, limits, price, size):
     """The venue's margin check (orders and position over the leverage within equity), with
     room to spare: a check this close to the line is the engine's to make."""
     scale = limits[L_SIZE_SCALE]
     leverage = rules[R_LEVERAGE]
     mark = state[S_MARK] / PRICE_SCALE
-    used = (price / PRICE_SCALE) * (size / scale) / leverage
-    for j in range(state[S_LIVE]):
-        used += (orders[j, 2] / PRICE_SCALE) * (orders[j, 4] / scale) / leverage
+    value = money[M_ORDER_VALUE] + float(price) * float(size)
+    used = value / (PRICE_SCALE * scale * leverage)
     position = state[S_POSITION] / scale
     used += abs(position) * mark / leverage
     equity = limits[L_BALANCE] + money[M_REALIZED]

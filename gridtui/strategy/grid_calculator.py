@@ -172,10 +172,16 @@ def _min_spacing_pct(price: Decimal, sz_decimals: int) -> Decimal:
     return pct.quantize(Decimal(1).scaleb(pct.adjusted() - 1), rounding=ROUND_CEILING)
 
 
-def _level_size(settings: GridSettings, index: int, price: Decimal, sz_decimals: int) -> Decimal:
+def configured_size(settings: GridSettings, index: int, sz_decimals: int) -> Decimal:
+    """Level ``index``'s size before the $10 floor: ``size`` grown by ``size_scaling_pct`` per
+    level of distance, rounded down to the lot (the sweep evaluator's grids start from it)."""
     distance = abs(index)
     factor = ONE if distance == 0 else 1 + settings.size_scaling_pct / HUNDRED * (distance - 1)
-    size = round_size(settings.size * factor, sz_decimals, Rounding.DOWN)
+    return round_size(settings.size * factor, sz_decimals, Rounding.DOWN)
+
+
+def _level_size(settings: GridSettings, index: int, price: Decimal, sz_decimals: int) -> Decimal:
+    size = configured_size(settings, index, sz_decimals)
     if not meets_min_value(price, size):
         size = round_size(MIN_ORDER_VALUE / price, sz_decimals, Rounding.UP)
     return size
