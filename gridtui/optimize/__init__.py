@@ -13,6 +13,9 @@ Value = int | float | str | bool
 SettingPath = tuple[Literal["grid", "risk"], str]
 """Where a setting lives in a bot's config: ``("grid", "spacing_pct")``."""
 
+Edit = Value | None
+"""A setting as written into a bot's config: a value, or None to remove the key."""
+
 
 class OptimizeError(Exception):
     """Bad input to ``gridtui optimize``: the message is one line naming the place and the fix."""

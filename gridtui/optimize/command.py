@@ -26,6 +26,7 @@ from gridtui.monitoring.progress import progress_bar
 from gridtui.optimize import OptimizeError, SettingPath, Value
 from gridtui.optimize.evaluator import Evaluator, Inputs
 from gridtui.optimize.objective import Objective
+from gridtui.optimize.space import config_values
 from gridtui.optimize.study import (
     REFUSED_ATTR,
     SETTINGS_ATTR,
@@ -349,7 +350,7 @@ def _write_config(path: Path, inputs: Inputs, settings: Mapping[str, Value]) -> 
     from gridtui.config.loader import ConfigError, load_config_text
     from gridtui.optimize.config_edit import with_bot_settings, write_config
 
-    text = with_bot_settings(inputs.config_text, inputs.bot, _paths(settings))
+    text = with_bot_settings(inputs.config_text, inputs.bot, config_values(_paths(settings)))
     try:  # what check-config checks: a written config always loads
         load_config_text(text, base_dir=path.absolute().parent, source=str(path))
     except ConfigError as exc:

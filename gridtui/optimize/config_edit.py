@@ -30,16 +30,17 @@ from tomlkit.items import AoT, Comment, Item, Null, Table, Whitespace
 
 from gridtui.config.fields import GRID_FIELDS, RISK_FIELDS
 from gridtui.core.files import write_atomically
-from gridtui.optimize import OptimizeError, SettingPath, Value
+from gridtui.optimize import Edit, OptimizeError, SettingPath, Value
 
 _FIELDS = {"grid": GRID_FIELDS, "risk": RISK_FIELDS}
 _TRIVIA = (Whitespace, Comment, Null)
 
 
-def with_bot_settings(text: str, bot: str, values: Mapping[SettingPath, Value]) -> str:
+def with_bot_settings(text: str, bot: str, values: Mapping[SettingPath, Edit]) -> str:
     """``text`` with ``values`` set in bot ``bot``'s own ``[bots.grid]`` / ``[bots.risk]``:
     a key already there is changed in place, a missing one added at the end of its table, a
-    missing table created after the bot's entry. Nothing else in the text changes."""
+    missing table created after the bot's entry; a None value removes its key from the bot's
+    table. Nothing else in the text changes."""
     for section, key in values:
         _check_setting(section, key)
     try:
@@ -54,6 +55,11 @@ def with_bot_settings(text: str, bot: str, values: Mapping[SettingPath, Value]) 
     newline = "\r\n" if "\r\n" in text else "\n"  # a Windows file stays a Windows file
     by_section: dict[str, dict[str, Item]] = {}
     for (section, key), value in values.items():
+        if value is None:
+            table = entry.get(section)
+            if isinstance(table, MutableMapping) and key in table:
+                del table[key]
+            continue
         item = _item(section, key, value)
         item.trivia.trail = newline
         by_section.setdefault(section, {})[key] = item
@@ -75,11 +81,14 @@ def with_bot_settings(text: str, bot: str, values: Mapping[SettingPath, Value]) 
     return out
 
 
-def set_bot_values(entry: dict[str, Any], values: Mapping[SettingPath, Value]) -> None:
-    """``values`` set in a parsed ``[[bots]]`` entry: what the text ``with_bot_settings``
-    writes parses to (``_check_edit`` holds every edit to it)."""
+def set_bot_values(entry: dict[str, Any], values: Mapping[SettingPath, Edit]) -> None:
+    """``values`` set in (None: removed from) a parsed ``[[bots]]`` entry: what the text
+    ``with_bot_settings`` writes parses to (``_check_edit`` holds every edit to it)."""
     for (section, key), value in values.items():
-        entry.setdefault(section, {})[key] = value
+        if value is None:
+            entry.get(section, {}).pop(key, None)
+        else:
+            entry.setdefault(section, {})[key] = value
 
 
 def bot_index(raw: dict[str, Any], bot: str) -> int:
@@ -269,7 +278,7 @@ def _take_trailing_trivia(container: Container, *, from_blank_line: bool) -> lis
     return tail
 
 
-def _check_edit(before: str, after: str, index: int, values: Mapping[SettingPath, Value]) -> None:
+def _check_edit(before: str, after: str, index: int, values: Mapping[SettingPath, Edit]) -> None:
     """The edited text means the original plus exactly ``values`` for the bot at ``index``."""
     try:
         expected = tomllib.loads(before)
@@ -287,5 +296,5 @@ def _check_edit(before: str, after: str, index: int, values: Mapping[SettingPath
         )
 
 
-def _names(values: Mapping[SettingPath, Value]) -> str:
+def _names(values: Mapping[SettingPath, Edit]) -> str:
     return ", ".join(f"{section}.{key}" for section, key in values)

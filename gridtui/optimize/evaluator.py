@@ -32,7 +32,7 @@ from gridtui.optimize.config_edit import bot_index, set_bot_values, with_bot_set
 from gridtui.optimize.fast_replay import CandleArrays, FastRun, candle_arrays, fast_replay
 from gridtui.optimize.folds import Fold, walk_forward
 from gridtui.optimize.objective import Objective, mean_score
-from gridtui.optimize.space import Param, parse_params
+from gridtui.optimize.space import Param, check_space, config_values, parse_params
 
 
 @attrs.frozen(slots=True)
@@ -113,9 +113,11 @@ class Evaluator:
             load_config_text(inputs.config_text, base_dir=Path(inputs.config_dir), source="config")
         except ConfigError as exc:
             raise RefusedSettings("; ".join(exc.problems)) from None
-        with_bot_settings(inputs.config_text, inputs.bot, {p.path: _sample(p) for p in self.params})
         self._raw = tomllib.loads(inputs.config_text)
         self._bot_index = bot_index(self._raw, inputs.bot)
+        check_space(self.params, inputs.bot, self._raw["bots"][self._bot_index].get("grid", {}))
+        sample = config_values({p.path: _sample(p) for p in self.params})
+        with_bot_settings(inputs.config_text, inputs.bot, sample)
         self.fast = True
         self.fast_runs = 0
         self.engine_runs = 0
@@ -145,7 +147,7 @@ class Evaluator:
         """The config and the bot's settings with ``values`` applied, as the loader builds
         them from the text ``with_bot_settings`` writes."""
         raw = copy.deepcopy(self._raw)
-        set_bot_values(raw["bots"][self._bot_index], values)
+        set_bot_values(raw["bots"][self._bot_index], config_values(values))
         try:
             config = load_config_data(
                 raw, base_dir=Path(self.inputs.config_dir), source="trial settings"

@@ -9,7 +9,7 @@ not 0.35000000000000003 when it is written back to a TOML file.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal, InvalidOperation
 
 import attrs
@@ -24,7 +24,8 @@ from gridtui.config.fields import (
     IntField,
     NumberField,
 )
-from gridtui.optimize import OptimizeError, SettingPath, Value
+from gridtui.config.schema import GridMode
+from gridtui.optimize import Edit, OptimizeError, SettingPath, Value
 
 _EXCLUDED = frozenset({"lower", "upper", "max_orders_per_second", "order_burst", "max_open_orders"})
 """Not searchable. ``lower``/``upper`` are prices of a bounded grid: absolute levels of the
@@ -45,7 +46,11 @@ ALLOWED: dict[str, SettingPath] = {
 }
 """Every name ``--param`` accepts, with where the setting lives in a bot's config. ``mode`` is
 searchable, but the config wants ``lower``/``upper`` with "bounded" and forbids them with
-"rolling": whoever builds a trial's config must add or drop the bot's range to match."""
+"rolling": ``check_space`` asks for the bot's range in its own table, ``config_values`` drops
+it from a rolling trial."""
+
+_MODE = ("grid", "mode")
+_RANGE = (("grid", "lower"), ("grid", "upper"))
 
 _ALLOWED_TEXT = ", ".join(ALLOWED)
 
@@ -97,6 +102,28 @@ def suggest(trial: optuna.trial.Trial, params: Sequence[Param]) -> dict[SettingP
     for param in params:
         values[param.path] = _suggest_one(trial, param)
     return values
+
+
+def config_values(values: Mapping[SettingPath, Value]) -> dict[SettingPath, Edit]:
+    """A trial's values as they go into the bot's config: a rolling grid carries no range,
+    so a rolling ``mode`` also removes the bot's ``lower``/``upper``."""
+    edits: dict[SettingPath, Edit] = dict(values)
+    if values.get(_MODE) == GridMode.ROLLING.value:
+        edits.update(dict.fromkeys(_RANGE))
+    return edits
+
+
+def check_space(params: Sequence[Param], bot: str, own_grid: Mapping[str, object]) -> None:
+    """Every trial of ``params`` can be a valid config for bot ``bot``, whose own
+    ``[bots.grid]`` table is ``own_grid``: searching ``mode`` needs the bounded grid's range
+    there (a rolling trial drops it; a range inherited from [grid] or [coins] could not be)."""
+    for param in params:
+        if param.path == _MODE and not all(key in own_grid for _, key in _RANGE):
+            raise OptimizeError(
+                f"--param {param.name}: a bounded trial needs bot {bot}'s range: give it "
+                f'mode = "bounded" with lower and upper in its own [bots.grid] table (the '
+                f"rolling trials drop them)"
+            )
 
 
 def describe(params: Iterable[Param]) -> str:

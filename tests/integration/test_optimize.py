@@ -16,7 +16,9 @@ from pathlib import Path
 import pytest
 
 from gridtui.cli import main
+from gridtui.optimize.config_edit import with_bot_settings
 from gridtui.optimize.evaluator import Evaluator, Inputs
+from gridtui.optimize.space import config_values
 
 CONFIG = """\
 # a config the tests own, with comments that --write-config must keep
@@ -195,6 +197,45 @@ def test_write_config_keeps_the_comments_and_passes_check_config(
     best = report["top"][0]["settings"]["grid.spacing_pct"]  # type: ignore[index]
     assert f"spacing_pct = {best}" in text.split("[[bots]]", 1)[1]  # the bot's own setting
     assert main(["check-config", str(written)]) == 0
+
+
+def test_mode_is_searched_with_the_bots_own_range_and_a_rolling_winner_drops_it(
+    files: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config, candles = files
+    bounded = CONFIG + '[bots.grid]\nmode = "bounded"\nlower = 99\nupper = 101\n'
+    config.write_text(bounded)
+    report = optimize(
+        capsys, "--config", str(config), "--candles", str(candles), "--trials", "8",
+        "--seed", "3", "--param", "mode=rolling,bounded",
+    )  # fmt: skip
+    assert report["trials"] == {"scored": 8, "refused": 0, "failed": 0}
+    inputs = Inputs.from_attrs({**INPUTS, "params": ("mode=rolling,bounded",),
+                                "config_text": bounded, "config_dir": str(config.parent),
+                                "candles_file": str(candles)})  # fmt: skip
+    evaluator = Evaluator(inputs)
+    for mode in ("rolling", "bounded"):  # both are configs a trader could write
+        _, bot = evaluator.settings({("grid", "mode"): mode})
+        assert bot.grid.mode.value == mode and (bot.grid.lower is None) == (mode == "rolling")
+    # a rolling winner, written as --write-config writes it: the range goes with the mode
+    written = tmp_path / "rolling.toml"
+    written.write_text(
+        with_bot_settings(bounded, "b1", config_values({("grid", "mode"): "rolling"}))
+    )
+    text = written.read_text()
+    assert 'mode = "rolling"' in text and "lower" not in text and "upper" not in text
+    assert main(["check-config", str(written)]) == 0
+
+
+def test_mode_without_the_bots_own_range_is_one_line(
+    files: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    config, candles = files
+    args = ["--config", str(config), "--candles", str(candles), "--param", "mode=rolling,bounded"]
+    assert main(["optimize", *args]) == 2
+    err = capsys.readouterr().err.strip()
+    assert '--param mode: a bounded trial needs bot b1\'s range: give it mode = "bounded" ' in err
+    assert "\n" not in err and "Traceback" not in err
 
 
 @pytest.mark.parametrize(
