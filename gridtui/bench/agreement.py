@@ -1,7 +1,9 @@
 """The compiled sweep evaluator against the engine replay, on random settings and markets.
 
-Each case draws a market (a random walk with wicks, a wave traded on notional volume, or a trend
-with jumps and gaps; prices from a tenth of a dollar to BTC's; hourly funding or none) and a
+Each case draws a market (a random walk with wicks, a wave traded on notional volume, a trend
+with jumps and gaps, or a recording of the paper venue's own market, its generated price path
+aggregated into candles and replayed; prices from a tenth of a dollar to BTC's; hourly funding
+or none) and a
 bot's settings (levels, spacing and its kind, size and its scaling, rolling or bounded, re-centre
 threshold, every risk limit, the fee, the fill model and the candle path), then runs both
 evaluators. A case *agrees* when the fills are identical (time, side, price, size) and the
@@ -28,8 +30,10 @@ import attrs
 from gridtui.backtest.replay import ReplayOptions, replay
 from gridtui.backtest.report import BacktestReport, build_report, report_of
 from gridtui.config.loader import ConfigError, load_config_text
-from gridtui.config.schema import CandlePath
+from gridtui.config.schema import CandlePath, PaperMarket
 from gridtui.exchanges.sim import load_candles, load_funding
+from gridtui.exchanges.sim.exchange import DEFAULT_NOTIONAL_PER_TICK
+from gridtui.exchanges.sim.price_path import GeneratedPath
 from gridtui.exchanges.sim.vocabulary import FillModel
 from gridtui.optimize.fast_replay import Bailed, candle_arrays, fast_replay
 
@@ -68,7 +72,11 @@ def draw_case(number: int, seed: int) -> Case:
     start, szd = rng.choice(_MARKETS)
     interval = rng.choice((60_000, 60_000, 300_000, 3_600_000))
     count = rng.randint(300, 900)
-    candles = _candles(rng, float(start), interval, count)
+    candles = (
+        _recorded(rng, start, szd, interval, count)
+        if rng.random() < 0.25
+        else _candles(rng, float(start), interval, count)
+    )
     funding = _funding(rng, interval, count) if rng.random() < 0.5 else None
     options = ReplayOptions(
         fill_model=rng.choice((FillModel.STRICT, FillModel.TOUCH)),
@@ -281,6 +289,23 @@ def _candles(rng: random.Random, start: float, interval: int, count: int) -> str
         )
         price = float(_price(close))
         at += interval * (2 if shape == "trend" and rng.random() < 0.02 else 1)
+    return "\n".join(rows) + "\n"
+
+
+def _recorded(rng: random.Random, start: Decimal, szd: int, interval: int, count: int) -> str:
+    """The paper venue's generated market (mean reversion, trend regimes, jumps), recorded tick
+    by tick and written as candles: what a trader who recorded a paper run would replay."""
+    market = PaperMarket("REC", start, szd, volatility=rng.choice((0.5, 0.8, 2.0)))
+    path = GeneratedPath(market, rng.randrange(1 << 30), DEFAULT_NOTIONAL_PER_TICK)
+    ticks = rng.choice((1, 4, 12))
+    rows = ["time_ms,open,high,low,close,volume"]
+    for i in range(count):
+        steps = [path.next_tick(interval / 1000 / ticks) for _ in range(ticks)]
+        high = max(t.high for t in steps)
+        low = min(t.low for t in steps)
+        volume = sum((t.volume for t in steps), Decimal(0))
+        rows.append(f"{START_MS + i * interval},{steps[0].open:f},{high:f},{low:f},"
+                    f"{steps[-1].close:f},{volume:f}")  # fmt: skip
     return "\n".join(rows) + "\n"
 
 
