@@ -346,6 +346,9 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "optimize":
         from gridtui.optimize.command import OptimizeArgs, run_optimize
 
+        # The replayed bots' own lines (a trial's halts) are the report's figures, not news.
+        configure_logging(fmt=args.log_format, level=args.log_level or "critical")
+
         joining = args.join is not None
         return run_optimize(
             None if joining else load_config(args.config),
@@ -373,6 +376,8 @@ def _dispatch(args: argparse.Namespace) -> int:
     config = _with_venue_flags(load_config(args.config, check_files=args.command is None), args)
     if args.command == "backtest":
         from gridtui.backtest.command import BacktestArgs, run_backtest
+
+        configure_logging(fmt=args.log_format, level=args.log_level or "critical")
 
         return run_backtest(
             config,

@@ -181,16 +181,23 @@ def _default_name(inputs: Inputs) -> str:
 
 
 def _rank(evaluator: Evaluator, study: optuna.Study) -> list[Ranked]:
-    """The best trials, each re-run with the engine replay: the figures a trader reads are the
-    engine's, and the study's score is confirmed (or marked) against it."""
+    """The best trials with distinct settings, each re-run with the engine replay: the figures
+    a trader reads are the engine's, and the study's score is confirmed (or marked) against
+    it."""
     from optuna.trial import TrialState
 
     evaluator = evaluator.engine_only()
     complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-    best = sorted(complete, key=lambda t: (-(t.value or 0.0), t.number))[:TOP]
     ranked = []
-    for trial in best:
+    seen: set[tuple[tuple[str, Value], ...]] = set()
+    for trial in sorted(complete, key=lambda t: (-(t.value or 0.0), t.number)):
+        if len(ranked) == TOP:
+            break
         settings = dict(trial.user_attrs.get(SETTINGS_ATTR, {}))
+        key = tuple(sorted(settings.items()))
+        if key in seen:
+            continue  # TPE tried these settings again: the first trial stands for them
+        seen.add(key)
         values = _paths(settings)
         again = evaluator.in_sample(values)
         outside = evaluator.out_of_sample(values)

@@ -96,6 +96,8 @@ def test_a_seeded_study_finds_the_spacing_the_market_rewards(
     )  # fmt: skip
     top = report["top"]
     assert isinstance(top, list) and top[0]["settings"] == {"grid.spacing_pct": BEST}
+    spacings = [t["settings"]["grid.spacing_pct"] for t in top]
+    assert len(set(spacings)) == len(spacings) > 1  # settings TPE tried twice are listed once
     # and it is the best of the whole space, every spacing replayed (the market's known best)
     evaluator = Evaluator(Inputs.from_attrs({**INPUTS, "config_text": CONFIG,
                                             "config_dir": str(config.parent),
