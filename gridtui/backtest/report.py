@@ -91,6 +91,9 @@ class RunFigures:
     sells: int
     halts: int
     final_position: Decimal
+    max_drawdown: Decimal
+    """The largest fall of the equity at a close from its peak so far (the start, zero, is a
+    peak): ``_max_drawdown`` of the equity points."""
     close_times: np.ndarray = attrs.field(repr=False)
     equity: np.ndarray = attrs.field(repr=False)
     halted: np.ndarray = attrs.field(repr=False)
@@ -100,6 +103,7 @@ class RunFigures:
         last = run.equity[-1]
         buys = sum(1 for f in run.fills if f.side is Side.BUY)
         count = len(run.equity)
+        equity = np.fromiter((float(p.equity) for p in run.equity), np.float64, count)
         return cls(
             bot=run.bot,
             coin=run.coin,
@@ -112,8 +116,9 @@ class RunFigures:
             sells=len(run.fills) - buys,
             halts=run.halts,
             final_position=last.position,
+            max_drawdown=_max_drawdown(equity),
             close_times=np.fromiter((p.time_ms for p in run.equity), np.int64, count),
-            equity=np.fromiter((float(p.equity) for p in run.equity), np.float64, count),
+            equity=equity,
             halted=np.fromiter((p.halted for p in run.equity), np.bool_, count),
         )
 
@@ -137,7 +142,7 @@ def report_of(
 ) -> BacktestReport:
     capital = run.capital
     round_trips = min(run.buys, run.sells)
-    drawdown = _max_drawdown(run.equity)
+    drawdown = run.max_drawdown
     first_open = candles[0].open
     funding = ZERO if run.funding is None else run.funding
     net = run.realized + run.unrealized + funding

@@ -191,6 +191,8 @@ class FastRun:
     funding: Decimal | None
     """Exact, from the positions at each hour boundary; None: funding not modelled."""
     avg_entry: float
+    max_drawdown: float
+    """The kernel's running ``report._max_drawdown`` of the equity points (the same floats)."""
     sz_decimals: int
 
     def fill_tuples(self) -> list[tuple[int, Side, Decimal, Decimal]]:
@@ -228,6 +230,7 @@ class FastRun:
             sells=len(self.fills) - buys,
             halts=self.halts,
             final_position=position,
+            max_drawdown=Decimal(repr(self.max_drawdown)),
             close_times=arrays.times + arrays.interval_ms,
             equity=self.equity,
             halted=self.halted.astype(np.bool_),
@@ -386,6 +389,7 @@ def fast_replay(
         fees=float(money[kernel.M_FEES]),
         funding=None if funding is None else _funding(arrays, funding, positions),
         avg_entry=float(money[kernel.M_AVG_ENTRY]),
+        max_drawdown=float(money[kernel.M_CLOSE_DRAWDOWN]),
         sz_decimals=szd,
     )
 

@@ -83,7 +83,8 @@ S_PEAK_SET = 15
 S_KEEP_CENTER = 16
 S_BAIL = 17
 S_BEST_BUY = 18
-"""The highest live buy's price (-1: none), valid while ``S_ORDERS_CHANGED`` is 0."""
+"""The highest live buy's price (-1: none), valid while ``S_ORDERS_CHANGED`` is 0: fills and
+placements keep it; a cancel sets ``S_ORDERS_CHANGED`` and the next step looks again."""
 S_BEST_SELL = 19
 """The lowest live sell's price (-1: none)."""
 S_ORDERS_CHANGED = 20
@@ -109,7 +110,11 @@ M_PEAK = 4
 M_FUNDING = 5
 M_ORDER_VALUE = 6
 """Σ price (millionths) × remaining lots of the resting orders: the venue's margin on them."""
-MONEY_SIZE = 7
+M_CLOSE_PEAK = 7
+"""The highest equity at a close so far (the start, 0, counts): the report's drawdown."""
+M_CLOSE_DRAWDOWN = 8
+"""The largest fall from ``M_CLOSE_PEAK``: ``report._max_drawdown`` of the equity points."""
+MONEY_SIZE = 9
 
 # Integer settings (``rules``).
 R_LEVELS = 0
@@ -314,6 +319,8 @@ def run(
             money[M_REALIZED],
             money[M_FUNDING],
         )
+        money[M_CLOSE_PEAK] = max(money[M_CLOSE_PEAK], equity[k])
+        money[M_CLOSE_DRAWDOWN] = max(money[M_CLOSE_DRAWDOWN], money[M_CLOSE_PEAK] - equity[k])
         positions[k] = state[S_POSITION]
         halted[k] = 1 if state[S_HALTED] != 0 else 0
         k += 1
@@ -368,6 +375,8 @@ def _glide(
     daily = money[M_DAILY]
     peak = money[M_PEAK]
     paid = money[M_FUNDING]
+    close_peak = money[M_CLOSE_PEAK]
+    close_drawdown = money[M_CLOSE_DRAWDOWN]
     scale = limits[L_SIZE_SCALE]
     max_dd = limits[L_MAX_DRAWDOWN]
     loss = limits[L_DAILY_LOSS]
@@ -398,7 +407,10 @@ def _glide(
             peak_set = 1
             repair_in = repair_every if repair_in == 1 else repair_in - 1
         mark = after
-        paid, equity[k] = _close_books(lots, scale, closes[k], funding[k], avg, realized, paid)
+        paid, point = _close_books(lots, scale, closes[k], funding[k], avg, realized, paid)
+        equity[k] = point
+        close_peak = max(close_peak, point)
+        close_drawdown = max(close_drawdown, close_peak - point)
         positions[k] = lots
         halted[k] = 1 if halted_kind != 0 else 0
         k += 1
@@ -407,6 +419,8 @@ def _glide(
     state[S_REPAIR_IN] = repair_in
     money[M_PEAK] = peak
     money[M_FUNDING] = paid
+    money[M_CLOSE_PEAK] = close_peak
+    money[M_CLOSE_DRAWDOWN] = close_drawdown
     return k
 
 
@@ -469,10 +483,16 @@ def _step(
         best = state[S_BEST_BUY] if side == 1 else state[S_BEST_SELL]  # valid: see the caller
         if best < 0 or not _beyond(best, limit, side, strict):
             continue
-        # The orders the move reaches, best first (best price, then the earliest order).
+        # The orders the move reaches, best first (best price, then the earliest order), and
+        # the best of the others: the side's best price once the reached ones are gone.
         reached = 0
+        rest = -1
         for j in range(state[S_LIVE]):
-            if orders[j, 1] != side or not _beyond(orders[j, 2], limit, side, strict):
+            if orders[j, 1] != side:
+                continue
+            if not _beyond(orders[j, 2], limit, side, strict):
+                if rest < 0 or side * (orders[j, 2] - rest) > 0:
+                    rest = orders[j, 2]
                 continue
             i = reached
             while i > 0 and _ahead(orders, j, scratch[i - 1, 0], side):
@@ -481,8 +501,11 @@ def _step(
             scratch[i, 0] = j
             reached += 1
         left = budget
+        kept = -1  # the best reached order left resting (partly filled, or no volume left)
         for c in range(reached):
             if left <= 0:
+                if kept < 0:
+                    kept = orders[scratch[c, 0], 2]
                 break
             j = scratch[c, 0]
             size = min(orders[j, 4], left)
@@ -502,10 +525,15 @@ def _step(
                 for d in range(c + 1, reached):  # the last row moved into row j
                     if scratch[d, 0] == last:
                         scratch[d, 0] = j
-            state[S_ORDERS_CHANGED] = 1
+            elif kept < 0:
+                kept = orders[j, 2]
             state[S_SETTLED] = 0
             state[S_FILLS] = n + 1
             left -= size
+        if side == 1:  # kept as the fills go: no scan of the book for the next step
+            state[S_BEST_BUY] = kept if kept >= 0 else rest
+        else:
+            state[S_BEST_SELL] = kept if kept >= 0 else rest
     end = state[S_FILLS]
     if end == start:
         return DONE
@@ -945,10 +973,13 @@ def _place(orders, state, money, rules, limits, wanted, count, now):
         state[S_NEXT_SEQ] += 1
         if wanted[w, 1] == 1:
             state[S_RESTING_BUY] += size
+            if price > state[S_BEST_BUY]:
+                state[S_BEST_BUY] = price
         else:
             state[S_RESTING_SELL] -= size
+            if state[S_BEST_SELL] < 0 or price < state[S_BEST_SELL]:
+                state[S_BEST_SELL] = price
         money[M_ORDER_VALUE] += float(price) * float(size)
-        state[S_ORDERS_CHANGED] = 1
         state[S_SETTLED] = 0
         wanted[w, 4] = PLACED
     return DONE

@@ -130,7 +130,10 @@ def run(
     seeded: bool = True,
 ) -> None:
     """Work on the study until it holds its number of finished trials: here with ``jobs`` 1,
-    else in ``jobs`` worker processes while this one reports progress. ``seeded``: the
+    else in ``jobs`` worker processes while this one reports progress. Workers only see
+    finished trials (a trial left running by a killed run never ends), so each may start one
+    more as the count is reached: a study can end up to ``jobs`` − 1 trials past it, and the
+    report counts what ran. ``seeded``: the
     workers' samplers take the study's seed (its maker's workers); a worker that joins from
     elsewhere draws its own, or it would repeat the maker's trials."""
     if jobs == 1:
