@@ -7,8 +7,10 @@ evaluator can be trusted, on generated 1m candles.
   (trials × candles / time) and the speed-up.
 - Workers: a study with one worker process and with two, throughput read off the trials' own
   start and end times (a worker's start-up, once per process, is not a trial's cost), and how
-  close two come to twice one. A trial here includes Optuna's own work (TPE's suggestion and
-  the storage's writes), so the per-core figure is below the evaluator's.
+  close two come to twice one. Both studies run the same trials (the spacings above, queued in
+  the study in turn: TPE's picks would give the two studies different work, small spacings
+  costing five times large ones). A trial includes Optuna's own work (the storage's writes),
+  so the per-core figure is below the evaluator's.
 - Agreement: ``--cases`` random settings and markets through both evaluators
   (``bench.agreement``): how many agree to the fill and the cent.
 """
@@ -36,8 +38,7 @@ DEFAULT_CASES = 50
 ENGINE_CANDLES = 20_000
 """The engine replay runs at thousands of candles a second: this many are enough to time it."""
 TRIALS_PER_WORKER = 100
-"""Trials per worker of the two-worker study; the one-worker study runs as many trials in all
-(TPE's work per trial grows with the trials it has seen: equal studies, equal work). At the
+"""Trials per worker of the two-worker study; the one-worker study runs the same trials. At the
 default size a worker's trials then last seconds, and the workers' start-up skew (spawn,
 candles, arrays) is small beside it. Smaller runs (the smoke test) take fewer."""
 SPACE = ("spacing_pct=0.1:1:0.05",)
@@ -79,7 +80,9 @@ def run_sweep_bench(workdir: Path, count: int, cases: int, out: TextIO) -> None:
     trials = 2 * max(16, min(TRIALS_PER_WORKER, count // 2000))
     for jobs in (1, 2):
         spec = StorageSpec(journal=str(workdir / f"sweep-{jobs}.journal"))
-        open_study(spec, "sweep", _inputs(workdir, candles, trials))
+        study, _ = open_study(spec, "sweep", _inputs(workdir, candles, trials))
+        for number in range(trials):  # the same work for one worker and two
+            study.enqueue_trial({"spacing_pct": SPACINGS[number % len(SPACINGS)]})
         run(spec, "sweep", jobs)
         done, span = _trials_and_span(spec, trials)
         rates[jobs] = done * count / span
