@@ -38,6 +38,8 @@ _MAX_DENOMINATOR = 10_000
 """Thresholds and order rates with more decimals than this are left to the engine (the kernel's
 integer comparisons would overflow)."""
 _FILLS_START = 4096
+"""Fill rows to start with, or one for every other candle if more: a busy grid fills about
+that often, and growing the buffer copies it."""
 _MAX_STEP_DECIMALS = 8
 """A spacing with more decimals than this (of spacing_pct / 100) gets its grids from Python."""
 
@@ -342,7 +344,8 @@ def fast_replay(
     state[kernel.S_ORDERS_CHANGED] = 1
     money = np.zeros(kernel.MONEY_SIZE, dtype=np.float64)
     orders = np.zeros((kernel.ORDER_SLOTS_PER_LEVEL * (2 * n + 1), 6), dtype=np.int64)
-    fills = np.zeros((max(_FILLS_START, 2 * kernel.POINTS * orders.shape[0]), 7), dtype=np.int64)
+    room = max(_FILLS_START, count // 2, 2 * kernel.POINTS * orders.shape[0])
+    fills = np.zeros((room, 7), dtype=np.int64)  # (untouched pages cost nothing: calloc)
     grid_prices = np.zeros(2 * n + 1, dtype=np.int64)
     grid_sizes = np.zeros(2 * n + 1, dtype=np.int64)
     lots = level_lots(grid, szd)
