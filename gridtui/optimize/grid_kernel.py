@@ -209,13 +209,20 @@ def run(
     count = points.shape[0]
     capacity = fills.shape[0]
     slots = orders.shape[0]
+    strict = rules[R_STRICT] == 1
     k = state[S_CANDLE]
     while k < count:
         if state[S_PHASE] == 0 and k > 0:
             if state[S_ORDERS_CHANGED] == 1:
                 _find_best(orders, state)
             mark = state[S_MARK]
-            if not _reaches(state, rules, min(mark, lows[k]), max(mark, highs[k])):
+            if not _reaches(
+                state[S_BEST_BUY],
+                state[S_BEST_SELL],
+                strict,
+                min(mark, lows[k]),
+                max(mark, highs[k]),
+            ):
                 k = _glide(
                     points,
                     lows,
@@ -261,7 +268,13 @@ def run(
             previous = state[S_MARK]
             if state[S_ORDERS_CHANGED] == 1:
                 _find_best(orders, state)
-            if not _reaches(state, rules, min(previous, lows[k]), max(previous, highs[k])):
+            if not _reaches(
+                state[S_BEST_BUY],
+                state[S_BEST_SELL],
+                strict,
+                min(previous, lows[k]),
+                max(previous, highs[k]),
+            ):
                 # A quiet candle: no point of it reaches an order (the venue's step_quietly).
                 state[S_MARK] = points[k, POINTS - 1]
                 first = POINTS
@@ -271,7 +284,13 @@ def run(
                 price = points[k, point]
                 if state[S_ORDERS_CHANGED] == 1:
                     _find_best(orders, state)
-                if not _reaches(state, rules, min(previous, price), max(previous, price)):
+                if not _reaches(
+                    state[S_BEST_BUY],
+                    state[S_BEST_SELL],
+                    strict,
+                    min(previous, price),
+                    max(previous, price),
+                ):
                     state[S_MARK] = price  # the venue's step: the mark moves, nothing fills
                     continue
                 code = _step(
@@ -383,9 +402,7 @@ def _glide(
     while k < count:
         low = min(mark, lows[k])
         high = max(mark, highs[k])
-        if (best_buy >= 0 and (best_buy > low or (not strict and best_buy == low))) or (
-            best_sell >= 0 and (best_sell < high or (not strict and best_sell == high))
-        ):
+        if _reaches(best_buy, best_sell, strict, low, high):
             break
         close_ms = times[k] + 3 * interval // POINTS
         after = points[k, POINTS - 1]
@@ -401,11 +418,12 @@ def _glide(
                 break
             if rolling and _is_outside(after, lowest, highest, rules):
                 break
-            if repair_in == 1 and not settled:
+            repairs, repair_next = _count_to_repair(repair_in, repair_every)
+            if repairs and not settled:
                 break
             peak = judged_peak
             peak_set = 1
-            repair_in = repair_every if repair_in == 1 else repair_in - 1
+            repair_in = repair_next
         mark = after
         paid, point = _close_books(lots, scale, closes[k], funding[k], avg, realized, paid)
         equity[k] = point
@@ -455,14 +473,12 @@ def _find_best(orders, state):
 
 
 @inlined
-def _reaches(state, rules, low, high):
-    """``MatchingEngine.reaches``: would trades between ``low`` and ``high`` fill any order?"""
-    strict = rules[R_STRICT] == 1
-    buy = state[S_BEST_BUY]
-    if buy >= 0 and (buy > low or (not strict and buy == low)):
-        return True
-    sell = state[S_BEST_SELL]
-    return sell >= 0 and (sell < high or (not strict and sell == high))
+def _reaches(best_buy, best_sell, strict, low, high):
+    """``MatchingEngine.reaches``: would trades between ``low`` and ``high`` fill any order,
+    given the best buy and sell (-1: none)?"""
+    return (best_buy >= 0 and _beyond(best_buy, low, 1, strict)) or (
+        best_sell >= 0 and _beyond(best_sell, high, -1, strict)
+    )
 
 
 @compiled
@@ -558,6 +574,15 @@ def _step(
         if code != DONE:
             return code
     return DONE
+
+
+@inlined
+def _count_to_repair(repair_in, every):
+    """``GridBuilder`` repairs every ``every``-th cycle: whether this cycle repairs, and the
+    count of cycles to the next repair after it."""
+    if repair_in == 1:
+        return True, every
+    return False, repair_in - 1
 
 
 @inlined
@@ -660,10 +685,7 @@ def _cycle(orders, grid_prices, grid_sizes, level_lots, state, money, rules, lim
     if verdict != JUDGED_FINE:
         _halt(orders, state, money, verdict, now)
         return DONE
-    state[S_REPAIR_IN] -= 1
-    repair = state[S_REPAIR_IN] == 0
-    if repair:
-        state[S_REPAIR_IN] = rules[R_REPAIR_EVERY]
+    repair, state[S_REPAIR_IN] = _count_to_repair(state[S_REPAIR_IN], rules[R_REPAIR_EVERY])
     n = rules[R_LEVELS]
     if state[S_HAS_GRID] == 0 or (
         rules[R_ROLLING] == 1 and _is_outside(mark, grid_prices[0], grid_prices[2 * n], rules)
