@@ -21,7 +21,7 @@ import attrs
 
 from gridtui.config.schema import AppConfig, BotSettings, VenueKind
 from gridtui.core.clock import RealClock, utc_day
-from gridtui.core.types import BotStatus, ExchangeError, Fill, Order, Position
+from gridtui.core.types import ZERO, BotStatus, ExchangeError, Fill, Order, Position
 from gridtui.state.accounting import PositionCorrection, replay
 from gridtui.state.data_dir import (
     VenueIdentity,
@@ -31,6 +31,7 @@ from gridtui.state.data_dir import (
     list_identities,
     list_journals,
 )
+from gridtui.state.live_status import LiveBot, read_live_status
 from gridtui.state.records import Adjustment
 from gridtui.state.store import Store
 from gridtui.venues import identity_of, make_exchange
@@ -101,6 +102,7 @@ def _money(value: Decimal) -> str:
 def status_rows(config: AppConfig) -> list[dict[str, Any]]:
     rows = []
     today = utc_day(RealClock().now_ms())
+    live = read_live_status(journal_dir(config.data_dir, identity_of(config))) or {}
     with _journals(config) as journals:
         for journal in journals:
             state = journal.store.load_state()
@@ -124,9 +126,35 @@ def status_rows(config: AppConfig) -> list[dict[str, Any]]:
                     "halt_reason": state.halt_reason,
                     "in_config": journal.settings is not None,
                     "enabled": journal.settings is not None and journal.settings.enabled,
+                    **_run_state(live.get(journal.bot), state.halted, state.halt_reason),
                 }
             )
+    coins = {b.name: b.coin for b in config.bots}
+    for name, bot in live.items():  # run, but nothing journaled yet (the venue never answered)
+        if name not in {r["bot"] for r in rows}:
+            rows.append(_unjournaled_row(name, coins.get(name, "?"), bot))
     return rows
+
+
+def _unjournaled_row(bot: str, coin: str, live: LiveBot) -> dict[str, Any]:
+    return {
+        "bot": bot, "coin": coin, "position": ZERO, "avg_entry": ZERO,
+        "session_realized_pnl": ZERO, "all_time_realized_pnl": ZERO, "daily_realized_pnl": ZERO,
+        "fees_paid": ZERO, "fills": 0, "open_orders": 0, "last_fill": None, "halted": False,
+        "halt_kind": None, "halt_reason": None, "in_config": True, "enabled": True,
+        **_run_state(live, False, None),
+    }  # fmt: skip
+
+
+def _run_state(live: LiveBot | None, halted: bool, halt_reason: str | None) -> dict[str, Any]:
+    """What the bot is doing now: as the process running it says (running, waiting for
+    exchange and why, …), else, with no process running it, halted (the journal keeps that) or
+    stopped."""
+    if live is not None:
+        return {"running": True, "status": live.status, "status_detail": live.detail}
+    if halted:
+        return {"running": False, "status": BotStatus.HALTED.value, "status_detail": halt_reason}
+    return {"running": False, "status": BotStatus.STOPPED.value, "status_detail": None}
 
 
 def print_status(config: AppConfig, *, as_json: bool) -> int:
@@ -161,7 +189,7 @@ def print_status(config: AppConfig, *, as_json: bool) -> int:
     )
     table = [header]
     for r in rows:
-        state = f"{BotStatus.HALTED}: {r['halt_reason']}" if r["halted"] else BotStatus.RUNNING
+        state = f"{r['status']}: {r['status_detail']}" if r["status_detail"] else r["status"]
         if not r["in_config"]:
             state += " (not in config)"
         elif not r["enabled"]:

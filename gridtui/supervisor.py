@@ -33,10 +33,12 @@ from gridtui.risk.dead_man_switch import DeadManSwitch
 from gridtui.state.data_dir import (
     DataDirError,
     adopt_legacy_journals,
+    journal_dir,
     journal_owner,
     list_journals,
     prepare_journal_dir,
 )
+from gridtui.state.live_status import REFRESH_S, LiveBot, remove_live_status, write_live_status
 from gridtui.state.store import JournalWriteError, StoreCorrupted
 from gridtui.venues import identity_of, make_exchange
 
@@ -121,6 +123,7 @@ class Supervisor:
         self._venue_lock = asyncio.Lock()
         self._venue_up = False
         self.report: ShutdownReport | None = None
+        self._live_status: asyncio.Task[None] | None = None
         self.bus.subscribe(self.metrics.on_event)
 
     @property
@@ -136,6 +139,7 @@ class Supervisor:
             slot = BotSlot(settings.name, settings.coin)
             self.slots[settings.name] = slot
             slot.handle = runner(self._supervise(slot), f"bot-{settings.name}")
+        self._live_status = asyncio.create_task(self._write_live_status(), name="live-status")
 
     async def _wait(self, seconds: float) -> None:
         """Sleep, but wake at once when a stop is requested."""
@@ -183,15 +187,51 @@ class Supervisor:
             if bot is not None:
                 out.append(bot_view(bot))
                 continue
-            if self.report is not None:
-                status, why = BotStatus.STOPPED, slot.last_error
-            elif slot.waiting is not None:
-                status, why = BotStatus.WAITING, slot.waiting
-            else:
-                status = BotStatus.CRASHED if slot.last_error else BotStatus.STARTING
-                why = slot.last_error
+            status, why = self._idle_status(slot)
             out.append(idle_view(slot.name, slot.coin, self.exchange.venue, status, why, now))
         return out
+
+    def _idle_status(self, slot: BotSlot) -> tuple[BotStatus, str | None]:
+        """What a bot that is not running is doing, and why."""
+        if self.report is not None:
+            return BotStatus.STOPPED, slot.last_error
+        if slot.waiting is not None:
+            return BotStatus.WAITING, slot.waiting
+        return (BotStatus.CRASHED if slot.last_error else BotStatus.STARTING), slot.last_error
+
+    def live_statuses(self) -> dict[str, LiveBot]:
+        """Each bot's status and why, for ``gridtui status`` in another shell (cheaper than
+        ``views``: no ladder, no figures)."""
+        out = {}
+        for slot in self.slots.values():
+            bot = self.running(slot.name)
+            if bot is None:
+                status, why = self._idle_status(slot)
+            else:
+                status, why = bot.status, bot.status_detail()
+            out[slot.name] = LiveBot(status.value, why)
+        return out
+
+    async def _write_live_status(self) -> None:
+        """Keep the live-status file current: on every change, and every ``REFRESH_S`` so a
+        reader can tell a live writer from a stuck one. A disk that refuses it is logged once;
+        the bots trade on (the journals, not this file, are the books)."""
+        folder = journal_dir(self.config.data_dir, self.identity)
+        written: dict[str, LiveBot] | None = None
+        written_at = 0.0
+        failing = False
+        while True:
+            current = self.live_statuses()
+            if current != written or time.monotonic() - written_at >= REFRESH_S:
+                try:
+                    write_live_status(folder, current)
+                    failing = False
+                except OSError as exc:
+                    if not failing:
+                        log.warning("live status for `gridtui status` not written: %s", exc)
+                    failing = True
+                written, written_at = current, time.monotonic()
+            await asyncio.sleep(0.5)
 
     async def _new_bot(self, name: str, settings: BotSettings | None = None) -> BotOrchestrator:
         settings = settings or next(b for b in self.config.bots if b.name == name)
@@ -371,6 +411,15 @@ class Supervisor:
         for bot in self.bots:
             bot.detach()
         await self.exchange.close()
+        if self._live_status is not None:
+            self._live_status.cancel()
+            try:
+                await self._live_status
+            except asyncio.CancelledError:
+                pass
+            except Exception:  # a display's bug must not keep a stop from reporting
+                log.exception("the live-status writer failed")
+            remove_live_status(journal_dir(self.config.data_dir, self.identity))
         self.report = ShutdownReport(
             bots=len(self.slots),
             open_orders=-1 if left is None else len(left),

@@ -6,8 +6,9 @@ Three passes, in this order:
    re-fetching harmless);
 2. open orders → ours (known client id) are adopted into the ledger, anything else on our coin is
    canceled; orders we think live but the exchange does not list are settled by order status;
-3. position → compared with the exchange; a lasting difference is corrected with an adjustment row
-   and an alert. A failed position query is skipped, never read as flat.
+3. position → compared with the exchange; a difference seen on two readings in a row, each
+   followed by a catch-up that found no new fill, is corrected with an adjustment row and an
+   alert. A failed position query is skipped, never read as flat.
 
 A pass that completes *confirms* the books; until one has (at start, after a stream reset, after
 a failed pass) ``confirmed`` is False and the bot places no order. Failed passes are retried with
@@ -38,7 +39,7 @@ from gridtui.state.store import JournalWriteError
 
 log = logging.getLogger(__name__)
 
-POSITION_CHECK_ATTEMPTS = 3
+POSITION_CHECK_ATTEMPTS = 4
 CLEAR_RETRY_CAP_S = 5.0
 LATE_FILL_MARGIN_MS = 60_000
 """Fills up to this much older than the newest one listed are asked for again next time."""
@@ -307,13 +308,19 @@ class ReconciliationService:
         return adopted, canceled, settled
 
     async def _reconcile_position(self, applied: list[FillResult]) -> tuple[bool, bool]:
-        """Compare only a stable reading: position, then fills again; if a fill landed in
-        between, the reading is stale and we look again. Late fills are added to ``applied``."""
+        """Correct only a difference that holds still: the same on two readings in a row, each
+        a position read then a catch-up that found no new fill. One reading is not enough: the
+        stream consumer runs between our awaits, so a fill it journals after the venue answered
+        makes that answer stale (correcting it would count the fill twice), and a fill the venue
+        has in the position but does not list yet must be journaled as a fill, not papered over.
+        Late fills go into ``applied``."""
+        suspected: tuple[Decimal, Decimal] | None = None
         for _ in range(POSITION_CHECK_ATTEMPTS):
             positions = await self._exchange.positions()
             late = await self.catch_up_fills()
             applied += late
             if late:
+                suspected = None
                 continue
             reported = positions.get(self.coin)
             exchange_size = reported.size if reported is not None else ZERO
@@ -321,6 +328,9 @@ class ReconciliationService:
             ours = self._state.get_snapshot().position
             if exchange_size == ours:
                 return False, True
+            if suspected != (exchange_size, ours):
+                suspected = (exchange_size, ours)
+                continue
             await self._correct(ours, exchange_size, entry)
             return True, True
         log.info("%s: position kept moving during reconciliation; checked next time", self.bot)

@@ -75,6 +75,16 @@ class BotOrchestrator:
             return BotStatus.HALTED
         return BotStatus.BREAKER_OPEN if self.c.breaker.is_open else BotStatus.RUNNING
 
+    def status_detail(self) -> str | None:
+        """Why the bot is in its status, where there is a why: what the venue answered and when
+        the next try is (waiting, stopping), or the halt's reason."""
+        status = self.status
+        if status in (BotStatus.WAITING, BotStatus.STOPPING):
+            return self.c.reconciliation.waiting_reason
+        if status is BotStatus.HALTED:
+            return self.fault or self.c.state.get_snapshot().halt_reason
+        return None
+
     def crashed(self) -> None:
         """The supervisor saw ``run`` fail: the bot is down until it is restarted."""
         self._phase = BotStatus.CRASHED

@@ -6,10 +6,13 @@ Each test drives the real bot graph (bot_kit) with the venue's injected failures
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
+import sqlite3
 import time
+from collections.abc import Callable
 
 import attrs
+import pytest
 from bot_kit import (
     COIN,
     ENGINE,
@@ -23,8 +26,12 @@ from bot_kit import (
     wait_until,
 )
 
+from gridtui.books import print_status
+from gridtui.config.schema import BotSettings
 from gridtui.core.events import AlertRaised, BotHalted, OrderPlaced, Severity
 from gridtui.core.types import BotStatus, Side, Tif
+from gridtui.state.data_dir import list_journals
+from gridtui.supervisor import Supervisor
 
 
 async def test_no_order_goes_out_until_the_start_up_reconciliation_succeeds(
@@ -152,13 +159,33 @@ async def test_a_venue_that_does_not_start_leaves_the_bots_waiting_not_crashed(
     assert report.clean and all(s.last_error is None for s in supervisor.slots.values())
 
 
-async def test_orders_of_a_bot_no_longer_configured_are_canceled_at_start(
+def _removed(bots: tuple[BotSettings, ...]) -> tuple[BotSettings, ...]:
+    return bots[:1]
+
+
+def _disabled(bots: tuple[BotSettings, ...]) -> tuple[BotSettings, ...]:
+    return (bots[0], attrs.evolve(bots[1], enabled=False))
+
+
+def _renamed(bots: tuple[BotSettings, ...]) -> tuple[BotSettings, ...]:
+    return (bots[0], attrs.evolve(bots[1], name="e2"))
+
+
+@pytest.mark.parametrize(
+    ("edit", "why"),
+    [(_removed, "not in the config"), (_disabled, "disabled"), (_renamed, "not in the config")],
+)
+async def test_orders_of_a_bot_no_longer_run_are_canceled_at_start_in_one_line(
     make_env: EnvFactory,
+    caplog: pytest.LogCaptureFixture,
+    edit: Callable[[tuple[BotSettings, ...]], tuple[BotSettings, ...]],
+    why: str,
 ) -> None:
     env = make_env(with_eth_bot=True)
     first = supervised(env)
     await first.start()
     await quoting(first, COIN, OTHER)
+    resting = len(await first.exchange.open_orders(OTHER))
     # The process dies: nothing is canceled (the supervisor is simply dropped).
     for slot in first.slots.values():
         if slot.handle is not None:
@@ -167,17 +194,32 @@ async def test_orders_of_a_bot_no_longer_configured_are_canceled_at_start(
     for bot in first.bots:
         bot.detach()
     await first.exchange.close()
-    # Restarted with the ETH bot removed from the config: its orders must not keep resting.
-    env.config = attrs.evolve(env.config, bots=env.config.bots[:1])
+    # Restarted with the ETH bot removed, disabled or renamed: its orders must not keep resting
+    # (a renamed bot starts a journal of its own and quotes afresh).
+    env.config = attrs.evolve(env.config, bots=edit(env.config.bots))
     second = supervised(env)
+    caplog.clear()
     await second.start()
     await quoting(second, COIN)
-    deadline = time.monotonic() + 5
-    while await second.exchange.open_orders(OTHER):
-        assert time.monotonic() < deadline, "the removed bot's orders still rest"
-        await asyncio.sleep(0.01)
+
+    def said() -> list[str]:
+        return [r.getMessage() for r in caplog.records if r.getMessage().startswith("bot e1 ")]
+
+    await wait_until(lambda: bool(said()))  # the sweep says so once it is done
+    assert said() == [
+        f"bot e1 (ETH, {why}): canceled {resting} of its orders left on the exchange, "
+        "journaled 0 missed fills"
+    ]
+    left = {o.client_id for o in await second.exchange.open_orders(OTHER)}
+    assert not left & set(_journaled_client_ids(second, "e1"))
     report = await second.stop()
     assert report.clean
+
+
+def _journaled_client_ids(supervisor: Supervisor, bot: str) -> list[str]:
+    path = list_journals(supervisor.config.data_dir, supervisor.identity)[bot]
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        return [row[0] for row in db.execute("SELECT client_id FROM orders")]
 
 
 async def test_a_journal_that_refuses_writes_halts_the_bot_and_cancels_its_orders(
@@ -220,3 +262,42 @@ async def test_a_newer_stream_fill_never_hides_an_older_missed_one_after_a_resta
         assert sorted(f.trade_id for f in journal) == sorted(f.trade_id for f in venue_fills)
         assert again.c.store.adjustments() == []  # found as a fill, not papered over
         assert again.c.state.get_snapshot().position == D("0.4")
+
+
+async def test_status_in_another_shell_says_what_the_bot_waits_for(
+    make_env: EnvFactory, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`gridtui status` reads the journals; what the running process is doing right now (waiting
+    for the exchange, and why) comes from the live-status file it keeps beside them."""
+    env = make_env()
+    supervisor = supervised(env)
+    config = supervisor.config
+
+    def status_line() -> str:
+        assert print_status(config, as_json=False) == 0
+        return capsys.readouterr().out.splitlines()[-1]  # the header, then the bot's row
+
+    supervisor.exchange.fail_next(10_000, "HTTP 502", calls={"fills_since"})  # type: ignore[attr-defined]
+    await supervisor.start()
+    await wait_until(lambda: "waiting for exchange: HTTP 502, retry in " in status_line())
+    supervisor.exchange.fail_next(0)  # type: ignore[attr-defined]
+    await quoting(supervisor, COIN)
+    await wait_until(lambda: status_line().endswith(" running"))
+    assert (await supervisor.stop()).clean
+    assert status_line().endswith(" stopped")  # no process: the journal's own word
+
+
+async def test_a_stop_while_the_journal_refuses_writes_still_cancels_and_reports(
+    make_env: EnvFactory,
+) -> None:
+    """A full or read-only disk at SIGTERM: the exchange does not need our disk, so the stop
+    cancels every order, confirms none is left and disarms the switch; what could not be
+    journaled is caught up at the next start."""
+    env = make_env()
+    supervisor = supervised(env)
+    await supervisor.start()
+    await quoting(supervisor, COIN)
+    (bot,) = supervisor.bots
+    bot.c.store._conn.execute("PRAGMA query_only = ON")  # as on a full or read-only disk
+    report = await supervisor.stop()
+    assert (report.open_orders, report.dead_man_disarmed) == (0, True)  # the venue's own count

@@ -235,6 +235,9 @@ def _soak_and_check(soak: Soak) -> None:
         failures.append(
             f"journal positions != clearinghouseState: journal {books}, mock {mock_positions}"
         )
+    corrections = adjustments(soak.tmp_path)
+    if corrections:  # only our orders trade on this account: every difference is a fill
+        failures.append(f"position adjustments where fills explain everything: {corrections}")
     if left:
         by_coin = collections.Counter(o["coin"] for o in left)
         failures.append(f"{len(left)} orders left on the mock after the stop: {dict(by_coin)}")

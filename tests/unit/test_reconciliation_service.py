@@ -8,7 +8,15 @@ import pytest
 from bot_kit import Env, EnvFactory
 
 from gridtui.core.events import AlertRaised, Reconciled, Severity
-from gridtui.core.types import Level, OrderRequest, OrderStatus, PlaceStatus, Position, Side
+from gridtui.core.types import (
+    Fill,
+    Level,
+    OrderRequest,
+    OrderStatus,
+    PlaceStatus,
+    Position,
+    Side,
+)
 from gridtui.orchestrator.factory import BotComponents
 
 D = Decimal
@@ -159,3 +167,57 @@ async def test_a_reading_taken_while_a_fill_lands_is_not_trusted(
     assert not report.position_corrected  # the stale "flat" was not written into the books
     assert bot.state.get_snapshot().position == D("0.2")
     assert bot.store.adjustments() == []
+
+
+async def test_a_fill_the_stream_journals_between_readings_is_not_corrected_away(
+    make_env: EnvFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The stream consumer runs between the service's awaits: a fill it journals after the venue
+    answered makes that answer stale, though the catch-up then finds nothing new."""
+    env = make_env(prices=[100, 99])
+    bot = await env.build()
+    await bot.gateway.submit_levels([BUY_99])
+    positions = env.exchange.positions
+    readings: list[dict[str, Position]] = []
+
+    async def stream_fill_lands() -> dict[str, Position]:
+        reading = await positions()
+        if not readings:
+            env.next_price()  # our buy fills just after the venue answered "flat"...
+            bot.processor.process_ours(await env.exchange.fills_since(0, "BTC"))  # ...streamed
+        readings.append(reading)
+        return reading
+
+    monkeypatch.setattr(env.exchange, "positions", stream_fill_lands)
+    report = await bot.reconciliation.reconcile()
+    assert [r.get("BTC") for r in readings] == [None, Position("BTC", D("0.2"), D(99))]
+    assert report.missing_fills == 0 and report.position_checked
+    assert not report.position_corrected
+    assert bot.state.get_snapshot().position == D("0.2")
+    assert bot.store.adjustments() == []
+
+
+async def test_a_fill_the_venue_lists_late_is_journaled_not_papered_over(
+    make_env: EnvFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The position already holds a fill the fills listing does not show yet: one reading is not
+    enough to correct; the next catch-up journals the fill itself (price, fee, PnL)."""
+    env = make_env(prices=[100, 99])
+    bot = await env.build()
+    await bot.gateway.submit_levels([BUY_99])
+    env.next_price()
+    fills_since = env.exchange.fills_since
+    listings = 0
+
+    async def lagging(since_ms: int, coin: str | None = None) -> list[Fill]:
+        nonlocal listings
+        listings += 1
+        return [] if listings <= 2 else await fills_since(since_ms, coin)
+
+    monkeypatch.setattr(env.exchange, "fills_since", lagging)
+    report = await bot.reconciliation.reconcile()
+    assert report.missing_fills == 1 and report.position_checked
+    assert not report.position_corrected
+    assert bot.store.adjustments() == []
+    state = bot.state.get_snapshot()
+    assert (state.position, state.fill_count) == (D("0.2"), 1)
