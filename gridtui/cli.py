@@ -264,6 +264,12 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--seconds", type=float, help="soak: how long to run (default 180)")
     bench.add_argument("--speed", type=float, help="soak: paper venue speed (default 600)")
     bench.add_argument(
+        "--warmup",
+        type=float,
+        help="soak: seconds before memory growth is measured (default a third of --seconds, "
+        "at most 60)",
+    )
+    bench.add_argument(
         "--count",
         "--candles",
         type=int,
@@ -341,6 +347,7 @@ def _dispatch(args: argparse.Namespace) -> int:
             bots=args.bots,
             seconds=args.seconds,
             speed=args.speed,
+            warmup=args.warmup,
             cases=args.cases,
         )
     if args.command == "optimize":

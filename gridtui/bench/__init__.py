@@ -44,11 +44,12 @@ def run_bench(
     bots: int | None = None,
     seconds: float | None = None,
     speed: float | None = None,
+    warmup: float | None = None,
     cases: int | None = None,
 ) -> int:
     """Run benchmark ``what`` ("fills", "tick", "soak", "keys", "orders", "backtest" or "sweep") and
-    print its figures; the exit code. ``bots``, ``seconds`` and ``speed`` are for ``soak`` only,
-    ``cases`` for ``sweep``."""
+    print its figures; the exit code. ``bots``, ``seconds``, ``speed`` and ``warmup`` are for
+    ``soak`` only, ``cases`` for ``sweep``."""
     stream = out if out is not None else sys.stdout
     if what == "keys":
         # Textual is loaded for the one bench that drives the cockpit, so importing this
@@ -64,7 +65,7 @@ def run_bench(
             "(use fills, tick, soak, keys, orders, backtest or sweep)\n"
         )
         return 2
-    problem = soak.arguments_problem(bots, seconds, speed)
+    problem = soak.arguments_problem(bots, seconds, speed, warmup)
     if count is not None and count < 1:
         problem = f"--count must be at least 1, got {count}"
     if cases is not None and cases < 1:
@@ -85,7 +86,7 @@ def run_bench(
                 workdir, count or sweep.DEFAULT_CANDLES, cases or sweep.DEFAULT_CASES, stream
             )
         else:
-            soak.run_soak_bench(workdir, soak.soak_plan(bots, seconds, speed), stream)
+            soak.run_soak_bench(workdir, soak.soak_plan(bots, seconds, speed, warmup), stream)
     return 0
 
 

@@ -29,7 +29,9 @@ SOAK_REPORT_EVERY_S = 30.0
 SOAK_COINS = ("BTC", "ETH", "SOL", "XRP", "DOGE", "AVAX", "LINK", "SUI", "ARB", "OP")
 
 
-def arguments_problem(bots: int | None, seconds: float | None, speed: float | None) -> str | None:
+def arguments_problem(
+    bots: int | None, seconds: float | None, speed: float | None, warmup: float | None = None
+) -> str | None:
     """What is wrong with the soak's command-line options, or None."""
     if bots is not None and not 1 <= bots <= len(SOAK_COINS):
         return f"--bots must be 1 to {len(SOAK_COINS)}, got {bots}"
@@ -37,6 +39,10 @@ def arguments_problem(bots: int | None, seconds: float | None, speed: float | No
         return f"--seconds must be a positive number, got {seconds}"
     if speed is not None and not (math.isfinite(speed) and 0 < speed <= 100_000):
         return f"--speed must be above 0 and at most 100000, got {speed}"
+    if warmup is not None and not (
+        math.isfinite(warmup) and 0 <= warmup < (seconds or SOAK_SECONDS)
+    ):
+        return f"--warmup must be at least 0 and below --seconds, got {warmup}"
     return None
 
 
@@ -45,20 +51,27 @@ class SoakPlan:
     bots: int
     seconds: float
     speed: float
+    warmup: float | None = None
+    """None: the default below."""
 
     @property
     def warmup_s(self) -> float:
-        """Imports, journals, first grids and caches settle in the first minute; growth after
-        that is what a long run keeps paying."""
-        return min(60.0, self.seconds / 3)
+        """Imports, journals, first grids settle in the first minute, the default; bounded
+        memory (SQLite's page cache of each journal, the recent-fill memories) keeps filling
+        for several minutes at speed 600, so a verdict on flatness wants ``--warmup`` of ten
+        minutes in a run of twenty or more. Growth after it is what a long run keeps paying."""
+        return min(60.0, self.seconds / 3) if self.warmup is None else self.warmup
 
 
-def soak_plan(bots: int | None, seconds: float | None, speed: float | None) -> SoakPlan:
+def soak_plan(
+    bots: int | None, seconds: float | None, speed: float | None, warmup: float | None = None
+) -> SoakPlan:
     """The plan for the given options, each one not given taking its default."""
     return SoakPlan(
         bots=bots or SOAK_BOTS,
         seconds=SOAK_SECONDS if seconds is None else seconds,
         speed=speed or SOAK_SPEED,
+        warmup=warmup,
     )
 
 
