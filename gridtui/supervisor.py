@@ -139,7 +139,7 @@ class Supervisor:
             slot = BotSlot(settings.name, settings.coin)
             self.slots[settings.name] = slot
             slot.handle = runner(self._supervise(slot), f"bot-{settings.name}")
-        self._live_status = asyncio.create_task(self._write_live_status(), name="live-status")
+        self._live_status = asyncio.create_task(self._publish_statuses(), name="statuses")
 
     async def _wait(self, seconds: float) -> None:
         """Sleep, but wake at once when a stop is requested."""
@@ -212,16 +212,21 @@ class Supervisor:
             out[slot.name] = LiveBot(status.value, why)
         return out
 
-    async def _write_live_status(self) -> None:
-        """Keep the live-status file current: on every change, and every ``REFRESH_S`` so a
-        reader can tell a live writer from a stuck one. A disk that refuses it is logged once;
-        the bots trade on (the journals, not this file, are the books)."""
+    async def _publish_statuses(self) -> None:
+        """Every bot's status, for the readers outside the engine: /metrics (a crashed,
+        restarting or stopping bot runs no cycle that could say so) and the live-status file,
+        kept current on every change and every ``REFRESH_S`` so a reader can tell a live writer
+        from a stuck one. A disk that refuses the file is logged once; the bots trade on (the
+        journals, not this file, are the books)."""
         folder = journal_dir(self.config.data_dir, self.identity)
+        coins = {slot.name: slot.coin for slot in self.slots.values()}
         written: dict[str, LiveBot] | None = None
         written_at = 0.0
         failing = False
         while True:
             current = self.live_statuses()
+            for name, bot in current.items():
+                self.metrics.set_status(name, coins[name], BotStatus(bot.status))
             if current != written or time.monotonic() - written_at >= REFRESH_S:
                 try:
                     write_live_status(folder, current)
@@ -418,7 +423,7 @@ class Supervisor:
             except asyncio.CancelledError:
                 pass
             except Exception:  # a display's bug must not keep a stop from reporting
-                log.exception("the live-status writer failed")
+                log.exception("publishing the bots' statuses failed")
             remove_live_status(journal_dir(self.config.data_dir, self.identity))
         self.report = ShutdownReport(
             bots=len(self.slots),

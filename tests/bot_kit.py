@@ -48,10 +48,10 @@ from gridtui.config.schema import (
     RiskLimits,
     VenueSettings,
 )
-from gridtui.core.clock import RealClock, SimClock
+from gridtui.core.clock import Clock, RealClock, SimClock
 from gridtui.core.events import Event, EventBus
 from gridtui.core.types import Order, OrderRequest, PlaceStatus, Side
-from gridtui.exchanges.base import StreamEvent
+from gridtui.exchanges.base import Exchange, StreamEvent
 from gridtui.exchanges.sim.exchange import SimExchange
 from gridtui.execution.fill_deduplicator import FillDeduplicator
 from gridtui.monitoring.alerting import Alerter
@@ -59,7 +59,7 @@ from gridtui.monitoring.metrics import Metrics
 from gridtui.orchestrator.bot_orchestrator import BotOrchestrator
 from gridtui.orchestrator.factory import BotComponents, build_bot
 from gridtui.risk.dead_man_switch import DeadManSwitch
-from gridtui.state.data_dir import PAPER
+from gridtui.state.data_dir import PAPER, VenueIdentity
 from gridtui.supervisor import Supervisor
 
 D = Decimal
@@ -323,6 +323,28 @@ async def settle(rounds: int = 20) -> None:
     suspends inside a call, so a handful of loop turns drain any queue completely."""
     for _ in range(rounds):
         await asyncio.sleep(0)
+
+
+async def bot_over(
+    exchange: Exchange,
+    config: AppConfig,
+    settings: BotSettings,
+    *,
+    clock: Clock,
+    identity: VenueIdentity,
+    bus: EventBus | None = None,
+) -> BotOrchestrator:
+    """A bot built by the real factory over any venue (a paper venue of its own, the Hyperliquid
+    client on the mock), with a dead-man switch of its own: the one way a test builds a bot
+    outside an ``Env``. The caller closes its store (``bot.c.close()``)."""
+    bus = bus or EventBus()
+    metrics = Metrics()
+    dead_man = DeadManSwitch(exchange, config.dead_man, clock, Alerter(bus, clock), metrics)
+    components = await build_bot(
+        settings, config=config, exchange=exchange, dead_man=dead_man, bus=bus, clock=clock,
+        metrics=metrics, identity=identity,
+    )  # fmt: skip
+    return BotOrchestrator(components, config.engine)
 
 
 async def wait_until(predicate: Callable[[], bool], timeout_s: float = 5.0) -> None:

@@ -71,9 +71,11 @@ _UNSETTLED = frozenset(
 
 
 class BotStatus(enum.StrEnum):
-    """What a bot is doing, as every display says it (table, panels, logs, /metrics): one enum,
-    derived by the orchestrator from its lifecycle and the components' state. A ``StrEnum`` so
-    a member prints as the words a trader reads."""
+    """What a bot is doing, as every display says it (table, panels, logs, /metrics, ``gridtui
+    status``): one enum. A running bot's is derived by its orchestrator from its lifecycle and
+    the components' state; the supervisor says it for a bot not running (starting, waiting for
+    the venue, crashed, stopped) and publishes every bot's to /metrics and the live-status file.
+    A ``StrEnum`` so a member prints as the words a trader reads."""
 
     STARTING = "starting"
     WAITING = "waiting for exchange"

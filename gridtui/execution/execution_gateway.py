@@ -59,9 +59,10 @@ def client_order_id(bot: str, level: int, generation: int) -> str:
 
 @attrs.frozen(slots=True)
 class SubmitResult:
+    """What the venue answered to one order; its status is the ledger's (``ledger.get``)."""
+
     success: bool
     client_id: str
-    status: OrderStatus
     exchange_id: int | None = None
     error: str | None = None
     filled_size: Decimal = ZERO
@@ -128,10 +129,7 @@ class ExecutionGateway:
             return []
         async with self._lock:
             if not self._breaker.allow_request():
-                return [
-                    SubmitResult(False, "", OrderStatus.REJECTED, error="circuit breaker open")
-                    for _ in levels
-                ]
+                return [SubmitResult(False, "", error="circuit breaker open") for _ in levels]
             tracked: list[TrackedOrder] = []
             with self._ledger.store.batch():  # every intent durable before the send below
                 for level in levels:
@@ -150,10 +148,7 @@ class ExecutionGateway:
                     for t in tracked:
                         self._ledger.on_send_failed(t.request.client_id, str(exc))
                 await self._record_failure(str(exc))
-                return [
-                    SubmitResult(False, t.request.client_id, OrderStatus.UNKNOWN, error=str(exc))
-                    for t in tracked
-                ]
+                return [SubmitResult(False, t.request.client_id, error=str(exc)) for t in tracked]
             self._metrics.observe_order_latency(self.bot, self.coin, time.perf_counter() - started)
             await self._record_success()
             with self._ledger.store.batch():
@@ -176,7 +171,7 @@ class ExecutionGateway:
                     reason=ack.error or "rejected",
                 )
             )
-            return SubmitResult(False, request.client_id, OrderStatus.REJECTED, error=ack.error)
+            return SubmitResult(False, request.client_id, error=ack.error)
         # Resting or (partly) filled on arrival: the fills themselves arrive on the stream and
         # move the order on through the fill processor, which may already have run.
         self._ledger.on_ack(request.client_id, ack.exchange_id)
@@ -193,13 +188,8 @@ class ExecutionGateway:
                 grid_level=tracked.level,
             )
         )
-        status = OrderStatus.FILLED if ack.status is PlaceStatus.FILLED else OrderStatus.OPEN
         return SubmitResult(
-            True,
-            request.client_id,
-            status,
-            exchange_id=ack.exchange_id,
-            filled_size=ack.filled_size,
+            True, request.client_id, exchange_id=ack.exchange_id, filled_size=ack.filled_size
         )
 
     async def cancel(self, client_id: str, *, reason: str = "") -> CancelResult:

@@ -19,6 +19,7 @@ from gridtui.core.events import AlertKind, EventBus, GridBuilt, Severity
 from gridtui.core.types import ZERO, Level, OrderRequest, OrderStatus, Side, Tif
 from gridtui.execution.execution_gateway import ExecutionGateway
 from gridtui.execution.fill_processor import FillResult
+from gridtui.execution.reconciliation_service import ReconcileReport
 from gridtui.monitoring.alerting import Alerter
 from gridtui.monitoring.metrics import Metrics
 from gridtui.risk.risk_engine import RiskEngine
@@ -127,21 +128,28 @@ class GridBuilder:
             return await self.build_and_place_grid(snapshot, mark)
         return None
 
-    def request_repair(self) -> None:
-        """Something may be missing (fills we could not replace yet): diff on the next call."""
-        self._repair = True
-
     def discard(self) -> None:
         """The orders are gone (canceled, halted): the next call builds a grid afresh, around
         the journaled center if the mid is still inside it."""
         self.snapshot = None
 
-    def on_position_corrected(self) -> None:
-        """The exchange's position replaced ours: the drift baseline restarts there, and the
-        center the grid was built for is stale, so the next call rebuilds around the mid."""
-        self._expected_position = self._state.get_snapshot().position
-        self._check_drift()
-        self._recenter = True
+    def on_reconciled(self, report: ReconcileReport) -> None:
+        """What a reconciliation changed under the grid: a corrected position rebuilds it at the
+        mid; orders adopted, canceled or settled, or a pass that failed part-way (orders may
+        have gone unseen), leave levels to check: repair on the next call."""
+        if report.position_corrected:
+            # The exchange's position replaced ours: the drift baseline restarts there, and the
+            # center the grid was built for is stale, so the next call rebuilds around the mid.
+            self._expected_position = self._state.get_snapshot().position
+            self._check_drift()
+            self._recenter = True
+        elif (
+            report.error
+            or report.adopted_orders
+            or report.canceled_unknown
+            or report.settled_orders
+        ):
+            self._repair = True
 
     async def _rebuild(self, mark: Decimal, now_ms: int, *, keep_center: bool) -> BuildResult:
         """A fresh grid around the mid; after a restart (``keep_center``), around the journaled

@@ -29,7 +29,7 @@ from gridtui.exchanges.base import (
 from gridtui.execution.fill_processor import FillResult
 from gridtui.execution.reconciliation_service import ReconcileReport
 from gridtui.orchestrator.factory import BotComponents
-from gridtui.orchestrator.view import FillTape
+from gridtui.orchestrator.fill_tape import FillTape
 from gridtui.state.accounting import HaltKind
 from gridtui.state.store import JournalWriteError
 
@@ -52,8 +52,6 @@ class BotOrchestrator:
         self._queue = components.exchange.subscribe()
         self._last_reconcile_ms = 0
         self.fills = FillTape()
-        self.fault: str | None = None
-        """Why the bot halted itself outside the journal (a disk error), for displays."""
 
     @property
     def name(self) -> str:
@@ -71,7 +69,7 @@ class BotOrchestrator:
             return self._phase
         if not self.c.reconciliation.confirmed:
             return BotStatus.WAITING
-        if self.fault is not None or self.c.state.get_snapshot().halted:
+        if self.c.state.get_snapshot().halted:
             return BotStatus.HALTED
         return BotStatus.BREAKER_OPEN if self.c.breaker.is_open else BotStatus.RUNNING
 
@@ -82,7 +80,7 @@ class BotOrchestrator:
         if status in (BotStatus.WAITING, BotStatus.STOPPING):
             return self.c.reconciliation.waiting_reason
         if status is BotStatus.HALTED:
-            return self.fault or self.c.state.get_snapshot().halt_reason
+            return self.c.state.get_snapshot().halt_reason
         return None
 
     def crashed(self) -> None:
@@ -111,8 +109,7 @@ class BotOrchestrator:
         """A journal that refuses writes cannot record fills: trading must stop, but a restart
         would only fail again (no crash loop). The halt lives in memory only (orders canceled
         without the journal); the bot idles until the process stops."""
-        self.fault = f"journal write failed: {exc}"
-        await self.halt(self.fault, kind=HaltKind.DISK)
+        await self.halt(f"journal write failed: {exc}", kind=HaltKind.DISK)
         await self._stop.wait()
 
     def stop(self) -> None:
@@ -135,12 +132,11 @@ class BotOrchestrator:
         now = c.clock.now_ms()
         if c.reconciliation.retry_due(now):
             await self.reconcile()
-            c.builder.request_repair()
         if not c.reconciliation.confirmed:
-            c.report_metrics(self.status)
+            c.report_metrics()
             return
         mark = c.feed.mark()
-        c.report_metrics(self.status)
+        c.report_metrics()
         if mark is None:
             return
         state = c.state.get_snapshot()
@@ -201,11 +197,9 @@ class BotOrchestrator:
                 await self.c.builder.on_fill(result, mark, place=confirmed)
 
     async def halt(self, reason: str, *, kind: HaltKind = HaltKind.MANUAL) -> None:
-        """Stop trading: cancel every order and place none until resumed. A disk halt lives in
-        memory only (``fault``): the journal that refused a write cannot record it."""
+        """Stop trading: cancel every order and place none until resumed."""
         async with self._trading:
-            if kind is not HaltKind.DISK:
-                await self.c.state.halt(kind, reason)
+            await self.c.state.halt(kind, reason)
             await self.c.gateway.cancel_all(reason=f"halt: {reason}")
         now = self.c.clock.now_ms()
         self.c.bus.publish(
@@ -239,8 +233,7 @@ class BotOrchestrator:
         on); an incomplete one un-confirms them until a retry succeeds."""
         async with self._trading:
             report = await self.c.reconciliation.reconcile()
-            if report.position_corrected:
-                self.c.builder.on_position_corrected()
+            self.c.builder.on_reconciled(report)
         self._last_reconcile_ms = self.c.clock.now_ms()
         if self._phase is BotStatus.STARTING:
             self._phase = None  # from here on the books and the reconciliation say

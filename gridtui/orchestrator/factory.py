@@ -11,7 +11,7 @@ import attrs
 from gridtui.config.schema import AppConfig, BotSettings
 from gridtui.core.clock import Clock
 from gridtui.core.events import EventBus
-from gridtui.core.types import AssetMeta, BotStatus
+from gridtui.core.types import AssetMeta
 from gridtui.exchanges.base import Exchange
 from gridtui.execution.execution_gateway import ExecutionGateway
 from gridtui.execution.fill_deduplicator import FillDeduplicator
@@ -69,10 +69,10 @@ class BotComponents:
     def close(self) -> None:
         self.store.close()
 
-    def report_metrics(self, status: BotStatus) -> None:
-        """The bot's figures as of now, for /metrics (once per cycle)."""
+    def report_metrics(self) -> None:
+        """The bot's figures as of now, for /metrics (once per cycle; its status is the
+        supervisor's to publish, as it changes, whether the bot cycles or not)."""
         bot, coin = self.name, self.coin
-        self.metrics.set_status(bot, coin, status)
         self.metrics.set_state(bot, coin, self.state.get_snapshot(), now_ms=self.clock.now_ms())
         self.metrics.set_open_orders(bot, coin, self.ledger.live_count())
         age = self.feed.age_s()

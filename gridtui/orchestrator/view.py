@@ -12,7 +12,6 @@ import enum
 from collections import deque
 from collections.abc import Callable, Iterable
 from decimal import Decimal
-from typing import TYPE_CHECKING
 
 import attrs
 
@@ -20,12 +19,9 @@ from gridtui.core.clock import utc_day
 from gridtui.core.events import Event
 from gridtui.core.types import ZERO, BotStatus, Fill, OrderStatus, Side
 from gridtui.execution.grid_builder import would_cross
+from gridtui.orchestrator.bot_orchestrator import BotOrchestrator
 from gridtui.risk.circuit_breaker import BreakerState
 
-if TYPE_CHECKING:
-    from gridtui.orchestrator.bot_orchestrator import BotOrchestrator
-
-RECENT_FILLS = 20
 RECENT_FILL_MS = 60_000
 """A level filled less than this long ago is highlighted on the ladder."""
 EQUITY_POINTS = 240
@@ -107,28 +103,6 @@ class BotView:
     def equity(self) -> Decimal:
         """Realized (all time) plus unrealized: what the PnL chart plots."""
         return self.all_time_realized + self.unrealized
-
-
-class FillTape:
-    """The last few fills of one bot with the grid level each filled, recorded as they arrive so
-    drawing the ladder never has to ask the journal."""
-
-    def __init__(self, maxlen: int = RECENT_FILLS) -> None:
-        self._fills: deque[tuple[Fill, int | None]] = deque(maxlen=maxlen)
-
-    def add(self, fill: Fill, level: int | None) -> None:
-        self._fills.appendleft((fill, level))
-
-    def newest_first(self) -> tuple[Fill, ...]:
-        return tuple(fill for fill, _ in self._fills)
-
-    def filled_at(self) -> dict[int, int]:
-        """Each level's latest fill time."""
-        latest: dict[int, int] = {}
-        for fill, level in self._fills:
-            if level is not None:
-                latest.setdefault(level, fill.timestamp_ms)
-        return latest
 
 
 class ViewModel:

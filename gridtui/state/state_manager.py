@@ -27,6 +27,10 @@ from gridtui.state.store import Store
 log = logging.getLogger(__name__)
 
 
+class ResumeRefused(Exception):
+    """This halt does not end with a resume (a disk halt ends with a restart)."""
+
+
 class StateManager:
     """Owns the one ``BotState`` of a bot and keeps it equal to the store's state row.
 
@@ -50,6 +54,10 @@ class StateManager:
             log.info("%s: new books for %s", bot, coin)
         else:
             state = attrs.evolve(loaded, session_start_ms=now, session_realized=ZERO)
+            if state.halt_kind is HaltKind.DISK:  # recorded by a later write; a start retries
+                state = attrs.evolve(
+                    state, halted=False, halt_reason=None, halted_at_ms=None, halt_kind=None
+                )
             if utc_day(now) > state.daily_day:
                 state = attrs.evolve(state, daily_realized=ZERO, daily_day=utc_day(now))
             log.info(
@@ -107,21 +115,29 @@ class StateManager:
 
     async def halt(self, kind: HaltKind, reason: str) -> None:
         """Stop trading for ``reason``. Survives a restart: a halted bot stays halted until it is
-        resumed (by a human, or for a daily loss by the next UTC day: the kind says which)."""
+        resumed (by a human, or for a daily loss by the next UTC day: the kind says which).
+
+        A disk halt is the exception: the journal that refused a write cannot record it, so it
+        lives in memory only, and a restart (the way out of it) tries the disk again."""
         async with self._lock:
-            now = self._clock.now_ms()
-            self._save(
-                attrs.evolve(
-                    self._current(),
-                    halted=True,
-                    halt_reason=reason,
-                    halted_at_ms=now,
-                    halt_kind=kind,
-                )
-            )
+            halted = attrs.evolve(
+                self._current(), halted=True, halt_reason=reason,
+                halted_at_ms=self._clock.now_ms(), halt_kind=kind,
+            )  # fmt: skip
+            if kind is HaltKind.DISK:
+                self._state = halted
+            else:
+                self._save(halted)
 
     async def resume(self) -> None:
+        """Raises ``ResumeRefused`` for a disk halt: the bot stopped its loop there, and only a
+        restart, once the disk takes writes again, starts it afresh."""
         async with self._lock:
+            if self._state.halt_kind is HaltKind.DISK:
+                raise ResumeRefused(
+                    f"{self._state.halt_reason}; free the disk or make the data dir writable, "
+                    "then restart gridtui"
+                )
             self._save(
                 attrs.evolve(
                     self._current(),

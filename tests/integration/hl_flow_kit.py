@@ -26,6 +26,7 @@ from typing import Any
 
 import attrs
 import httpx
+from bot_kit import bot_over
 from config_kit import write_paper_config
 
 from gridtui.config.loader import load_config
@@ -42,11 +43,7 @@ from gridtui.core.types import Fill
 from gridtui.exchanges.hyperliquid.client import HyperliquidExchange
 from gridtui.exchanges.hyperliquid.mock import Faults, MockExchange, start_site
 from gridtui.exchanges.hyperliquid.signing import Signer
-from gridtui.monitoring.alerting import Alerter
-from gridtui.monitoring.metrics import Metrics
 from gridtui.orchestrator.bot_orchestrator import BotOrchestrator
-from gridtui.orchestrator.factory import build_bot
-from gridtui.risk.dead_man_switch import DeadManSwitch
 from gridtui.state.data_dir import venue_identity
 
 D = Decimal
@@ -205,19 +202,15 @@ async def hl_env(tmp_path: Path, prices: list[int]) -> AsyncIterator[HlEnv]:
     try:
         await client.start()
         assert client.stream is not None and client.stream.is_live
-        components = await build_bot(
+        bot = await bot_over(
+            client,
+            config,
             next(b for b in config.bots if b.name == BOT),
-            config=config,
-            exchange=client,
-            dead_man=DeadManSwitch(
-                client, config.dead_man, wall, Alerter(EventBus(), wall), Metrics()
-            ),
-            bus=bus,
             clock=wall,
-            metrics=Metrics(),
             identity=venue_identity(config, client.account_address),
+            bus=bus,
         )
-        bot = BotOrchestrator(components, config.engine)
+        components = bot.c
         async with httpx.AsyncClient(timeout=5) as http:
             env = HlEnv(mock, clock, url, client, bot, events, http)
             env.task = asyncio.create_task(bot.run(), name="hl-flow-bot")

@@ -39,19 +39,14 @@ from pathlib import Path
 
 import attrs
 import pytest
+from bot_kit import bot_over
 
 from gridtui.books import journal_mismatches
 from gridtui.config.loader import load_config
 from gridtui.config.schema import AppConfig, BotSettings
 from gridtui.core.clock import RealClock
-from gridtui.core.events import EventBus
 from gridtui.core.types import OrderStatus
 from gridtui.exchanges.sim import SimExchange, read_state
-from gridtui.monitoring.alerting import Alerter
-from gridtui.monitoring.metrics import Metrics
-from gridtui.orchestrator.bot_orchestrator import BotOrchestrator
-from gridtui.orchestrator.factory import build_bot
-from gridtui.risk.dead_man_switch import DeadManSwitch
 from gridtui.state.accounting import replay
 from gridtui.state.data_dir import PAPER, journal_path
 from gridtui.state.store import Store
@@ -213,20 +208,8 @@ async def _recover_and_audit(config: AppConfig, *, adopt: frozenset[str] = froze
     over as open, neither cancel them nor place their levels again."""
     clock = RealClock()
     exchange = SimExchange(config.venue.paper, clock)  # market not started: nothing moves now
-    dead_man = DeadManSwitch(
-        exchange, config.dead_man, clock, Alerter(EventBus(), clock), Metrics()
-    )
-    components = await build_bot(
-        _bot_settings(config),
-        config=config,
-        exchange=exchange,
-        dead_man=dead_man,
-        bus=EventBus(),
-        clock=clock,
-        metrics=Metrics(),
-        identity=PAPER,
-    )
-    bot = BotOrchestrator(components, config.engine)
+    bot = await bot_over(exchange, config, _bot_settings(config), clock=clock, identity=PAPER)
+    components = bot.c
     try:
         await bot.start()
         if adopt:
@@ -267,7 +250,7 @@ async def _recover_and_audit(config: AppConfig, *, adopt: frozenset[str] = froze
         assert all(o.client_id in known for o in await exchange.open_orders(COIN))
 
         assert await bot.shutdown(time.monotonic() + 10) == []
-        await dead_man.disarm()
+        await components.dead_man.disarm()
         assert await exchange.open_orders(COIN) == []
         assert all(o.status.is_terminal for o in store.orders())
     finally:

@@ -30,7 +30,9 @@ from gridtui.books import print_status
 from gridtui.config.schema import BotSettings
 from gridtui.core.events import AlertRaised, BotHalted, OrderPlaced, Severity
 from gridtui.core.types import BotStatus, Side, Tif
+from gridtui.state.accounting import HaltKind
 from gridtui.state.data_dir import list_journals
+from gridtui.state.state_manager import ResumeRefused
 from gridtui.supervisor import Supervisor
 
 
@@ -236,9 +238,13 @@ async def test_a_journal_that_refuses_writes_halts_the_bot_and_cancels_its_order
         await wait_until(lambda: bool(env.of_type(BotHalted)))
         assert await env.open_orders() == []  # canceled although nothing could be journaled
         assert not task.done()  # halted, not crashed (a restart would only fail again)
-        assert bot.fault is not None and "journal write failed" in bot.fault
+        state = bot.c.state.get_snapshot()  # one owner of the halt: the books, in memory
+        assert (state.halted, state.halt_kind) == (True, HaltKind.DISK)
+        assert (bot.status_detail() or "").startswith("journal write failed: ")
         alerts = [a for a in env.of_type(AlertRaised) if a.severity is Severity.CRITICAL]
         assert len(alerts) == 1 and "journal write failed" in alerts[0].message
+        with pytest.raises(ResumeRefused, match="then restart gridtui"):
+            await bot.resume()  # its loop has stopped: only a restart starts it afresh
     assert await bot.shutdown(time.monotonic() + 5) == []
 
 
@@ -277,12 +283,18 @@ async def test_status_in_another_shell_says_what_the_bot_waits_for(
         assert print_status(config, as_json=False) == 0
         return capsys.readouterr().out.splitlines()[-1]  # the header, then the bot's row
 
+    def metric(status: BotStatus) -> float | None:
+        labels = {"bot": "b1", "coin": COIN, "gridtui_bot_status": status.value}
+        return supervisor.metrics.registry.get_sample_value("gridtui_bot_status", labels)
+
     supervisor.exchange.fail_next(10_000, "HTTP 502", calls={"fills_since"})  # type: ignore[attr-defined]
     await supervisor.start()
     await wait_until(lambda: "waiting for exchange: HTTP 502, retry in " in status_line())
+    assert metric(BotStatus.WAITING) == 1  # /metrics says it too, though no cycle ran
     supervisor.exchange.fail_next(0)  # type: ignore[attr-defined]
     await quoting(supervisor, COIN)
     await wait_until(lambda: status_line().endswith(" running"))
+    assert (metric(BotStatus.RUNNING), metric(BotStatus.WAITING)) == (1, 0)
     assert (await supervisor.stop()).clean
     assert status_line().endswith(" stopped")  # no process: the journal's own word
 

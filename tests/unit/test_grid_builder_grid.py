@@ -13,6 +13,7 @@ from gridtui.core.types import Fill, OrderStatus, Side
 from gridtui.execution.execution_gateway import client_order_id
 from gridtui.execution.fill_processor import FillResult
 from gridtui.execution.grid_builder import REPAIR_EVERY
+from gridtui.execution.reconciliation_service import ReconcileReport
 from gridtui.orchestrator.factory import BotComponents
 from gridtui.state.accounting import HaltKind
 from gridtui.strategy.grid_calculator import calculate_grid
@@ -127,7 +128,7 @@ async def test_maintain_recenters_at_the_mid_after_a_position_correction(
     now = env.clock.now_ms()
     await bot.builder.maintain(D(100), now)
     assert await bot.builder.maintain(D("100.4"), now) is None  # inside the grid: nothing to do
-    bot.builder.on_position_corrected()
+    bot.builder.on_reconciled(reconciled(position_corrected=True))
     result = await bot.builder.maintain(D("100.4"), now)
     assert result is not None
     assert bot.builder.snapshot is not None
@@ -147,10 +148,18 @@ async def test_maintain_repairs_every_repair_every_calls_and_when_asked(
         assert await bot.builder.maintain(D(100), now) is None
     repair = await bot.builder.maintain(D(100), now)
     assert repair is not None and repair.placed == 6
-    bot.builder.request_repair()
+    bot.builder.on_reconciled(reconciled())  # nothing changed under the grid
+    assert await bot.builder.maintain(D(100), now) is None
+    bot.builder.on_reconciled(reconciled(settled_orders=1))  # an order went unseen
     asked = await bot.builder.maintain(D(100), now)
     assert asked is not None and (asked.placed, asked.canceled) == (0, 0)
     assert await bot.builder.maintain(D(100), now) is None
+
+
+def reconciled(**changes: object) -> ReconcileReport:
+    """A complete reconciliation pass that changed what ``changes`` says."""
+    clean = ReconcileReport(0, 0, 0, 0, position_corrected=False, position_checked=True)
+    return attrs.evolve(clean, **changes)
 
 
 async def test_fill_is_replaced_one_level_away_on_the_other_side(make_env: EnvFactory) -> None:

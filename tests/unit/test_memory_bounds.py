@@ -16,7 +16,7 @@ from bot_kit import use_dedup
 from gridtui.core.types import Fill, OrderRequest, OrderStatus, Side
 from gridtui.execution.fill_deduplicator import RECENT_FILL_KEYS, FillDeduplicator
 from gridtui.orchestrator.factory import BotComponents
-from gridtui.orchestrator.view import RECENT_FILLS, FillTape
+from gridtui.orchestrator.fill_tape import RECENT_FILLS, FillTape
 from gridtui.state.store import CACHE_KIB, Store
 
 D = Decimal

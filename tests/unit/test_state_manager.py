@@ -11,7 +11,7 @@ import pytest
 from gridtui.core.clock import UTC_DAY_MS, SimClock
 from gridtui.core.types import Fill, Side
 from gridtui.state.accounting import HaltKind
-from gridtui.state.state_manager import StateManager
+from gridtui.state.state_manager import ResumeRefused, StateManager
 from gridtui.state.store import JournalWriteError, Store
 
 D = Decimal
@@ -147,6 +147,27 @@ async def test_async_fill_and_halt_survive_a_restart(tmp_path: Path, clock: SimC
     assert resumed is not None
     assert (resumed.halted, resumed.halt_reason, resumed.halted_at_ms) == (False, None, None)
     assert resumed.grid_center is None
+
+
+async def test_a_disk_halt_lives_in_memory_and_ends_with_a_restart(
+    tmp_path: Path, clock: SimClock
+) -> None:
+    """The journal refused a write: the halt cannot be recorded there, and a later write that
+    does get through (a fill) must not make it outlive the restart that tries the disk again."""
+    first = open_manager(tmp_path / "b1.db", clock)
+    await first.halt(HaltKind.DISK, "journal write failed: disk full")
+    assert first.get_snapshot().halt_kind is HaltKind.DISK
+    assert first.store.load_state().halted is False  # type: ignore[union-attr]
+    with pytest.raises(ResumeRefused, match="disk full; free the disk"):
+        await first.resume()
+    assert first.get_snapshot().halted
+    assert await first.apply_fill(fill(1, Side.BUY, "1", "100")) is not None  # written with it
+    first.store.close()
+
+    second = open_manager(tmp_path / "b1.db", clock)
+    state = second.get_snapshot()
+    assert (state.halted, state.halt_kind, state.position) == (False, None, D(1))
+    second.store.close()
 
 
 async def test_adjust_position_writes_adjustment_and_state(manager: StateManager) -> None:
