@@ -18,6 +18,7 @@ import pytest
 from soak_kit import key_for, write_config
 
 UNREACHABLE = "http://127.0.0.1:1"
+pytestmark = pytest.mark.slow  # ~25 s: the client's own retries, then the stop's last look
 
 
 def _records(lines: list[str]) -> list[dict[str, Any]]:

@@ -132,6 +132,7 @@ def test_an_interrupted_study_resumes_and_other_inputs_are_refused(
     assert "\n" not in err and "Traceback" not in err
 
 
+@pytest.mark.slow
 def test_a_study_killed_mid_trial_resumes_to_its_trial_count(
     files: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
 ) -> None:

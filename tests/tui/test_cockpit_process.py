@@ -25,6 +25,8 @@ from config_kit import write_paper_config
 
 from gridtui.exchanges.sim.exchange import SimExchange
 
+pytestmark = pytest.mark.slow  # real cockpit processes on a pty, ~5 s each
+
 TIMEOUT_S = 60.0
 ANSI = re.compile(rb"\x1b\[[0-9;?<>=]*[ -/]*[@-~]")
 ALT_SCREEN_OFF = b"\x1b[?1049l"
