@@ -127,6 +127,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser(
         "audit", parents=[with_config], help="recompute the books from the journal and check them"
     )
+    alerts = sub.add_parser(
+        "alerts", parents=[with_config], help="send a test message to every [alerts] URL"
+    )
+    alerts.add_argument("action", choices=("test",))
     mock = sub.add_parser(
         "mock-exchange", help="serve Hyperliquid's REST protocol on localhost over the paper engine"
     )
@@ -403,6 +407,8 @@ def _dispatch(args: argparse.Namespace) -> int:
                 chart=args.chart,
             ),
         )
+    if args.command == "alerts":
+        return _alerts_test(config)
     if args.command in ("status", "fills", "audit"):
         from gridtui import books
 
@@ -483,6 +489,25 @@ def _check_port_free(host: str, port: int) -> None:
         raise UsageError(
             f"{where} {reason} (choose another --port, or stop the process using it)"
         ) from exc
+
+
+def _alerts_test(config: AppConfig) -> int:
+    """One message to every alert URL; says which failed (exit 1 if any did)."""
+    from gridtui.monitoring.notifier import send_test
+
+    if not config.alerts.urls:
+        print(
+            f"gridtui: no alert URLs in {config.source}: add [alerts] urls = "
+            '["ntfy://ntfy.sh/your-topic"] (any Apprise URL)',
+            file=sys.stderr,
+        )
+        return 2
+    results = asyncio.run(send_test(config.alerts.urls))
+    for label, delivered in results:
+        print(f"{label}: {'sent' if delivered else 'FAILED'}")
+    failed = sum(not delivered for _, delivered in results)
+    print(f"{len(results) - failed} of {len(results)} alert URLs took the test message")
+    return 1 if failed else 0
 
 
 def _check_config(path: Path) -> int:

@@ -21,11 +21,12 @@ import attrs
 
 from gridtui.config.schema import AppConfig, BotSettings, GridSettings, RiskLimits
 from gridtui.core.clock import Clock, RealClock
-from gridtui.core.events import BotCrashed, EventBus
+from gridtui.core.events import BotCrashed, EventBus, Severity
 from gridtui.core.types import BotStatus, ExchangeError, Order
 from gridtui.exchanges.base import Exchange
 from gridtui.monitoring.alerting import Alerter
 from gridtui.monitoring.metrics import Metrics
+from gridtui.monitoring.notifier import Notice, Notifier
 from gridtui.orchestrator.bot_orchestrator import BotOrchestrator
 from gridtui.orchestrator.factory import build_bot
 from gridtui.orchestrator.view import BotView, bot_view, idle_view
@@ -46,6 +47,8 @@ log = logging.getLogger(__name__)
 
 DISARM_MIN_S = 5.0
 """Counting what is left and disarming the dead-man switch get at least this long at a stop."""
+ALERTS_FLUSH_S = 10.0
+"""At a stop, the alerts still queued (the last digest, orders left) get this long to go out."""
 
 
 @attrs.frozen(slots=True)
@@ -125,6 +128,9 @@ class Supervisor:
         self.report: ShutdownReport | None = None
         self._live_status: asyncio.Task[None] | None = None
         self.bus.subscribe(self.metrics.on_event)
+        self.notifier = Notifier(config.alerts) if config.alerts.urls else None
+        if self.notifier is not None:
+            self.bus.subscribe(self.notifier.on_event)
 
     @property
     def bots(self) -> list[BotOrchestrator]:
@@ -140,6 +146,8 @@ class Supervisor:
             self.slots[settings.name] = slot
             slot.handle = runner(self._supervise(slot), f"bot-{settings.name}")
         self._live_status = asyncio.create_task(self._publish_statuses(), name="statuses")
+        if self.notifier is not None:
+            self.notifier.start()
 
     async def _wait(self, seconds: float) -> None:
         """Sleep, but wake at once when a stop is requested."""
@@ -432,6 +440,10 @@ class Supervisor:
             duration_s=time.monotonic() - started,
             left=tuple(_describe(o) for o in left or ()),
         )
+        if self.notifier is not None:
+            if not self.report.clean:
+                self.notifier.notify(_left_notice(self.report))
+            await self.notifier.close(ALERTS_FLUSH_S)
         return self.report
 
     async def _disarm(self, deadline: float) -> bool:
@@ -504,4 +516,22 @@ def _describe(order: Order) -> str:
     return (
         f"{order.coin} {order.side.value} {order.remaining:f} @ {order.price:f} "
         f"(cloid {order.client_id})"
+    )
+
+
+def _left_notice(report: ShutdownReport) -> Notice:
+    """What a stop that did not end clean says to the trader's phone."""
+    if report.open_orders < 0:
+        left = "the exchange never confirmed how many orders are left open"
+    else:
+        left = f"{report.open_orders} orders left open on the exchange"
+    guard = (
+        "dead-man switch disarmed"
+        if report.dead_man_disarmed
+        else "dead-man switch left armed: the exchange cancels them when it expires"
+    )
+    return Notice(
+        "gridtui: stopped with orders left",
+        "; ".join([left, *report.left[:10], guard]),
+        Severity.CRITICAL,
     )

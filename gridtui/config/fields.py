@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 import operator
+import os
 import re
 from decimal import Decimal, InvalidOperation
 from itertools import pairwise
@@ -19,6 +20,7 @@ from urllib.parse import urlsplit
 import attrs
 
 from gridtui.config.schema import CandlePath, EngineSettings, GridMode, Spacing, VenueKind
+from gridtui.core.events import Severity
 
 _HEX64 = re.compile(r"(0x)?[0-9a-fA-F]{64}")
 _SECRET_WORDS = frozenset(
@@ -278,6 +280,62 @@ class PathField:
         return Path(value).expanduser()
 
 
+_ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def expand_environment(text: str) -> tuple[str, list[str]]:
+    """``text`` with each ``${NAME}`` replaced by that environment variable, and the names
+    that are not set (left as written)."""
+    missing: list[str] = []
+
+    def value(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in os.environ:
+            missing.append(name)
+            return match.group(0)
+        return os.environ[name]
+
+    return _ENV_REFERENCE.sub(value, text), missing
+
+
+def service_of(url: str) -> str:
+    """How a message names an alert URL: its scheme only (the rest may be a token)."""
+    scheme, sep, _ = url.partition("://")
+    return f"{scheme}://…" if sep and scheme.isalnum() else "a URL"
+
+
+@attrs.frozen(slots=True)
+class AlertUrlsField:
+    """Apprise URLs (``tgram://…``, ``discord://…``, ``ntfy://…``, ``json://…``); a token may
+    come from the environment as ``${NAME}``. Checked by Apprise itself, and named in messages
+    by position and service only: the rest of a URL is often a secret."""
+
+    rule: str = 'an array of Apprise URLs such as ["ntfy://ntfy.sh/my-topic"]'
+
+    def problem(self, value: Any) -> str | None:
+        if not isinstance(value, list) or not all(isinstance(url, str) for url in value):
+            return f"must be {self.rule}, got {show(value)}"
+        for index, url in enumerate(value):
+            expanded, missing = expand_environment(url)
+            if missing:
+                return f"[{index}] uses ${{{missing[0]}}}, which is not set in the environment"
+            if not _apprise_accepts(expanded):
+                return (
+                    f"[{index}] ({service_of(expanded)}) is not a URL Apprise can send to "
+                    "(see https://github.com/caronc/apprise/wiki for each service's form)"
+                )
+        return None
+
+    def convert(self, value: Any) -> tuple[str, ...]:
+        return tuple(expand_environment(url)[0] for url in value)
+
+
+def _apprise_accepts(url: str) -> bool:
+    import apprise  # ~0.2 s to import: only configs with alert URLs pay it
+
+    return apprise.Apprise.instantiate(url) is not None
+
+
 def _one_of(choices: tuple[str, ...]) -> str:
     return ", ".join(choices[:-1]) + " or " + choices[-1]
 
@@ -293,6 +351,12 @@ _PRICE = NumberField(
 _FEE_NOTE = "fees are fractions: 0.00015 = 0.015%"
 _CANDLE_PATH = ChoiceField(tuple(p.value for p in CandlePath), "candle path", CandlePath)
 
+ALERT_FIELDS: dict[str, Field] = {
+    "urls": AlertUrlsField(),
+    "min_severity": ChoiceField(tuple(s.value for s in Severity), "severity", Severity),
+    "digest_minutes": NumberField(ge=Decimal(0), as_float=True),
+    "max_attempts": IntField(low=1, high=100),
+}
 TOP_FIELDS: dict[str, Field] = {
     "data_dir": _PATH,
     "log_level": ChoiceField(("debug", "info", "warning", "error"), "log level"),

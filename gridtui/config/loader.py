@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 import attrs
 
 from gridtui.config.fields import (
+    ALERT_FIELDS,
     BOT_FIELDS,
     BREAKER_FIELDS,
     DEAD_MAN_FIELDS,
@@ -33,6 +34,7 @@ from gridtui.config.fields import (
 from gridtui.config.files import file_problems, resolve_path
 from gridtui.config.per_coin import merge
 from gridtui.config.schema import (
+    AlertSettings,
     AppConfig,
     BotSettings,
     BreakerSettings,
@@ -217,6 +219,7 @@ def _build(raw: dict[str, Any], base_dir: Path, source: Path) -> AppConfig:
         engine=_make(EngineSettings, raw.get("engine", {}), ENGINE_FIELDS, base_dir),
         breaker=_make(BreakerSettings, raw.get("circuit_breaker", {}), BREAKER_FIELDS, base_dir),
         dead_man=_make(DeadManSettings, raw.get("dead_man_switch", {}), DEAD_MAN_FIELDS, base_dir),
+        alerts=_make(AlertSettings, raw.get("alerts", {}), ALERT_FIELDS, base_dir),
         bots=tuple(_bot(bot, raw, base_dir) for bot in raw.get("bots", [])),
         log_level=top.get("log_level", "info"),
         theme=top.get("theme", "gridtui-dark"),

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import attrs
 
+from gridtui.core.events import Severity
+
 
 class VenueKind(enum.Enum):
     PAPER = "paper"
@@ -164,6 +166,20 @@ class EngineSettings:
 
 
 @attrs.frozen(slots=True)
+class AlertSettings:
+    """Where alerts go besides the log (Apprise URLs) and which of them."""
+
+    urls: tuple[str, ...] = attrs.field(default=(), repr=False)
+    """Apprise URLs with every ``${VAR}`` replaced from the environment. They hold tokens:
+    never printed (not even in a repr); logs name a URL by its service and position."""
+    min_severity: Severity = Severity.WARNING
+    digest_minutes: float = 60.0
+    """One message with every bot's fills, PnL and position this often; 0: none."""
+    max_attempts: int = 5
+    """Tries per message and URL (with backoff) before it is dropped with a log line."""
+
+
+@attrs.frozen(slots=True)
 class AppConfig:
     data_dir: Path
     venue: VenueSettings
@@ -171,6 +187,7 @@ class AppConfig:
     breaker: BreakerSettings
     dead_man: DeadManSettings
     bots: tuple[BotSettings, ...]
+    alerts: AlertSettings = AlertSettings()
     log_level: str = "info"
     theme: str = "gridtui-dark"
     source: Path | None = None

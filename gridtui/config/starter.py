@@ -124,6 +124,19 @@ _DOCUMENT = (
         ),
     ),
     _Table(
+        "alerts",
+        "Messages to your phone or chat: halts, breaker trips, position corrections, dead-man "
+        "failures, crashes and orders a stop left behind, at once; fills as one digest. Any "
+        "Apprise URL (tgram://, discord://, ntfy://, json://, ...); a token may come from the "
+        "environment as ${NAME}. Try them with: gridtui alerts test",
+        (
+            _Key("urls", ["ntfy://ntfy.sh/my-gridtui-topic"], "", True),
+            _Key("min_severity", "warning", "info, warning or critical.", True),
+            _Key("digest_minutes", 60, "A fill digest this often (0 = none).", True),
+            _Key("max_attempts", 5, "Tries per message before it is dropped (logged).", True),
+        ),
+    ),
+    _Table(
         "venue",
         "Where orders go.",
         (
@@ -345,7 +358,11 @@ def render_starter() -> str:
             lines.append(f"[[{table.header}]]" if table.array else f"[{table.header}]")
         for key in table.keys:
             lines.extend(_comment(key.note))
-            line = tomli_w.dumps({key.name: key.value}).rstrip("\n")
+            if isinstance(key.value, list):  # on one line, so an example is one to uncomment
+                items = ", ".join(tomli_w.dumps({"v": v})[4:].rstrip("\n") for v in key.value)
+                line = f"{key.name} = [{items}]"
+            else:
+                line = tomli_w.dumps({key.name: key.value}).rstrip("\n")
             lines.append(f"# {line}" if key.example else line)
     return "\n".join(lines) + "\n"
 

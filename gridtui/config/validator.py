@@ -16,6 +16,7 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 from gridtui.config.fields import (
+    ALERT_FIELDS,
     BOT_FIELDS,
     BREAKER_FIELDS,
     COIN_PATTERN,
@@ -50,7 +51,16 @@ log = logging.getLogger(__name__)
 
 _S = TypeVar("_S", GridSettings, RiskLimits)
 _MARKET_REQUIRED = ("coin", "start_price", "sz_decimals")
-_TOP_TABLES = ("engine", "circuit_breaker", "dead_man_switch", "venue", "grid", "risk", "coins")
+_TOP_TABLES = (
+    "engine",
+    "circuit_breaker",
+    "dead_man_switch",
+    "alerts",
+    "venue",
+    "grid",
+    "risk",
+    "coins",
+)
 
 
 def validate(raw: dict[str, Any], *, source: str) -> list[str]:
@@ -62,6 +72,7 @@ def validate(raw: dict[str, Any], *, source: str) -> list[str]:
         ("engine", ENGINE_FIELDS),
         ("circuit_breaker", BREAKER_FIELDS),
         ("dead_man_switch", DEAD_MAN_FIELDS),
+        ("alerts", ALERT_FIELDS),
         ("grid", GRID_FIELDS),
         ("risk", RISK_FIELDS),
     ):
