@@ -393,6 +393,7 @@ class Supervisor:
             return self.report
         started = time.monotonic()
         deadline = started + self.config.engine.shutdown_deadline_s
+        self.exchange.serve_stop()
         self._stopping = True
         self._stop_requested.set()
         for slot in self.slots.values():

@@ -430,6 +430,12 @@ RISK_FIELDS: dict[str, Field] = {
     "order_burst": IntField(1),
     "max_drawdown": _POSITIVE,
     "daily_loss_limit": _POSITIVE,
+    "stop_loss_price": _PRICE,
+    "take_profit_price": _PRICE,
+    "stop_loss_pnl": _POSITIVE,
+    "max_slippage_pct": NumberField(
+        gt=Decimal(0), le=Decimal(10), note="an exit that accepts worse is a market order"
+    ),
 }
 BOT_FIELDS: dict[str, Field] = {
     "name": TextField(re.compile(r"[a-z0-9_-]+"), "lower-case letters, digits, _ or -"),

@@ -84,6 +84,14 @@ class RiskLimits:
     """USD from peak equity (realized + unrealized) before the bot halts."""
     daily_loss_limit: Decimal = Decimal("300")
     """USD lost in one UTC day (realized + unrealized) before the bot halts until the next day."""
+    stop_loss_price: Decimal | None = None
+    """Exit (cancel the grid, close the position, halt) once the mark is at or below this."""
+    take_profit_price: Decimal | None = None
+    """Exit once the mark is at or above this."""
+    stop_loss_pnl: Decimal | None = None
+    """Exit once the session's result (realized since start + unrealized) loses this many USD."""
+    max_slippage_pct: Decimal = Decimal("0.5")
+    """An exit's orders take no price worse than this far from the mark."""
 
 
 @attrs.frozen(slots=True)

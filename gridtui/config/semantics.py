@@ -99,6 +99,27 @@ def bot_problems(
             f"{_plain(risk.max_position)} ({place('risk', 'max_position')}), so no order could "
             "ever be placed (expected size <= max_position)"
         )
+    stop, take = risk.stop_loss_price, risk.take_profit_price
+    if stop is not None and take is not None and stop >= take:
+        problems.append(
+            f"{place('risk', 'stop_loss_price')}: {_plain(stop)} is not below "
+            f"{place('risk', 'take_profit_price')} {_plain(take)}, so one exit would fire at "
+            "once (expected stop_loss_price < take_profit_price)"
+        )
+    if market is not None:
+        start = market.start_price
+        if stop is not None and start <= stop:
+            problems.append(
+                f"{place('risk', 'stop_loss_price')}: {_plain(stop)} is at or above the market's "
+                f"start price {_plain(start)}, so the bot would exit at once (expected a price "
+                "below it)"
+            )
+        if take is not None and start >= take:
+            problems.append(
+                f"{place('risk', 'take_profit_price')}: {_plain(take)} is at or below the "
+                f"market's start price {_plain(start)}, so the bot would exit at once (expected "
+                "a price above it)"
+            )
     return problems
 
 

@@ -285,6 +285,15 @@ _DOCUMENT = (
                 "USD a bot may lose from its best equity (realized + unrealized PnL).",
             ),
             _Key("daily_loss_limit", 100, "USD a bot may lose in one UTC day."),
+            _Key(
+                "stop_loss_pnl",
+                150,
+                "Exit when a session has lost this many USD: cancel the grid, close the position "
+                "with reduce-only orders, halt. Per coin, stop_loss_price and take_profit_price "
+                "exit at a mark price (f in the cockpit flattens by hand).",
+                True,
+            ),
+            _Key("max_slippage_pct", 0.5, "An exit's orders take no price worse than this."),
         ),
     ),
     *(

@@ -141,6 +141,8 @@ class AlertKind(enum.StrEnum):
     RECONCILIATION_CORRECTION = "reconciliation_correction"
     FILL_PROCESSING_ERROR = "fill_processing_error"
     DEAD_MAN_REFRESH_FAILED = "dead_man_refresh_failed"
+    POSITION_EXIT = "position_exit"
+    """A stop-loss, take-profit or flatten closed the position (or could not, fully)."""
 
 
 @attrs.frozen(slots=True, kw_only=True)

@@ -70,6 +70,11 @@ class Exchange(Protocol):
     async def close(self) -> None:
         """Stop background work and release resources. Orders are left as they are."""
 
+    def serve_stop(self) -> None:
+        """A stop has begun: from now on every call serves it (canceling, counting what is
+        left, catching up fills), so none may queue behind a rate-limit budget spent on
+        trading; the venue's own refusals are retried with backoff as ever."""
+
     async def asset_meta(self, coin: str) -> AssetMeta: ...
 
     async def all_mids(self) -> dict[str, Decimal]: ...

@@ -50,6 +50,11 @@ log = logging.getLogger(__name__)
 NOT_ON_VENUE = "the venue has no such order"
 
 
+EXIT_LEVEL = 1_000_000
+"""The ledger's level for the orders that close a position (stop-loss, take-profit, flatten):
+beyond any grid's (a grid has at most a few hundred levels a side)."""
+
+
 def client_order_id(bot: str, level: int, generation: int) -> str:
     """Deterministic cloid (0x + 32 hex): the same (bot, level, generation) always gives the same
     id, so an order resent after a crash is recognised by the exchange and by reconciliation."""
@@ -112,17 +117,23 @@ class ExecutionGateway:
     def ledger(self) -> ShadowLedger:
         return self._ledger
 
-    def request_for(self, level: Level, *, tif: Tif = Tif.GTC) -> tuple[OrderRequest, int]:
+    def request_for(
+        self, level: Level, *, tif: Tif = Tif.GTC, reduce_only: bool = False
+    ) -> tuple[OrderRequest, int]:
         generation = self._ledger.store.next_generation(level.index)
         cid = client_order_id(self.bot, level.index, generation)
-        request = OrderRequest(self.coin, level.side, level.price, level.size, cid, tif)
+        request = OrderRequest(
+            self.coin, level.side, level.price, level.size, cid, tif, reduce_only
+        )
         return request, generation
 
-    async def submit_level(self, level: Level, *, tif: Tif = Tif.GTC) -> SubmitResult:
-        return (await self.submit_levels([level], tif=tif))[0]
+    async def submit_level(
+        self, level: Level, *, tif: Tif = Tif.GTC, reduce_only: bool = False
+    ) -> SubmitResult:
+        return (await self.submit_levels([level], tif=tif, reduce_only=reduce_only))[0]
 
     async def submit_levels(
-        self, levels: Sequence[Level], *, tif: Tif = Tif.GTC
+        self, levels: Sequence[Level], *, tif: Tif = Tif.GTC, reduce_only: bool = False
     ) -> list[SubmitResult]:
         """Batch submit: one exchange call for the whole batch, each order journaled first."""
         if not levels:
@@ -133,7 +144,7 @@ class ExecutionGateway:
             tracked: list[TrackedOrder] = []
             with self._ledger.store.batch():  # every intent durable before the send below
                 for level in levels:
-                    request, generation = self.request_for(level, tif=tif)
+                    request, generation = self.request_for(level, tif=tif, reduce_only=reduce_only)
                     tracked.append(
                         self._ledger.add_pending(request, level=level.index, generation=generation)
                     )

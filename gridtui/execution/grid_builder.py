@@ -17,7 +17,7 @@ from gridtui.config.schema import GridMode
 from gridtui.core.clock import Clock
 from gridtui.core.events import AlertKind, EventBus, GridBuilt, Severity
 from gridtui.core.types import ZERO, Level, OrderRequest, OrderStatus, Side, Tif
-from gridtui.execution.execution_gateway import ExecutionGateway
+from gridtui.execution.execution_gateway import EXIT_LEVEL, ExecutionGateway
 from gridtui.execution.fill_processor import FillResult
 from gridtui.execution.reconciliation_service import ReconcileReport
 from gridtui.monitoring.alerting import Alerter
@@ -246,6 +246,7 @@ class GridBuilder:
             self.snapshot is None
             or tracked is None
             or tracked.level is None
+            or tracked.level == EXIT_LEVEL  # closing the position: nothing to replace
             or result.order_status is not OrderStatus.FILLED
         ):
             return BuildResult(0, 0)

@@ -171,6 +171,8 @@ def not_modelled(bot: BotSettings, options: ReplayOptions) -> str | None:
         return "recenter_threshold_pct has more than 4 decimals"
     if Fraction(risk.max_orders_per_second).denominator > _MAX_DENOMINATOR:
         return "max_orders_per_second has more than 4 decimals"
+    if (risk.stop_loss_price, risk.take_profit_price, risk.stop_loss_pnl) != (None, None, None):
+        return "exits (stop-loss, take-profit) close the position through the venue's book"
     if options.fill_model not in (FillModel.STRICT, FillModel.TOUCH):
         return f"fill model {options.fill_model.value}"
     return None

@@ -27,6 +27,7 @@ from gridtui.exchanges.base import (
     StreamReset,
 )
 from gridtui.execution.fill_processor import FillResult
+from gridtui.execution.position_closer import CloseResult
 from gridtui.execution.reconciliation_service import ReconcileReport
 from gridtui.orchestrator.factory import BotComponents
 from gridtui.orchestrator.fill_tape import FillTape
@@ -146,7 +147,11 @@ class BotOrchestrator:
             return
         decision = c.risk.check_equity(state, mark)
         if decision.halt is not None:
-            await self.halt(decision.reason or "risk limit", kind=decision.halt)
+            reason = decision.reason or "risk limit"
+            if decision.flatten:
+                await self.flatten(reason, kind=decision.halt)
+            else:
+                await self.halt(reason, kind=decision.halt)
             return
         async with self._trading:
             await c.builder.maintain(mark, now)
@@ -213,7 +218,36 @@ class BotOrchestrator:
             message=f"halted: {reason}",
         )
 
-    async def resume(self) -> None:
+    async def flatten(
+        self, reason: str = "flattened by hand", *, kind: HaltKind = HaltKind.FLATTEN
+    ) -> CloseResult:
+        """Exit: halt (the grid's orders canceled, none placed until a human resumes), then
+        close the position with reduce-only Ioc orders within ``max_slippage_pct`` of the mark.
+        Works on a bot already halted: a halt never leaves a trader without a way out."""
+        await self.halt(reason, kind=kind)
+        async with self._trading:
+            result = await self.c.closer.close(self.c.feed.mark)
+        if result.left == 0:
+            severity = Severity.WARNING
+            said = f"position closed: {result.closed} {self.coin} in {result.orders} orders"
+        else:
+            severity = Severity.CRITICAL
+            said = (
+                f"position not fully closed: {result.left} {self.coin} left after "
+                f"{result.orders} orders ({result.error or 'no fill within the slippage cap'})"
+            )
+        self.c.alerter.raise_alert(
+            bot=self.name, coin=self.coin, severity=severity, kind=AlertKind.POSITION_EXIT,
+            message=said,
+        )  # fmt: skip
+        return result
+
+    async def resume(self, *, lift_daily_loss: bool = False) -> None:
+        """Trade again from a fresh grid. A halt for today's loss would come back on the next
+        cycle: ``lift_daily_loss`` (a trader's explicit confirm) lifts that limit for the rest
+        of the UTC day."""
+        if lift_daily_loss:
+            self.c.risk.lift_daily_loss()
         async with self._trading:
             await self.c.state.resume()
             self.c.builder.discard()

@@ -17,6 +17,7 @@ from gridtui.execution.execution_gateway import ExecutionGateway
 from gridtui.execution.fill_deduplicator import FillDeduplicator
 from gridtui.execution.fill_processor import FillProcessor
 from gridtui.execution.grid_builder import GridBuilder
+from gridtui.execution.position_closer import PositionCloser
 from gridtui.execution.reconciliation_service import ReconciliationService
 from gridtui.execution.rest_poller import RestPoller
 from gridtui.market_data.feed import MarketFeed
@@ -55,6 +56,7 @@ class BotComponents:
     feed: MarketFeed
     builder: GridBuilder
     reconciliation: ReconciliationService
+    closer: PositionCloser
     poller: RestPoller
     dead_man: DeadManSwitch
 
@@ -148,6 +150,9 @@ async def build_bot(
         feed=feed,
         builder=builder,
         reconciliation=reconciliation,
+        closer=PositionCloser(
+            gateway, state, reconciliation, meta, max_slippage_pct=settings.risk.max_slippage_pct
+        ),
         poller=RestPoller(exchange, reconciliation, feed, clock, metrics, bot=bot, coin=coin),
         dead_man=dead_man,
     )

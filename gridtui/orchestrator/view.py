@@ -21,6 +21,7 @@ from gridtui.core.types import ZERO, BotStatus, Fill, OrderStatus, Side
 from gridtui.execution.grid_builder import would_cross
 from gridtui.orchestrator.bot_orchestrator import BotOrchestrator
 from gridtui.risk.circuit_breaker import BreakerState
+from gridtui.state.accounting import HaltKind
 
 RECENT_FILL_MS = 60_000
 """A level filled less than this long ago is highlighted on the ladder."""
@@ -59,6 +60,7 @@ class RiskView:
     breaker_last_error: str | None
     breaker_reopens_at_ms: int | None
     halted: bool
+    halt_kind: HaltKind | None
     halt_reason: str | None
     dead_man_enabled: bool
     dead_man_expires_at_ms: int | None
@@ -237,6 +239,7 @@ def bot_view(bot: BotOrchestrator) -> BotView:
         breaker_last_error=c.breaker.last_error,
         breaker_reopens_at_ms=c.breaker.reopens_at_ms,
         halted=state.halted,
+        halt_kind=state.halt_kind,
         halt_reason=state.halt_reason,
         dead_man_enabled=c.dead_man.enabled,
         dead_man_expires_at_ms=c.dead_man.expires_at_ms,

@@ -33,6 +33,8 @@ class RiskKind(enum.Enum):
     DRAWDOWN = "drawdown"
     DAILY_LOSS = "daily_loss"
     HALTED = "halted"
+    STOP_LOSS = "stop_loss"
+    TAKE_PROFIT = "take_profit"
 
 
 @attrs.frozen(slots=True)
@@ -42,6 +44,8 @@ class RiskDecision:
     reason: str | None = None
     halt: HaltKind | None = None
     """Set when the bot must stop trading: the kind of halt it is."""
+    flatten: bool = False
+    """An exit: besides halting, close the position now."""
 
 
 ALLOWED = RiskDecision(allowed=True)
@@ -49,6 +53,10 @@ ALLOWED = RiskDecision(allowed=True)
 
 def _refuse(kind: RiskKind, reason: str, *, halt: HaltKind | None = None) -> RiskDecision:
     return RiskDecision(allowed=False, kind=kind, reason=reason, halt=halt)
+
+
+def _exit(kind: RiskKind, halt: HaltKind, reason: str) -> RiskDecision:
+    return RiskDecision(allowed=False, kind=kind, reason=reason, halt=halt, flatten=True)
 
 
 def _signed(value: Decimal) -> str:
@@ -71,6 +79,7 @@ class RiskEngine:
         self._tokens = Decimal(limits.order_burst)
         self._tokens_at_ms = clock.now_ms()
         self._peak_equity: Decimal | None = None
+        self._daily_loss_lifted_day: int | None = None
 
     @property
     def limits(self) -> RiskLimits:
@@ -160,13 +169,18 @@ class RiskEngine:
         return None
 
     def check_equity(self, state: BotState, mark: Decimal) -> RiskDecision:
-        """Halt on a drawdown from peak equity (realized all-time + unrealized) beyond
-        ``max_drawdown``, or on today's loss (today's realized + unrealized) beyond
-        ``daily_loss_limit``. The peak is this engine's own: it starts at the first equity seen,
-        so a restart does not inherit a peak from a previous life. Drawdown is judged first: it
-        needs a human to resume, and must not be masked by a daily halt that lifts itself."""
+        """Exit (halt and close the position) at the stop-loss or take-profit price or on the
+        session's stop-loss PnL; halt on a drawdown from peak equity (realized all-time +
+        unrealized) beyond ``max_drawdown``, or on today's loss (today's realized + unrealized)
+        beyond ``daily_loss_limit``. The peak is this engine's own: it starts at the first
+        equity seen, so a restart does not inherit a peak from a previous life. Exits come
+        first (the trader asked for the position to be closed there), then the drawdown (it
+        needs a human to resume, and must not be masked by a daily halt that lifts itself)."""
         limits = self._limits
         unrealized = state.unrealized_at(mark)
+        exit_ = self._exit_due(state, mark, unrealized)
+        if exit_ is not None:
+            return exit_
         equity = state.all_time_realized + unrealized
         if self._peak_equity is None or equity > self._peak_equity:
             self._peak_equity = equity
@@ -182,7 +196,7 @@ class RiskEngine:
         today = utc_day(self._clock.now_ms())
         realized_today = state.daily_realized_for(today)
         result = realized_today + unrealized
-        if result < -limits.daily_loss_limit:
+        if result < -limits.daily_loss_limit and today != self._daily_loss_lifted_day:
             return _refuse(
                 RiskKind.DAILY_LOSS,
                 f"daily_loss: today's result {result.quantize(_CENTS)} (realized "
@@ -191,6 +205,37 @@ class RiskEngine:
                 halt=HaltKind.DAILY_LOSS,
             )
         return ALLOWED
+
+    def lift_daily_loss(self) -> None:
+        """A trader confirmed trading on past today's loss limit: it is not judged again before
+        the next UTC day (in memory: a restart judges it again, and says why it halts)."""
+        self._daily_loss_lifted_day = utc_day(self._clock.now_ms())
+
+    def _exit_due(self, state: BotState, mark: Decimal, unrealized: Decimal) -> RiskDecision | None:
+        limits = self._limits
+        if limits.stop_loss_price is not None and mark <= limits.stop_loss_price:
+            return _exit(
+                RiskKind.STOP_LOSS,
+                HaltKind.STOP_LOSS,
+                f"stop_loss: mark {mark} at or below stop_loss_price {limits.stop_loss_price}",
+            )
+        if limits.take_profit_price is not None and mark >= limits.take_profit_price:
+            return _exit(
+                RiskKind.TAKE_PROFIT,
+                HaltKind.TAKE_PROFIT,
+                f"take_profit: mark {mark} at or above take_profit_price "
+                f"{limits.take_profit_price}",
+            )
+        session = state.session_realized + unrealized
+        if limits.stop_loss_pnl is not None and session <= -limits.stop_loss_pnl:
+            return _exit(
+                RiskKind.STOP_LOSS,
+                HaltKind.STOP_LOSS,
+                f"stop_loss: the session's result {session.quantize(_CENTS)} (realized "
+                f"{state.session_realized.quantize(_CENTS)}, unrealized "
+                f"{unrealized.quantize(_CENTS)}) reached -stop_loss_pnl {limits.stop_loss_pnl}",
+            )
+        return None
 
     def auto_resume_due(self, state: BotState, now_ms: int) -> bool:
         """True only for a daily-loss halt once the UTC day has changed since it began; every

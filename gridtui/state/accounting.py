@@ -40,6 +40,10 @@ class HaltKind(enum.Enum):
     DAILY_LOSS = "risk:daily_loss"
     DISK = "disk"
     """The journal refused a write: held in memory only, since it cannot be written."""
+    STOP_LOSS = "exit:stop_loss"
+    TAKE_PROFIT = "exit:take_profit"
+    FLATTEN = "exit:flatten"
+    """A trader closed the position by hand."""
 
 
 @attrs.frozen(slots=True)

@@ -40,6 +40,7 @@ from gridtui import stop_signals
 from gridtui.config.schema import AppConfig
 from gridtui.orchestrator.bot_orchestrator import BotOrchestrator
 from gridtui.orchestrator.view import BotView, ViewModel
+from gridtui.state.accounting import HaltKind
 from gridtui.supervisor import ShutdownReport, Supervisor
 from gridtui.tui.screens.confirm import ConfirmScreen
 from gridtui.tui.screens.help import HelpScreen
@@ -78,6 +79,12 @@ class GridApp(App[int]):
             "cancel_all_bots",
             "Cancel all",
             tooltip="Cancel every order of every bot (asks first)",
+        ),
+        Binding(
+            "f",
+            "flatten",
+            "Flatten",
+            tooltip="Halt the selected bot and close its position now (asks first)",
         ),
         Binding(
             "r",
@@ -306,8 +313,39 @@ class GridApp(App[int]):
         self.halt(self.supervisor.bots_running())
 
     def action_resume(self) -> None:
-        if (bot := self._selected_bot()) is not None:
-            self.resume([bot])
+        if (bot := self._selected_bot()) is None:
+            return
+        view = self.selected_view
+        risk = view.risk if view is not None else None
+        if risk is not None and risk.halt_kind is HaltKind.DAILY_LOSS:
+
+            def answered(yes: bool | None) -> None:
+                if yes:
+                    self.resume([bot], lift_daily_loss=True)
+
+            question = (
+                f"{bot.name} halted on today's loss limit ({risk.daily_loss_limit} USD). "
+                "Resume and lift that limit for the rest of the UTC day?"
+            )
+            self.push_screen(ConfirmScreen(question), answered)
+            return
+        self.resume([bot])
+
+    def action_flatten(self) -> None:
+        if (bot := self._selected_bot()) is None:
+            return
+        view = self.selected_view
+        held = f"{view.position} {bot.coin}" if view is not None else "its position"
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.flatten([bot])
+
+        question = (
+            f"Flatten {bot.name}: halt it and close {held} now with reduce-only orders "
+            f"(at most {bot.c.settings.risk.max_slippage_pct}% from the mark)?"
+        )
+        self.push_screen(ConfirmScreen(question), answered)
 
     def action_reconcile(self) -> None:
         if (bot := self._selected_bot()) is not None:
@@ -347,12 +385,30 @@ class GridApp(App[int]):
         self.refresh_views()
 
     @work(group="commands")
-    async def resume(self, bots: Sequence[BotOrchestrator]) -> None:
+    async def resume(
+        self, bots: Sequence[BotOrchestrator], *, lift_daily_loss: bool = False
+    ) -> None:
         """Each bot trades again, from a fresh grid at the mid."""
         for bot in bots:
             with self._reported(bot):
-                await bot.resume()
+                await bot.resume(lift_daily_loss=lift_daily_loss)
                 self.notify(f"{bot.name}: resumed; the grid is rebuilt on the next cycle")
+        self.refresh_views()
+
+    @work(group="commands")
+    async def flatten(self, bots: Sequence[BotOrchestrator]) -> None:
+        """Each bot halts and closes its position; the notification says what is left."""
+        for bot in bots:
+            with self._reported(bot):
+                result = await bot.flatten()
+                if result.left == 0:
+                    self.notify(f"{bot.name}: halted, position closed ({result.orders} orders)")
+                else:
+                    self.notify(
+                        f"{bot.name}: halted, {result.left} {bot.coin} still open "
+                        f"({result.error or 'no fill within the slippage cap'}); f tries again",
+                        severity="error",
+                    )
         self.refresh_views()
 
     @work(group="commands")

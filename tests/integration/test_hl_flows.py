@@ -12,8 +12,9 @@ from hl_flow_kit import ADDRESS, COIN, KEY, D, HlEnv, hl_env, wait_for_async, wa
 
 from gridtui.core.events import BreakerTripped
 from gridtui.core.rounding import round_price
-from gridtui.core.types import Fill, OrderRequest, OrderStatus, PlaceStatus, Side
+from gridtui.core.types import Fill, OrderRequest, OrderStatus, PlaceStatus, Side, Tif
 from gridtui.exchanges.hyperliquid import signing, wire
+from gridtui.execution.execution_gateway import EXIT_LEVEL
 from gridtui.execution.fill_processor import FillResult
 from gridtui.risk.circuit_breaker import BreakerState
 
@@ -202,3 +203,27 @@ async def test_invalid_price_and_order_below_minimum_are_clear_rejections(
         assert not {RAW_CLOID, TINY_CLOID, CLIENT_TINY_CLOID} & set(resting)
         assert resting[CLIENT_CLOID].price == round_price(too_precise.price, 5)
         assert resting[CLIENT_CLOID].price != too_precise.price
+
+
+async def test_flatten_closes_the_position_on_the_mock_reduce_only_within_the_cap(
+    tmp_path: Path,
+) -> None:
+    async with hl_env(tmp_path, TAPE) as env:
+        env.next_price(2)  # 63900, 63800: two grid buys fill
+        await wait_until(lambda: len(env.journal_fills()) >= 2, what="two fills journaled")
+        await wait_for_async(lambda: _books_agree(env), what="books and mock agree")
+        held = env.bot.c.state.get_snapshot().position
+        assert held > 0
+        mark = env.bot.c.feed.mark()
+        assert mark is not None
+        result = await env.bot.flatten()
+        assert (result.closed, result.left) == (held, 0)
+        assert await env.mock_position() == 0
+        assert await env.mock_open_orders() == []
+        (order,) = [o for o in env.bot.c.store.orders() if o.level == EXIT_LEVEL]
+        assert (order.side, order.tif, order.reduce_only) == (Side.SELL, Tif.IOC, True)
+        cap = mark * (1 - env.bot.c.settings.risk.max_slippage_pct / 100)
+        assert order.price >= cap
+        fills = await env.info({"type": "userFills", "user": ADDRESS})
+        (taken,) = [f for f in fills if f.get("cloid") == order.client_id]
+        assert taken["side"] == "A" and D(taken["px"]) >= order.price

@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from decimal import Decimal as D
 from pathlib import Path
 
 import attrs
@@ -13,8 +14,10 @@ from cockpit import MakeApp, cockpit_config, settle, wait_for
 from textual.binding import Binding
 from textual.pilot import Pilot
 
+from gridtui.core.clock import utc_day
 from gridtui.core.events import Reconciled
 from gridtui.orchestrator.bot_orchestrator import BotOrchestrator
+from gridtui.state.accounting import HaltKind
 from gridtui.tui.app import GridApp
 from gridtui.tui.screens.confirm import ConfirmScreen
 from gridtui.tui.screens.help import HelpScreen
@@ -92,6 +95,45 @@ async def test_c_asks_first_and_yes_cancels_every_order_of_the_bot(make_app: Mak
         assert [o.exchange_id for o in await orders(app, "ETH")] == [
             o.exchange_id for o in eth_before
         ]
+
+
+async def test_f_asks_first_then_halts_and_closes_the_position(make_app: MakeApp) -> None:
+    async with cockpit(make_app) as (app, pilot):
+        btc = app.supervisor.running("btc")
+        assert btc is not None
+        await pilot.press("f")
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("n")
+        assert not btc.c.state.get_snapshot().halted  # "no" changed nothing
+        await pilot.press("f")
+        await pilot.press("y")
+        await commands_done(app)
+        state = btc.c.state.get_snapshot()
+        assert (state.halted, state.halt_kind, state.position) == (True, HaltKind.FLATTEN, 0)
+        assert await orders(app, "BTC") == []
+        assert await orders(app, "ETH")  # the other bot trades on
+
+
+async def test_u_on_a_daily_loss_halt_asks_before_lifting_the_limit_for_the_day(
+    make_app: MakeApp,
+) -> None:
+    async with cockpit(make_app) as (app, pilot):
+        btc = app.supervisor.running("btc")
+        assert btc is not None
+        await btc.halt("daily_loss: today's result -120.00", kind=HaltKind.DAILY_LOSS)
+        app.refresh_views()
+        await settle(app)
+        await pilot.press("u")
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("y")
+        await commands_done(app)
+        assert not btc.c.state.get_snapshot().halted
+        loser = attrs.evolve(
+            btc.c.state.get_snapshot(),
+            daily_realized=-btc.c.risk.limits.daily_loss_limit * 2,
+            daily_day=utc_day(btc.c.clock.now_ms()),
+        )
+        assert btc.c.risk.check_equity(loser, D(64000)).allowed  # lifted for the rest of today
 
 
 async def test_capital_c_cancels_every_bot_after_confirming(make_app: MakeApp) -> None:

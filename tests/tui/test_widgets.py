@@ -56,7 +56,8 @@ class Host(App[None]):
 def risk(**changes: object) -> RiskView:
     base = RiskView(
         breaker_state=BreakerState.CLOSED, breaker_errors=0, breaker_trips=0,
-        breaker_last_error=None, breaker_reopens_at_ms=None, halted=False, halt_reason=None,
+        breaker_last_error=None, breaker_reopens_at_ms=None, halted=False, halt_kind=None,
+        halt_reason=None,
         dead_man_enabled=True,
         dead_man_expires_at_ms=NOW + 58_000, dead_man_healthy=True, drawdown=D(100),
         max_drawdown=D(500), daily_pnl=D(-20), daily_loss_limit=D(300), order_tokens=D(19),

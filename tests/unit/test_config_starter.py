@@ -39,8 +39,11 @@ def test_starter_shows_every_shared_knob() -> None:
     assert set(raw["venue"]["paper"]) - {"markets"} == set(PAPER_FIELDS)
     # size is per coin; lower/upper only make sense in a bounded bot's own table.
     assert set(raw["grid"]) == set(GRID_FIELDS) - {"size", "lower", "upper"}
-    # Position limits are per coin, everything else shared.
-    assert set(raw["risk"]) == set(RISK_FIELDS) - {"max_position", "max_notional"}
+    # Position limits are per coin, everything else shared; the exits are the trader's choice:
+    # shown commented out (the prices per coin, a stop-loss PnL for every bot).
+    exits = {"stop_loss_price", "take_profit_price", "stop_loss_pnl"}
+    assert set(raw["risk"]) == set(RISK_FIELDS) - {"max_position", "max_notional"} - exits
+    assert "\n# stop_loss_pnl = 150\n" in render_starter()
 
 
 def test_every_table_and_most_keys_are_explained() -> None:

@@ -73,6 +73,19 @@ async def test_budget_throttles_at_1200_per_minute_and_refills() -> None:
     assert budget.try_acquire(1199) and not budget.try_acquire(1)
 
 
+async def test_a_stop_never_waits_for_room_but_its_weight_counts() -> None:
+    """Counting what is left and catching up fills at a stop must not queue behind a minute
+    spent on trading (a stop once sat 9.5 s behind it and ran out its deadline)."""
+    clock = CountingClock()
+    budget = IpWeightBudget(clock)
+    for _ in range(60):
+        await budget.acquire(20)  # the minute is spent
+    budget.serve_stop()
+    await budget.acquire(20)
+    assert clock.now_ms() == START and clock.sleeps == []
+    assert budget.used() == 1220  # the venue counts it too: overdrawn, never hidden
+
+
 async def test_concurrent_acquirers_wait_in_few_long_sleeps() -> None:
     clock = CountingClock()
     budget = IpWeightBudget(clock)

@@ -190,3 +190,42 @@ def test_auto_resume_only_for_daily_loss_on_a_later_utc_day() -> None:
     manual = attrs.evolve(halted, halt_kind=HaltKind.MANUAL, halt_reason="daily_loss looked bad")
     assert not risk.auto_resume_due(manual, next_midnight)
     assert not risk.auto_resume_due(state(), next_midnight)
+
+
+def test_a_lifted_daily_loss_is_not_judged_again_before_the_next_utc_day() -> None:
+    risk, clock = engine(daily_loss_limit=D(300))
+    today = utc_day(clock.now_ms())
+    st = state(daily_realized=D(-400), daily_day=today)
+    assert risk.check_equity(st, D(2000)).halt is HaltKind.DAILY_LOSS
+    risk.lift_daily_loss()  # a trader confirmed: trade on today
+    assert risk.check_equity(st, D(2000)).allowed
+    clock.advance((UTC_DAY_MS - clock.now_ms() % UTC_DAY_MS) / 1000)  # the next UTC day
+    tomorrow = attrs.evolve(st, daily_day=today + 1)
+    assert risk.check_equity(tomorrow, D(2000)).halt is HaltKind.DAILY_LOSS
+
+
+def test_exit_prices_close_the_position_at_the_mark() -> None:
+    risk, _ = engine(stop_loss_price=D(1900), take_profit_price=D(2100))
+    st = state(position=D(1), avg_entry=D(2000))
+    assert risk.check_equity(st, D("1900.01")).allowed
+    stop = risk.check_equity(st, D(1900))
+    assert (stop.kind, stop.halt, stop.flatten) == (RiskKind.STOP_LOSS, HaltKind.STOP_LOSS, True)
+    assert stop.reason == "stop_loss: mark 1900 at or below stop_loss_price 1900"
+    assert risk.check_equity(st, D("2099.99")).allowed
+    take = risk.check_equity(st, D(2100))
+    assert (take.kind, take.halt, take.flatten) == (
+        RiskKind.TAKE_PROFIT,
+        HaltKind.TAKE_PROFIT,
+        True,
+    )
+
+
+def test_stop_loss_pnl_counts_the_sessions_result_and_comes_before_the_drawdown() -> None:
+    risk, _ = engine(stop_loss_pnl=D(100), max_drawdown=D(50))
+    st = state(position=D(1), avg_entry=D(2000), session_realized=D(-40))
+    assert risk.check_equity(st, D(2000)).allowed  # sets the peak
+    drawdown = risk.check_equity(st, D(1945))  # -40 - 55: drawdown 55, session -95
+    assert (drawdown.halt, drawdown.flatten) == (HaltKind.DRAWDOWN, False)
+    exit_ = risk.check_equity(st, D(1940))  # session -100: the exit wins
+    assert (exit_.halt, exit_.flatten) == (HaltKind.STOP_LOSS, True)
+    assert exit_.reason.startswith("stop_loss: the session's result -100.00")

@@ -161,6 +161,9 @@ class HyperliquidExchange:
             self.stream.start()
             await self.stream.wait_live(self._stream_live_timeout_s)
 
+    def serve_stop(self) -> None:
+        self._ip_budget.serve_stop()
+
     async def close(self) -> None:
         if self.stream is not None:
             await self.stream.close()

@@ -85,6 +85,7 @@ class IpWeightBudget:
         self._spent: deque[tuple[int, int]] = deque()
         self._used = 0
         self._lock = asyncio.Lock()
+        self._serving_stop = False
 
     weight_of = staticmethod(weight_of)
 
@@ -105,14 +106,27 @@ class IpWeightBudget:
         self.record(weight)
         return True
 
+    def serve_stop(self) -> None:
+        """From now on nothing waits for room (a stop must not queue behind the minute's
+        trading; a request already waiting still does): weight is counted, the venue's 429s
+        are retried with backoff."""
+        self._serving_stop = True
+
     async def acquire(self, weight: int) -> None:
         """Spend ``weight``, first sleeping until enough of the window has expired. Waiters are
         served in arrival order; each sleep lasts until the oldest spend leaves the window."""
         self._check(weight)
+        if self._serving_stop:
+            self.record(weight)
+            return
         async with self._lock:
             while self.used() + weight > self._per_minute:
                 wait_ms = self._spent[0][0] + WINDOW_MS - self._clock.now_ms()
-                log.debug("IP weight budget full (%d used); waiting %d ms", self._used, wait_ms)
+                log.info(
+                    "rate limit: the minute's IP weight is spent (%d); waiting %d ms",
+                    self._used,
+                    wait_ms,
+                )
                 await self._clock.sleep(max(wait_ms, 1) / 1000)
             self.record(weight)
 

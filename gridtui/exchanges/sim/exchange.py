@@ -122,6 +122,9 @@ class SimExchange:
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._run(), name=f"{self.venue}-market")
 
+    def serve_stop(self) -> None:
+        """The paper venue has no rate limits to skip."""
+
     async def close(self) -> None:
         task, self._task = self._task, None
         if task is not None:
