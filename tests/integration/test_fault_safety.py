@@ -313,3 +313,23 @@ async def test_a_stop_while_the_journal_refuses_writes_still_cancels_and_reports
     bot.c.store._conn.execute("PRAGMA query_only = ON")  # as on a full or read-only disk
     report = await supervisor.stop()
     assert (report.open_orders, report.dead_man_disarmed) == (0, True)  # the venue's own count
+
+
+async def test_a_stop_tells_the_venue_client_first_so_nothing_queues_behind_trading(
+    make_env: EnvFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env = make_env()
+    supervisor = supervised(env)
+    await supervisor.start()
+    await quoting(supervisor, COIN)
+    calls: list[str] = []
+    cancel = supervisor.exchange.cancel_by_client_ids  # type: ignore[attr-defined]
+
+    async def canceling(*args: object, **kwargs: object) -> object:
+        calls.append("cancel")
+        return await cancel(*args, **kwargs)
+
+    monkeypatch.setattr(supervisor.exchange, "serve_stop", lambda: calls.append("serve_stop"))
+    monkeypatch.setattr(supervisor.exchange, "cancel_by_client_ids", canceling)
+    assert (await supervisor.stop()).clean
+    assert calls[0] == "serve_stop" and "cancel" in calls
