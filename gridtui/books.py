@@ -22,7 +22,7 @@ import attrs
 from gridtui.config.schema import AppConfig, BotSettings, VenueKind
 from gridtui.core.clock import RealClock, utc_day
 from gridtui.core.types import ZERO, BotStatus, ExchangeError, Fill, Order, Position
-from gridtui.state.accounting import PositionCorrection, replay
+from gridtui.state.accounting import PositionCorrection, replay, replay_with_effects
 from gridtui.state.data_dir import (
     VenueIdentity,
     find_legacy_journals,
@@ -33,6 +33,7 @@ from gridtui.state.data_dir import (
 )
 from gridtui.state.live_status import LiveBot, read_live_status
 from gridtui.state.records import Adjustment
+from gridtui.state.round_trips import RoundTrips
 from gridtui.state.store import Store
 from gridtui.venues import identity_of, make_exchange
 
@@ -108,6 +109,7 @@ def status_rows(config: AppConfig) -> list[dict[str, Any]]:
             state = journal.store.load_state()
             if state is None:
                 continue
+            trips = RoundTrips().add_all(journal.store.applied_fills()).figures()
             rows.append(
                 {
                     "bot": journal.bot,
@@ -119,6 +121,9 @@ def status_rows(config: AppConfig) -> list[dict[str, Any]]:
                     "daily_realized_pnl": state.daily_realized_for(today),
                     "fees_paid": state.fees_paid,
                     "fills": state.fill_count,
+                    "round_trips": trips.round_trips,
+                    "grid_profit": trips.grid_profit,
+                    "profit_per_round_trip": trips.profit_per_round_trip,
                     "open_orders": len(journal.store.orders(live_only=True)),
                     "last_fill": _iso(state.last_fill_ms),
                     "halted": state.halted,
@@ -140,7 +145,8 @@ def _unjournaled_row(bot: str, coin: str, live: LiveBot) -> dict[str, Any]:
     return {
         "bot": bot, "coin": coin, "position": ZERO, "avg_entry": ZERO,
         "session_realized_pnl": ZERO, "all_time_realized_pnl": ZERO, "daily_realized_pnl": ZERO,
-        "fees_paid": ZERO, "fills": 0, "open_orders": 0, "last_fill": None, "halted": False,
+        "fees_paid": ZERO, "fills": 0, "round_trips": 0, "grid_profit": ZERO,
+        "profit_per_round_trip": None, "open_orders": 0, "last_fill": None, "halted": False,
         "halt_kind": None, "halt_reason": None, "in_config": True, "enabled": True,
         **_run_state(live, False, None),
     }  # fmt: skip
@@ -183,6 +189,8 @@ def print_status(config: AppConfig, *, as_json: bool) -> int:
         "all-time PnL",
         "fees",
         "fills",
+        "round trips",
+        "grid profit",
         "open",
         "last fill",
         "state",
@@ -204,6 +212,8 @@ def print_status(config: AppConfig, *, as_json: bool) -> int:
                 _money(r["all_time_realized_pnl"]),
                 _money(r["fees_paid"]),
                 str(r["fills"]),
+                _trips(r["round_trips"], r["profit_per_round_trip"]),
+                _money(r["grid_profit"]),
                 str(r["open_orders"]),
                 r["last_fill"] or "-",
                 state,
@@ -215,7 +225,11 @@ def print_status(config: AppConfig, *, as_json: bool) -> int:
     return 0
 
 
-def _fill_row(bot: str, fill: Fill) -> dict[str, Any]:
+def _trips(count: int, each: Decimal | None) -> str:
+    return f"{count} ({_money(each)} each)" if each is not None else str(count)
+
+
+def _fill_row(bot: str, fill: Fill, realized: Decimal, grid_profit: Decimal) -> dict[str, Any]:
     return {
         "bot": bot,
         "venue": fill.venue,
@@ -230,6 +244,8 @@ def _fill_row(bot: str, fill: Fill) -> dict[str, Any]:
         "size": str(fill.size),
         "fee": str(fill.fee),
         "taker": fill.is_taker,
+        "realized_pnl": str(realized),
+        "grid_profit": str(grid_profit),
     }
 
 
@@ -247,17 +263,35 @@ def print_fills(config: AppConfig, *, as_json: bool, bot: str | None) -> int:
             )
             return 2
     with _journals(config, bot) as journals:
-        rows = [_fill_row(j.bot, f) for j in journals for f in j.store.fills()]
+        rows = [row for journal in journals for row in _fill_rows(journal)]
     rows.sort(key=lambda r: (r["timestamp_ms"], r["trade_id"]))
     if as_json:
         for row in rows:
             print(json.dumps(row))
         return 0
-    columns = ("time", "bot", "coin", "side", "price", "size", "fee", "trade_id", "order_id")
+    columns = (
+        "time", "bot", "coin", "side", "price", "size", "fee", "realized_pnl", "grid_profit",
+        "trade_id", "order_id",
+    )  # fmt: skip
     print(",".join(columns))
     for row in rows:
         print(",".join(str(row[c]) for c in columns))
     return 0
+
+
+def _fill_rows(journal: Journal) -> list[dict[str, Any]]:
+    """Each fill with the realized PnL it booked (average cost, net of its fee, as the state row
+    counts it) and the grid profit of the round trips it completed."""
+    store = journal.store
+    state = store.load_state()
+    fills = store.applied_fills()
+    start = state.session_start_ms if state is not None else 0
+    _, effects = replay_with_effects(journal.bot, journal.coin, fills, start, _corrections(store))
+    trips = RoundTrips()
+    return [
+        _fill_row(journal.bot, fill, effect.realized_pnl, trips.add(fill))
+        for fill, effect in zip(fills, effects, strict=True)
+    ]
 
 
 def _corrections(store: Store) -> list[PositionCorrection]:

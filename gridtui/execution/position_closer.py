@@ -18,6 +18,7 @@ import attrs
 from gridtui.core.rounding import Rounding, round_price
 from gridtui.core.types import ZERO, AssetMeta, Level, Side, Tif
 from gridtui.execution.execution_gateway import EXIT_LEVEL, ExecutionGateway
+from gridtui.execution.fill_processor import FillResult
 from gridtui.execution.reconciliation_service import ReconciliationService
 from gridtui.state.state_manager import StateManager
 
@@ -35,6 +36,8 @@ class CloseResult:
     orders: int
     error: str | None = None
     """The venue's last refusal, when something is left."""
+    fills: tuple[FillResult, ...] = ()
+    """The fills journaled while closing (the exit's, and any other that landed meanwhile)."""
 
 
 class PositionCloser:
@@ -64,6 +67,7 @@ class PositionCloser:
         start = self._state.get_snapshot().position
         orders = 0
         error = None
+        journaled: list[FillResult] = []
         for _ in range(CLOSE_ATTEMPTS):
             position = self._state.get_snapshot().position
             price = mark()
@@ -75,6 +79,8 @@ class PositionCloser:
             result = await self._gateway.submit_level(level, tif=Tif.IOC, reduce_only=True)
             orders += 1
             error = result.error
-            await self._reconciliation.catch_up_fills()
+            journaled += await self._reconciliation.catch_up_fills()
         left = self._state.get_snapshot().position
-        return CloseResult(abs(start) - abs(left), left, orders, None if left == ZERO else error)
+        return CloseResult(
+            abs(start) - abs(left), left, orders, None if left == ZERO else error, tuple(journaled)
+        )

@@ -32,6 +32,7 @@ from gridtui.execution.reconciliation_service import ReconcileReport
 from gridtui.orchestrator.factory import BotComponents
 from gridtui.orchestrator.fill_tape import FillTape
 from gridtui.state.accounting import HaltKind
+from gridtui.state.round_trips import RoundTrips
 from gridtui.state.store import JournalWriteError
 
 log = logging.getLogger(__name__)
@@ -53,6 +54,8 @@ class BotOrchestrator:
         self._queue = components.exchange.subscribe()
         self._last_reconcile_ms = 0
         self.fills = FillTape()
+        self.round_trips = RoundTrips().add_all(components.store.applied_fills())
+        """The grid's round trips over the journal, kept up as fills arrive (for displays)."""
 
     @property
     def name(self) -> str:
@@ -195,6 +198,7 @@ class BotOrchestrator:
                 cid = result.fill.client_id
                 tracked = self.c.ledger.get(cid) if cid else None
                 self.fills.add(result.fill, tracked.level if tracked else None)
+                self.round_trips.add(result.fill)
         mark = self.c.feed.mark()
         confirmed = self.c.reconciliation.confirmed
         async with self._trading:
@@ -227,6 +231,7 @@ class BotOrchestrator:
         await self.halt(reason, kind=kind)
         async with self._trading:
             result = await self.c.closer.close(self.c.feed.mark)
+        await self._handle_fills(list(result.fills))  # the tape, the tally, the drift baseline
         if result.left == 0:
             severity = Severity.WARNING
             said = f"position closed: {result.closed} {self.coin} in {result.orders} orders"

@@ -22,6 +22,7 @@ from gridtui.execution.grid_builder import would_cross
 from gridtui.orchestrator.bot_orchestrator import BotOrchestrator
 from gridtui.risk.circuit_breaker import BreakerState
 from gridtui.state.accounting import HaltKind
+from gridtui.state.round_trips import RoundTripFigures, inventory_pnl
 
 RECENT_FILL_MS = 60_000
 """A level filled less than this long ago is highlighted on the ladder."""
@@ -99,7 +100,13 @@ class BotView:
     """Highest price first, as a ladder reads."""
     recent_fills: tuple[Fill, ...]
     """Newest first."""
+    round_trips: RoundTripFigures
     risk: RiskView | None
+
+    @property
+    def inventory_pnl(self) -> Decimal:
+        """What the round trips do not explain: holding the unmatched inventory."""
+        return inventory_pnl(self.all_time_realized, self.unrealized, self.round_trips.grid_profit)
 
     @property
     def equity(self) -> Decimal:
@@ -172,7 +179,8 @@ def idle_view(
         name=name, coin=coin, venue=venue, status=status, error=error, now_ms=now_ms,
         position=ZERO, avg_entry=ZERO, mark=None, unrealized=ZERO, session_realized=ZERO,
         all_time_realized=ZERO, fees_paid=ZERO, fill_count=0, last_fill_ms=0, open_orders=0,
-        center=None, spacing_pct=None, levels=(), recent_fills=(), risk=None,
+        center=None, spacing_pct=None, levels=(), recent_fills=(),
+        round_trips=RoundTripFigures(0, ZERO, ZERO), risk=None,
     )  # fmt: skip
 
 
@@ -273,5 +281,6 @@ def bot_view(bot: BotOrchestrator) -> BotView:
         spacing_pct=snapshot.spacing_pct if snapshot is not None else None,
         levels=levels,
         recent_fills=bot.fills.newest_first(),
+        round_trips=bot.round_trips.figures(),
         risk=risk,
     )

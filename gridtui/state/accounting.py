@@ -270,9 +270,21 @@ def replay(
 ) -> BotState:
     """Recompute a book from scratch by applying ``fills`` in the order given (the audit uses the
     journal's application order, ``Store.applied_fills()``), with each correction at its place."""
+    return replay_with_effects(bot, coin, fills, start_ms, corrections)[0]
+
+
+def replay_with_effects(
+    bot: str,
+    coin: str,
+    fills: Iterable[Fill],
+    start_ms: int,
+    corrections: Sequence[PositionCorrection] = (),
+) -> tuple[BotState, list[FillEffect]]:
+    """``replay``, and each fill's effect (position after it, realized PnL), in order."""
     pending = sorted(corrections, key=lambda c: c.fills_before)
     state = BotState.fresh(bot, coin, start_ms)
     applied = 0
+    effects: list[FillEffect] = []
 
     def correct_up_to(count: int) -> BotState:
         nonlocal state
@@ -284,10 +296,12 @@ def replay(
     run: list[Fill] = []  # fills up to the next correction, applied as one burst
     for fill in fills:
         if pending and pending[0].fills_before <= applied:
-            state, _ = apply_fills(state, run)
+            state, done = apply_fills(state, run)
+            effects += done
             run = []
             correct_up_to(applied)
         run.append(fill)
         applied += 1
-    state, _ = apply_fills(state, run)
-    return correct_up_to(applied)
+    state, done = apply_fills(state, run)
+    effects += done
+    return correct_up_to(applied), effects

@@ -78,6 +78,7 @@ class GridApp(App[int]):
             "C",
             "cancel_all_bots",
             "Cancel all",
+            show=False,  # the footer's room goes to f; ? and the palette list it
             tooltip="Cancel every order of every bot (asks first)",
         ),
         Binding(

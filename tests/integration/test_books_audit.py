@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import sqlite3
 from decimal import Decimal as D
 from pathlib import Path
@@ -258,3 +259,34 @@ def test_status_names_journals_still_in_the_old_place(
     assert str(old) in note and str(_journal_file(config, "btc")) in note
     assert captured.out.startswith("no journals yet")
     assert old.exists()  # a reader never moves anything
+
+
+def test_status_and_fills_show_round_trips_and_each_fills_realized_pnl(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = _config(tmp_path, ("btc", "BTC", True))
+    config = load_config(path)
+    store, state = _open(config, "btc", "BTC")
+    for tid, (side, price, fee) in enumerate(
+        [(Side.BUY, "99", "0.01"), (Side.SELL, "100", "0.01"), (Side.BUY, "98", "0.01")]
+    ):
+        state.apply_fill_sync(
+            Fill("paper", "BTC", tid + 1, 50 + tid, None, side, D(price), D("0.2"), D(fee), tid)
+        )
+    store.close()
+    assert main(["status", "--config", str(path), "--json"]) == 0
+    (row,) = json.loads(capsys.readouterr().out)
+    trips = (row["round_trips"], D(row["grid_profit"]), D(row["profit_per_round_trip"]))
+    assert trips == (1, D("0.18"), D("0.18"))
+    assert main(["status", "--config", str(path)]) == 0
+    header, line = capsys.readouterr().out.splitlines()
+    assert "round trips" in header and "1 (0.1800 each)" in line
+    assert main(["fills", "--config", str(path)]) == 0
+    csv = capsys.readouterr().out.splitlines()
+    assert csv[0] == (
+        "time,bot,coin,side,price,size,fee,realized_pnl,grid_profit,trade_id,order_id"
+    )
+    realized = [line.split(",")[7] for line in csv[1:]]
+    profit = [line.split(",")[8] for line in csv[1:]]
+    assert [D(x) for x in realized] == [D("-0.01"), D("0.19"), D("-0.01")]  # each its own fee
+    assert [D(x) for x in profit] == [0, D("0.18"), 0]

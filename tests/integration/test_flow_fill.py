@@ -8,6 +8,7 @@ from bot_kit import COIN, D, Env, EnvFactory, running, settle
 
 from gridtui.core.events import OrderFilled
 from gridtui.core.types import Side
+from gridtui.orchestrator.view import bot_view
 
 MAKER_FEE = D("0.00015")
 
@@ -62,3 +63,20 @@ async def test_partial_position_keeps_average_cost(make_env: EnvFactory) -> None
     assert state.all_time_realized == -(fee("99") + fee("98"))
     venue = (await env.exchange.positions())[COIN]
     assert (venue.size, venue.entry_price) == (state.position, state.avg_entry)
+
+
+async def test_a_buy_and_its_sell_one_level_up_show_as_a_round_trip_across_a_restart(
+    make_env: EnvFactory,
+) -> None:
+    env = make_env(prices=[100, 99, 100])
+    bot = await env.orchestrator()
+    async with running(bot):
+        for _ in range(2):  # 99: the buy fills; 100: its sell one level up fills
+            env.next_price()
+            await settle()
+            await bot.cycle()
+    trips = bot_view(bot).round_trips
+    fees = sum((f.fee for f in bot.c.store.fills()), Decimal(0))
+    assert (trips.round_trips, trips.grid_profit) == (1, D("0.2") - fees)
+    again = await env.orchestrator()  # a restart counts them again from the journal
+    assert again.round_trips.figures() == trips

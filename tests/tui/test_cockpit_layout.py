@@ -22,7 +22,7 @@ async def test_panels_grow_when_a_layout_pass_ran_between_two_updates(make_app: 
         pnl, risk = app.query_one(PnlPanel), app.query_one(RiskPanel)
         figures = pnl.query_one(".pnl-figures", Static)
         heights = (figures.size.height, risk.size.height)
-        assert heights == (5, 6)  # Position … Last fill; Breaker … Orders
+        assert heights == (7, 6)  # Position … Inventory, Last fill; Breaker … Orders
         running = next(v for v in app.supervisor.views() if v.name == app.selected)
         starting = idle_view(running.name, running.coin, running.venue, BotStatus.STARTING, None, 0)
 

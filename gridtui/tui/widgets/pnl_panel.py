@@ -85,12 +85,16 @@ class PnlPanel(Widget):
             # are not figures, so none are shown.
             return Content.styled(f"no figures: the bot is {view.status}", ".pnl-panel--muted")
         position = f"{view.position:+f}" if view.position else "flat"
+        trips = view.round_trips
+        each = trips.profit_per_round_trip
         left = _column(
             [
                 ("Position", Content(position)),
                 ("Entry", Content(average_price(view.avg_entry) if view.position else "—")),
                 ("Mark", Content(f"{view.mark:,f}" if view.mark is not None else "—")),
                 ("Fees", Content(f"{view.fees_paid:,.2f}")),
+                ("Grid", _signed(trips.grid_profit)),
+                ("Per trip", _signed(each) if each is not None else Content("—")),
             ]
         )
         right = _column(
@@ -99,6 +103,8 @@ class PnlPanel(Widget):
                 ("Session", _signed(view.session_realized)),
                 ("All-time", _signed(view.all_time_realized)),
                 ("Fills", Content(str(view.fill_count))),
+                ("Trips", Content(str(trips.round_trips))),
+                ("Inventory", _signed(view.inventory_pnl)),
             ]
         )
         left_w = max(cell.cell_length for cell in left)
