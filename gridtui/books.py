@@ -19,7 +19,7 @@ from typing import Any
 
 import attrs
 
-from gridtui.config.schema import AppConfig, BotSettings, VenueKind
+from gridtui.config.schema import AppConfig, BotSettings, Direction, VenueKind
 from gridtui.core.clock import RealClock, utc_day
 from gridtui.core.types import ZERO, BotStatus, ExchangeError, Fill, Order, Position
 from gridtui.state.accounting import PositionCorrection, replay, replay_with_effects
@@ -131,6 +131,9 @@ def status_rows(config: AppConfig) -> list[dict[str, Any]]:
                     "halt_reason": state.halt_reason,
                     "in_config": journal.settings is not None,
                     "enabled": journal.settings is not None and journal.settings.enabled,
+                    "direction": (
+                        journal.settings.grid.direction.value if journal.settings else None
+                    ),
                     **_run_state(live.get(journal.bot), state.halted, state.halt_reason),
                 }
             )
@@ -148,6 +151,7 @@ def _unjournaled_row(bot: str, coin: str, live: LiveBot) -> dict[str, Any]:
         "fees_paid": ZERO, "fills": 0, "round_trips": 0, "grid_profit": ZERO,
         "profit_per_round_trip": None, "open_orders": 0, "last_fill": None, "halted": False,
         "halt_kind": None, "halt_reason": None, "in_config": True, "enabled": True,
+        "direction": None,
         **_run_state(live, False, None),
     }  # fmt: skip
 
@@ -198,6 +202,8 @@ def print_status(config: AppConfig, *, as_json: bool) -> int:
     table = [header]
     for r in rows:
         state = f"{r['status']}: {r['status_detail']}" if r["status_detail"] else r["status"]
+        if r["direction"] not in (None, Direction.NEUTRAL.value):
+            state += f" ({r['direction']} only)"
         if not r["in_config"]:
             state += " (not in config)"
         elif not r["enabled"]:

@@ -19,7 +19,14 @@ from urllib.parse import urlsplit
 
 import attrs
 
-from gridtui.config.schema import CandlePath, EngineSettings, GridMode, Spacing, VenueKind
+from gridtui.config.schema import (
+    CandlePath,
+    Direction,
+    EngineSettings,
+    GridMode,
+    Spacing,
+    VenueKind,
+)
 from gridtui.core.events import Severity
 
 _HEX64 = re.compile(r"(0x)?[0-9a-fA-F]{64}")
@@ -421,6 +428,7 @@ GRID_FIELDS: dict[str, Field] = {
     "upper": _PRICE,
     "recenter_threshold_pct": _NON_NEGATIVE,
     "trend_bias": NumberField(ge=Decimal(0), le=Decimal(1)),
+    "direction": ChoiceField(tuple(d.value for d in Direction), "direction", Direction),
 }
 RISK_FIELDS: dict[str, Field] = {
     "max_position": _POSITIVE,

@@ -40,6 +40,17 @@ class CandlePath(enum.Enum):
     """Always the low before the high."""
 
 
+class Direction(enum.Enum):
+    """Which inventory a grid may hold."""
+
+    NEUTRAL = "neutral"
+    """Buys below, sells above: long or short as the price goes."""
+    LONG = "long"
+    """Inventory ≥ 0: buys below; every sell is the take-profit of a filled buy."""
+    SHORT = "short"
+    """Inventory ≤ 0: sells above; every buy is the take-profit of a filled sell."""
+
+
 class GridMode(enum.Enum):
     ROLLING = "rolling"
     """Centered on the mid; re-centered when the price leaves the grid."""
@@ -69,6 +80,7 @@ class GridSettings:
     """Re-center (rolling mode) when the mid is this many percent beyond the outermost level."""
     trend_bias: Decimal = Decimal("0")
     """0 = no skew; 1 = shift the center by a full spacing in the direction of the EMA slope."""
+    direction: Direction = Direction.NEUTRAL
 
 
 @attrs.frozen(slots=True)

@@ -268,6 +268,12 @@ _DOCUMENT = (
                 "0 = symmetric grid; up to 1 = shift the center by one spacing in the direction "
                 "of the trend.",
             ),
+            _Key(
+                "direction",
+                "neutral",
+                "neutral = buys below, sells above; long = holds only inventory >= 0 (every sell "
+                "takes profit on a buy); short = the mirror (inventory <= 0).",
+            ),
         ),
     ),
     _Table(

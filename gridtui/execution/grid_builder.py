@@ -13,7 +13,7 @@ from decimal import Decimal
 
 import attrs
 
-from gridtui.config.schema import GridMode
+from gridtui.config.schema import Direction, GridMode
 from gridtui.core.clock import Clock
 from gridtui.core.events import AlertKind, EventBus, GridBuilt, Severity
 from gridtui.core.types import ZERO, Level, OrderRequest, OrderStatus, Side, Tif
@@ -85,7 +85,7 @@ class GridBuilder:
         self._maintained = 0
         self._recenter = False
         self._repair = False
-        self._desired: tuple[GridSnapshot, int, tuple[Level, ...]] | None = None
+        self._desired: tuple[GridSnapshot, int, Decimal, tuple[Level, ...]] | None = None
 
     @property
     def bot(self) -> str:
@@ -99,11 +99,15 @@ class GridBuilder:
         snapshot, gap = self.snapshot, self.gap_index
         if snapshot is None:
             return ()
+        direction = self._strategy.settings.direction
+        # A long or short grid's take-profit side follows the inventory; a neutral one does not.
+        held = self._state.get_snapshot().position if direction is not Direction.NEUTRAL else ZERO
         known = self._desired
-        if known is None or known[0] is not snapshot or known[1] != gap:
-            # A pure function of (snapshot, gap), asked for at every repair: built once.
-            known = self._desired = (snapshot, gap, snapshot.initial_levels(gap))
-        return known[2]
+        if known is None or known[0] is not snapshot or known[1] != gap or known[2] != held:
+            # A pure function of (snapshot, gap, inventory), asked for at every repair.
+            levels = snapshot.initial_levels(gap, direction=direction, inventory=held)
+            known = self._desired = (snapshot, gap, held, levels)
+        return known[3]
 
     async def maintain(self, mark: Decimal, now_ms: int) -> BuildResult | None:
         """Make the grid right for ``mark``; called every engine cycle the bot may trade. A first

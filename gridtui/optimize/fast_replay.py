@@ -21,7 +21,14 @@ import numpy as np
 
 from gridtui.backtest.replay import HOUR_MS, ReplayOptions
 from gridtui.backtest.report import RunFigures
-from gridtui.config.schema import AppConfig, BotSettings, GridMode, GridSettings, Spacing
+from gridtui.config.schema import (
+    AppConfig,
+    BotSettings,
+    Direction,
+    GridMode,
+    GridSettings,
+    Spacing,
+)
 from gridtui.core.rounding import max_price_decimals, round_price, round_size
 from gridtui.core.types import AssetMeta, Side
 from gridtui.exchanges.sim import CandleSeries, FundingRate
@@ -163,6 +170,8 @@ def _budgets(candles: CandleSeries, points: np.ndarray, sz_decimals: int) -> np.
 def not_modelled(bot: BotSettings, options: ReplayOptions) -> str | None:
     """Why the kernel cannot promise the engine's fills for ``bot`` (None: it can)."""
     grid, risk = bot.grid, bot.risk
+    if grid.direction is not Direction.NEUTRAL:
+        return f"a {grid.direction.value} grid sells (buys) only what it holds"
     if grid.volatility_scaled:
         return "volatility_scaled grids read every mid (the engine replay scores them)"
     if grid.trend_bias != 0 and grid.mode is GridMode.ROLLING:

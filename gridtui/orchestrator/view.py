@@ -15,6 +15,7 @@ from decimal import Decimal
 
 import attrs
 
+from gridtui.config.schema import Direction
 from gridtui.core.clock import utc_day
 from gridtui.core.events import Event
 from gridtui.core.types import ZERO, BotStatus, Fill, OrderStatus, Side
@@ -38,6 +39,8 @@ class LevelStatus(enum.Enum):
     FILLED = "filled"
     WOULD_CROSS = "would cross"
     """No order: post-only, it would take liquidity at this mid; placed once the price moves."""
+    NOT_HELD = "not held"
+    """No order: a long (short) grid sells (buys) only inventory it holds."""
     MISSING = "missing"
 
 
@@ -96,6 +99,7 @@ class BotView:
     open_orders: int
     center: Decimal | None
     spacing_pct: Decimal | None
+    direction: Direction
     levels: tuple[LevelView, ...]
     """Highest price first, as a ladder reads."""
     recent_fills: tuple[Fill, ...]
@@ -179,7 +183,7 @@ def idle_view(
         name=name, coin=coin, venue=venue, status=status, error=error, now_ms=now_ms,
         position=ZERO, avg_entry=ZERO, mark=None, unrealized=ZERO, session_realized=ZERO,
         all_time_realized=ZERO, fees_paid=ZERO, fill_count=0, last_fill_ms=0, open_orders=0,
-        center=None, spacing_pct=None, levels=(), recent_fills=(),
+        center=None, spacing_pct=None, direction=Direction.NEUTRAL, levels=(), recent_fills=(),
         round_trips=RoundTripFigures(0, ZERO, ZERO), risk=None,
     )  # fmt: skip
 
@@ -192,12 +196,15 @@ def ladder(
     filled_at: dict[int, int],
     mark: Decimal | None,
     now_ms: int,
+    wanted: frozenset[tuple[int, Side]] | None = None,
 ) -> tuple[LevelView, ...]:
     """Every level of the grid with what rests there, highest price first.
 
     ``live`` maps (level, side) to the status of the live order there; ``filled_at`` maps a level
     to the time of its latest fill. An empty level the builder skips because it would cross
-    ``mark`` says so: "missing" would suggest an order lost, not one waiting for the price.
+    ``mark`` says so: "missing" would suggest an order lost, not one waiting for the price; one
+    a long or short grid does not want (``wanted``: the levels it places; None: all) says it is
+    not held.
     """
     n = (len(prices) - 1) // 2
     rows = []
@@ -214,6 +221,8 @@ def ladder(
                 status = LevelStatus.PENDING
             elif mark is not None and would_cross(side, price, mark):
                 status = LevelStatus.WOULD_CROSS
+            elif wanted is not None and (index, side) not in wanted:
+                status = LevelStatus.NOT_HELD
             else:
                 status = LevelStatus.FILLED if recent else LevelStatus.MISSING
         distance = None if mark is None or not mark else (price - mark) / mark * 100
@@ -233,9 +242,10 @@ def bot_view(bot: BotOrchestrator) -> BotView:
     levels: tuple[LevelView, ...] = ()
     if snapshot is not None:
         live = {(t.level, t.request.side): t.status for t in c.ledger.live() if t.level is not None}
+        wanted = frozenset((lvl.index, lvl.side) for lvl in c.builder.desired_levels())
         levels = ladder(
             snapshot.prices, snapshot.sizes, c.builder.gap_index, live, bot.fills.filled_at(),
-            mark, now,
+            mark, now, wanted,
         )  # fmt: skip
     limits = c.risk.limits
     peak = c.risk.peak_equity
@@ -279,6 +289,7 @@ def bot_view(bot: BotOrchestrator) -> BotView:
         open_orders=c.ledger.live_count(),
         center=snapshot.center if snapshot is not None else None,
         spacing_pct=snapshot.spacing_pct if snapshot is not None else None,
+        direction=c.settings.grid.direction,
         levels=levels,
         recent_fills=bot.fills.newest_first(),
         round_trips=bot.round_trips.figures(),

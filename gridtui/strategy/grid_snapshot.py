@@ -14,6 +14,7 @@ from itertools import pairwise
 
 import attrs
 
+from gridtui.config.schema import Direction
 from gridtui.core.types import Level, Side
 
 
@@ -72,11 +73,19 @@ class GridSnapshot:
     def size_of(self, index: int) -> Decimal:
         return self.sizes[self._position(index)]
 
-    def initial_levels(self, gap_index: int = 0) -> tuple[Level, ...]:
+    def initial_levels(
+        self,
+        gap_index: int = 0,
+        *,
+        direction: Direction = Direction.NEUTRAL,
+        inventory: Decimal = Decimal(0),
+    ) -> tuple[Level, ...]:
         """The grid with one empty slot at ``gap_index``: buys below it, sells above it.
 
         The gap is where the price currently is; leaving it empty means no order is placed
-        through the market and each fill has a free slot next to it for its replacement.
+        through the market and each fill has a free slot next to it for its replacement. A long
+        grid sells only what it holds: the sells nearest the gap whose sizes ``inventory``
+        covers, each the take-profit of a buy it made; a short grid mirrors it.
         """
         self._position(gap_index)
         levels: list[Level] = []
@@ -85,7 +94,21 @@ class GridSnapshot:
                 continue
             side = Side.BUY if index < gap_index else Side.SELL
             levels.append(Level(index, self.price_of(index), side, self.size_of(index)))
-        return tuple(levels)
+        if direction is Direction.NEUTRAL:
+            return tuple(levels)
+        limited = Side.SELL if direction is Direction.LONG else Side.BUY
+        cover = max(inventory if direction is Direction.LONG else -inventory, Decimal(0))
+        kept = [lvl for lvl in levels if lvl.side is not limited]
+        # Outward from the gap: the sells (buys) nearest the price first.
+        for level in sorted(
+            (lvl for lvl in levels if lvl.side is limited),
+            key=lambda lvl: abs(lvl.index - gap_index),
+        ):
+            if level.size > cover:
+                break
+            cover -= level.size
+            kept.append(level)
+        return tuple(sorted(kept, key=lambda lvl: lvl.index))
 
     def nearest_index(self, price: Decimal) -> int:
         """The index whose price is closest to ``price``; on an exact tie, the lower index."""

@@ -41,3 +41,11 @@ def test_a_buy_at_the_mid_would_cross_and_an_order_there_still_shows() -> None:
 def test_without_a_mid_nothing_is_said_to_cross() -> None:
     rows = _statuses(None, {})
     assert {status for _, status in rows.values()} == {LevelStatus.MISSING}
+
+
+def test_a_sell_a_long_grid_does_not_hold_inventory_for_says_not_held() -> None:
+    wanted = frozenset({(-2, Side.BUY), (-1, Side.BUY), (1, Side.SELL)})  # holds one level's worth
+    rows = ladder(PRICES, SIZES, 0, {}, {}, Decimal(100), now_ms=1_000_000, wanted=wanted)
+    by_index = {row.index: row.status for row in rows}
+    assert by_index[2] is LevelStatus.NOT_HELD  # nothing to sell there: not an order lost
+    assert by_index[1] is LevelStatus.MISSING and by_index[-1] is LevelStatus.MISSING

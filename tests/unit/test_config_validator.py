@@ -75,7 +75,7 @@ def test_typo_in_a_key_is_an_error_with_a_suggestion() -> None:
     assert problems(GOOD + "[grid]\nspacng = 0.2\n") == [
         "grid.spacng: unknown key (expected one of: levels, spacing, spacing_pct, "
         "volatility_scaled, volatility_multiplier, size, size_scaling_pct, mode, lower, upper, "
-        "recenter_threshold_pct, trend_bias; did you mean 'spacing'?)"
+        "recenter_threshold_pct, trend_bias, direction; did you mean 'spacing'?)"
     ]
 
 

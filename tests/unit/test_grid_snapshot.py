@@ -6,6 +6,7 @@ from decimal import Decimal as D
 
 import pytest
 
+from gridtui.config.schema import Direction
 from gridtui.core.types import Level, Side
 from gridtui.strategy.grid_snapshot import GridSnapshot
 
@@ -115,3 +116,26 @@ def test_malformed_snapshots_are_refused() -> None:
             created_ms=0,
             levels_per_side=2,
         )
+
+
+@pytest.mark.parametrize(
+    ("direction", "gap", "inventory", "expected"),
+    [
+        # long: buys below; sells only for what is held, nearest the gap first
+        (Direction.LONG, 0, "0", [(-2, "B"), (-1, "B")]),
+        (Direction.LONG, 0, "0.2", [(-2, "B"), (-1, "B"), (1, "S")]),
+        (Direction.LONG, 0, "0.45", [(-2, "B"), (-1, "B"), (1, "S")]),  # 0.2 + 0.3 > 0.45
+        (Direction.LONG, 0, "0.5", [(-2, "B"), (-1, "B"), (1, "S"), (2, "S")]),
+        (Direction.LONG, -1, "0.1", [(-2, "B"), (0, "S")]),
+        (Direction.LONG, 0, "-0.2", [(-2, "B"), (-1, "B")]),  # short inventory: nothing sold
+        # short mirrors it
+        (Direction.SHORT, 0, "0", [(1, "S"), (2, "S")]),
+        (Direction.SHORT, 0, "-0.2", [(-1, "B"), (1, "S"), (2, "S")]),
+        (Direction.NEUTRAL, 0, "-5", [(-2, "B"), (-1, "B"), (1, "S"), (2, "S")]),
+    ],
+)
+def test_a_long_grid_sells_and_a_short_one_buys_only_what_it_holds(
+    direction: Direction, gap: int, inventory: str, expected: list[tuple[int, str]]
+) -> None:
+    levels = snapshot().initial_levels(gap, direction=direction, inventory=D(inventory))
+    assert [(lv.index, lv.side.name[0]) for lv in levels] == expected

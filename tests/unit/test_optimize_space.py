@@ -23,8 +23,8 @@ optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 NAMES = (
     "levels, spacing, spacing_pct, volatility_scaled, volatility_multiplier, size, "
-    "size_scaling_pct, mode, recenter_threshold_pct, trend_bias, max_position, max_notional, "
-    "max_drawdown, daily_loss_limit"
+    "size_scaling_pct, mode, recenter_threshold_pct, trend_bias, direction, max_position, "
+    "max_notional, max_drawdown, daily_loss_limit"
 )
 
 

@@ -9,6 +9,7 @@ from textual.content import Content
 from textual.reactive import reactive
 from textual.widget import Widget
 
+from gridtui.config.schema import Direction
 from gridtui.core.types import Side
 from gridtui.orchestrator.view import BotView, LevelStatus, LevelView
 
@@ -17,6 +18,7 @@ STATUS_CLASSES = {
     LevelStatus.PENDING: "grid-ladder--pending",
     LevelStatus.FILLED: "grid-ladder--filled",
     LevelStatus.WOULD_CROSS: "grid-ladder--would-cross",
+    LevelStatus.NOT_HELD: "grid-ladder--not-held",
     LevelStatus.MISSING: "grid-ladder--missing",
 }
 MIN_ROWS_FOR_MARKERS = 3
@@ -78,6 +80,8 @@ class GridLadder(Widget):
             parts.append(f"spacing {view.spacing_pct:.2f}%")
         if view.levels:
             parts.append(f"{len(view.levels)} levels")
+        if view.direction is not Direction.NEUTRAL:
+            parts.append(view.direction.value)
         return Content.styled("  ".join(parts), ".grid-ladder--title")
 
     def _lines(self, view: BotView) -> list[tuple[Content, bool]]:
