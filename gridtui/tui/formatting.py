@@ -14,3 +14,15 @@ def average_price(value: Decimal) -> str:
         return "0"
     places = max(AVERAGE_SIGNIFICANT - value.adjusted() - 1, 0)
     return f"{value.quantize(Decimal(1).scaleb(-places)):,f}"
+
+
+CENT = Decimal("0.01")
+SUB_CENT = Decimal("0.0001")
+
+
+def usd(value: Decimal, *, signed: bool = False) -> str:
+    """A USD figure for reading: cents (the books keep 40 digits), or four decimals when it is
+    under a cent but not zero (a small order's fee must not read as nothing)."""
+    places = SUB_CENT if value and abs(value) < CENT else CENT
+    text = f"{value.quantize(places):{'+' if signed else ''},f}"
+    return text

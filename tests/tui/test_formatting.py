@@ -2,7 +2,7 @@ from decimal import Decimal as D
 
 import pytest
 
-from gridtui.tui.formatting import average_price
+from gridtui.tui.formatting import average_price, usd
 
 
 @pytest.mark.parametrize(
@@ -17,3 +17,19 @@ from gridtui.tui.formatting import average_price
 )
 def test_average_price_reads_like_a_price(value: str, shown: str) -> None:
     assert average_price(D(value)) == shown
+
+
+@pytest.mark.parametrize(
+    ("value", "signed", "shown"),
+    [
+        ("0.12771935000000000000", True, "+0.13"),
+        ("-1234.5", True, "-1,234.50"),
+        ("0.004794225", False, "0.0048"),  # a small order's fee: not "0.00"
+        ("0", False, "0.00"),
+        ("12.3", False, "12.30"),
+    ],
+)
+def test_usd_reads_in_cents_and_never_hides_a_sub_cent_fee(
+    value: str, signed: bool, shown: str
+) -> None:
+    assert usd(D(value), signed=signed) == shown

@@ -26,6 +26,7 @@ from gridtui.core.events import (
     Reconciled,
     Severity,
 )
+from gridtui.tui.formatting import usd
 
 MAX_LINES = 500
 
@@ -171,10 +172,10 @@ def _details(event: Event) -> str:
             level = f" L{event.grid_level:+d}" if event.grid_level is not None else ""
             return f"{event.side.name} {event.price:f}×{event.size:f}{level}"
         case OrderFilled():
-            pnl = f" pnl {event.realized_pnl:+f}" if event.realized_pnl else ""
+            pnl = f" pnl {usd(event.realized_pnl, signed=True)}" if event.realized_pnl else ""
             return (
-                f"{event.side.name} {event.price:f}×{event.size:f} fee {event.fee:f} "
-                f"pos {event.position:+f}{pnl}"
+                f"{event.side.name} {event.price:f}×{event.size:f} fee {usd(event.fee)} "
+                f"pos {event.position.normalize():+f}{pnl}"
             )
         case OrderRejected():
             return f"{event.side.name} {event.price:f}×{event.size:f}: {event.reason}"
