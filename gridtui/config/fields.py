@@ -24,6 +24,7 @@ from gridtui.config.schema import (
     Direction,
     EngineSettings,
     GridMode,
+    Margin,
     Spacing,
     VenueKind,
 )
@@ -441,6 +442,8 @@ RISK_FIELDS: dict[str, Field] = {
     "stop_loss_price": _PRICE,
     "take_profit_price": _PRICE,
     "stop_loss_pnl": _POSITIVE,
+    "leverage": IntField(1, 100),
+    "margin": ChoiceField(tuple(m.value for m in Margin), "margin mode", Margin),
     "max_slippage_pct": NumberField(
         gt=Decimal(0), le=Decimal(10), note="an exit that accepts worse is a market order"
     ),

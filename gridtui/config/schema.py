@@ -51,6 +51,11 @@ class Direction(enum.Enum):
     """Inventory ≤ 0: sells above; every buy is the take-profit of a filled sell."""
 
 
+class Margin(enum.Enum):
+    CROSS = "cross"
+    ISOLATED = "isolated"
+
+
 class GridMode(enum.Enum):
     ROLLING = "rolling"
     """Centered on the mid; re-centered when the price leaves the grid."""
@@ -104,6 +109,10 @@ class RiskLimits:
     """Exit once the session's result (realized since start + unrealized) loses this many USD."""
     max_slippage_pct: Decimal = Decimal("0.5")
     """An exit's orders take no price worse than this far from the mark."""
+    leverage: int | None = None
+    """Set on the venue (``updateLeverage``) before the bot's first order; None: leave the
+    account's setting as it is."""
+    margin: Margin = Margin.CROSS
 
 
 @attrs.frozen(slots=True)

@@ -300,6 +300,14 @@ _DOCUMENT = (
                 True,
             ),
             _Key("max_slippage_pct", 0.5, "An exit's orders take no price worse than this."),
+            _Key(
+                "leverage",
+                5,
+                "Set on the exchange before a bot's first order (per coin below if you like); "
+                "unset: the account's own setting.",
+                True,
+            ),
+            _Key("margin", "cross", "cross or isolated, with leverage.", True),
         ),
     ),
     *(

@@ -77,6 +77,10 @@ class Exchange(Protocol):
 
     async def asset_meta(self, coin: str) -> AssetMeta: ...
 
+    async def update_leverage(self, coin: str, leverage: int, *, cross: bool = True) -> None:
+        """Set the coin's leverage and margin mode; a refusal raises ``ExchangeError`` with the
+        venue's text."""
+
     async def all_mids(self) -> dict[str, Decimal]: ...
 
     async def place_orders(self, requests: Sequence[OrderRequest]) -> list[PlaceAck]: ...

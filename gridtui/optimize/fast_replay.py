@@ -170,6 +170,8 @@ def _budgets(candles: CandleSeries, points: np.ndarray, sz_decimals: int) -> np.
 def not_modelled(bot: BotSettings, options: ReplayOptions) -> str | None:
     """Why the kernel cannot promise the engine's fills for ``bot`` (None: it can)."""
     grid, risk = bot.grid, bot.risk
+    if risk.leverage is not None:
+        return "a chosen leverage changes the venue's margin checks"
     if grid.direction is not Direction.NEUTRAL:
         return f"a {grid.direction.value} grid sells (buys) only what it holds"
     if grid.volatility_scaled:

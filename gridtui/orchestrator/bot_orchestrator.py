@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 import logging
 
-from gridtui.config.schema import EngineSettings
+from gridtui.config.schema import EngineSettings, Margin
 from gridtui.core.events import AlertKind, BotHalted, BotResumed, BotStarted, BotStopped, Severity
 from gridtui.core.types import BotStatus, Order
 from gridtui.exchanges.base import (
@@ -122,6 +122,11 @@ class BotOrchestrator:
     async def start(self) -> None:
         now = self.c.clock.now_ms()
         self.c.bus.publish(BotStarted(bot=self.name, coin=self.coin, timestamp_ms=now))
+        risk = self.c.settings.risk
+        if risk.leverage is not None:  # before any order of ours; a refusal stops the start
+            await self.c.exchange.update_leverage(
+                self.coin, risk.leverage, cross=risk.margin is Margin.CROSS
+            )
         await self.reconcile()
 
     async def cycle(self) -> None:

@@ -32,6 +32,7 @@ from config_kit import write_paper_config
 from gridtui.config.loader import load_config
 from gridtui.config.schema import (
     AppConfig,
+    BotSettings,
     BreakerSettings,
     EngineSettings,
     PaperMarket,
@@ -142,6 +143,10 @@ class HlEnv:
         return [e for e in self.events if isinstance(e, kind)]
 
 
+def _with_risk(settings: BotSettings, changes: dict[str, Any]) -> BotSettings:
+    return attrs.evolve(settings, risk=attrs.evolve(settings.risk, **changes))
+
+
 async def wait_until(
     predicate: Callable[[], bool], timeout_s: float = 5.0, what: str = "condition"
 ) -> None:
@@ -164,9 +169,9 @@ async def wait_for_async(
 
 
 @contextlib.asynccontextmanager
-async def hl_env(tmp_path: Path, prices: list[int]) -> AsyncIterator[HlEnv]:
+async def hl_env(tmp_path: Path, prices: list[int], **risk: Any) -> AsyncIterator[HlEnv]:
     """The mock funded for ``ADDRESS``, the client started, the btc bot running with its grid
-    resting on the mock."""
+    resting on the mock; ``risk`` changes the bot's risk settings (``leverage=3``, ...)."""
     clock = MockClock()
     tape = write_tape(tmp_path / "btc.csv", prices)
     settings = PaperSettings(
@@ -205,7 +210,7 @@ async def hl_env(tmp_path: Path, prices: list[int]) -> AsyncIterator[HlEnv]:
         bot = await bot_over(
             client,
             config,
-            next(b for b in config.bots if b.name == BOT),
+            _with_risk(next(b for b in config.bots if b.name == BOT), risk),
             clock=wall,
             identity=venue_identity(config, client.account_address),
             bus=bus,

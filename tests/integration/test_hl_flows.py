@@ -10,6 +10,7 @@ from pathlib import Path
 import attrs
 from hl_flow_kit import ADDRESS, COIN, KEY, D, HlEnv, hl_env, wait_for_async, wait_until
 
+from gridtui.config.schema import Margin
 from gridtui.core.events import BreakerTripped
 from gridtui.core.rounding import round_price
 from gridtui.core.types import Fill, OrderRequest, OrderStatus, PlaceStatus, Side, Tif
@@ -227,3 +228,10 @@ async def test_flatten_closes_the_position_on_the_mock_reduce_only_within_the_ca
         fills = await env.info({"type": "userFills", "user": ADDRESS})
         (taken,) = [f for f in fills if f.get("cloid") == order.client_id]
         assert taken["side"] == "A" and D(taken["px"]) >= order.price
+
+
+async def test_the_leverage_is_set_on_the_mock_before_the_first_order(tmp_path: Path) -> None:
+    async with hl_env(tmp_path, TAPE, leverage=3, margin=Margin.ISOLATED) as env:
+        assert env.mock.leverage[COIN] == (False, 3)
+        state = await env.info({"type": "clearinghouseState", "user": ADDRESS})
+        assert state is not None  # the account answers with the grid resting at 3x isolated

@@ -47,7 +47,7 @@ from gridtui.exchanges.sim.persistence import (
     read_state,
 )
 from gridtui.exchanges.sim.price_path import GeneratedPath, MarketState, PricePath, tick_volume
-from gridtui.exchanges.sim.vocabulary import EngineConfig, EngineRecords, FillModel
+from gridtui.exchanges.sim.vocabulary import ERR_LEVERAGE, EngineConfig, EngineRecords, FillModel
 
 log = logging.getLogger(__name__)
 
@@ -199,6 +199,16 @@ class SimExchange:
     async def asset_meta(self, coin: str) -> AssetMeta:
         self._enter("asset_meta")
         return self._meta(coin)
+
+    async def update_leverage(self, coin: str, leverage: int, *, cross: bool = True) -> None:
+        """As Hyperliquid's ``updateLeverage``: 1 up to the coin's maximum, else refused."""
+        self._enter("update_leverage")
+        meta = self._meta(coin)
+        if not self._engine.set_leverage(coin, leverage):
+            raise ExchangeError(
+                f"{ERR_LEVERAGE} ({leverage}x; {coin} allows 1 to {meta.max_leverage})",
+                retryable=False,
+            )
 
     async def all_mids(self) -> dict[str, Decimal]:
         self._enter("all_mids")

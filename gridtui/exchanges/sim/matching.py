@@ -79,6 +79,9 @@ class MatchingEngine:
     ) -> None:
         self._cfg = config
         self._metas = dict(metas)
+        self._chosen_leverage: dict[str, int] = {}
+        """Coins whose leverage was set below the maximum (``set_leverage``); in memory: a bot
+        sets it again at every start."""
         self.balance = records.balance
         self.schedule_cancel_ms = records.schedule_cancel_ms
         self.last_cancel_reason: str | None = None
@@ -507,7 +510,20 @@ class MatchingEngine:
             used += abs(position.size) * mid / self._leverage(position.coin)
         return used <= self.equity()
 
+    def set_leverage(self, coin: str, leverage: int) -> bool:
+        """Margin at ``leverage`` from now on (False, nothing changed: out of 1..max). The
+        paper venue keeps one simple cross-margin model, so isolated is margined the same."""
+        meta = self._metas.get(coin)
+        if meta is None or not 1 <= leverage <= meta.max_leverage:
+            return False
+        self._chosen_leverage[coin] = leverage
+        self._order_margin = None  # resting orders are margined anew at the next check
+        return True
+
     def _leverage(self, coin: str) -> int:
+        chosen = self._chosen_leverage.get(coin)
+        if chosen is not None:
+            return chosen
         meta = self._metas.get(coin)
         return meta.max_leverage if meta is not None else 1
 

@@ -23,6 +23,7 @@ ERR_POST_ONLY = "Post only order would have immediately matched, bbo was {bid}@{
 ERR_IOC = "Order could not immediately match against any resting orders."
 ERR_DUPLICATE_CLOID = "Order has duplicate cloid."
 ERR_CANCEL = "Order was never placed, already canceled, or filled."
+ERR_LEVERAGE = "Invalid leverage value"
 
 # Hyperliquid's orderStatus words for orders that ended without filling completely.
 CANCELED = "canceled"

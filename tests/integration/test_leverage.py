@@ -1,0 +1,47 @@
+"""Leverage is set on the venue before a bot's first order; a refusal says why and keeps the bot
+from trading (paper venue: 1 up to the coin's maximum, as Hyperliquid)."""
+
+from __future__ import annotations
+
+import attrs
+import pytest
+from bot_kit import COIN, RISK, EnvFactory, running, supervised, wait_until
+
+from gridtui.config.schema import Margin
+
+
+async def test_leverage_is_set_before_the_first_order_and_margins_the_orders(
+    make_env: EnvFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env = make_env(risk=attrs.evolve(RISK, leverage=2, margin=Margin.ISOLATED))
+    calls: list[str] = []
+    update, place = env.exchange.update_leverage, env.exchange.place_orders
+
+    async def updating(*args: object, **kwargs: object) -> None:
+        calls.append("update_leverage")
+        await update(*args, **kwargs)  # type: ignore[arg-type]
+
+    async def placing(*args: object, **kwargs: object) -> object:
+        calls.append("place_orders")
+        return await place(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(env.exchange, "update_leverage", updating)
+    monkeypatch.setattr(env.exchange, "place_orders", placing)
+    bot = await env.orchestrator()
+    async with running(bot):
+        assert calls[0] == "update_leverage" and "place_orders" in calls
+        assert env.exchange._engine._leverage(COIN) == 2  # margin is counted at 2x now
+
+
+async def test_a_leverage_the_venue_refuses_keeps_the_bot_waiting_and_says_why(
+    make_env: EnvFactory,
+) -> None:
+    env = make_env(risk=attrs.evolve(RISK, leverage=60))  # BTC allows 1 to 50 here
+    supervisor = supervised(env)
+    await supervisor.start()
+    await wait_until(lambda: bool(supervisor.views()[0].error))
+    (view,) = supervisor.views()
+    assert view.status == "waiting for exchange"
+    assert (view.error or "").startswith("Invalid leverage value (60x; BTC allows 1 to 50)")
+    assert await supervisor.exchange.open_orders(COIN) == []
+    await supervisor.stop()
