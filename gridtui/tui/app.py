@@ -165,6 +165,7 @@ class GridApp(App[int]):
         yield Footer()
 
     async def on_mount(self) -> None:
+        self.sub_title = self.supervisor.identity.badge  # in the header, always visible
         self._register_themes()
         self._install_stop_signals()
         self.supervisor.bus.subscribe(self.model.add_event)
