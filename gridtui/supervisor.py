@@ -232,18 +232,18 @@ class Supervisor:
         written_at = 0.0
         failing = False
         while True:
-            current = self.live_statuses()
-            for name, bot in current.items():
-                self.metrics.set_status(name, coins[name], BotStatus(bot.status))
-            if current != written or time.monotonic() - written_at >= REFRESH_S:
-                try:
+            try:
+                current = self.live_statuses()
+                for name, bot in current.items():
+                    self.metrics.set_status(name, coins[name], BotStatus(bot.status))
+                if current != written or time.monotonic() - written_at >= REFRESH_S:
                     write_live_status(folder, current)
-                    failing = False
-                except OSError as exc:
-                    if not failing:
-                        log.warning("live status for `gridtui status` not written: %s", exc)
-                    failing = True
-                written, written_at = current, time.monotonic()
+                    written, written_at = current, time.monotonic()
+                failing = False
+            except Exception as exc:  # a display's failure is logged once, and tried again
+                if not failing:
+                    log.warning("bot statuses for /metrics and `gridtui status`: %s", exc)
+                failing = True
             await asyncio.sleep(0.5)
 
     async def _new_bot(self, name: str, settings: BotSettings | None = None) -> BotOrchestrator:
@@ -427,12 +427,8 @@ class Supervisor:
         await self.exchange.close()
         if self._live_status is not None:
             self._live_status.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await self._live_status
-            except asyncio.CancelledError:
-                pass
-            except Exception:  # a display's bug must not keep a stop from reporting
-                log.exception("publishing the bots' statuses failed")
             remove_live_status(journal_dir(self.config.data_dir, self.identity))
         self.report = ShutdownReport(
             bots=len(self.slots),

@@ -8,6 +8,8 @@ name different accounts.
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from gridtui.config.schema import AppConfig, VenueKind, VenueSettings
 from gridtui.core.clock import Clock
 from gridtui.exchanges.base import Exchange, VenueUnavailable
@@ -47,6 +49,18 @@ def identity_of(config: AppConfig, exchange: Exchange | None = None) -> VenueIde
     elif exchange is None and config.venue.kind is VenueKind.HYPERLIQUID:
         account = account_of(config.venue)
     return venue_identity(config, account)
+
+
+def badge_of(venue: VenueSettings) -> str:
+    """What a trader must never mistake, for the cockpit's header: paper or which network the
+    orders are signed for, and the URL they go to when it is not the network's own (a mock, a
+    proxy: mainnet through a proxy is still MAINNET)."""
+    if venue.kind is VenueKind.PAPER:
+        return "PAPER"
+    network = venue.network.upper()
+    if venue.api_url is None:
+        return network
+    return f"{network} via {urlsplit(venue.api_url).netloc}"
 
 
 def make_exchange(config: AppConfig, clock: Clock, *, stream: bool = True) -> Exchange:

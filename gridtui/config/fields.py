@@ -322,7 +322,8 @@ class AlertUrlsField:
 
     def problem(self, value: Any) -> str | None:
         if not isinstance(value, list) or not all(isinstance(url, str) for url in value):
-            return f"must be {self.rule}, got {show(value)}"
+            kind = "a string" if isinstance(value, str) else show(value)
+            return f"must be {self.rule}, got {kind}"
         for index, url in enumerate(value):
             expanded, missing = expand_environment(url)
             if missing:

@@ -269,8 +269,26 @@ class GridBuilder:
         if occupied:
             return BuildResult(0, 0)
         level = Level(target, price, side, tracked.request.size)
+        if not self._held_covers(level):
+            self._repair = True  # the repair places what the inventory does cover
+            return BuildResult(0, 0)
         placed, refused = await self._place([level], mark)
         return BuildResult(placed, 0, tuple(refused))
+
+    def _held_covers(self, level: Level) -> bool:
+        """A long grid's sell (a short grid's buy) only for inventory no resting order of that
+        side already sells (buys): a partial fill can leave more resting than held."""
+        direction = self._strategy.settings.direction
+        limited = {Direction.LONG: Side.SELL, Direction.SHORT: Side.BUY}.get(direction)
+        if level.side is not limited:
+            return True
+        held = self._state.get_snapshot().position * (1 if limited is Side.SELL else -1)
+        resting = sum(
+            (t.request.size - t.filled for t in self._gateway.ledger.live()
+             if t.request.side is limited),
+            ZERO,
+        )  # fmt: skip
+        return level.size <= held - resting
 
     def _check_drift(self, actual: Decimal | None = None) -> None:
         """Drift = position not explained by grid fills since the grid was built (manual trades,

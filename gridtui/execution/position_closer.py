@@ -16,7 +16,7 @@ from decimal import Decimal
 import attrs
 
 from gridtui.core.rounding import Rounding, round_price
-from gridtui.core.types import ZERO, AssetMeta, Level, Side, Tif
+from gridtui.core.types import ZERO, AssetMeta, ExchangeError, Level, Side, Tif
 from gridtui.execution.execution_gateway import EXIT_LEVEL, ExecutionGateway
 from gridtui.execution.fill_processor import FillResult
 from gridtui.execution.reconciliation_service import ReconciliationService
@@ -79,7 +79,10 @@ class PositionCloser:
             result = await self._gateway.submit_level(level, tif=Tif.IOC, reduce_only=True)
             orders += 1
             error = result.error
-            journaled += await self._reconciliation.catch_up_fills()
+            try:  # the venue failing to list the fills must not end the exit unreported
+                journaled += await self._reconciliation.catch_up_fills()
+            except ExchangeError as exc:
+                error = f"fills not read back: {exc}"
         left = self._state.get_snapshot().position
         return CloseResult(
             abs(start) - abs(left), left, orders, None if left == ZERO else error, tuple(journaled)

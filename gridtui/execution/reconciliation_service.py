@@ -309,18 +309,20 @@ class ReconciliationService:
 
     async def _reconcile_position(self, applied: list[FillResult]) -> tuple[bool, bool]:
         """Correct only a difference that holds still: the same on two readings in a row, each
-        a position read then a catch-up that found no new fill. One reading is not enough: the
-        stream consumer runs between our awaits, so a fill it journals after the venue answered
-        makes that answer stale (correcting it would count the fill twice), and a fill the venue
-        has in the position but does not list yet must be journaled as a fill, not papered over.
-        Late fills go into ``applied``."""
+        a position read then a catch-up, with no fill journaled by any path (this catch-up or
+        the stream consumer, which runs between our awaits) from before the read to after the
+        catch-up. One reading is not enough: a fill journaled after the venue answered makes that
+        answer stale (correcting it would count the fill twice), and a fill the venue has in the
+        position but does not list yet must be journaled as a fill, not papered over. Late fills
+        go into ``applied``."""
         suspected: tuple[Decimal, Decimal] | None = None
         for _ in range(POSITION_CHECK_ATTEMPTS):
+            journaled = self._state.get_snapshot().fill_count
             positions = await self._exchange.positions()
             late = await self.catch_up_fills()
             applied += late
-            if late:
-                suspected = None
+            if late or self._state.get_snapshot().fill_count != journaled:
+                suspected = None  # a fill moved one side between the two reads
                 continue
             reported = positions.get(self.coin)
             exchange_size = reported.size if reported is not None else ZERO

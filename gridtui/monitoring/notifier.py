@@ -123,8 +123,7 @@ class Notifier:
         self._tasks: list[asyncio.Task[None]] = []
         self._digest: dict[str, _Digest] = {}
         self._redactor = Redactor(settings.urls)
-        for name in ("apprise", __name__):
-            logging.getLogger(name).addFilter(self._redactor)
+        self._scrubbed = _scrub(self._redactor)
 
     def on_event(self, event: Event) -> None:
         """Bus handler: only queues (the bus is synchronous and the engine is waiting)."""
@@ -161,6 +160,7 @@ class Notifier:
         for index, queue in enumerate(self._queues):
             if queue.full():
                 dropped = queue.get_nowait()
+                queue.task_done()  # or a stop's join() would wait for it for ever
                 log.warning(
                     "alerts to %s: queue full, dropped %r",
                     url_label(index, self.settings.urls[index]),
@@ -208,8 +208,8 @@ class Notifier:
                     url_label(index, self.settings.urls[index]),
                     queue.qsize(),
                 )
-        for name in ("apprise", __name__):
-            logging.getLogger(name).removeFilter(self._redactor)
+        for target in self._scrubbed:
+            target.removeFilter(self._redactor)
 
     async def _digests(self) -> None:
         while True:
@@ -251,7 +251,7 @@ async def send_test(urls: Sequence[str], send: Sender = apprise_send) -> list[tu
         "gridtui: test alert", "If you read this, gridtui's alerts reach you.", Severity.INFO
     )
     redactor = Redactor(urls)
-    logging.getLogger("apprise").addFilter(redactor)
+    scrubbed = _scrub(redactor)
     try:
         results = []
         for index, url in enumerate(urls):
@@ -262,4 +262,19 @@ async def send_test(urls: Sequence[str], send: Sender = apprise_send) -> list[tu
             results.append((url_label(index, url), delivered))
         return results
     finally:
-        logging.getLogger("apprise").removeFilter(redactor)
+        for target in scrubbed:
+            target.removeFilter(redactor)
+
+
+def _scrub(redactor: Redactor) -> list[logging.Filterer]:
+    """Put ``redactor`` where every line passes: the root logger's handlers (an HTTP library's
+    debug line names the URL's path, token included) and the loggers whose own records would
+    otherwise reach a handler added later."""
+    targets: list[logging.Filterer] = [
+        *logging.getLogger().handlers,
+        logging.getLogger("apprise"),
+        logging.getLogger(__name__),
+    ]
+    for target in targets:
+        target.addFilter(redactor)
+    return targets

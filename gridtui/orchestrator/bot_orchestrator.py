@@ -18,7 +18,7 @@ import logging
 
 from gridtui.config.schema import EngineSettings, Margin
 from gridtui.core.events import AlertKind, BotHalted, BotResumed, BotStarted, BotStopped, Severity
-from gridtui.core.types import BotStatus, Order
+from gridtui.core.types import BotStatus, ExchangeError, Order
 from gridtui.exchanges.base import (
     FillsReceived,
     MidUpdated,
@@ -123,10 +123,17 @@ class BotOrchestrator:
         now = self.c.clock.now_ms()
         self.c.bus.publish(BotStarted(bot=self.name, coin=self.coin, timestamp_ms=now))
         risk = self.c.settings.risk
-        if risk.leverage is not None:  # before any order of ours; a refusal stops the start
-            await self.c.exchange.update_leverage(
-                self.coin, risk.leverage, cross=risk.margin is Margin.CROSS
-            )
+        if risk.leverage is not None:  # before any order of ours
+            try:
+                await self.c.exchange.update_leverage(
+                    self.coin, risk.leverage, cross=risk.margin is Margin.CROSS
+                )
+            except ExchangeError as exc:
+                if exc.retryable:
+                    raise  # the venue did not answer: the supervisor retries the start
+                # Refused (out of range, or a margin mode it will not switch with a position
+                # open): no new order, and whatever a previous run left resting is canceled.
+                await self.halt(f"leverage {risk.leverage}x {risk.margin.value} refused: {exc}")
         await self.reconcile()
 
     async def cycle(self) -> None:
@@ -258,6 +265,9 @@ class BotOrchestrator:
         of the UTC day."""
         if lift_daily_loss:
             self.c.risk.lift_daily_loss()
+        state = self.c.state.get_snapshot()
+        if state.halt_kind is HaltKind.STOP_LOSS:
+            self.c.risk.restart_session_loss(state, self.c.feed.mark())
         async with self._trading:
             await self.c.state.resume()
             self.c.builder.discard()

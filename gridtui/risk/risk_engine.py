@@ -80,6 +80,8 @@ class RiskEngine:
         self._tokens_at_ms = clock.now_ms()
         self._peak_equity: Decimal | None = None
         self._daily_loss_lifted_day: int | None = None
+        self._session_base = ZERO
+        """The session result ``stop_loss_pnl`` counts from (moved by ``restart_session_loss``)."""
 
     @property
     def limits(self) -> RiskLimits:
@@ -211,6 +213,12 @@ class RiskEngine:
         the next UTC day (in memory: a restart judges it again, and says why it halts)."""
         self._daily_loss_lifted_day = utc_day(self._clock.now_ms())
 
+    def restart_session_loss(self, state: BotState, mark: Decimal | None) -> None:
+        """A trader resumed after a stop-loss exit: ``stop_loss_pnl`` counts from here, or the
+        loss already booked would exit the fresh grid at its first cycle."""
+        unrealized = state.unrealized_at(mark) if mark is not None else ZERO
+        self._session_base = state.session_realized + unrealized
+
     def _exit_due(self, state: BotState, mark: Decimal, unrealized: Decimal) -> RiskDecision | None:
         limits = self._limits
         if limits.stop_loss_price is not None and mark <= limits.stop_loss_price:
@@ -226,14 +234,15 @@ class RiskEngine:
                 f"take_profit: mark {mark} at or above take_profit_price "
                 f"{limits.take_profit_price}",
             )
-        session = state.session_realized + unrealized
+        session = state.session_realized + unrealized - self._session_base
         if limits.stop_loss_pnl is not None and session <= -limits.stop_loss_pnl:
             return _exit(
                 RiskKind.STOP_LOSS,
                 HaltKind.STOP_LOSS,
                 f"stop_loss: the session's result {session.quantize(_CENTS)} (realized "
                 f"{state.session_realized.quantize(_CENTS)}, unrealized "
-                f"{unrealized.quantize(_CENTS)}) reached -stop_loss_pnl {limits.stop_loss_pnl}",
+                f"{unrealized.quantize(_CENTS)}, since {self._session_base.quantize(_CENTS)}) "
+                f"reached -stop_loss_pnl {limits.stop_loss_pnl}",
             )
         return None
 

@@ -89,15 +89,6 @@ class VenueIdentity:
     def __str__(self) -> str:
         return f"{self.kind.value}/{self.network}/{self.account}"
 
-    @property
-    def badge(self) -> str:
-        """What a trader must never mistake: real money or not (the cockpit's header)."""
-        if self.kind is VenueKind.PAPER:
-            return "PAPER"
-        if self.network in ("mainnet", "testnet"):
-            return self.network.upper()
-        return f"LOCAL {self.network}"
-
     def as_json(self) -> dict[str, str]:
         return {"kind": self.kind.value, "network": self.network, "account": self.account}
 

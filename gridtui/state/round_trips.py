@@ -8,7 +8,8 @@ with nothing to close at a profit still closes the nearest open leg of the other
 (an exit, a trend through the grid): inventory shrinks, no round trip is counted. Only a fill
 with nothing left to close opens a leg, so the open legs always add up to the position. Matching
 is by price, not by level index, so it holds across re-centerings; partial fills match in part,
-fees pro rata. The PnL the round trips do not explain is inventory PnL (``inventory_pnl``).
+fees pro rata, and a leg closed in parts counts as one round trip once it is all closed. The
+PnL the round trips do not explain is inventory PnL (``inventory_pnl``).
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ class _Leg:
     price: Decimal
     size: Decimal
     fee_per_unit: Decimal
+    earned: bool = False
+    """Some of it was closed at a profit: once all of it is closed, that is a round trip."""
 
 
 @attrs.frozen(slots=True)
@@ -73,11 +76,12 @@ class RoundTrips:
             if round_trip:
                 spread = (leg.price - fill.price) if buy else (fill.price - leg.price)
                 earned += spread * matched - (leg.fee_per_unit + fee_per_unit) * matched
-                self._count += 1
+                leg.earned = True
             leg.size -= matched
             size -= matched
             if leg.size == 0:
                 book.remove(leg)
+                self._count += leg.earned  # a leg closed in parts is one round trip
         if size > 0:
             (self._buys if buy else self._sells).append(_Leg(fill.price, size, fee_per_unit))
         self._profit += earned

@@ -120,6 +120,8 @@ class StateManager:
         A disk halt is the exception: the journal that refused a write cannot record it, so it
         lives in memory only, and a restart (the way out of it) tries the disk again."""
         async with self._lock:
+            if self._state.halt_kind is HaltKind.DISK:
+                return  # its loop has stopped: only a restart ends it, whatever halts it again
             halted = attrs.evolve(
                 self._current(), halted=True, halt_reason=reason,
                 halted_at_ms=self._clock.now_ms(), halt_kind=kind,

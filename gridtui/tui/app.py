@@ -51,6 +51,7 @@ from gridtui.tui.widgets.event_log import EventLog
 from gridtui.tui.widgets.grid_ladder import GridLadder
 from gridtui.tui.widgets.pnl_panel import PnlPanel
 from gridtui.tui.widgets.risk_panel import RiskPanel
+from gridtui.venues import badge_of
 
 log = logging.getLogger(__name__)
 
@@ -165,7 +166,7 @@ class GridApp(App[int]):
         yield Footer()
 
     async def on_mount(self) -> None:
-        self.sub_title = self.supervisor.identity.badge  # in the header, always visible
+        self.sub_title = badge_of(self.config.venue)  # in the header, always visible
         self._register_themes()
         self._install_stop_signals()
         self.supervisor.bus.subscribe(self.model.add_event)

@@ -33,15 +33,16 @@ async def test_leverage_is_set_before_the_first_order_and_margins_the_orders(
         assert env.exchange._engine._leverage(COIN) == 2  # margin is counted at 2x now
 
 
-async def test_a_leverage_the_venue_refuses_keeps_the_bot_waiting_and_says_why(
+async def test_a_leverage_the_venue_refuses_halts_the_bot_and_says_why(
     make_env: EnvFactory,
 ) -> None:
     env = make_env(risk=attrs.evolve(RISK, leverage=60))  # BTC allows 1 to 50 here
     supervisor = supervised(env)
     await supervisor.start()
-    await wait_until(lambda: bool(supervisor.views()[0].error))
-    (view,) = supervisor.views()
-    assert view.status == "waiting for exchange"
-    assert (view.error or "").startswith("Invalid leverage value (60x; BTC allows 1 to 50)")
+    await wait_until(lambda: supervisor.views()[0].status == "halted")
+    (bot,) = supervisor.bots
+    assert bot.status_detail() == (
+        "leverage 60x cross refused: Invalid leverage value (60x; BTC allows 1 to 50)"
+    )
     assert await supervisor.exchange.open_orders(COIN) == []
     await supervisor.stop()

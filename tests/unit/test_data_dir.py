@@ -290,12 +290,3 @@ def test_a_journal_still_open_elsewhere_is_not_moved(tmp_path: Path) -> None:
     finally:
         store.close()
     assert "left in place" in line and (tmp_path / "btc.db").exists()
-
-
-def test_the_badge_says_whether_real_money_is_at_stake() -> None:
-    account = ACCOUNT.lower()
-    assert VenueIdentity(VenueKind.PAPER, "local", "paper").badge == "PAPER"
-    assert VenueIdentity(VenueKind.HYPERLIQUID, "mainnet", account).badge == "MAINNET"
-    assert VenueIdentity(VenueKind.HYPERLIQUID, "testnet", account).badge == "TESTNET"
-    mock = VenueIdentity(VenueKind.HYPERLIQUID, "127.0.0.1-3001", account)
-    assert mock.badge == "LOCAL 127.0.0.1-3001"

@@ -229,3 +229,12 @@ def test_stop_loss_pnl_counts_the_sessions_result_and_comes_before_the_drawdown(
     exit_ = risk.check_equity(st, D(1940))  # session -100: the exit wins
     assert (exit_.halt, exit_.flatten) == (HaltKind.STOP_LOSS, True)
     assert exit_.reason.startswith("stop_loss: the session's result -100.00")
+
+
+def test_after_a_resume_the_stop_loss_pnl_counts_from_there() -> None:
+    risk, _ = engine(stop_loss_pnl=D(100))
+    st = state(position=D(1), avg_entry=D(2000), session_realized=D(-40))
+    assert risk.check_equity(st, D(1940)).halt is HaltKind.STOP_LOSS  # -100
+    risk.restart_session_loss(st, D(1940))  # the trader resumed: a fresh allowance
+    assert risk.check_equity(st, D(1900)).allowed  # -40 since the resume
+    assert risk.check_equity(st, D(1840)).halt is HaltKind.STOP_LOSS  # -100 since it

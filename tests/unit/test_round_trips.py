@@ -31,8 +31,9 @@ def test_partial_fills_match_in_part_with_fees_pro_rata() -> None:
     assert book.add(fills((BUY, "99", "0.2", "0.02"))[0]) == 0  # opens a leg
     first, second = fills((SELL, "100", "0.1", "0.01"), (SELL, "100", "0.1", "0.01"))
     assert book.add(first) == D("0.08")  # 0.1 × 1 − (0.1 + 0.1) × 0.1
+    assert book.figures().round_trips == 0  # half of the buy is still open
     assert book.add(second) == D("0.08")
-    assert (book.figures().round_trips, book.figures().inventory) == (2, 0)
+    assert (book.figures().round_trips, book.figures().inventory) == (1, 0)  # one trip, in parts
 
 
 def test_a_short_round_trip_sells_high_and_buys_one_level_down() -> None:
