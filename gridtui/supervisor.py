@@ -92,6 +92,8 @@ class BotSlot:
     last_error: str | None = None
     waiting: str | None = None
     """Why the bot cannot be built yet (the venue does not answer), with the next retry."""
+    built: bool = False
+    """Built once in this process: a rebuild continues its session (PnL, stop_loss_pnl)."""
 
 
 class Supervisor:
@@ -246,7 +248,9 @@ class Supervisor:
                 failing = True
             await asyncio.sleep(0.5)
 
-    async def _new_bot(self, name: str, settings: BotSettings | None = None) -> BotOrchestrator:
+    async def _new_bot(
+        self, name: str, settings: BotSettings | None = None, *, continue_session: bool = False
+    ) -> BotOrchestrator:
         settings = settings or next(b for b in self.config.bots if b.name == name)
         components = await build_bot(
             settings,
@@ -257,6 +261,7 @@ class Supervisor:
             clock=self.clock,
             metrics=self.metrics,
             identity=self.identity,
+            continue_session=continue_session,
         )
         return BotOrchestrator(components, self.config.engine)
 
@@ -275,7 +280,8 @@ class Supervisor:
                 return
             started = time.monotonic()
             try:
-                slot.bot = await self._new_bot(slot.name)
+                slot.bot = await self._new_bot(slot.name, continue_session=slot.built)
+                slot.built = True
                 slot.waiting = None
                 if self._stopping:
                     return
@@ -477,7 +483,7 @@ class Supervisor:
         its graph detached; a fresh graph over its journal knows those orders and cancels them.
         None (logged) when even that fails: the open-order count then shows what is left."""
         try:
-            return await self._new_bot(slot.name)
+            return await self._new_bot(slot.name, continue_session=slot.built)
         except Exception:
             log.exception("bot %s: cannot reopen it to cancel its orders at shutdown", slot.name)
             return None

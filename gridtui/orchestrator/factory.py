@@ -93,6 +93,7 @@ async def build_bot(
     clock: Clock,
     metrics: Metrics,
     identity: VenueIdentity,
+    continue_session: bool = False,
 ) -> BotComponents:
     """The bot's graph over its journal, which lives in ``identity``'s folder (checked here, so
     no graph is ever built over another venue's or account's books)."""
@@ -102,7 +103,7 @@ async def build_bot(
     path = journal_path(config.data_dir, identity, bot)
     store = Store(path, venue=exchange.venue, bot=bot, coin=coin)
     try:
-        state = StateManager(store, clock, bot=bot, coin=coin)
+        state = StateManager(store, clock, bot=bot, coin=coin, continue_session=continue_session)
     except Exception:
         store.close()
         raise

@@ -39,7 +39,11 @@ class StateManager:
     interleave on the event loop.
     """
 
-    def __init__(self, store: Store, clock: Clock, *, bot: str, coin: str) -> None:
+    def __init__(
+        self, store: Store, clock: Clock, *, bot: str, coin: str, continue_session: bool = False
+    ) -> None:
+        """``continue_session``: the process rebuilds a bot it already ran (after a crash): the
+        session's start and PnL go on, so the session's limits (``stop_loss_pnl``) do too."""
         if (store.bot, store.coin) != (bot, coin):
             raise ValueError(
                 f"store {store.path} is for {store.bot}/{store.coin}, not {bot}/{coin}"
@@ -53,7 +57,11 @@ class StateManager:
             state = BotState.fresh(bot, coin, now)
             log.info("%s: new books for %s", bot, coin)
         else:
-            state = attrs.evolve(loaded, session_start_ms=now, session_realized=ZERO)
+            state = (
+                loaded
+                if continue_session
+                else attrs.evolve(loaded, session_start_ms=now, session_realized=ZERO)
+            )
             if state.halt_kind is HaltKind.DISK:  # recorded by a later write; a start retries
                 state = attrs.evolve(
                     state, halted=False, halt_reason=None, halted_at_ms=None, halt_kind=None

@@ -148,6 +148,9 @@ async def test_supervisor_restarts_a_bot_whose_run_raised(
     (event,) = env.of_type(BotCrashed)
     assert (event.bot, event.error) == ("b1", "RuntimeError: boom")
     assert crashed is not None and crashed.status is BotStatus.CRASHED
+    # The rebuilt bot goes on with the process's session (its PnL, its stop_loss_pnl).
+    session = slot.bot.c.state.get_snapshot().session_start_ms  # type: ignore[union-attr]
+    assert session == crashed.c.state.get_snapshot().session_start_ms
     report = await supervisor.stop()
     assert (report.open_orders, report.dead_man_disarmed) == (0, True)
 

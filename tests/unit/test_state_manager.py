@@ -192,3 +192,22 @@ def test_store_of_another_bot_is_refused(tmp_path: Path, clock: SimClock) -> Non
     with pytest.raises(ValueError):
         StateManager(store, clock, bot="b1", coin="ETH")
     store.close()
+
+
+async def test_a_rebuild_in_the_same_process_continues_the_session(
+    tmp_path: Path, clock: SimClock
+) -> None:
+    first = open_manager(tmp_path / "b1.db", clock)
+    await first.apply_fill(fill(1, Side.BUY, "1", "100", fee="0.5"))
+    started = first.get_snapshot().session_start_ms
+    first.store.close()
+    clock.advance(60)
+    store = Store(tmp_path / "b1.db", venue="paper", bot="b1", coin="BTC")
+    again = StateManager(store, clock, bot="b1", coin="BTC", continue_session=True)
+    state = again.get_snapshot()
+    assert (state.session_start_ms, state.session_realized) == (started, D("-0.5"))
+    store.close()
+    fresh = open_manager(tmp_path / "b1.db", clock)  # a new process: a new session
+    state = fresh.get_snapshot()
+    assert (state.session_start_ms, state.session_realized) == (T0 + 60_000, 0)
+    fresh.store.close()
