@@ -17,6 +17,7 @@ from decimal import Decimal
 
 import attrs
 
+from gridtui.config.schema import Margin, RiskLimits
 from gridtui.core.clock import Clock
 from gridtui.core.events import (
     AlertKind,
@@ -278,6 +279,22 @@ class ExecutionGateway:
                 reason=reason,
             )
         )
+
+    async def set_leverage(self, risk: RiskLimits) -> str | None:
+        """Set the coin's leverage and margin mode on the venue when the settings name one;
+        the venue's refusal (out of range, a mode it will not switch with a position open) as a
+        halt reason, None when set or nothing to set. A venue that does not answer raises."""
+        if risk.leverage is None:
+            return None
+        try:
+            await self._exchange.update_leverage(
+                self.coin, risk.leverage, cross=risk.margin is Margin.CROSS
+            )
+        except ExchangeError as exc:
+            if exc.retryable:
+                raise
+            return f"leverage {risk.leverage}x {risk.margin.value} refused: {exc}"
+        return None
 
     async def cancel_all(
         self, *, reason: str = "cancel_all", settle: bool = True

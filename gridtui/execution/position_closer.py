@@ -15,11 +15,13 @@ from decimal import Decimal
 
 import attrs
 
+from gridtui.core.events import AlertKind, Severity
 from gridtui.core.rounding import Rounding, round_price
 from gridtui.core.types import ZERO, AssetMeta, ExchangeError, Level, Side, Tif
 from gridtui.execution.execution_gateway import EXIT_LEVEL, ExecutionGateway
 from gridtui.execution.fill_processor import FillResult
 from gridtui.execution.reconciliation_service import ReconciliationService
+from gridtui.monitoring.alerting import Alerter
 from gridtui.state.state_manager import StateManager
 
 CLOSE_ATTEMPTS = 5
@@ -47,10 +49,12 @@ class PositionCloser:
         state: StateManager,
         reconciliation: ReconciliationService,
         meta: AssetMeta,
+        alerter: Alerter,
         *,
         max_slippage_pct: Decimal,
     ) -> None:
         self._gateway = gateway
+        self._alerter = alerter
         self._state = state
         self._reconciliation = reconciliation
         self._meta = meta
@@ -64,6 +68,25 @@ class PositionCloser:
         return round_price(mark * (1 + self._slippage), self._meta.sz_decimals, Rounding.DOWN)
 
     async def close(self, mark: Callable[[], Decimal | None]) -> CloseResult:
+        """Close the position; the ``position_exit`` alert says how it went."""
+        result = await self._close(mark)
+        coin = self._gateway.coin
+        if result.left == 0:
+            severity = Severity.WARNING
+            said = f"position closed: {result.closed} {coin} in {result.orders} orders"
+        else:
+            severity = Severity.CRITICAL
+            said = (
+                f"position not fully closed: {result.left} {coin} left after {result.orders} "
+                f"orders ({result.error or 'no fill within the slippage cap'})"
+            )
+        self._alerter.raise_alert(
+            bot=self._gateway.bot, coin=coin, severity=severity, kind=AlertKind.POSITION_EXIT,
+            message=said,
+        )  # fmt: skip
+        return result
+
+    async def _close(self, mark: Callable[[], Decimal | None]) -> CloseResult:
         start = self._state.get_snapshot().position
         orders = 0
         error = None

@@ -16,9 +16,9 @@ import asyncio
 import contextlib
 import logging
 
-from gridtui.config.schema import EngineSettings, Margin
+from gridtui.config.schema import EngineSettings
 from gridtui.core.events import AlertKind, BotHalted, BotResumed, BotStarted, BotStopped, Severity
-from gridtui.core.types import BotStatus, ExchangeError, Order
+from gridtui.core.types import BotStatus, Order
 from gridtui.exchanges.base import (
     FillsReceived,
     MidUpdated,
@@ -122,18 +122,9 @@ class BotOrchestrator:
     async def start(self) -> None:
         now = self.c.clock.now_ms()
         self.c.bus.publish(BotStarted(bot=self.name, coin=self.coin, timestamp_ms=now))
-        risk = self.c.settings.risk
-        if risk.leverage is not None:  # before any order of ours
-            try:
-                await self.c.exchange.update_leverage(
-                    self.coin, risk.leverage, cross=risk.margin is Margin.CROSS
-                )
-            except ExchangeError as exc:
-                if exc.retryable:
-                    raise  # the venue did not answer: the supervisor retries the start
-                # Refused (out of range, or a margin mode it will not switch with a position
-                # open): no new order, and whatever a previous run left resting is canceled.
-                await self.halt(f"leverage {risk.leverage}x {risk.margin.value} refused: {exc}")
+        refused = await self.c.gateway.set_leverage(self.c.settings.risk)  # before any order
+        if refused is not None:  # and whatever a previous run left resting is canceled
+            await self.halt(refused)
         await self.reconcile()
 
     async def cycle(self) -> None:
@@ -244,30 +235,15 @@ class BotOrchestrator:
         async with self._trading:
             result = await self.c.closer.close(self.c.feed.mark)
         await self._handle_fills(list(result.fills))  # the tape, the tally, the drift baseline
-        if result.left == 0:
-            severity = Severity.WARNING
-            said = f"position closed: {result.closed} {self.coin} in {result.orders} orders"
-        else:
-            severity = Severity.CRITICAL
-            said = (
-                f"position not fully closed: {result.left} {self.coin} left after "
-                f"{result.orders} orders ({result.error or 'no fill within the slippage cap'})"
-            )
-        self.c.alerter.raise_alert(
-            bot=self.name, coin=self.coin, severity=severity, kind=AlertKind.POSITION_EXIT,
-            message=said,
-        )  # fmt: skip
         return result
 
     async def resume(self, *, lift_daily_loss: bool = False) -> None:
         """Trade again from a fresh grid. A halt for today's loss would come back on the next
         cycle: ``lift_daily_loss`` (a trader's explicit confirm) lifts that limit for the rest
         of the UTC day."""
-        if lift_daily_loss:
-            self.c.risk.lift_daily_loss()
-        state = self.c.state.get_snapshot()
-        if state.halt_kind is HaltKind.STOP_LOSS:
-            self.c.risk.restart_session_loss(state, self.c.feed.mark())
+        self.c.risk.on_resume(
+            self.c.state.get_snapshot(), self.c.feed.mark(), lift_daily_loss=lift_daily_loss
+        )
         async with self._trading:
             await self.c.state.resume()
             self.c.builder.discard()

@@ -152,7 +152,12 @@ async def build_bot(
         builder=builder,
         reconciliation=reconciliation,
         closer=PositionCloser(
-            gateway, state, reconciliation, meta, max_slippage_pct=settings.risk.max_slippage_pct
+            gateway,
+            state,
+            reconciliation,
+            meta,
+            alerter,
+            max_slippage_pct=settings.risk.max_slippage_pct,
         ),
         poller=RestPoller(exchange, reconciliation, feed, clock, metrics, bot=bot, coin=coin),
         dead_man=dead_man,

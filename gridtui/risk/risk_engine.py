@@ -81,7 +81,7 @@ class RiskEngine:
         self._peak_equity: Decimal | None = None
         self._daily_loss_lifted_day: int | None = None
         self._session_base = ZERO
-        """The session result ``stop_loss_pnl`` counts from (moved by ``restart_session_loss``)."""
+        """The session result ``stop_loss_pnl`` counts from (moved by ``on_resume``)."""
 
     @property
     def limits(self) -> RiskLimits:
@@ -208,16 +208,18 @@ class RiskEngine:
             )
         return ALLOWED
 
-    def lift_daily_loss(self) -> None:
-        """A trader confirmed trading on past today's loss limit: it is not judged again before
+    def on_resume(
+        self, state: BotState, mark: Decimal | None, *, lift_daily_loss: bool = False
+    ) -> None:
+        """A trader resumes a halted bot. After a stop-loss exit, ``stop_loss_pnl`` counts from
+        here, or the loss already booked would exit the fresh grid at its first cycle. With
+        ``lift_daily_loss`` (an explicit confirm), today's loss limit is not judged again before
         the next UTC day (in memory: a restart judges it again, and says why it halts)."""
-        self._daily_loss_lifted_day = utc_day(self._clock.now_ms())
-
-    def restart_session_loss(self, state: BotState, mark: Decimal | None) -> None:
-        """A trader resumed after a stop-loss exit: ``stop_loss_pnl`` counts from here, or the
-        loss already booked would exit the fresh grid at its first cycle."""
-        unrealized = state.unrealized_at(mark) if mark is not None else ZERO
-        self._session_base = state.session_realized + unrealized
+        if lift_daily_loss:
+            self._daily_loss_lifted_day = utc_day(self._clock.now_ms())
+        if state.halt_kind is HaltKind.STOP_LOSS:
+            unrealized = state.unrealized_at(mark) if mark is not None else ZERO
+            self._session_base = state.session_realized + unrealized
 
     def _exit_due(self, state: BotState, mark: Decimal, unrealized: Decimal) -> RiskDecision | None:
         limits = self._limits

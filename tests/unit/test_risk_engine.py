@@ -197,7 +197,7 @@ def test_a_lifted_daily_loss_is_not_judged_again_before_the_next_utc_day() -> No
     today = utc_day(clock.now_ms())
     st = state(daily_realized=D(-400), daily_day=today)
     assert risk.check_equity(st, D(2000)).halt is HaltKind.DAILY_LOSS
-    risk.lift_daily_loss()  # a trader confirmed: trade on today
+    risk.on_resume(st, D(2000), lift_daily_loss=True)  # a trader confirmed: trade on today
     assert risk.check_equity(st, D(2000)).allowed
     clock.advance((UTC_DAY_MS - clock.now_ms() % UTC_DAY_MS) / 1000)  # the next UTC day
     tomorrow = attrs.evolve(st, daily_day=today + 1)
@@ -235,6 +235,6 @@ def test_after_a_resume_the_stop_loss_pnl_counts_from_there() -> None:
     risk, _ = engine(stop_loss_pnl=D(100))
     st = state(position=D(1), avg_entry=D(2000), session_realized=D(-40))
     assert risk.check_equity(st, D(1940)).halt is HaltKind.STOP_LOSS  # -100
-    risk.restart_session_loss(st, D(1940))  # the trader resumed: a fresh allowance
+    risk.on_resume(attrs.evolve(st, halt_kind=HaltKind.STOP_LOSS), D(1940))  # resumed
     assert risk.check_equity(st, D(1900)).allowed  # -40 since the resume
     assert risk.check_equity(st, D(1840)).halt is HaltKind.STOP_LOSS  # -100 since it
