@@ -10,13 +10,15 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from gridtui.config.schema import AppConfig, VenueKind, VenueSettings
+from gridtui.config.schema import AppConfig, PaperPrices, VenueKind, VenueSettings
 from gridtui.core.clock import Clock
 from gridtui.exchanges.base import Exchange, VenueUnavailable
 from gridtui.exchanges.hyperliquid.client import HyperliquidExchange
 from gridtui.exchanges.hyperliquid.keys import KeyLoadError, load_agent_key
+from gridtui.exchanges.hyperliquid.live_prices import HyperliquidPrices
 from gridtui.exchanges.hyperliquid.signing import Signer
 from gridtui.exchanges.sim.exchange import SimExchange
+from gridtui.exchanges.sim.vocabulary import FillModel
 from gridtui.state.data_dir import VenueIdentity, venue_identity
 
 MAINNET_URL = "https://api.hyperliquid.xyz"
@@ -55,29 +57,47 @@ def badge_of(venue: VenueSettings) -> str:
     """What a trader must never mistake, for the cockpit's header: paper or which network the
     orders are signed for, and the URL they go to when it is not the network's own (a mock, a
     proxy: mainnet through a proxy is still MAINNET)."""
+    if venue.kind is VenueKind.PAPER and venue.paper.prices is PaperPrices.HYPERLIQUID:
+        return _via("PAPER·LIVE PRICES", venue.paper.api_url)
     if venue.kind is VenueKind.PAPER:
         return "PAPER"
-    network = venue.network.upper()
-    if venue.api_url is None:
-        return network
-    return f"{network} via {urlsplit(venue.api_url).netloc}"
+    return _via(venue.network.upper(), venue.api_url)
+
+
+def _via(badge: str, api_url: str | None) -> str:
+    return badge if api_url is None else f"{badge} via {urlsplit(api_url).netloc}"
+
+
+def _base_url(network: str, api_url: str | None) -> str:
+    return api_url or (MAINNET_URL if network == "mainnet" else TESTNET_URL)
 
 
 def make_exchange(config: AppConfig, clock: Clock, *, stream: bool = True) -> Exchange:
-    """The venue client for a config: the paper engine, or the live client signing with the agent
-    key for ``account_of`` on the configured network (or ``venue.api_url``, e.g. a mock)."""
+    """The venue client for a config: the paper engine (on its simulated prices, or on
+    Hyperliquid's real ones, where a resting order fills only when a trade prints through it:
+    the strict fill model), or the live client signing with the agent key for ``account_of`` on
+    the configured network (or ``venue.api_url``, e.g. a mock)."""
     venue = config.venue
+    coins = {b.coin for b in config.bots if b.enabled}
+    paper = venue.paper
+    if venue.kind is VenueKind.PAPER and paper.prices is PaperPrices.HYPERLIQUID:
+        prices = HyperliquidPrices(
+            _base_url(paper.network, paper.api_url),
+            clock,
+            coins,
+            name=f"Hyperliquid {paper.network}",
+        )
+        return SimExchange(paper, clock, fill_model=FillModel.STRICT, source=prices)
     if venue.kind is VenueKind.PAPER:
-        return SimExchange(venue.paper, clock)
+        return SimExchange(paper, clock)
     signer = _agent_key(venue)
     is_mainnet = venue.network == "mainnet"
-    base_url = venue.api_url or (MAINNET_URL if is_mainnet else TESTNET_URL)
     return HyperliquidExchange(
-        base_url,
+        _base_url(venue.network, venue.api_url),
         account_of(venue, signer),
         signer,
         clock,
         is_mainnet=is_mainnet,
         stream=stream,
-        stream_coins={b.coin for b in config.bots if b.enabled},
+        stream_coins=coins,
     )

@@ -25,6 +25,7 @@ from gridtui.config.schema import (
     EngineSettings,
     GridMode,
     Margin,
+    PaperPrices,
     Spacing,
     VenueKind,
 )
@@ -408,6 +409,9 @@ PAPER_FIELDS: dict[str, Field] = {
         note="simulated seconds per real second; 86400 = one day per second",
     ),
     "candle_path": _CANDLE_PATH,
+    "prices": ChoiceField(tuple(p.value for p in PaperPrices), "price source", PaperPrices),
+    "network": ChoiceField(("testnet", "mainnet"), "network"),
+    "api_url": UrlField(),
 }
 MARKET_FIELDS: dict[str, Field] = {
     "coin": _COIN,

@@ -42,6 +42,7 @@ from gridtui.config.schema import (
     EngineSettings,
     GridSettings,
     PaperMarket,
+    PaperPrices,
     PaperSettings,
     RiskLimits,
     VenueKind,
@@ -141,7 +142,10 @@ def _too_large(size: int) -> str:
 def summary(config: AppConfig) -> str:
     """One line for `gridtui check-config` and the log: venue and what each bot will trade."""
     where = str(config.source) if config.source is not None else "config"
-    if config.venue.kind is VenueKind.PAPER:
+    paper = config.venue.paper
+    if config.venue.kind is VenueKind.PAPER and paper.prices is PaperPrices.HYPERLIQUID:
+        venue = f"paper venue on Hyperliquid {paper.network} prices"
+    elif config.venue.kind is VenueKind.PAPER:
         venue = "paper venue"
     elif config.venue.network == "mainnet":
         venue = "hyperliquid mainnet venue (real funds)"

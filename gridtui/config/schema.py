@@ -21,6 +21,15 @@ class VenueKind(enum.Enum):
     HYPERLIQUID = "hyperliquid"
 
 
+class PaperPrices(enum.Enum):
+    """Where the paper venue's prices come from."""
+
+    GENERATED = "generated"
+    """Each market's seeded path or candle replay ([[venue.paper.markets]])."""
+    HYPERLIQUID = "hyperliquid"
+    """Hyperliquid's real market, read from its public stream (no key)."""
+
+
 class Spacing(enum.Enum):
     ARITHMETIC = "arithmetic"
     GEOMETRIC = "geometric"
@@ -161,6 +170,13 @@ class PaperSettings:
     loader only, which copies it into each ``PaperMarket.candle_path``: changing it on a built
     value does not change its markets."""
     markets: tuple[PaperMarket, ...] = ()
+    prices: PaperPrices = PaperPrices.GENERATED
+    """On ``HYPERLIQUID`` the markets are the bots' coins at the venue's real prices and size
+    rules, and ``markets`` is not read."""
+    network: str = "mainnet"
+    """Whose real prices (``prices = "hyperliquid"``)."""
+    api_url: str | None = None
+    """Where to read them instead of the network's own address (a mock)."""
 
 
 @attrs.frozen(slots=True)

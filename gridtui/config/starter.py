@@ -185,6 +185,17 @@ _DOCUMENT = (
                 "nearer to the open, the other extreme, close; ohlc = high before low; olhc = "
                 "low before high. A market may set its own.",
             ),
+            _Key(
+                "prices",
+                "generated",
+                'generated = each market below invents its prices; "hyperliquid" = paper '
+                "trading on Hyperliquid's real prices (its public stream, no key): a resting "
+                "order fills only when a real trade prints through it. The markets are then the "
+                "bots' coins with the venue's size rules, the markets below are not read, and "
+                "the account is another one: give it its own state_file (data/paper-live.db).",
+            ),
+            _Key("network", "mainnet", 'Whose real prices, with prices = "hyperliquid".'),
+            _Key("api_url", "http://127.0.0.1:3001", "Read them from here instead (a mock).", True),
         ),
     ),
     *(

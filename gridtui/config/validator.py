@@ -41,6 +41,7 @@ from gridtui.config.schema import (
     EngineSettings,
     GridMode,
     GridSettings,
+    PaperPrices,
     PaperSettings,
     RiskLimits,
     VenueKind,
@@ -231,7 +232,12 @@ def _check_venue(
     maker_fee = _valid(paper, "maker_fee", PAPER_FIELDS, PaperSettings().maker_fee)
     fee = FeeReference.paper(maker_fee) if maker_fee is not None else None
     # A bad maker_fee is already reported; no round-trip rule can be checked against it.
-    return markets, fee or FeeReference.paper(Decimal(0))
+    fee = fee or FeeReference.paper(Decimal(0))
+    if _valid(paper, "prices", PAPER_FIELDS, PaperPrices.GENERATED) is not PaperPrices.GENERATED:
+        # The venue lists the markets (every coin, at real prices), or the source is unknown
+        # (already reported): no market rule applies.
+        return None, fee
+    return markets, fee
 
 
 def _market(here: str, coin: str, market: dict[str, Any], problems: list[str]) -> Market | None:

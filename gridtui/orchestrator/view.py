@@ -90,6 +90,10 @@ class BotView:
     position: Decimal
     avg_entry: Decimal
     mark: Decimal | None
+    price_stale: bool
+    """No mid has arrived for the engine's ``stream_stale_after_s``: the stream is silent."""
+    price_age_s: float | None
+    """Seconds since the last mid arrived; None before the first."""
     unrealized: Decimal
     session_realized: Decimal
     all_time_realized: Decimal
@@ -181,7 +185,8 @@ def idle_view(
     """A bot that is not running (starting, or crashed before it could be built)."""
     return BotView(
         name=name, coin=coin, venue=venue, status=status, error=error, now_ms=now_ms,
-        position=ZERO, avg_entry=ZERO, mark=None, unrealized=ZERO, session_realized=ZERO,
+        position=ZERO, avg_entry=ZERO, mark=None, price_stale=False, price_age_s=None,
+        unrealized=ZERO, session_realized=ZERO,
         all_time_realized=ZERO, fees_paid=ZERO, fill_count=0, last_fill_ms=0, open_orders=0,
         center=None, spacing_pct=None, direction=Direction.NEUTRAL, levels=(), recent_fills=(),
         round_trips=RoundTripFigures(0, ZERO, ZERO), risk=None,
@@ -280,6 +285,8 @@ def bot_view(bot: BotOrchestrator) -> BotView:
         position=state.position,
         avg_entry=state.avg_entry,
         mark=mark,
+        price_stale=c.feed.is_stale(),
+        price_age_s=c.feed.age_s(),
         unrealized=unrealized,
         session_realized=state.session_realized,
         all_time_realized=state.all_time_realized,

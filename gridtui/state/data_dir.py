@@ -42,7 +42,7 @@ from urllib.parse import urlsplit
 
 import attrs
 
-from gridtui.config.schema import AppConfig, VenueKind
+from gridtui.config.schema import AppConfig, PaperPrices, VenueKind
 from gridtui.core.types import OrderStatus
 from gridtui.state.store import StoreCorrupted, check_journal_file, sync_dir
 
@@ -102,6 +102,10 @@ def venue_identity(config: AppConfig, account: str | None) -> VenueIdentity:
     config's ``venue.account_address`` or, without one, the agent key's address — the supervisor
     knows which); it is ignored for the paper venue."""
     venue = config.venue
+    if venue.kind is VenueKind.PAPER and venue.paper.prices is PaperPrices.HYPERLIQUID:
+        # Another simulated account than the generated one's: never the same books.
+        network = _network(venue.paper.network, venue.paper.api_url, "venue.paper.api_url")
+        return VenueIdentity(VenueKind.PAPER, f"hyperliquid-{network}", PAPER_ACCOUNT)
     if venue.kind is VenueKind.PAPER:
         return PAPER
     if not account:
@@ -117,7 +121,7 @@ def venue_identity(config: AppConfig, account: str | None) -> VenueIdentity:
     return VenueIdentity(VenueKind.HYPERLIQUID, _network(venue.network, venue.api_url), address)
 
 
-def _network(network: str, api_url: str | None) -> str:
+def _network(network: str, api_url: str | None, where: str = "venue.api_url") -> str:
     """The network part: ``mainnet``/``testnet``, or for a custom URL a slug of its host, port
     and path, so a mock (or one on another port) is never mistaken for the real venue."""
     if not api_url:
@@ -129,7 +133,7 @@ def _network(network: str, api_url: str | None) -> str:
         host, port = "", None
     if not host:
         raise DataDirError(
-            f"venue.api_url: {api_url!r} is not a URL (expected e.g. http://127.0.0.1:3001)"
+            f"{where}: {api_url!r} is not a URL (expected e.g. http://127.0.0.1:3001)"
         )
     path = parts.path.strip("/")
     if host in _OFFICIAL_HOSTS and port in (None, 443) and not path:

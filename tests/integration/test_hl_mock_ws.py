@@ -90,6 +90,27 @@ async def test_all_mids_and_book_flow_on_every_step(hl: MockClient) -> None:
         assert await ws.silent()  # no allMids after the unsubscribe
 
 
+async def test_trades_print_each_steps_low_and_high(hl: MockClient) -> None:
+    async with ws_connect(hl) as ws:
+        await ws.subscribe({"type": "trades", "coin": "ETH"})
+        seen: list[dict[str, object]] = []
+        for _ in range(3):
+            hl.clock.advance(1)
+            hl.mock.step(1.0)
+            (tick,) = [hl.mock.sim.last_ticks["ETH"]]
+            sell, buy = await ws.next("trades")
+            assert (sell["coin"], sell["side"], D(sell["px"])) == ("ETH", "A", tick.low)
+            assert (buy["coin"], buy["side"], D(buy["px"])) == ("ETH", "B", tick.high)
+            assert D(sell["sz"]) == D(buy["sz"]) > 0
+            assert sell["time"] == hl.clock.now_ms()
+            seen += [sell, buy]
+        assert len({t["tid"] for t in seen}) == len(seen)  # every trade its own id
+        fields = {"coin", "side", "px", "sz", "time", "hash", "tid", "users"}
+        assert all(set(t) == fields for t in seen)
+        await ws.send({"method": "subscribe", "subscription": {"type": "trades"}})
+        assert "Invalid subscription" in await ws.next("error")  # a coin is required
+
+
 async def test_user_fills_snapshot_then_only_new_fills(hl: MockClient) -> None:
     (before,) = await hl.place(order(BTC, True, "66000", "0.001", tif=Tif.IOC))
     assert "filled" in before

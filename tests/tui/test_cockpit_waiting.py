@@ -41,6 +41,8 @@ async def test_a_bot_whose_venue_fails_shows_waiting_for_exchange_and_why(
         # The venue answers again: the next retry confirms the books and the bot trades.
         venue.fail_next(0)  # type: ignore[attr-defined]
         sup.clock.advance(2)  # type: ignore[attr-defined]
+        venue.step()  # type: ignore[attr-defined]  # a fresh price: the stream is not silent
+        await pilot.pause()
         btc = sup.running("btc")
         assert btc is not None
         await btc.cycle()

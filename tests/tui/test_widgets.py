@@ -306,6 +306,25 @@ async def test_risk_panel_shows_every_safety_state_and_colours_limits() -> None:
         assert rows["Dead-man"].plain.split()[1] == "off"
 
 
+async def test_a_silent_price_stream_shows_in_the_table_and_the_risk_panel() -> None:
+    table, panel = BotsTable(id="bots"), RiskPanel(id="risk")
+    async with Host(table, panel).run_test(size=(160, 40)) as pilot:
+        table.show([view("btc", price_stale=True, price_age_s=12.4), view("eth")], "btc")
+        panel.show(view("btc", price_stale=True, price_age_s=12.4))
+        await pilot.pause()
+        assert table.get_cell("btc", "state").plain == "running · price stale"
+        assert table.get_cell("eth", "state").plain == "running"
+        waiting = {k: table.get_cell(k, "state").style.color for k in ("btc", "eth")}
+        assert waiting["btc"] != waiting["eth"]  # the warning colour, not the running one
+        price = risk_lines(panel)["Price"]
+        assert price.plain.split(None, 1)[1] == "stream silent 12 s: polling the venue"
+        assert ".risk-panel--warning" in styles(price)
+
+        panel.show(view("btc"))
+        await pilot.pause()
+        assert "Price" not in risk_lines(panel)
+
+
 async def test_risk_panel_for_a_crashed_bot_shows_its_error() -> None:
     panel = RiskPanel(id="risk")
     async with Host(panel).run_test() as pilot:

@@ -36,7 +36,7 @@ def test_starter_shows_every_shared_knob() -> None:
     assert set(raw["engine"]) == set(ENGINE_FIELDS)
     assert set(raw["circuit_breaker"]) == set(BREAKER_FIELDS)
     assert set(raw["dead_man_switch"]) == set(DEAD_MAN_FIELDS)
-    assert set(raw["venue"]["paper"]) - {"markets"} == set(PAPER_FIELDS)
+    assert set(raw["venue"]["paper"]) - {"markets"} == set(PAPER_FIELDS) - {"api_url"}
     # size is per coin; lower/upper only make sense in a bounded bot's own table.
     assert set(raw["grid"]) == set(GRID_FIELDS) - {"size", "lower", "upper"}
     # Position limits are per coin, everything else shared; the exits are the trader's choice:

@@ -226,6 +226,17 @@ def test_hyperliquid_needs_an_account_address_but_no_paper_market() -> None:
     assert problems(text.replace("[[bots]]", f'account_address = "{address}"\n[[bots]]')) == []
 
 
+def test_real_price_paper_needs_no_market_and_a_known_source() -> None:
+    text = '[venue.paper]\nprices = "hyperliquid"\n[[bots]]\ncoin = "SOL"\n'
+    assert problems(text) == []  # the venue lists SOL; its price rules wait for the venue
+    assert problems(text.replace('"hyperliquid"', '"binance"')) == [
+        "venue.paper.prices: unknown price source 'binance' (expected generated or hyperliquid)"
+    ]
+    assert problems(text.replace("[[bots]]", 'network = "devnet"\n[[bots]]')) == [
+        "venue.paper.network: unknown network 'devnet' (expected testnet or mainnet)"
+    ]
+
+
 def test_bad_account_address() -> None:
     text = '[venue]\nkind = "hyperliquid"\naccount_address = "0x12"\n[[bots]]\ncoin = "SOL"\n'
     assert problems(text) == [

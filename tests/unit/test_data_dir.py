@@ -20,6 +20,8 @@ from gridtui.config.schema import (
     BreakerSettings,
     DeadManSettings,
     EngineSettings,
+    PaperPrices,
+    PaperSettings,
     VenueKind,
     VenueSettings,
 )
@@ -137,6 +139,13 @@ def test_paper_testnet_mainnet_and_mock_urls_never_share_a_journal(tmp_path: Pat
         "mainnet": _config(tmp_path, **live, network="mainnet"),
         "mock 3001": _config(tmp_path, **live, api_url="http://127.0.0.1:3001"),
         "mock 3002": _config(tmp_path, **live, api_url="http://127.0.0.1:3002/"),
+        "paper, real prices": _config(
+            tmp_path, paper=PaperSettings(prices=PaperPrices.HYPERLIQUID)
+        ),
+        "paper, mock prices": _config(
+            tmp_path,
+            paper=PaperSettings(prices=PaperPrices.HYPERLIQUID, api_url="http://127.0.0.1:3001"),
+        ),
     }
     paths = {
         name: journal_path(tmp_path, venue_identity(c, ACCOUNT), "btc")
@@ -146,6 +155,7 @@ def test_paper_testnet_mainnet_and_mock_urls_never_share_a_journal(tmp_path: Pat
     assert paths["paper"] == tmp_path / "paper" / "local" / "paper" / "btc.db"
     assert paths["testnet"] == tmp_path / "hyperliquid" / "testnet" / ACCOUNT.lower() / "btc.db"
     assert paths["mock 3001"].parent.parent.name == "url-127.0.0.1-3001"
+    assert paths["paper, real prices"].parent.parent.name == "hyperliquid-mainnet"
     # Another account on the same network is other books, too.
     other = venue_identity(configs["testnet"], "0x" + "1" * 40)
     assert journal_path(tmp_path, other, "btc") != paths["testnet"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gridtui.config.schema import VenueKind, VenueSettings
+from gridtui.config.schema import PaperPrices, PaperSettings, VenueKind, VenueSettings
 from gridtui.venues import badge_of
 
 
@@ -12,6 +12,16 @@ from gridtui.venues import badge_of
     ("venue", "badge"),
     [
         (VenueSettings(), "PAPER"),
+        (
+            VenueSettings(paper=PaperSettings(prices=PaperPrices.HYPERLIQUID)),
+            "PAPER·LIVE PRICES",  # real prices, but play money
+        ),
+        (
+            VenueSettings(
+                paper=PaperSettings(prices=PaperPrices.HYPERLIQUID, api_url="http://127.0.0.1:3001")
+            ),
+            "PAPER·LIVE PRICES via 127.0.0.1:3001",
+        ),
         (VenueSettings(kind=VenueKind.HYPERLIQUID, network="mainnet"), "MAINNET"),
         (VenueSettings(kind=VenueKind.HYPERLIQUID), "TESTNET"),
         (

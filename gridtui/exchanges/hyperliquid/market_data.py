@@ -1,4 +1,5 @@
-"""Hyperliquid's public market history: candles and funding rates, for ``gridtui data fetch``.
+"""Hyperliquid's public market data: candles and funding rates for ``gridtui data fetch``; the
+asset table and mids the paper venue's real prices start from.
 
 No account and no key: it only reads ``POST /info``, under the IP weight budget and the retry
 policy of rest.py, like the trading client.
@@ -6,13 +7,14 @@ policy of rest.py, like the trading client.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
+from decimal import Decimal
 from typing import Any, TypeVar
 
 import httpx
 
 from gridtui.core.clock import Clock
-from gridtui.core.types import ExchangeError
+from gridtui.core.types import AssetMeta, ExchangeError
 from gridtui.exchanges.hyperliquid import info_parse, wire
 from gridtui.exchanges.hyperliquid.client import DEFAULT_TIMEOUT_S
 from gridtui.exchanges.hyperliquid.rate_limit import IpWeightBudget
@@ -76,6 +78,15 @@ class HyperliquidMarketData:
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.close()
+
+    async def meta(self) -> dict[str, AssetMeta]:
+        """The perpetuals the venue lists: asset id, size precision, maximum leverage."""
+        return info_parse.parse_meta(await self._info({"type": "meta"}))
+
+    async def mids(self, coins: Collection[str]) -> dict[str, Decimal]:
+        """The mid of each of ``coins`` the venue prices now (only those are read)."""
+        every = wire._as_obj(await self._info({"type": "allMids"}), "allMids")
+        return info_parse.parse_all_mids({c: every[c] for c in coins if c in every})
 
     async def candle_snapshot(
         self, coin: str, interval: str, start_ms: int, end_ms: int | None = None

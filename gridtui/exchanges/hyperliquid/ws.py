@@ -1,6 +1,7 @@
 """Hyperliquid's WebSocket stream of one account: mids, order updates and fills as stream events.
 
-One background task keeps one connection alive:
+``StreamLink`` is the connection loop (shared with live_prices.py's public market stream);
+``UserStream`` is the account's stream on it. One background task keeps one connection alive:
 - it subscribes allMids, l2Book(coin) per traded coin, orderUpdates / userEvents / userFills of
   the MASTER account; books go to ``on_book``, everything else out as stream events (userEvents'
   fills duplicate userFills and are dropped; its venue cancels become CANCELED order updates);
@@ -71,18 +72,17 @@ class StreamFanout:
             queue.put_nowait(event)
 
 
-class UserStream:
-    """The account's stream; ``on_event`` receives every translated event in arrival order."""
+class StreamLink:
+    """One WebSocket kept alive for a set of subscriptions: connect, subscribe, ping, watch for
+    silence, reconnect with backoff, forever, until ``close()``. A subclass says what to
+    subscribe (``subscriptions``), what a message means (``_dispatch``) and when the
+    subscriptions are proven live (it calls ``_became_live``)."""
 
     def __init__(
         self,
         url: str,
-        account_address: str,
         clock: Clock,
         *,
-        coins: Collection[str] | None,
-        on_event: Callable[[StreamEvent], None],
-        on_book: Callable[[L2Book], None] | None = None,
         venue: str = "hyperliquid",
         ping_interval_s: float = 50.0,
         silence_timeout_s: float = 30.0,
@@ -98,13 +98,7 @@ class UserStream:
         if silence_timeout_s <= 0:
             raise ValueError("silence_timeout_s must be positive")
         self.url = ws_url(url)
-        self.account_address = account_address.lower()
         self._clock = clock
-        self._coins = None if coins is None else frozenset(coins)
-        self._on_event = on_event
-        self._on_book = on_book
-        self._orders: dict[int, Order] = {}
-        """Live orders as orderUpdates last showed them: a venue cancel names only the oid."""
         self._venue = venue
         self._ping_interval_s = ping_interval_s
         self._silence_timeout_s = silence_timeout_s
@@ -115,7 +109,6 @@ class UserStream:
         self._task: asyncio.Task[None] | None = None
         self._live = asyncio.Event()
         self._reset_reason: str | None = None
-        self._snapshot_seen = False
         self._last_sent_ms = 0
         self.message_count = 0
         self.malformed_count = 0
@@ -124,7 +117,7 @@ class UserStream:
 
     @property
     def is_live(self) -> bool:
-        """Connected, and the userFills snapshot proved the subscriptions active."""
+        """Connected, and a message proved the subscriptions active."""
         return self._live.is_set()
 
     @property
@@ -188,11 +181,22 @@ class UserStream:
             log.exception("%s stream failed unexpectedly", self.url)
             return f"unexpected {type(exc).__name__}: {exc}"
 
+    def subscriptions(self) -> list[dict[str, Any]]:
+        """What every connection subscribes, in order."""
+        raise NotImplementedError
+
+    def _on_session(self) -> None:
+        """A new connection opened (before it subscribes)."""
+
+    def _dispatch(self, channel: Any, data: Any) -> None:
+        """One message of ``channel``; raise ``ValueError`` (or a ``WireError``) when malformed."""
+        raise NotImplementedError
+
     async def _session(self, socket: ClientConnection) -> str:
-        self._snapshot_seen = False
+        self._on_session()
         self._last_sent_ms = self._clock.now_ms()
         self.last_message_ms = self._clock.now_ms()
-        for subscription in ws_parse.subscriptions(self.account_address, self._coins):
+        for subscription in self.subscriptions():
             await self._send(socket, json.dumps(ws_parse.subscribe_message(subscription)))
         reader = asyncio.create_task(self._read(socket))
         watchdog = asyncio.create_task(self._watch(socket))
@@ -252,6 +256,51 @@ class UserStream:
             self.malformed_count += 1
             log.warning("skipping malformed stream message (%s): %.120r", exc, raw)
 
+    def _became_live(self) -> None:
+        self._live.set()
+        self._backoff.reset()
+        if self._reset_reason is not None:
+            reason, self._reset_reason = self._reset_reason, None
+            self.reconnects += 1
+            log.info("%s stream live again after: %s", self.url, reason)
+            self._on_live_again(reason)
+
+    def _on_live_again(self, reason: str) -> None:
+        """The subscriptions are live again after ``reason`` interrupted them."""
+
+
+class UserStream(StreamLink):
+    """The account's stream; ``on_event`` receives every translated event in arrival order."""
+
+    def __init__(
+        self,
+        url: str,
+        account_address: str,
+        clock: Clock,
+        *,
+        coins: Collection[str] | None,
+        on_event: Callable[[StreamEvent], None],
+        on_book: Callable[[L2Book], None] | None = None,
+        **link: Any,
+    ) -> None:
+        super().__init__(url, clock, **link)
+        self.account_address = account_address.lower()
+        self._coins = None if coins is None else frozenset(coins)
+        self._on_event = on_event
+        self._on_book = on_book
+        self._orders: dict[int, Order] = {}
+        """Live orders as orderUpdates last showed them: a venue cancel names only the oid."""
+        self._snapshot_seen = False
+
+    def subscriptions(self) -> list[dict[str, Any]]:
+        return ws_parse.subscriptions(self.account_address, self._coins)
+
+    def _on_session(self) -> None:
+        self._snapshot_seen = False
+
+    def _on_live_again(self, reason: str) -> None:
+        self._on_event(StreamReset(reason))
+
     def _dispatch(self, channel: Any, data: Any) -> None:
         if channel == "allMids":
             for event in ws_parse.mid_events(data, self._coins, self._clock.now_ms()):
@@ -280,15 +329,6 @@ class UserStream:
             return
         if message.fills:
             self._on_event(FillsReceived(message.fills, is_snapshot=message.is_snapshot))
-
-    def _became_live(self) -> None:
-        self._live.set()
-        self._backoff.reset()
-        if self._reset_reason is not None:
-            reason, self._reset_reason = self._reset_reason, None
-            self.reconnects += 1
-            log.info("%s stream live again after: %s", self.url, reason)
-            self._on_event(StreamReset(reason))
 
     def _remember(self, order: Order) -> None:
         if order.status in (OrderStatus.OPEN, OrderStatus.PARTIALLY_FILLED):

@@ -7,6 +7,7 @@ the field; the stream logs it and skips that one message rather than dying on it
 from __future__ import annotations
 
 from collections.abc import Collection
+from decimal import Decimal
 from typing import Any
 
 import attrs
@@ -18,6 +19,7 @@ from gridtui.exchanges.hyperliquid.wire import (
     WireError,
     _as_obj,
     _bool,
+    _dec,
     _int,
     _obj,
     _order,
@@ -26,6 +28,7 @@ from gridtui.exchanges.hyperliquid.wire import (
     order_status_of,
     parse_fill,
 )
+from gridtui.exchanges.sim.live_market import TradePrint
 
 GREETING = "Websocket connection established."
 """The plain-text (not JSON) frame the server sends first on every connection."""
@@ -54,12 +57,39 @@ def subscriptions(user: str, coins: Collection[str] | None = None) -> list[dict[
     ]
 
 
-def mid_events(data: object, coins: Collection[str] | None, now_ms: int) -> list[MidUpdated]:
+def market_subscriptions(coins: Collection[str]) -> list[dict[str, Any]]:
+    """The public market of ``coins``, no account: each coin's trades, then allMids (the server
+    handles them in order, so the first allMids message proves the trades subscribed)."""
+    return [*({"type": "trades", "coin": c} for c in sorted(coins)), {"type": "allMids"}]
+
+
+def mids(data: object, coins: Collection[str] | None) -> dict[str, Decimal]:
     """``allMids``: ``{"mids": {coin: px}}``. Only the coins we trade are read, so an odd
     entry for some other market (spot ``@N`` keys) cannot spoil the ones we need."""
-    mids = _obj(data, "mids", "allMids")
-    wanted = mids if coins is None else {c: mids[c] for c in coins if c in mids}
-    return [MidUpdated(coin, px, now_ms) for coin, px in parse_all_mids(wanted).items()]
+    every = _obj(data, "mids", "allMids")
+    wanted = every if coins is None else {c: every[c] for c in coins if c in every}
+    return parse_all_mids(wanted)
+
+
+def mid_events(data: object, coins: Collection[str] | None, now_ms: int) -> list[MidUpdated]:
+    """``allMids`` as stream events (see ``mids``)."""
+    return [MidUpdated(coin, px, now_ms) for coin, px in mids(data, coins).items()]
+
+
+def trade_prints(data: object) -> list[TradePrint]:
+    """``trades``: ``[{"coin", "side", "px", "sz", "time", "hash", "tid", "users"}]``; only
+    what a paper fill needs is read (coin, price, size)."""
+    if not isinstance(data, list):
+        raise WireError("trades: expected a list")
+    prints = []
+    for i, entry in enumerate(data):
+        where = f"trades[{i}]"
+        prints.append(
+            TradePrint(
+                _str(entry, "coin", where), _dec(entry, "px", where), _dec(entry, "sz", where)
+            )
+        )
+    return prints
 
 
 def user_fills(data: object, user: str, venue: str) -> UserFillsMessage:

@@ -38,6 +38,13 @@ from gridtui.core.types import (
 )
 from gridtui.exchanges.base import FillsReceived, MidUpdated, OrderUpdated, StreamEvent
 from gridtui.exchanges.sim.candles import Candle, CandleReplay, load_candles
+from gridtui.exchanges.sim.live_market import (
+    LIVE_KIND,
+    Listing,
+    LiveMarket,
+    PriceSource,
+    TradePrint,
+)
 from gridtui.exchanges.sim.matching import MatchingEngine
 from gridtui.exchanges.sim.persistence import (
     MEMORY,
@@ -46,7 +53,13 @@ from gridtui.exchanges.sim.persistence import (
     StoredState,
     read_state,
 )
-from gridtui.exchanges.sim.price_path import GeneratedPath, MarketState, PricePath, tick_volume
+from gridtui.exchanges.sim.price_path import (
+    GeneratedPath,
+    MarketState,
+    PricePath,
+    Tick,
+    tick_volume,
+)
 from gridtui.exchanges.sim.vocabulary import ERR_LEVERAGE, EngineConfig, EngineRecords, FillModel
 
 log = logging.getLogger(__name__)
@@ -71,6 +84,7 @@ class SimExchange:
         notional_per_tick: Decimal = DEFAULT_NOTIONAL_PER_TICK,
         fill_model: FillModel = FillModel.TOUCH,
         candles: Mapping[str, Sequence[Candle]] | None = None,
+        source: PriceSource | None = None,
     ) -> None:
         coins = [m.coin for m in settings.markets]
         if len(set(coins)) != len(coins):
@@ -86,10 +100,20 @@ class SimExchange:
         self._candles = dict(candles or {})
         """Series to replay instead of reading a market's ``candles_file`` (a backtest hands over
         the candles it already loaded and cut to its time range)."""
-        self._metas = {
-            m.coin: AssetMeta(m.coin, index, m.sz_decimals)
-            for index, m in enumerate(settings.markets)
-        }
+        self._source = source
+        """Real prices: then the markets are the source's coins, listed by ``start`` (with the
+        venue's own size precision), and ``settings.markets`` is not read."""
+        self._live: dict[str, LiveMarket] = {}
+        self.last_ticks: dict[str, Tick] = {}
+        """What each simulated market did in the last ``step`` (the mock prints it as trades)."""
+        self._metas = (
+            {}
+            if source is not None
+            else {
+                m.coin: AssetMeta(m.coin, index, m.sz_decimals)
+                for index, m in enumerate(settings.markets)
+            }
+        )
         self._subscribers: list[asyncio.Queue[StreamEvent]] = []
         self._task: asyncio.Task[None] | None = None
         self._closed = False
@@ -118,7 +142,12 @@ class SimExchange:
 
     # ----------------------------------------------------------------- lifecycle
     async def start(self) -> None:
+        """Start the market. On real prices, first list the source's coins (a venue that does
+        not answer raises a retryable ``ExchangeError``: the caller tries again)."""
         self._ensure_open()
+        if self._source is not None and not self._live:
+            listings = await self._source.start(self._on_mids, self._on_trades)
+            self._list(listings)
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._run(), name=f"{self.venue}-market")
 
@@ -132,6 +161,8 @@ class SimExchange:
             await asyncio.wait([task])
             if not task.cancelled():
                 task.exception()  # retrieved here; ``_run`` logged it when it happened
+        if self._source is not None:
+            await self._source.close()
         if not self._closed:
             self._closed = True
             self._store.close()
@@ -160,8 +191,20 @@ class SimExchange:
         now = self._clock.now_ms()
         self._engine.fire_schedule(now)
         for coin, path in self._paths.items():
-            self._engine.apply_tick(coin, path.next_tick(dt * self._settings.speed), now)
-        self._commit(self._path_states(), mids=[(now, self._engine.mids())])
+            tick = path.next_tick(dt * self._settings.speed)
+            self._engine.apply_tick(coin, tick, now)
+            self.last_ticks[coin] = tick
+        silent = []
+        for coin, market in self._live.items():
+            ticks = market.drain()
+            if not ticks:
+                silent.append(coin)
+            for tick in ticks:
+                self._engine.apply_tick(coin, tick, now)
+        mids = self._engine.mids()
+        for coin in silent:  # no mid streamed: the bots' feed goes stale, as it would live
+            del mids[coin]
+        self._commit(self._path_states(), mids=[(now, mids)])
 
     def step_quietly(self, times_ms: Sequence[int]) -> bool:
         """Walk every market one point per time in ``times_ms`` in one go, when no point can
@@ -193,7 +236,9 @@ class SimExchange:
         """Where each market's path stands, for a durable store (a restart resumes there)."""
         if not self._store.durable:
             return {}
-        return {coin: path.state() for coin, path in self._paths.items()}
+        states = {coin: path.state() for coin, path in self._paths.items()}
+        states.update((coin, market.state()) for coin, market in self._live.items())
+        return states
 
     # ----------------------------------------------------------------- Exchange protocol
     async def asset_meta(self, coin: str) -> AssetMeta:
@@ -331,9 +376,35 @@ class SimExchange:
     @property
     def replay_finished(self) -> bool:
         """True when every market is a candle replay that has reached its last close."""
-        return all(path.finished for path in self._paths.values())
+        return self._source is None and all(path.finished for path in self._paths.values())
+
+    @property
+    def price_source(self) -> str | None:
+        """Where real prices come from ("Hyperliquid mainnet"); None for simulated ones."""
+        return None if self._source is None else self._source.name
 
     # ----------------------------------------------------------------- internals
+    def _on_mids(self, mids: Mapping[str, Decimal]) -> None:
+        for coin, price in mids.items():
+            market = self._live.get(coin)
+            if market is not None:
+                market.on_mid(price)
+
+    def _on_trades(self, prints: Sequence[TradePrint]) -> None:
+        for trade in prints:
+            market = self._live.get(trade.coin)
+            if market is not None:
+                market.on_trade(trade.price, trade.size)
+
+    def _list(self, listings: Mapping[str, Listing]) -> None:
+        """Take the real markets on: the venue's size precision and leverage, the engine moved
+        to the current mids (a restarted venue's stored ones are history)."""
+        self._metas = {coin: listing.meta for coin, listing in listings.items()}
+        self._live = {
+            coin: LiveMarket(listing, self._notional) for coin, listing in listings.items()
+        }
+        self._engine, self._paths = self._load()
+
     def _load(self) -> tuple[MatchingEngine, dict[str, PricePath]]:
         """Build the engine and paths from the store; a new file gets the starting state."""
         stored = self._store.load()
@@ -342,9 +413,14 @@ class SimExchange:
             path_states: Mapping[str, Mapping[str, Any]] = {}
         else:
             records, path_states = stored.records, stored.path_states
-        paths = {
-            m.coin: self._make_path(m, path_states.get(m.coin)) for m in self._settings.markets
-        }
+        self._check_price_kind(path_states)
+        paths = (
+            {}
+            if self._source is not None
+            else {
+                m.coin: self._make_path(m, path_states.get(m.coin)) for m in self._settings.markets
+            }
+        )
         engine = MatchingEngine(self._config, self._metas, records, archive=self._store)
         known = {m.coin for m in records.markets}
         new_coins = [coin for coin in paths if coin not in known]
@@ -352,12 +428,29 @@ class SimExchange:
             mid = paths[coin].mid
             depth = tick_volume(self._notional, mid, self._metas[coin].sz_decimals)
             engine.set_market(MarketState(coin, mid, depth, depth))
-        if stored is None or new_coins:
+        for coin, market in self._live.items():
+            engine.set_market(MarketState(coin, market.mid, market.depth, market.depth))
+        written = {c: paths[c].state() for c in new_coins}
+        written.update((coin, market.state()) for coin, market in self._live.items())
+        if stored is None or written:
             try:
-                self._store.commit(engine.take_changes(), {c: paths[c].state() for c in new_coins})
+                self._store.commit(engine.take_changes(), written)
             except sqlite3.Error as exc:
                 raise StateFileError(f"{self._store.path}: cannot write ({exc})") from exc
         return engine, paths
+
+    def _check_price_kind(self, path_states: Mapping[str, Mapping[str, Any]]) -> None:
+        """One state file holds one paper account: positions opened at simulated prices must
+        not be marked at real ones (or back), which would book a made-up profit or loss."""
+        live = self._source is not None
+        for coin, state in path_states.items():
+            if (state.get("kind") == LIVE_KIND) != live:
+                now, was = ("real", "simulated") if live else ("simulated", "real")
+                raise StateFileError(
+                    f"{self._store.path}: this paper account traded {coin} at {was} prices; "
+                    f"trading it at {now} prices needs its own state file (set "
+                    "[venue.paper] state_file to a new file, e.g. data/paper-live.db)"
+                )
 
     def _make_path(self, market: PaperMarket, state: Mapping[str, Any] | None) -> PricePath:
         kind = "generated" if market.candles_file is None else "candles"

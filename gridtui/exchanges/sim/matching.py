@@ -277,13 +277,16 @@ class MatchingEngine:
     def move_market(self, coin: str, tick: Tick) -> None:
         """Move the market to ``tick.close`` without matching: for a tick known to reach no
         order (see ``reaches``)."""
-        self.set_market(MarketState(coin, tick.close, tick.volume, tick.volume))
+        depth = tick.volume if tick.depth is None else tick.depth
+        self.set_market(MarketState(coin, tick.close, depth, depth))
 
     def apply_tick(self, coin: str, tick: Tick, now_ms: int) -> None:
         """Move the market to ``tick.close`` and fill what the tick's trades reached."""
         self.move_market(coin, tick)
-        self._match(coin, Side.BUY, self._bid_at(coin, tick.low), tick.volume, now_ms)
-        self._match(coin, Side.SELL, self._ask_at(coin, tick.high), tick.volume, now_ms)
+        low = tick.low if tick.prints else self._bid_at(coin, tick.low)
+        high = tick.high if tick.prints else self._ask_at(coin, tick.high)
+        self._match(coin, Side.BUY, low, tick.volume, now_ms)
+        self._match(coin, Side.SELL, high, tick.volume, now_ms)
 
     def _match(self, coin: str, side: Side, limit: Decimal, budget: Decimal, now_ms: int) -> None:
         """Fill resting ``side`` orders the tick reached (buys priced ≥ its lowest trade

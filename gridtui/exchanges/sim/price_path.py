@@ -71,6 +71,11 @@ class Tick:
     close: Decimal
     volume: Decimal
     """Coin units that traded against each side of the book during the tick."""
+    prints: bool = False
+    """``low`` and ``high`` are prices that traded (a real market's trades), matched as they
+    are; else they are mids, and the engine derives the traded prices with its half spread."""
+    depth: Decimal | None = None
+    """Size a taker can trade at the touch until the next tick; None: ``volume``."""
 
 
 @attrs.frozen(slots=True)

@@ -133,9 +133,10 @@ class BotsTable(DataTable[Text]):
 
     def _cells(self, view: BotView) -> dict[str, Text]:
         state_class = STATE_CLASSES.get(view.status, "bots-table--muted")
-        state = Text(
-            view.status.value, style=self.get_component_rich_style(state_class, partial=True)
-        )
+        word = view.status.value
+        if view.price_stale and view.status is BotStatus.RUNNING:
+            word, state_class = f"{word} · price stale", "bots-table--waiting"
+        state = Text(word, style=self.get_component_rich_style(state_class, partial=True))
         cells = {"bot": Text(view.name), "coin": Text(view.coin), "venue": Text(view.venue)}
         if view.risk is None:
             # A bot that is not running (starting, or crashed before it was built): its zeros

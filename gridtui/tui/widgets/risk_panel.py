@@ -68,6 +68,8 @@ class RiskPanel(Widget):
         # a failed reconciliation): its grid may still show, but nothing goes out until the
         # books agree again, and the line says why and when the next try is.
         lines = [_line("Bot", _status(view))] if view.status is BotStatus.WAITING else []
+        if view.price_stale:
+            lines.append(_line("Price", _silence(view.price_age_s)))
         lines.append(_line("Breaker", _breaker(risk, view.now_ms)))
         if risk.breaker_last_error:
             lines.append(_line("", Content.styled(risk.breaker_last_error, ".risk-panel--muted")))
@@ -89,6 +91,12 @@ def _status(view: BotView) -> Content:
         return Content.styled(text, ".risk-panel--warning")
     level = "error" if view.status is BotStatus.CRASHED else "muted"
     return Content.styled(view.status.value, f".risk-panel--{level}")
+
+
+def _silence(age_s: float | None) -> Content:
+    """The price stream is silent: nothing fills on a market nobody hears (a warning)."""
+    text = "no price yet" if age_s is None else f"stream silent {age_s:.0f} s"
+    return Content.styled(f"{text}: polling the venue", ".risk-panel--warning")
 
 
 def _line(label: str, value: Content) -> Content:

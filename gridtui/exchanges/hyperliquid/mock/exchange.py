@@ -40,8 +40,28 @@ DEFAULT_MARKETS = (
     PaperMarket(coin="ETH", start_price=Decimal("3000"), sz_decimals=4),
 )
 MOCK_VENUE = "hyperliquid"
-Listener = Callable[[Sequence[StreamEvent], int], None]
+
+
+@attrs.frozen(slots=True)
+class MarketTraded:
+    """The trades one market step printed, for the ``trades`` channel: half the step's volume
+    at its low (a seller hitting the bids), half at its high (a buyer lifting the asks)."""
+
+    coin: str
+    prints: tuple[tuple[Decimal, Decimal, str], ...]
+    """(price, size, side) per trade; side as the venue writes it: "A" sold, "B" bought."""
+
+
+MockEvent = StreamEvent | MarketTraded
+Listener = Callable[[Sequence[MockEvent], int], None]
 """Receives one published batch of engine events and the mock time it was published at."""
+
+
+def market_traded(coin: str, low: Decimal, high: Decimal, volume: Decimal, sz: int) -> MarketTraded:
+    """The trades of one step that moved between ``low`` and ``high`` trading ``volume``."""
+    half = round_size(volume / 2, sz)
+    prints = ((low, half, "A"), (high, half, "B")) if half > 0 else ()
+    return MarketTraded(coin, prints)
 
 
 class MockError(Exception):
@@ -155,7 +175,13 @@ class MockExchange:
     def step(self, dt_s: float | None = None) -> None:
         """One market tick (and a due scheduleCancel); tests drive it with a SimClock."""
         self.sim.step(dt_s)
-        self.publish()
+        metas = self.metas
+        self.publish(
+            [
+                market_traded(coin, t.low, t.high, t.volume, metas[coin].sz_decimals)
+                for coin, t in self.sim.last_ticks.items()
+            ]
+        )
 
     def add_listener(self, listener: Listener) -> None:
         self._listeners.append(listener)
@@ -164,11 +190,11 @@ class MockExchange:
         if listener in self._listeners:
             self._listeners.remove(listener)
 
-    def publish(self) -> None:
-        """Hand the engine's queued stream events (mids, fills, order changes) to every listener
-        as one batch. Called right after each step and action, so the WebSocket sees changes in
-        the order the engine made them."""
-        events: list[StreamEvent] = []
+    def publish(self, trades: Sequence[MarketTraded] = ()) -> None:
+        """Hand the engine's queued stream events (mids, fills, order changes) and a step's
+        ``trades`` to every listener as one batch. Called right after each step and action, so
+        the WebSocket sees changes in the order the engine made them."""
+        events: list[MockEvent] = [t for t in trades if t.prints]
         while not self._stream.empty():
             events.append(self._stream.get_nowait())
         if not events:

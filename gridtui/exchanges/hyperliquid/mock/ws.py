@@ -3,10 +3,12 @@
 A connection is greeted with the plain text ``Websocket connection established.``, then speaks
 JSON: subscribe / unsubscribe (answered on channel ``subscriptionResponse``, or ``error``), ping
 (``pong``) and post (info and actions answered on channel ``post`` through the same handlers as
-HTTP). Streams are driven by ``MockExchange.publish``: each batch of engine events (a market step,
-an executed action) is queued for every connection together with the subscriptions it had at that
-moment, and rendered in order by that connection's writer, so a userFills snapshot is never
-followed by an update repeating one of its fills. A connection that sends nothing for
+HTTP). Channels: allMids, l2Book, trades (each market step's prints, see ``MarketTraded``) and
+the account's orderUpdates, userFills, userEvents. Streams are driven by
+``MockExchange.publish``: each batch of engine events (a market step, an executed action) is
+queued for every connection together with the subscriptions it had at that moment, and rendered
+in order by that connection's writer, so a userFills snapshot is never followed by an update
+repeating one of its fills. A connection that sends nothing for
 ``idle_timeout_s`` (60 s on the real venue) is closed. Faults: a dropped socket after any message,
 duplicated and reordered fill messages, delayed or never-sent post acks.
 """
@@ -23,10 +25,10 @@ import attrs
 from aiohttp import WSMsgType, web
 
 from gridtui.core.types import Order, OrderStatus
-from gridtui.exchanges.base import FillsReceived, MidUpdated, OrderUpdated, StreamEvent
+from gridtui.exchanges.base import FillsReceived, MidUpdated, OrderUpdated
 from gridtui.exchanges.hyperliquid.mock.actions import ActionFormatError, handle_exchange
 from gridtui.exchanges.hyperliquid.mock.body import MAX_BODY_BYTES, BodyError, parse_json
-from gridtui.exchanges.hyperliquid.mock.exchange import MockExchange
+from gridtui.exchanges.hyperliquid.mock.exchange import MarketTraded, MockEvent, MockExchange
 from gridtui.exchanges.hyperliquid.mock.info import (
     ADDRESS,
     InfoRequestError,
@@ -41,7 +43,10 @@ log = logging.getLogger(__name__)
 GREETING = "Websocket connection established."
 IDLE_TIMEOUT_S = 60.0
 USER_CHANNELS = frozenset({"orderUpdates", "userFills", "userEvents"})
-CHANNELS = USER_CHANNELS | {"allMids", "l2Book"}
+COIN_CHANNELS = frozenset({"l2Book", "trades"})
+CHANNELS = USER_CHANNELS | COIN_CHANNELS | {"allMids"}
+NOBODY = "0x" + "0" * 40
+"""The counterparties a market trade names (the mock's market has no accounts)."""
 Json = Any
 
 
@@ -59,7 +64,7 @@ class Subscription:
 
 @attrs.frozen(slots=True)
 class _Batch:
-    events: tuple[StreamEvent, ...]
+    events: tuple[MockEvent, ...]
     now_ms: int
     subscriptions: tuple[Subscription, ...]
 
@@ -75,7 +80,7 @@ def parse_subscription(raw: object) -> Subscription:
         raise SubscriptionError(f"Invalid subscription {_dump(raw)}")
     if kind == "allMids":
         return Subscription(kind, None)
-    field = "coin" if kind == "l2Book" else "user"
+    field = "coin" if kind in COIN_CHANNELS else "user"
     value = raw.get(field)
     if not isinstance(value, str) or not value:
         raise SubscriptionError(f"Invalid subscription {_dump(raw)}")
@@ -135,9 +140,10 @@ class WsHub:
         self.mock = mock
         self.idle_timeout_s = idle_timeout_s
         self._connections: set[_Connection] = set()
+        self._trade_ids = 0
         mock.add_listener(self._on_events)
 
-    def _on_events(self, events: Sequence[StreamEvent], now_ms: int) -> None:
+    def _on_events(self, events: Sequence[MockEvent], now_ms: int) -> None:
         for conn in self._connections:
             if conn.subscriptions:
                 batch = _Batch(tuple(events), now_ms, tuple(conn.subscriptions))
@@ -292,6 +298,7 @@ class WsHub:
     async def _render(self, batch: _Batch) -> list[str]:
         """The messages one event batch produces for the subscriptions it was queued with."""
         mids = {e.coin: num(e.price) for e in batch.events if isinstance(e, MidUpdated)}
+        traded = {e.coin: e for e in batch.events if isinstance(e, MarketTraded)}
         fills = [f for e in batch.events if isinstance(e, FillsReceived) for f in e.fills]
         orders = [e.order for e in batch.events if isinstance(e, OrderUpdated)]
         account = self.mock.account
@@ -308,6 +315,8 @@ class WsHub:
                 book = await handle_info(self.mock, {"type": "l2Book", "coin": sub.target})
                 if book is not None:
                     out.append(_message("l2Book", book))
+            elif sub.kind == "trades" and sub.target in traded:
+                out.append(_message("trades", self._trades(traded[sub.target], batch.now_ms)))
             elif sub.target != account or sub.kind not in USER_CHANNELS:
                 continue
             elif sub.kind == "orderUpdates" and orders:
@@ -315,6 +324,25 @@ class WsHub:
                 out.append(_message("orderUpdates", updates))
             elif sub.kind in ("userFills", "userEvents") and ours:
                 out.extend(self._fill_messages(sub, ours))
+        return out
+
+    def _trades(self, traded: MarketTraded, now_ms: int) -> list[dict[str, Any]]:
+        """One ``trades`` message's entries, each with a trade id of its own."""
+        out = []
+        for price, size, side in traded.prints:
+            self._trade_ids += 1
+            out.append(
+                {
+                    "coin": traded.coin,
+                    "side": side,
+                    "px": num(price),
+                    "sz": num(size),
+                    "time": now_ms,
+                    "hash": f"0x{self._trade_ids:064x}",
+                    "tid": self._trade_ids,
+                    "users": [NOBODY, NOBODY],
+                }
+            )
         return out
 
     def _fill_messages(self, sub: Subscription, wires: list[dict[str, Any]]) -> list[str]:
