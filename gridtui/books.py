@@ -20,7 +20,9 @@ from typing import Any
 import attrs
 
 from gridtui.config.schema import AppConfig, BotSettings, Direction, VenueKind
+from gridtui.core.account import AccountSummary, distance_pct
 from gridtui.core.clock import RealClock, utc_day
+from gridtui.core.formatting import average_price, usd
 from gridtui.core.types import ZERO, BotStatus, ExchangeError, Fill, Order, Position
 from gridtui.state.accounting import PositionCorrection, replay, replay_with_effects
 from gridtui.state.data_dir import (
@@ -31,7 +33,7 @@ from gridtui.state.data_dir import (
     list_identities,
     list_journals,
 )
-from gridtui.state.live_status import LiveBot, read_live_status
+from gridtui.state.live_status import LiveBot, read_live_account, read_live_status
 from gridtui.state.records import Adjustment
 from gridtui.state.round_trips import RoundTrips
 from gridtui.state.store import Store
@@ -103,7 +105,9 @@ def _money(value: Decimal) -> str:
 def status_rows(config: AppConfig) -> list[dict[str, Any]]:
     rows = []
     today = utc_day(RealClock().now_ms())
-    live = read_live_status(journal_dir(config.data_dir, identity_of(config))) or {}
+    folder = journal_dir(config.data_dir, identity_of(config))
+    live = read_live_status(folder) or {}
+    account = read_live_account(folder)
     with _journals(config) as journals:
         for journal in journals:
             state = journal.store.load_state()
@@ -135,6 +139,7 @@ def status_rows(config: AppConfig) -> list[dict[str, Any]]:
                         journal.settings.grid.direction.value if journal.settings else None
                     ),
                     **_run_state(live.get(journal.bot), state.halted, state.halt_reason),
+                    **_position_risk(account, journal.coin),
                 }
             )
     coins = {b.name: b.coin for b in config.bots}
@@ -142,6 +147,19 @@ def status_rows(config: AppConfig) -> list[dict[str, Any]]:
         if name not in {r["bot"] for r in rows}:
             rows.append(_unjournaled_row(name, coins.get(name, "?"), bot))
     return rows
+
+
+def _position_risk(account: AccountSummary | None, coin: str) -> dict[str, Any]:
+    """The coin's position as the venue's account last showed it (the running process read
+    it); None everywhere when no process runs or the coin holds no position."""
+    risk = account.position(coin) if account is not None else None
+    return {
+        "leverage": None if risk is None else risk.leverage,
+        "margin": None if risk is None else ("cross" if risk.cross else "isolated"),
+        "margin_used": None if risk is None else risk.margin_used,
+        "liquidation_price": None if risk is None else risk.liquidation_price,
+        "funding_since_open": None if risk is None else risk.funding_since_open,
+    }
 
 
 def _unjournaled_row(bot: str, coin: str, live: LiveBot) -> dict[str, Any]:
@@ -153,6 +171,7 @@ def _unjournaled_row(bot: str, coin: str, live: LiveBot) -> dict[str, Any]:
         "halt_kind": None, "halt_reason": None, "in_config": True, "enabled": True,
         "direction": None,
         **_run_state(live, False, None),
+        **_position_risk(None, coin),
     }  # fmt: skip
 
 
@@ -228,7 +247,42 @@ def print_status(config: AppConfig, *, as_json: bool) -> int:
     widths = [max(len(row[i]) for row in table) for i in range(len(header))]
     for row in table:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+    account = read_live_account(journal_dir(config.data_dir, identity_of(config)))
+    print()
+    for line in account_lines(account):
+        print(line)
     return 0
+
+
+def account_lines(account: AccountSummary | None) -> list[str]:
+    """The account block under the status table: value, margin, withdrawable, then each
+    position's leverage, liquidation price (and how far) and funding since it opened."""
+    if account is None:
+        return ["account: not read (no gridtui process is trading these books)"]
+    when = _iso(account.read_at_ms)
+    lines = [
+        f"account (read {when}): value {usd(account.account_value)}, margin used "
+        f"{usd(account.margin_used)}, withdrawable {usd(account.withdrawable)}"
+    ]
+    for p in account.positions:
+        mode = "cross" if p.cross else "isolated"
+        if p.liquidation_price is None:
+            liquidation = "no liquidation price"
+        else:
+            away = distance_pct(p.mark, p.liquidation_price)
+            liquidation = f"liquidation {average_price(p.liquidation_price)}"
+            liquidation += f" ({away.quantize(Decimal('0.1'))}% from the mark)" if away else ""
+        funding = (
+            "funding not charged (paper)"
+            if p.funding_since_open is None
+            else f"funding paid since open {usd(p.funding_since_open)}"
+        )
+        lines.append(
+            f"  {p.coin} {p.size:+f} entry {average_price(p.entry_price)} mark "
+            f"{average_price(p.mark)}, {p.leverage}x {mode}, margin {usd(p.margin_used)}, "
+            f"{liquidation}, {funding}"
+        )
+    return lines
 
 
 def _trips(count: int, each: Decimal | None) -> str:

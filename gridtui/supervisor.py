@@ -24,6 +24,7 @@ from gridtui.core.clock import Clock, RealClock
 from gridtui.core.events import BotCrashed, EventBus, Severity
 from gridtui.core.types import BotStatus, ExchangeError, Order
 from gridtui.exchanges.base import Exchange
+from gridtui.execution.account_watch import AccountWatch
 from gridtui.monitoring.alerting import Alerter
 from gridtui.monitoring.metrics import Metrics
 from gridtui.monitoring.notifier import Notice, Notifier
@@ -115,6 +116,8 @@ class Supervisor:
         for line in adopt_legacy_journals(config.data_dir, self.identity):
             log.warning(line)
         prepare_journal_dir(config.data_dir, self.identity)
+        self.account = AccountWatch(self.exchange, self.clock)
+        """The venue's account, shared by every bot's risk gate and the displays."""
         self.dead_man = DeadManSwitch(
             self.exchange,
             config.dead_man,
@@ -238,8 +241,9 @@ class Supervisor:
                 current = self.live_statuses()
                 for name, bot in current.items():
                     self.metrics.set_status(name, coins[name], BotStatus(bot.status))
+                await self._read_account()
                 if current != written or time.monotonic() - written_at >= REFRESH_S:
-                    write_live_status(folder, current)
+                    write_live_status(folder, current, self.account.latest)
                     written, written_at = current, time.monotonic()
                 failing = False
             except Exception as exc:  # a display's failure is logged once, and tried again
@@ -247,6 +251,16 @@ class Supervisor:
                     log.warning("bot statuses for /metrics and `gridtui status`: %s", exc)
                 failing = True
             await asyncio.sleep(0.5)
+
+    async def _read_account(self) -> None:
+        """Keep the displays' account reading fresh once the venue is up (a failed read leaves
+        the last one, whose time the displays show)."""
+        if not self._venue_up:
+            return
+        try:
+            await self.account.current()
+        except ExchangeError as exc:
+            log.debug("reading the account failed: %s", exc)
 
     async def _new_bot(
         self, name: str, settings: BotSettings | None = None, *, continue_session: bool = False
@@ -262,6 +276,7 @@ class Supervisor:
             metrics=self.metrics,
             identity=self.identity,
             continue_session=continue_session,
+            account_watch=self.account,
         )
         return BotOrchestrator(components, self.config.engine)
 

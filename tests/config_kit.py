@@ -118,6 +118,12 @@ def paper_config_text(**overrides: Any) -> str:
     return tomli_w.dumps(_merged(tomllib.loads(PAPER_CONFIG), overrides))
 
 
+def status_table(out: str) -> list[str]:
+    """The rows of `gridtui status`'s table (its header and the account block below left out)."""
+    table = out.split("\n\n", 1)[0]
+    return table.splitlines()[1:]
+
+
 def write_paper_config(path: Path, **overrides: Any) -> Path:
     """Writes ``paper_config_text(**overrides)`` to ``path`` (its folder is created); returns
     ``path``. Relative paths in it (journals, paper state) resolve next to ``path``."""

@@ -452,6 +452,9 @@ RISK_FIELDS: dict[str, Field] = {
     "max_slippage_pct": NumberField(
         gt=Decimal(0), le=Decimal(10), note="an exit that accepts worse is a market order"
     ),
+    "min_liquidation_distance_pct": NumberField(
+        gt=Decimal(0), lt=Decimal(100), note="percent of the price between it and liquidation"
+    ),
 }
 BOT_FIELDS: dict[str, Field] = {
     "name": TextField(re.compile(r"[a-z0-9_-]+"), "lower-case letters, digits, _ or -"),

@@ -122,6 +122,9 @@ class RiskLimits:
     """Set on the venue (``updateLeverage``) before the bot's first order; None: leave the
     account's setting as it is."""
     margin: Margin = Margin.CROSS
+    min_liquidation_distance_pct: Decimal | None = None
+    """Refuse an order that, once it and the resting orders on its side filled, would leave
+    the liquidation price closer than this (percent of the price then); None: no such check."""
 
 
 @attrs.frozen(slots=True)

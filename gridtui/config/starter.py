@@ -319,6 +319,13 @@ _DOCUMENT = (
                 True,
             ),
             _Key("margin", "cross", "cross or isolated, with leverage.", True),
+            _Key(
+                "min_liquidation_distance_pct",
+                20,
+                "Refuse an order that, once it and the resting orders on its side filled, would "
+                "leave the liquidation price closer than this many percent to the price then.",
+                True,
+            ),
         ),
     ),
     *(

@@ -24,6 +24,7 @@ from typing import Protocol
 
 import attrs
 
+from gridtui.core.account import AccountSummary
 from gridtui.core.types import AssetMeta, CancelAck, Fill, Order, OrderRequest, PlaceAck, Position
 
 
@@ -101,6 +102,9 @@ class Exchange(Protocol):
     async def fills_since(self, start_ms: int, coin: str | None = None) -> list[Fill]: ...
 
     async def positions(self) -> dict[str, Position]: ...
+
+    async def account(self) -> AccountSummary:
+        """Value, margin and each position's leverage, liquidation price and funding."""
 
     async def schedule_cancel(self, at_ms: int | None) -> None: ...
 

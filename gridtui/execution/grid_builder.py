@@ -14,9 +14,11 @@ from decimal import Decimal
 import attrs
 
 from gridtui.config.schema import Direction, GridMode
+from gridtui.core.account import AccountSummary
 from gridtui.core.clock import Clock
 from gridtui.core.events import AlertKind, EventBus, GridBuilt, Severity
-from gridtui.core.types import ZERO, Level, OrderRequest, OrderStatus, Side, Tif
+from gridtui.core.types import ZERO, ExchangeError, Level, OrderRequest, OrderStatus, Side, Tif
+from gridtui.execution.account_watch import AccountWatch
 from gridtui.execution.execution_gateway import EXIT_LEVEL, ExecutionGateway
 from gridtui.execution.fill_processor import FillResult
 from gridtui.execution.reconciliation_service import ReconcileReport
@@ -68,8 +70,10 @@ class GridBuilder:
         bus: EventBus,
         clock: Clock,
         metrics: Metrics,
+        account: AccountWatch,
     ) -> None:
         self._gateway = gateway
+        self._account = account
         self._strategy = strategy
         self._risk = risk
         self._state = state
@@ -207,6 +211,7 @@ class GridBuilder:
             return 0, []
         state = self._state.get_snapshot()
         open_requests: list[OrderRequest] = [t.request for t in self._gateway.ledger.live()]
+        account = await self._account_for_risk()
         allowed: list[Level] = []
         refused: list[str] = []
         # Nearest the mid first: if the limits cut the grid short, the useful levels survive.
@@ -215,7 +220,7 @@ class GridBuilder:
                 continue
             request, _ = self._gateway.request_for(level, tif=GRID_TIF)
             decision = self._risk.allow_order(
-                request, state=state, open_orders=open_requests, mark=mark
+                request, state=state, open_orders=open_requests, mark=mark, account=account
             )
             if decision.allowed:
                 allowed.append(level)
@@ -224,6 +229,17 @@ class GridBuilder:
                 refused.append(decision.reason or "refused")
         results = await self._gateway.submit_levels(allowed, tif=GRID_TIF)
         return sum(r.success for r in results), refused
+
+    async def _account_for_risk(self) -> AccountSummary | None:
+        """The venue's account, when the risk gate needs it (a liquidation limit); None when
+        not needed or it could not be read (then the gate refuses what it cannot judge)."""
+        if self._risk.limits.min_liquidation_distance_pct is None:
+            return None
+        try:
+            return await self._account.current()
+        except ExchangeError as exc:
+            log.warning("%s: reading the account failed: %s", self.bot, exc)
+            return None
 
     async def on_fill(
         self, result: FillResult, mark: Decimal | None, *, place: bool = True

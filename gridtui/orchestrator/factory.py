@@ -13,6 +13,7 @@ from gridtui.core.clock import Clock
 from gridtui.core.events import EventBus
 from gridtui.core.types import AssetMeta
 from gridtui.exchanges.base import Exchange
+from gridtui.execution.account_watch import AccountWatch
 from gridtui.execution.execution_gateway import ExecutionGateway
 from gridtui.execution.fill_deduplicator import FillDeduplicator
 from gridtui.execution.fill_processor import FillProcessor
@@ -94,6 +95,7 @@ async def build_bot(
     metrics: Metrics,
     identity: VenueIdentity,
     continue_session: bool = False,
+    account_watch: AccountWatch | None = None,
 ) -> BotComponents:
     """The bot's graph over its journal, which lives in ``identity``'s folder (checked here, so
     no graph is ever built over another venue's or account's books)."""
@@ -114,9 +116,10 @@ async def build_bot(
     processor = FillProcessor(state, dedup, ledger, bus, clock)
     breaker = CircuitBreaker(config.breaker, clock)
     gateway = ExecutionGateway(exchange, ledger, breaker, bus, clock, metrics, bot=bot, coin=coin)
-    risk = RiskEngine(settings.risk, clock)
+    risk = RiskEngine(settings.risk, clock, max_leverage=meta.max_leverage)
     strategy = Strategy(coin, settings.grid, meta)
-    builder = GridBuilder(gateway, strategy, risk, state, alerter, bus, clock, metrics)
+    account = account_watch or AccountWatch(exchange, clock)
+    builder = GridBuilder(gateway, strategy, risk, state, alerter, bus, clock, metrics, account)
     feed = MarketFeed(coin, clock, config.engine.stream_stale_after_s)
     reconciliation = ReconciliationService(
         exchange,

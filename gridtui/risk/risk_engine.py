@@ -16,7 +16,8 @@ from decimal import Decimal
 
 import attrs
 
-from gridtui.config.schema import RiskLimits
+from gridtui.config.schema import Margin, RiskLimits
+from gridtui.core.account import AccountSummary, exposure_after
 from gridtui.core.clock import Clock, utc_day
 from gridtui.core.types import OrderRequest
 from gridtui.state.accounting import BotState, HaltKind
@@ -28,6 +29,7 @@ _CENTS = Decimal("0.01")
 class RiskKind(enum.Enum):
     POSITION = "position"
     NOTIONAL = "notional"
+    LIQUIDATION = "liquidation"
     OPEN_ORDERS = "open_orders"
     VELOCITY = "velocity"
     DRAWDOWN = "drawdown"
@@ -73,9 +75,11 @@ class RiskEngine:
     so refused orders do not eat the budget of the ones that follow.
     """
 
-    def __init__(self, limits: RiskLimits, clock: Clock) -> None:
+    def __init__(self, limits: RiskLimits, clock: Clock, *, max_leverage: int) -> None:
         self._limits = limits
         self._clock = clock
+        self._max_leverage = max_leverage
+        """The coin's, from the venue: its maintenance margin sets where liquidation is."""
         self._tokens = Decimal(limits.order_burst)
         self._tokens_at_ms = clock.now_ms()
         self._peak_equity: Decimal | None = None
@@ -108,12 +112,15 @@ class RiskEngine:
         state: BotState,
         open_orders: Sequence[OrderRequest],
         mark: Decimal,
+        account: AccountSummary | None = None,
     ) -> RiskDecision:
         """May ``request`` be sent, given the bot's state and the orders already resting?
 
         The position checks assume the worst: this order and every resting order on the same side
         all fill. An order that brings the position closer to zero is exempt from them, so a bot
         over its limits (after a limit change, or a price jump for notional) can always unwind.
+        ``account`` (the venue's latest reading; None: it could not be read) is needed only
+        with ``min_liquidation_distance_pct``.
         """
         limits = self._limits
         if state.halted:
@@ -126,6 +133,8 @@ class RiskEngine:
             )
         if not _reduces(request, state.position):
             refusal = self._check_exposure(request, state.position, open_orders, mark)
+            if refusal is None:
+                refusal = self._check_liquidation(request, state, open_orders, mark, account)
             if refusal is not None:
                 return refusal
         now_ms = self._clock.now_ms()
@@ -169,6 +178,50 @@ class RiskEngine:
                 f"max_notional {limits.max_notional}",
             )
         return None
+
+    def _check_liquidation(
+        self,
+        request: OrderRequest,
+        state: BotState,
+        open_orders: Sequence[OrderRequest],
+        mark: Decimal,
+        account: AccountSummary | None,
+    ) -> RiskDecision | None:
+        """Would the position, once this order and the resting ones on its side filled, be
+        liquidated closer than ``min_liquidation_distance_pct`` to the price it filled at?"""
+        limits = self._limits
+        minimum = limits.min_liquidation_distance_pct
+        if minimum is None:
+            return None
+        if account is None:
+            return _refuse(
+                RiskKind.LIQUIDATION,
+                "liquidation distance: the account could not be read, so where this order "
+                "would leave the liquidation price is unknown",
+            )
+        same_side = [o for o in open_orders if o.side is request.side and o.coin == request.coin]
+        fills = [(o.size * o.side.sign, o.price) for o in (*same_side, request)]
+        exposure = exposure_after(
+            account,
+            position=state.position,
+            avg_entry=state.avg_entry,
+            mark=mark,
+            fills=fills,
+            max_leverage=self._max_leverage,
+            leverage=limits.leverage,
+            cross=limits.margin is Margin.CROSS,
+        )
+        distance = exposure.distance_pct
+        if distance is None or distance >= minimum:
+            return None
+        assert exposure.liquidation_price is not None  # a distance needs one
+        return _refuse(
+            RiskKind.LIQUIDATION,
+            f"liquidation distance: position {exposure.size} at {exposure.price} would be "
+            f"liquidated at {exposure.liquidation_price.quantize(_CENTS)}, "
+            f"{distance.quantize(_CENTS)}% away, closer than min_liquidation_distance_pct "
+            f"{minimum}",
+        )
 
     def check_equity(self, state: BotState, mark: Decimal) -> RiskDecision:
         """Exit (halt and close the position) at the stop-loss or take-profit price or on the

@@ -42,6 +42,7 @@ from gridtui.orchestrator.bot_orchestrator import BotOrchestrator
 from gridtui.orchestrator.view import BotView, ViewModel
 from gridtui.state.accounting import HaltKind
 from gridtui.supervisor import ShutdownReport, Supervisor
+from gridtui.tui.screens.account import AccountScreen
 from gridtui.tui.screens.confirm import ConfirmScreen
 from gridtui.tui.screens.help import HelpScreen
 from gridtui.tui.screens.shutdown import ShutdownScreen
@@ -102,6 +103,14 @@ class GridApp(App[int]):
             priority=True,
             show=False,
             tooltip="Select the previous bot",
+        ),
+        Binding(
+            "a",
+            "account",
+            "Account",
+            show=False,  # the footer's room goes to the bot keys; ? and the palette list it
+            tooltip="The account: value, margin, withdrawable; each position's leverage, "
+            "liquidation price and funding",
         ),
         Binding("t", "next_theme", "Theme", tooltip="Next colour theme"),
         Binding("question_mark", "help", "Help", key_display="?", tooltip="This list of keys"),
@@ -450,6 +459,16 @@ class GridApp(App[int]):
             yield
         except Exception as exc:
             self.notify(f"{bot.name}: {exc}", title="Command failed", severity="error")
+
+    def action_account(self) -> None:
+        supervisor = self.supervisor
+        self.push_screen(
+            AccountScreen(
+                lambda: supervisor.account.latest,
+                supervisor.clock.now_ms,
+                badge_of(self.config.venue),
+            )
+        )
 
     def action_help(self) -> None:
         keys = [(b.key_display or b.key, b.tooltip or b.description) for b in self.BINDINGS]

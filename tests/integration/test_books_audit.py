@@ -13,6 +13,7 @@ from decimal import Decimal as D
 from pathlib import Path
 
 import pytest
+from config_kit import status_table
 
 from gridtui.cli import main
 from gridtui.config.loader import load_config
@@ -204,7 +205,7 @@ def test_status_and_audit_show_journals_no_configured_bot_owns(
         store.close()
     # The config no longer has "old-eth" (removed or renamed); "eth" is disabled.
     assert main(["status", "--config", str(path)]) == 0
-    table = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()[1:]}
+    table = {line.split()[0]: line for line in status_table(capsys.readouterr().out)}
     assert set(table) == {"btc", "eth", "old-eth"}
     assert "(not in config)" in table["old-eth"] and "0.01" in table["old-eth"]
     assert "(disabled)" in table["eth"]
@@ -279,8 +280,9 @@ def test_status_and_fills_show_round_trips_and_each_fills_realized_pnl(
     trips = (row["round_trips"], D(row["grid_profit"]), D(row["profit_per_round_trip"]))
     assert trips == (1, D("0.18"), D("0.18"))
     assert main(["status", "--config", str(path)]) == 0
-    header, line = capsys.readouterr().out.splitlines()
-    assert "round trips" in header and "1 (0.1800 each)" in line
+    out = capsys.readouterr().out
+    (line,) = status_table(out)
+    assert "round trips" in out.splitlines()[0] and "1 (0.1800 each)" in line
     assert main(["fills", "--config", str(path)]) == 0
     csv = capsys.readouterr().out.splitlines()
     assert csv[0] == (

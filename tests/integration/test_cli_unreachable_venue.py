@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from config_kit import status_table
 from soak_kit import key_for, write_config
 
 UNREACHABLE = "http://127.0.0.1:1"
@@ -57,7 +58,7 @@ def test_an_unreachable_venue_waits_shows_why_and_stops_with_one_line_each(
             cwd=tmp_path, env=env, capture_output=True, text=True, timeout=30,
         )  # fmt: skip
         assert status.returncode == 0, status.stderr
-        rows = {line.split()[0]: line for line in status.stdout.splitlines()[1:]}
+        rows = {line.split()[0]: line for line in status_table(status.stdout)}
         assert set(rows) == {"btc", "eth"}, status.stdout
         for row in rows.values():
             assert "waiting for exchange: " in row and ", retry in " in row, row

@@ -279,9 +279,13 @@ async def test_status_in_another_shell_says_what_the_bot_waits_for(
     supervisor = supervised(env)
     config = supervisor.config
 
-    def status_line() -> str:
+    def status_lines() -> list[str]:
         assert print_status(config, as_json=False) == 0
-        return capsys.readouterr().out.splitlines()[-1]  # the header, then the bot's row
+        return capsys.readouterr().out.splitlines()
+
+    def status_line() -> str:
+        """The bot's row ("" before it has a journal)."""
+        return next((line for line in status_lines() if line.startswith("b1 ")), "")
 
     def metric(status: BotStatus) -> float | None:
         labels = {"bot": "b1", "coin": COIN, "gridtui_bot_status": status.value}
@@ -295,8 +299,14 @@ async def test_status_in_another_shell_says_what_the_bot_waits_for(
     await quoting(supervisor, COIN)
     await wait_until(lambda: status_line().endswith(" running"))
     assert (metric(BotStatus.RUNNING), metric(BotStatus.WAITING)) == (1, 0)
+    # The account as the running process last read it from the venue, under the table.
+    await wait_until(lambda: status_lines()[-1].startswith("account (read "))
+    assert status_lines()[-1].endswith(
+        ": value 100,000.00, margin used 0.00, withdrawable 100,000.00"
+    )
     assert (await supervisor.stop()).clean
     assert status_line().endswith(" stopped")  # no process: the journal's own word
+    assert status_lines()[-1] == "account: not read (no gridtui process is trading these books)"
 
 
 async def test_a_stop_while_the_journal_refuses_writes_still_cancels_and_reports(

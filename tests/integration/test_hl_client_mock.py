@@ -106,3 +106,27 @@ async def test_the_address_budget_comes_from_the_mock_and_is_counted_down(
     await client.place_orders([buy("60000", n=1)])
     assert budget.used == start["nRequestsUsed"] + 2
     assert (await client.user_rate_limit()).used == budget.used  # the mock counted the same
+
+
+async def test_the_account_page_reads_the_clearinghouse_state(
+    hl: MockClient,  # noqa: F811
+    client: HyperliquidExchange,
+) -> None:
+    flat = await client.account()
+    assert flat.positions == () and flat.account_value == D(100_000)
+    await client.update_leverage("BTC", 7, cross=False)
+    for n in range(1, 5):  # 3 BTC (~2x the account), the market's depth a step at a time
+        [filled] = await client.place_orders([buy("66000", size="0.75", n=n, tif=Tif.IOC)])
+        assert filled.status is PlaceStatus.FILLED
+        hl.mock.step(0)
+    account = await client.account()
+    paper = await hl.mock.sim.account()  # what the engine behind the mock computes
+    eight = D("1e-8")  # the venue writes 8 decimals
+    assert account.account_value == paper.account_value.quantize(eight)
+    assert account.maintenance_margin == paper.maintenance_margin.quantize(eight)
+    [btc] = account.positions
+    assert (btc.coin, btc.size, btc.leverage, btc.cross) == ("BTC", D(3), 7, False)
+    assert btc.mark == paper.positions[0].mark
+    assert btc.liquidation_price == paper.positions[0].liquidation_price is not None
+    assert btc.funding_since_open == 0  # the venue's figure, as it sent it
+    assert btc.margin_used == (btc.mark * 3 / 7).quantize(eight)

@@ -3,11 +3,15 @@ from trading (paper venue: 1 up to the coin's maximum, as Hyperliquid)."""
 
 from __future__ import annotations
 
+from decimal import Decimal as D
+
 import attrs
 import pytest
 from bot_kit import COIN, RISK, EnvFactory, running, supervised, wait_until
 
-from gridtui.config.schema import Margin
+from gridtui.config.schema import GridSettings, Margin
+from gridtui.core.events import GridBuilt
+from gridtui.core.types import Side
 
 
 async def test_leverage_is_set_before_the_first_order_and_margins_the_orders(
@@ -46,3 +50,26 @@ async def test_a_leverage_the_venue_refuses_halts_the_bot_and_says_why(
     )
     assert await supervisor.exchange.open_orders(COIN) == []
     await supervisor.stop()
+
+
+async def test_levels_that_would_bring_liquidation_within_the_limit_are_not_placed(
+    make_env: EnvFactory,
+) -> None:
+    # 100k paper account at 100; 2000-coin levels 1% apart: the third level on either side
+    # would leave 6000 coins liquidated ~15% away, inside the 20% the trader asked for.
+    grid = GridSettings(levels=3, spacing_pct=D(1), size=D(2000))
+    risk = attrs.evolve(
+        RISK, max_position=D(10**6), max_notional=D(10**9), min_liquidation_distance_pct=D(20)
+    )
+    env = make_env(grid=grid, risk=risk)
+    bot = await env.orchestrator()
+    async with running(bot):
+        await wait_until(lambda: bot.cycles >= 1)
+        assert await env.book() == {
+            (Side.BUY, D(99), D(2000)),
+            (Side.BUY, D(98), D(2000)),
+            (Side.SELL, D(101), D(2000)),
+            (Side.SELL, D(102), D(2000)),
+        }
+        (built,) = env.of_type(GridBuilt)
+        assert built.placed == 4

@@ -1,13 +1,17 @@
-"""The confirm and help modals: what they answer and what they list."""
+"""The confirm, help and account modals: what they answer and what they list."""
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 
+import attrs
 from textual.app import App
-from textual.widgets import DataTable
+from textual.widgets import DataTable, Label
 
 import gridtui.tui
+from gridtui.core.account import AccountSummary, PositionRisk
+from gridtui.tui.screens.account import AccountScreen
 from gridtui.tui.screens.confirm import ConfirmScreen
 from gridtui.tui.screens.help import HelpScreen
 
@@ -66,3 +70,41 @@ async def test_help_lists_every_key_it_is_given_and_closes() -> None:
             await pilot.press(close)
             await pilot.pause()
             assert not isinstance(app.screen, HelpScreen)
+
+
+async def test_the_account_page_shows_the_reading_its_age_and_each_positions_risk() -> None:
+    btc = PositionRisk(
+        "BTC", Decimal("-0.015"), Decimal("97042.5"), Decimal("97100"), 5, False,
+        Decimal("291.3"), Decimal("116520.123"), Decimal("1.234"),
+    )  # fmt: skip
+    eth = attrs.evolve(
+        btc, coin="ETH", size=Decimal("0.5"), liquidation_price=None, funding_since_open=None
+    )
+    reading: list[AccountSummary | None] = [None]
+    now = [1_700_000_012_000]
+    app = Host()
+    async with app.run_test(size=(140, 30)) as pilot:
+        app.push_screen(AccountScreen(lambda: reading[0], lambda: now[0], "PAPER"))
+        await pilot.pause()
+        summary = app.screen.query_one("#account-summary", Label)
+        assert "not read yet" in str(summary.render())
+        reading[0] = AccountSummary(
+            Decimal("100012.3456"), Decimal("300"), Decimal("99712.3"), Decimal("12.5"),
+            (btc, eth), 1_700_000_000_000,
+        )  # fmt: skip
+        await pilot.pause(1.2)  # the screen re-reads each second
+        text = str(summary.render())
+        assert text == (
+            "value 100,012.35 · margin used 300.00 · withdrawable 99,712.30 · read 12 s ago"
+        )
+        table = app.screen.query_one("#account-positions", DataTable)
+        rows = [[str(c) for c in table.get_row_at(i)] for i in range(table.row_count)]
+        assert rows == [
+            ["BTC", "-0.015", "97,042.5", "97,100.0", "5x isolated", "291.30", "116,520",
+             "20.0%", "1.23"],
+            ["ETH", "+0.5", "97,042.5", "97,100.0", "5x isolated", "291.30", "none", "—",
+             "not charged"],
+        ]  # fmt: skip
+        await pilot.press("a")
+        await pilot.pause()
+        assert not isinstance(app.screen, AccountScreen)

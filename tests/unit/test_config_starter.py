@@ -42,6 +42,7 @@ def test_starter_shows_every_shared_knob() -> None:
     # Position limits are per coin, everything else shared; the exits are the trader's choice:
     # shown commented out (the prices per coin, a stop-loss PnL for every bot).
     exits = {"stop_loss_price", "take_profit_price", "stop_loss_pnl", "leverage", "margin"}
+    exits |= {"min_liquidation_distance_pct"}
     assert set(raw["risk"]) == set(RISK_FIELDS) - {"max_position", "max_notional"} - exits
     assert "\n# stop_loss_pnl = 150\n" in render_starter()
 

@@ -7,14 +7,18 @@ import os
 import subprocess
 import sys
 import time
+from decimal import Decimal
 from pathlib import Path
 
+import attrs
 import pytest
 
+from gridtui.core.account import AccountSummary, PositionRisk
 from gridtui.state.live_status import (
     LIVE_STATUS_FILE,
     STALE_AFTER_S,
     LiveBot,
+    read_live_account,
     read_live_status,
     remove_live_status,
     write_live_status,
@@ -57,3 +61,22 @@ def test_a_dead_writer_says_nothing(tmp_path: Path) -> None:
 def test_a_garbled_file_says_nothing(tmp_path: Path, text: str) -> None:
     (tmp_path / LIVE_STATUS_FILE).write_text(text)
     assert read_live_status(tmp_path) is None
+
+
+def test_the_account_reading_travels_exactly_and_a_garbled_one_is_none(tmp_path: Path) -> None:
+    btc = PositionRisk(
+        "BTC", Decimal("-0.0150"), Decimal("97042.5"), Decimal("97100"), 5, False,
+        Decimal("291.3"), Decimal("115212.7"), Decimal("-0.000123456789"),
+    )  # fmt: skip
+    eth = attrs.evolve(btc, coin="ETH", liquidation_price=None, funding_since_open=None)
+    account = AccountSummary(
+        Decimal("100012.345678"), Decimal("300"), Decimal("99712.3"), Decimal("12.5"),
+        (btc, eth), 1_700_000_000_000,
+    )  # fmt: skip
+    write_live_status(tmp_path, {"btc": LiveBot("running")})
+    assert read_live_account(tmp_path) is None  # not read yet
+    write_live_status(tmp_path, {"btc": LiveBot("running")}, account)
+    assert read_live_account(tmp_path) == account
+    _rewrite(tmp_path, account={"account_value": "lots"})
+    assert read_live_account(tmp_path) is None
+    assert read_live_status(tmp_path) == {"btc": LiveBot("running")}  # the bots still read

@@ -7,6 +7,7 @@ from decimal import Decimal as D
 import attrs
 
 from gridtui.config.schema import RiskLimits
+from gridtui.core.account import AccountSummary
 from gridtui.core.clock import UTC_DAY_MS, SimClock, utc_day
 from gridtui.core.types import OrderRequest, Side
 from gridtui.risk.risk_engine import RiskEngine, RiskKind
@@ -27,7 +28,7 @@ ROOMY = RiskLimits(
 
 def engine(**limits) -> tuple[RiskEngine, SimClock]:
     clock = SimClock(start_ms=START_MS)
-    return RiskEngine(attrs.evolve(ROOMY, **limits), clock), clock
+    return RiskEngine(attrs.evolve(ROOMY, **limits), clock, max_leverage=50), clock
 
 
 def state(**fields) -> BotState:
@@ -238,3 +239,42 @@ def test_after_a_resume_the_stop_loss_pnl_counts_from_there() -> None:
     risk.on_resume(attrs.evolve(st, halt_kind=HaltKind.STOP_LOSS), D(1940))  # resumed
     assert risk.check_equity(st, D(1900)).allowed  # -40 since the resume
     assert risk.check_equity(st, D(1840)).halt is HaltKind.STOP_LOSS  # -100 since it
+
+
+# ---- liquidation distance ----------------------------------------------------------------
+
+
+def summary(value: str) -> AccountSummary:
+    return AccountSummary(D(value), D(0), D(value), D(0), (), START_MS)
+
+
+def test_an_order_that_would_bring_liquidation_too_close_is_refused() -> None:
+    risk, _ = engine(max_position=D(10**6), min_liquidation_distance_pct=D(20))
+    account = summary("100000")
+
+    def ask(request: OrderRequest, resting=()):
+        return risk.allow_order(
+            request, state=state(), open_orders=list(resting), mark=D(100), account=account
+        )
+
+    first, second = order(Side.BUY, "2000", "99"), order(Side.BUY, "2000", "98")
+    assert ask(first).allowed  # liquidated near 49.5: 50% away
+    assert ask(second, [first]).allowed  # 4000 at 98: near 74.2, 24% away
+    third = ask(order(Side.BUY, "2000", "97"), [first, second])
+    assert not third.allowed and third.kind is RiskKind.LIQUIDATION
+    assert third.reason.startswith("liquidation distance: position 6000 at 97 would be ")
+    assert "15.3" in third.reason and "min_liquidation_distance_pct 20" in third.reason
+    # Without the limit, the same order passes: the check is the limit's alone.
+    roomy, _ = engine(max_position=D(10**6))
+    assert roomy.allow_order(
+        order(Side.BUY, "2000", "97"), state=state(), open_orders=[first, second], mark=D(100)
+    ).allowed
+
+
+def test_an_unread_account_refuses_what_would_grow_the_position_but_never_an_unwind() -> None:
+    risk, _ = engine(min_liquidation_distance_pct=D(20))
+    grow = risk.allow_order(order(Side.BUY, "1"), state=state(), open_orders=[], mark=D(2000))
+    assert grow.kind is RiskKind.LIQUIDATION and "could not be read" in grow.reason
+    long = state(position=D(5), avg_entry=D(2000))
+    unwind = risk.allow_order(order(Side.SELL, "1"), state=long, open_orders=[], mark=D(2000))
+    assert unwind.allowed

@@ -29,6 +29,7 @@ from typing import Any, TypeVar
 
 import httpx
 
+from gridtui.core.account import AccountSummary
 from gridtui.core.clock import Clock
 from gridtui.core.types import (
     AssetMeta,
@@ -327,6 +328,10 @@ class HyperliquidExchange:
         """Every non-zero position; any failure raises (an error must never read as flat)."""
         answer = await self._info({"type": "clearinghouseState", "user": self.account_address})
         return info_parse.parse_clearinghouse_positions(answer)
+
+    async def account(self) -> AccountSummary:
+        answer = await self._info({"type": "clearinghouseState", "user": self.account_address})
+        return info_parse.parse_account(answer, self._clock.now_ms())
 
     # -- transport ---------------------------------------------------------------------------
 

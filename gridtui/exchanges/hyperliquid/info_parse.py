@@ -13,6 +13,7 @@ from typing import Any
 
 import attrs
 
+from gridtui.core.account import ZERO, AccountSummary, PositionRisk
 from gridtui.core.types import AssetMeta, Position
 from gridtui.exchanges.hyperliquid.wire import (
     WireError,
@@ -144,6 +145,51 @@ def parse_clearinghouse_positions(d: object) -> dict[str, Position]:
         if position.size != 0:
             positions[position.coin] = position
     return positions
+
+
+def parse_account(d: object, now_ms: int) -> AccountSummary:
+    """``clearinghouseState`` as the account page: value, margin, withdrawable, and per position
+    its leverage, liquidation price (null: none) and ``cumFunding.sinceOpen`` (what the position
+    paid; the venue's front end shows it negated)."""
+    where = "clearinghouseState"
+    state = _as_obj(d, where)
+    summary = _obj(state, "marginSummary", where)
+    risks = []
+    for i, entry in enumerate(_list(state, "assetPositions", where)):
+        at = f"{where}.assetPositions[{i}].position"
+        position = parse_position(entry)
+        if position.size == 0:
+            continue
+        body = _obj(entry, "position", at)
+        leverage = _obj(body, "leverage", at)
+        liquidation = body.get("liquidationPx")
+        funding = _obj(body, "cumFunding", at) if "cumFunding" in body else None
+        risks.append(
+            PositionRisk(
+                coin=position.coin,
+                size=position.size,
+                entry_price=position.entry_price,
+                mark=_dec(body, "positionValue", at) / abs(position.size),
+                leverage=_int(leverage, "value", f"{at}.leverage"),
+                cross=_str(leverage, "type", f"{at}.leverage") == "cross",
+                margin_used=_dec(body, "marginUsed", at),
+                liquidation_price=None if liquidation is None else _dec(body, "liquidationPx", at),
+                funding_since_open=None
+                if funding is None
+                else _dec(funding, "sinceOpen", f"{at}.cumFunding"),
+            )
+        )
+    maintenance = state.get("crossMaintenanceMarginUsed")
+    return AccountSummary(
+        account_value=_dec(summary, "accountValue", f"{where}.marginSummary"),
+        margin_used=_dec(summary, "totalMarginUsed", f"{where}.marginSummary"),
+        withdrawable=_dec(state, "withdrawable", where),
+        maintenance_margin=ZERO
+        if maintenance is None
+        else _dec(state, "crossMaintenanceMarginUsed", where),
+        positions=tuple(risks),
+        read_at_ms=now_ms,
+    )
 
 
 def parse_user_rate_limit(d: object) -> UserRateLimit:

@@ -24,6 +24,7 @@ from typing import Any
 import attrs
 
 from gridtui.config.schema import PaperMarket, PaperSettings
+from gridtui.core.account import AccountSummary
 from gridtui.core.clock import Clock
 from gridtui.core.types import (
     AssetMeta,
@@ -79,7 +80,6 @@ class SimExchange:
         clock: Clock,
         *,
         venue: str = "paper",
-        account: str = "paper",
         half_spread: Decimal = DEFAULT_HALF_SPREAD,
         notional_per_tick: Decimal = DEFAULT_NOTIONAL_PER_TICK,
         fill_model: FillModel = FillModel.TOUCH,
@@ -90,7 +90,6 @@ class SimExchange:
         if len(set(coins)) != len(coins):
             raise ValueError(f"paper markets list a coin twice: {coins}")
         self.venue = venue
-        self.account = account
         self._settings = settings
         self._clock = clock
         self._config = EngineConfig(
@@ -312,6 +311,10 @@ class SimExchange:
     async def positions(self) -> dict[str, Position]:
         self._enter("positions")
         return self._engine.positions()
+
+    async def account(self) -> AccountSummary:
+        self._enter("account")
+        return self._engine.account(self._clock.now_ms())
 
     async def schedule_cancel(self, at_ms: int | None) -> None:
         self._enter("schedule_cancel")

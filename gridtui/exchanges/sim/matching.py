@@ -23,6 +23,12 @@ from decimal import Decimal
 import attrs
 
 from gridtui.core import rounding
+from gridtui.core.account import (
+    AccountSummary,
+    PositionRisk,
+    liquidation_price,
+    maintenance_margin,
+)
 from gridtui.core.types import (
     ZERO,
     AssetMeta,
@@ -193,6 +199,45 @@ class MatchingEngine:
         for p in self._positions.values():
             equity += p.size * (self._markets[p.coin].mid - p.entry_price)
         return equity
+
+    def account(self, now_ms: int) -> AccountSummary:
+        """The account page: value, margin, and each position's liquidation price. One
+        cross-margin model (isolated is margined as cross), no funding charged."""
+        value = self.equity()
+        positions = sorted(self._positions.values(), key=lambda p: p.coin)
+        mids = {p.coin: self._markets[p.coin].mid for p in positions}
+        maintenance = sum(
+            (
+                maintenance_margin(p.size, mids[p.coin], self._max_leverage(p.coin))
+                for p in positions
+            ),
+            ZERO,
+        )
+        risks = []
+        for p in positions:
+            mid, leverage = mids[p.coin], self._leverage(p.coin)
+            liquidation = liquidation_price(
+                mid, p.size, value - maintenance, self._max_leverage(p.coin)
+            )
+            if liquidation is not None:  # on the price grid, on the side nearer the mark
+                toward = rounding.Rounding.UP if p.size > 0 else rounding.Rounding.DOWN
+                sz_decimals = self._metas[p.coin].sz_decimals if p.coin in self._metas else 0
+                liquidation = rounding.round_price(liquidation, sz_decimals, toward)
+            margin = abs(p.size) * mid / leverage
+            risks.append(
+                PositionRisk(
+                    p.coin, p.size, p.entry_price, mid, leverage, True, margin, liquidation, None
+                )
+            )
+        used = sum((r.margin_used for r in risks), ZERO)
+        return AccountSummary(
+            account_value=value,
+            margin_used=used,
+            withdrawable=max(ZERO, value - used),
+            maintenance_margin=maintenance,
+            positions=tuple(risks),
+            read_at_ms=now_ms,
+        )
 
     def place(self, req: OrderRequest, now_ms: int) -> PlaceAck:
         if req.client_id and self._client_id_used(req.client_id):
@@ -525,8 +570,9 @@ class MatchingEngine:
 
     def _leverage(self, coin: str) -> int:
         chosen = self._chosen_leverage.get(coin)
-        if chosen is not None:
-            return chosen
+        return chosen if chosen is not None else self._max_leverage(coin)
+
+    def _max_leverage(self, coin: str) -> int:
         meta = self._metas.get(coin)
         return meta.max_leverage if meta is not None else 1
 

@@ -12,9 +12,9 @@ from textual.reactive import var
 from textual.theme import Theme
 from textual.widgets import DataTable
 
+from gridtui.core.formatting import average_price
 from gridtui.core.types import BotStatus
 from gridtui.orchestrator.view import BotView
-from gridtui.tui.formatting import average_price
 
 COLUMNS: tuple[tuple[str, str], ...] = (
     ("bot", "Bot"),

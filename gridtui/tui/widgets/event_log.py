@@ -26,7 +26,7 @@ from gridtui.core.events import (
     Reconciled,
     Severity,
 )
-from gridtui.tui.formatting import usd
+from gridtui.core.formatting import usd
 
 MAX_LINES = 500
 

@@ -13,8 +13,8 @@ from textual.reactive import var
 from textual.widget import Widget
 from textual.widgets import Sparkline, Static
 
+from gridtui.core.formatting import average_price
 from gridtui.orchestrator.view import BotView
-from gridtui.tui.formatting import average_price
 
 GUTTER = 2
 """Spaces between the two columns of figures when the panel is wide enough for two."""

@@ -126,7 +126,7 @@ class MockExchange:
         candle already served)."""
 
     def _new_sim(self, settings: PaperSettings) -> SimExchange:
-        return SimExchange.in_memory(settings, self.clock, venue=MOCK_VENUE, account="mock")
+        return SimExchange.in_memory(settings, self.clock, venue=MOCK_VENUE)
 
     @property
     def metas(self) -> dict[str, AssetMeta]:

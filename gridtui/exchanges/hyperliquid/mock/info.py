@@ -13,6 +13,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 from gridtui.core import rounding
+from gridtui.core.account import AccountSummary
 from gridtui.core.types import ZERO, Fill, Order, Side
 from gridtui.exchanges.hyperliquid.mock.exchange import MockError, MockExchange
 from gridtui.exchanges.hyperliquid.wire import CANDLE_INTERVALS, float_to_wire
@@ -143,6 +144,7 @@ async def _clearinghouse(mock: MockExchange, body: Mapping[str, Any]) -> Json:
     owned = _owns(mock, body)
     mids = await mock.sim.all_mids()
     positions = (await mock.sim.positions()).values() if owned else ()
+    account = await mock.sim.account()
     asset_positions, ntl, signed_ntl, margin = [], ZERO, ZERO, ZERO
     for p in positions:
         meta = mock.metas[p.coin]
@@ -161,7 +163,7 @@ async def _clearinghouse(mock: MockExchange, body: Mapping[str, Any]) -> Json:
             "positionValue": num(value),
             "unrealizedPnl": num(pnl),
             "returnOnEquity": num(roe),
-            "liquidationPx": None,
+            "liquidationPx": _liquidation(account, p.coin),
             "marginUsed": num(used),
             "maxLeverage": meta.max_leverage,
             "cumFunding": {"allTime": "0", "sinceOpen": "0", "sinceChange": "0"},
@@ -177,11 +179,18 @@ async def _clearinghouse(mock: MockExchange, body: Mapping[str, Any]) -> Json:
     return {
         "marginSummary": summary,
         "crossMarginSummary": dict(summary),
-        "crossMaintenanceMarginUsed": num(margin / 2),
+        "crossMaintenanceMarginUsed": num(account.maintenance_margin if owned else ZERO),
         "withdrawable": num(max(ZERO, value - margin)),
         "assetPositions": asset_positions,
         "time": mock.clock.now_ms(),
     }
+
+
+def _liquidation(account: AccountSummary, coin: str) -> str | None:
+    """The paper engine's liquidation estimate, as the venue writes it (null: none)."""
+    risk = account.position(coin)
+    price = None if risk is None else risk.liquidation_price
+    return None if price is None else num(price)
 
 
 def order_wire_out(order: Order, *, frontend: bool) -> dict[str, Any]:

@@ -2,7 +2,7 @@ from decimal import Decimal as D
 
 import pytest
 
-from gridtui.tui.formatting import average_price, usd
+from gridtui.core.formatting import average_price, usd
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""Number formats shared by the panels."""
+"""Number formats for people to read: the cockpit's panels and the CLI's tables."""
 
 from __future__ import annotations
 
