@@ -433,8 +433,10 @@ def _with_venue_flags(config: AppConfig, args: argparse.Namespace) -> AppConfig:
     venue = config.venue
     if args.venue:
         venue = attrs.evolve(venue, kind=VenueKind(args.venue))
-    if args.api_url:
-        venue = attrs.evolve(venue, api_url=args.api_url)
+    if args.api_url:  # the venue's, and the paper venue's real prices' (a mock serves both)
+        venue = attrs.evolve(
+            venue, api_url=args.api_url, paper=attrs.evolve(venue.paper, api_url=args.api_url)
+        )
     if args.mainnet:
         venue = attrs.evolve(venue, network="mainnet")
     elif venue.kind is VenueKind.HYPERLIQUID and venue.network == "mainnet":

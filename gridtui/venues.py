@@ -81,13 +81,16 @@ def make_exchange(config: AppConfig, clock: Clock, *, stream: bool = True) -> Ex
     coins = {b.coin for b in config.bots if b.enabled}
     paper = venue.paper
     if venue.kind is VenueKind.PAPER and paper.prices is PaperPrices.HYPERLIQUID:
-        prices = HyperliquidPrices(
-            _base_url(paper.network, paper.api_url),
+        name = _via(f"Hyperliquid {paper.network}", paper.api_url)
+        prices = HyperliquidPrices(_base_url(paper.network, paper.api_url), clock, name=name)
+        return SimExchange(
+            paper,
             clock,
-            coins,
-            name=f"Hyperliquid {paper.network}",
+            fill_model=FillModel.STRICT,
+            source=prices,
+            live_coins={b.coin for b in config.bots},
+            silence_s=config.engine.stream_stale_after_s,
         )
-        return SimExchange(paper, clock, fill_model=FillModel.STRICT, source=prices)
     if venue.kind is VenueKind.PAPER:
         return SimExchange(paper, clock)
     signer = _agent_key(venue)

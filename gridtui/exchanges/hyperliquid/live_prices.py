@@ -6,24 +6,30 @@ public stream of allMids and each coin's trades, handed to the paper venue as th
 stream reconnects on its own; trades printed while it is down are not replayed (the venue keeps
 no public trade history worth paging), so the paper market hears nothing then and the bots see a
 stale feed and get no fills, exactly as a live bot with a dead stream.
+
+A trade is never taken twice or late: a trade id seen before is dropped, and so is the first
+``trades`` message of each coin on every connection, which may be the venue's recent history
+rather than new prints (at worst one real batch is missed: pessimistic, never optimistic).
 """
 
 from __future__ import annotations
 
 import logging
+from collections import deque
 from collections.abc import Collection
 from typing import Any
 
 from gridtui.core.clock import Clock
-from gridtui.core.types import ExchangeError
 from gridtui.exchanges.hyperliquid import ws_parse
 from gridtui.exchanges.hyperliquid.market_data import HyperliquidMarketData
 from gridtui.exchanges.hyperliquid.ws import StreamLink
-from gridtui.exchanges.sim.live_market import Listing, MidsHandler, TradesHandler
+from gridtui.exchanges.sim.live_market import Listing, MidsHandler, TradePrint, TradesHandler
 
 log = logging.getLogger(__name__)
 
 STREAM_LIVE_TIMEOUT_S = 10.0
+TRADE_IDS_KEPT = 10_000
+"""Per coin, the newest trade ids remembered to drop a repeat."""
 
 
 class MarketStream(StreamLink):
@@ -45,9 +51,16 @@ class MarketStream(StreamLink):
         self._coins = frozenset(coins)
         self._on_mids = on_mids
         self._on_trades = on_trades
+        self._seen: dict[str, tuple[deque[int], set[int]]] = {c: (deque(), set()) for c in coins}
+        self._heard_from: set[str] = set()
+        """Coins whose first trades message of this connection has come."""
 
     def subscriptions(self) -> list[dict[str, Any]]:
         return ws_parse.market_subscriptions(self._coins)
+
+    def _on_session(self) -> None:
+        self._live.clear()
+        self._heard_from.clear()
 
     def _dispatch(self, channel: Any, data: Any) -> None:
         if channel == "allMids":
@@ -56,14 +69,29 @@ class MarketStream(StreamLink):
                 self._became_live()
             self._on_mids(mids)
         elif channel == "trades":
-            self._on_trades([p for p in ws_parse.trade_prints(data) if p.coin in self._coins])
+            trades = ws_parse.trade_prints(data)
+            new = [trade for tid, trade in trades if self._is_new(tid, trade)]
+            self._heard_from.update(trade.coin for _, trade in trades)
+            if new:
+                self._on_trades(new)
         elif channel == "error":
             log.error("stream error from %s: %.200s", self.url, data)
         elif channel not in ("subscriptionResponse", "pong"):
             raise ValueError(f"unknown channel {channel!r}")
 
-    def _on_session(self) -> None:
-        self._live.clear()
+    def _is_new(self, tid: int, trade: TradePrint) -> bool:
+        """A trade of ours, not seen before, and not in the first message of its coin on this
+        connection (remembered all the same, so a later repeat is dropped too)."""
+        if trade.coin not in self._coins:
+            return False
+        order, ids = self._seen[trade.coin]
+        if tid in ids:
+            return False
+        ids.add(tid)
+        order.append(tid)
+        if len(order) > TRADE_IDS_KEPT:
+            ids.discard(order.popleft())
+        return trade.coin in self._heard_from
 
 
 class HyperliquidPrices:
@@ -73,7 +101,6 @@ class HyperliquidPrices:
         self,
         base_url: str,
         clock: Clock,
-        coins: Collection[str],
         *,
         name: str,
         stream_live_timeout_s: float = STREAM_LIVE_TIMEOUT_S,
@@ -81,7 +108,6 @@ class HyperliquidPrices:
     ) -> None:
         self._base_url = base_url
         self._clock = clock
-        self._coins = frozenset(coins)
         self._name = name
         self._live_timeout_s = stream_live_timeout_s
         self._link = link
@@ -92,32 +118,26 @@ class HyperliquidPrices:
     def name(self) -> str:
         return self._name
 
-    async def start(self, on_mids: MidsHandler, on_trades: TradesHandler) -> dict[str, Listing]:
+    async def start(
+        self, coins: Collection[str], on_mids: MidsHandler, on_trades: TradesHandler
+    ) -> dict[str, Listing]:
         await self._data.start()
         metas = await self._data.meta()
-        unlisted = sorted(self._coins - metas.keys())
-        if unlisted:
-            raise ExchangeError(
-                f"{', '.join(unlisted)}: not listed on {self._name} (expected a perpetual's "
-                "name as the venue spells it, e.g. BTC)",
-                retryable=False,
-            )
-        mids = await self._data.mids(self._coins)
-        unpriced = sorted(self._coins - mids.keys())
-        if unpriced:
-            raise ExchangeError(f"{', '.join(unpriced)}: no mid on {self._name} yet")
+        listed = sorted(set(coins) & metas.keys())
+        mids = await self._data.mids(listed)
+        listings = {coin: Listing(metas[coin], mids[coin]) for coin in listed if coin in mids}
         if self.stream is None:
             self.stream = MarketStream(
                 self._base_url,
                 self._clock,
-                self._coins,
+                listings,
                 on_mids=on_mids,
                 on_trades=on_trades,
                 **self._link,
             )
             self.stream.start()
             await self.stream.wait_live(self._live_timeout_s)
-        return {coin: Listing(metas[coin], mids[coin]) for coin in sorted(self._coins)}
+        return listings
 
     async def close(self) -> None:
         if self.stream is not None:

@@ -76,19 +76,18 @@ def mid_events(data: object, coins: Collection[str] | None, now_ms: int) -> list
     return [MidUpdated(coin, px, now_ms) for coin, px in mids(data, coins).items()]
 
 
-def trade_prints(data: object) -> list[TradePrint]:
-    """``trades``: ``[{"coin", "side", "px", "sz", "time", "hash", "tid", "users"}]``; only
-    what a paper fill needs is read (coin, price, size)."""
+def trade_prints(data: object) -> list[tuple[int, TradePrint]]:
+    """``trades``: ``[{"coin", "side", "px", "sz", "time", "hash", "tid", "users"}]``; what a
+    paper fill needs (coin, price, size) with the trade id (``tid``) that tells a repeat."""
     if not isinstance(data, list):
         raise WireError("trades: expected a list")
     prints = []
     for i, entry in enumerate(data):
         where = f"trades[{i}]"
-        prints.append(
-            TradePrint(
-                _str(entry, "coin", where), _dec(entry, "px", where), _dec(entry, "sz", where)
-            )
+        trade = TradePrint(
+            _str(entry, "coin", where), _dec(entry, "px", where), _dec(entry, "sz", where)
         )
+        prints.append((_int(entry, "tid", where), trade))
     return prints
 
 

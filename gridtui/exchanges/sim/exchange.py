@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
@@ -68,6 +68,8 @@ log = logging.getLogger(__name__)
 DEFAULT_HALF_SPREAD = Decimal("0.0001")
 DEFAULT_NOTIONAL_PER_TICK = Decimal("50000")
 MIN_SCHEDULE_AHEAD_MS = 5_000
+DEFAULT_SILENCE_S = 10.0
+"""A real market silent this long has no price (the engine's default stream_stale_after_s)."""
 ERR_SCHEDULE_TOO_EARLY = "Scheduled cancel time too early, must be at least 5 seconds from now."
 
 
@@ -85,6 +87,8 @@ class SimExchange:
         fill_model: FillModel = FillModel.TOUCH,
         candles: Mapping[str, Sequence[Candle]] | None = None,
         source: PriceSource | None = None,
+        live_coins: Collection[str] = (),
+        silence_s: float = DEFAULT_SILENCE_S,
     ) -> None:
         coins = [m.coin for m in settings.markets]
         if len(set(coins)) != len(coins):
@@ -100,8 +104,11 @@ class SimExchange:
         """Series to replay instead of reading a market's ``candles_file`` (a backtest hands over
         the candles it already loaded and cut to its time range)."""
         self._source = source
-        """Real prices: then the markets are the source's coins, listed by ``start`` (with the
-        venue's own size precision), and ``settings.markets`` is not read."""
+        """Real prices: then the markets are ``live_coins`` and every coin the account holds
+        a position or an order in, as the source lists them at ``start`` (with the venue's own
+        size precision); ``settings.markets`` is not read."""
+        self._live_coins = frozenset(live_coins)
+        self._silence_s = silence_s
         self._live: dict[str, LiveMarket] = {}
         self.last_ticks: dict[str, Tick] = {}
         """What each simulated market did in the last ``step`` (the mock prints it as trades)."""
@@ -145,7 +152,17 @@ class SimExchange:
         not answer raises a retryable ``ExchangeError``: the caller tries again)."""
         self._ensure_open()
         if self._source is not None and not self._live:
-            listings = await self._source.start(self._on_mids, self._on_trades)
+            held = {p.coin for p in self._engine.positions().values()}
+            held |= {o.coin for o in self._engine.open_orders()}
+            wanted = sorted(self._live_coins | held)
+            listings = await self._source.start(wanted, self._on_mids, self._on_trades)
+            for coin in wanted:
+                if coin not in listings:
+                    log.error(
+                        "%s is not listed (or has no price) on %s: nothing trades it",
+                        coin,
+                        self._source.name,
+                    )
             self._list(listings)
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._run(), name=f"{self.venue}-market")
@@ -198,6 +215,8 @@ class SimExchange:
             ticks = market.drain()
             if not ticks:
                 silent.append(coin)
+                if market.silent(now, self._silence_s):  # no taker fills at a stale price
+                    self._engine.dry_up(coin)
             for tick in ticks:
                 self._engine.apply_tick(coin, tick, now)
         mids = self._engine.mids()
@@ -255,8 +274,15 @@ class SimExchange:
             )
 
     async def all_mids(self) -> dict[str, Decimal]:
+        """Every market's mid, but a real market's the venue has not spoken of for
+        ``silence_s``: its last price is not a market a bot should quote around."""
         self._enter("all_mids")
-        return self._engine.mids()
+        mids = self._engine.mids()
+        now = self._clock.now_ms()
+        for coin, market in self._live.items():
+            if market.silent(now, self._silence_s):
+                mids.pop(coin, None)
+        return mids
 
     async def place_orders(self, requests: Sequence[OrderRequest]) -> list[PlaceAck]:
         self._enter("place_orders")
@@ -381,32 +407,38 @@ class SimExchange:
         """True when every market is a candle replay that has reached its last close."""
         return self._source is None and all(path.finished for path in self._paths.values())
 
-    @property
-    def price_source(self) -> str | None:
-        """Where real prices come from ("Hyperliquid mainnet"); None for simulated ones."""
-        return None if self._source is None else self._source.name
-
     # ----------------------------------------------------------------- internals
     def _on_mids(self, mids: Mapping[str, Decimal]) -> None:
+        now = self._clock.now_ms()
         for coin, price in mids.items():
             market = self._live.get(coin)
             if market is not None:
-                market.on_mid(price)
+                market.on_mid(price, now)
 
     def _on_trades(self, prints: Sequence[TradePrint]) -> None:
+        now = self._clock.now_ms()
         for trade in prints:
             market = self._live.get(trade.coin)
             if market is not None:
-                market.on_trade(trade.price, trade.size)
+                market.on_trade(trade.price, trade.size, now)
 
     def _list(self, listings: Mapping[str, Listing]) -> None:
         """Take the real markets on: the venue's size precision and leverage, the engine moved
-        to the current mids (a restarted venue's stored ones are history)."""
+        to the current mids (a restarted venue's stored ones are history). Nothing changes if
+        that cannot be written (``start`` is tried again)."""
+        assert self._source is not None
+        now, name = self._clock.now_ms(), self._source.name
+        before = self._metas, self._live
         self._metas = {coin: listing.meta for coin, listing in listings.items()}
         self._live = {
-            coin: LiveMarket(listing, self._notional) for coin, listing in listings.items()
+            coin: LiveMarket(listing, self._notional, name, now)
+            for coin, listing in listings.items()
         }
-        self._engine, self._paths = self._load()
+        try:
+            self._engine, self._paths = self._load()
+        except BaseException:
+            self._metas, self._live = before
+            raise
 
     def _load(self) -> tuple[MatchingEngine, dict[str, PricePath]]:
         """Build the engine and paths from the store; a new file gets the starting state."""
@@ -444,15 +476,16 @@ class SimExchange:
 
     def _check_price_kind(self, path_states: Mapping[str, Mapping[str, Any]]) -> None:
         """One state file holds one paper account: positions opened at simulated prices must
-        not be marked at real ones (or back), which would book a made-up profit or loss."""
-        live = self._source is not None
+        not be marked at real ones (or back), nor at another venue's or network's, which would
+        book a made-up profit or loss."""
+        now = "simulated" if self._source is None else self._source.name
         for coin, state in path_states.items():
-            if (state.get("kind") == LIVE_KIND) != live:
-                now, was = ("real", "simulated") if live else ("simulated", "real")
+            was = state.get("source") if state.get("kind") == LIVE_KIND else "simulated"
+            if was != now:
                 raise StateFileError(
                     f"{self._store.path}: this paper account traded {coin} at {was} prices; "
-                    f"trading it at {now} prices needs its own state file (set "
-                    "[venue.paper] state_file to a new file, e.g. data/paper-live.db)"
+                    f"trading at {now} prices needs its own state file (set [venue.paper] "
+                    "state_file to a new file, e.g. data/paper-live.db)"
                 )
 
     def _make_path(self, market: PaperMarket, state: Mapping[str, Any] | None) -> PricePath:
@@ -555,6 +588,8 @@ class SimExchange:
 
     def _meta(self, coin: str) -> AssetMeta:
         meta = self._metas.get(coin)
+        if meta is None and self._source is not None:
+            raise ExchangeError(f"{coin} is not listed on {self._source.name}", retryable=False)
         if meta is None:
             raise ExchangeError(f"unknown coin {coin!r} on the {self.venue} venue", retryable=False)
         return meta

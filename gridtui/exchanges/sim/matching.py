@@ -330,13 +330,27 @@ class MatchingEngine:
         self.move_market(coin, tick)
         low = tick.low if tick.prints else self._bid_at(coin, tick.low)
         high = tick.high if tick.prints else self._ask_at(coin, tick.high)
-        self._match(coin, Side.BUY, low, tick.volume, now_ms)
-        self._match(coin, Side.SELL, high, tick.volume, now_ms)
+        self._match(coin, Side.BUY, low, tick.volume, now_ms, tick.heard_ms)
+        self._match(coin, Side.SELL, high, tick.volume, now_ms, tick.heard_ms)
 
-    def _match(self, coin: str, side: Side, limit: Decimal, budget: Decimal, now_ms: int) -> None:
+    def dry_up(self, coin: str) -> None:
+        """No taker finds liquidity until the next tick (a market nobody hears from)."""
+        market = self._markets[coin]
+        self.set_market(attrs.evolve(market, bid_depth=ZERO, ask_depth=ZERO))
+
+    def _match(
+        self,
+        coin: str,
+        side: Side,
+        limit: Decimal,
+        budget: Decimal,
+        now_ms: int,
+        heard_ms: int | None,
+    ) -> None:
         """Fill resting ``side`` orders the tick reached (buys priced ≥ its lowest trade
         ``limit``, sells ≤ its highest; strictly beyond it under ``FillModel.STRICT``), best
-        price then earliest, within ``budget``."""
+        price then earliest, within ``budget``; of a real trade (``heard_ms``), only orders
+        placed before it was heard."""
         if not self._reached(coin, side, limit):
             return
         strict = self._cfg.fill_model is FillModel.STRICT
@@ -349,6 +363,8 @@ class MatchingEngine:
             beyond = (order.price - limit) * side.sign
             if budget <= 0 or beyond < 0 or (strict and beyond == 0):
                 return
+            if heard_ms is not None and order.timestamp_ms >= heard_ms:
+                continue  # placed after the trade: it was not there to be hit
             size = min(order.remaining, budget)
             if order.reduce_only:
                 size = self._reduce_only_size(order, size)

@@ -76,6 +76,9 @@ class Tick:
     are; else they are mids, and the engine derives the traded prices with its half spread."""
     depth: Decimal | None = None
     """Size a taker can trade at the touch until the next tick; None: ``volume``."""
+    heard_ms: int | None = None
+    """When a real trade became known: an order placed from then on was not resting when it
+    printed, so it cannot have filled against it. None: the tick is the market's own."""
 
 
 @attrs.frozen(slots=True)
