@@ -37,7 +37,7 @@ from gridtui.state.live_status import LiveBot, read_live_account, read_live_stat
 from gridtui.state.records import Adjustment
 from gridtui.state.round_trips import RoundTrips
 from gridtui.state.store import Store
-from gridtui.venues import identity_of, make_exchange
+from gridtui.venues import badge_of, identity_of, make_exchange
 
 # Our orders' fills happen after we journaled the order; the venue's clock may run a little
 # behind ours, so the audit asks for fills from this much before the first journaled order.
@@ -249,19 +249,20 @@ def print_status(config: AppConfig, *, as_json: bool) -> int:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
     account = read_live_account(journal_dir(config.data_dir, identity_of(config)))
     print()
-    for line in account_lines(account):
+    for line in account_lines(account, badge_of(config.venue)):
         print(line)
     return 0
 
 
-def account_lines(account: AccountSummary | None) -> list[str]:
-    """The account block under the status table: value, margin, withdrawable, then each
-    position's leverage, liquidation price (and how far) and funding since it opened."""
+def account_lines(account: AccountSummary | None, badge: str) -> list[str]:
+    """The account block under the status table: whose (the venue's badge), value, margin,
+    withdrawable, then each position's leverage, liquidation price (and how far) and funding
+    since it opened."""
     if account is None:
-        return ["account: not read (no gridtui process is trading these books)"]
+        return [f"{badge} account: not read (no gridtui process is trading these books)"]
     when = _iso(account.read_at_ms)
     lines = [
-        f"account (read {when}): value {usd(account.account_value)}, margin used "
+        f"{badge} account (read {when}): value {usd(account.account_value)}, margin used "
         f"{usd(account.margin_used)}, withdrawable {usd(account.withdrawable)}"
     ]
     for p in account.positions:
@@ -273,7 +274,7 @@ def account_lines(account: AccountSummary | None) -> list[str]:
             liquidation = f"liquidation {average_price(p.liquidation_price)}"
             liquidation += f" ({away.quantize(Decimal('0.1'))}% from the mark)" if away else ""
         funding = (
-            "funding not charged (paper)"
+            "funding paid n/a"
             if p.funding_since_open is None
             else f"funding paid since open {usd(p.funding_since_open)}"
         )

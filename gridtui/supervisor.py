@@ -46,6 +46,9 @@ from gridtui.venues import identity_of, make_exchange
 
 log = logging.getLogger(__name__)
 
+ACCOUNT_EVERY_S = 2.0
+"""How often the displays' account reading is renewed (each read serves every bot too)."""
+
 DISARM_MIN_S = 5.0
 """Counting what is left and disarming the dead-man switch get at least this long at a stop."""
 ALERTS_FLUSH_S = 10.0
@@ -132,6 +135,7 @@ class Supervisor:
         self._venue_up = False
         self.report: ShutdownReport | None = None
         self._live_status: asyncio.Task[None] | None = None
+        self._account_reader: asyncio.Task[None] | None = None
         self.bus.subscribe(self.metrics.on_event)
         self.notifier = Notifier(config.alerts) if config.alerts.urls else None
         if self.notifier is not None:
@@ -151,6 +155,7 @@ class Supervisor:
             self.slots[settings.name] = slot
             slot.handle = runner(self._supervise(slot), f"bot-{settings.name}")
         self._live_status = asyncio.create_task(self._publish_statuses(), name="statuses")
+        self._account_reader = asyncio.create_task(self._read_account(), name="account")
         if self.notifier is not None:
             self.notifier.start()
 
@@ -241,7 +246,6 @@ class Supervisor:
                 current = self.live_statuses()
                 for name, bot in current.items():
                     self.metrics.set_status(name, coins[name], BotStatus(bot.status))
-                await self._read_account()
                 if current != written or time.monotonic() - written_at >= REFRESH_S:
                     write_live_status(folder, current, self.account.latest)
                     written, written_at = current, time.monotonic()
@@ -253,14 +257,16 @@ class Supervisor:
             await asyncio.sleep(0.5)
 
     async def _read_account(self) -> None:
-        """Keep the displays' account reading fresh once the venue is up (a failed read leaves
-        the last one, whose time the displays show)."""
-        if not self._venue_up:
-            return
-        try:
-            await self.account.current()
-        except ExchangeError as exc:
-            log.debug("reading the account failed: %s", exc)
+        """Keep the displays' account reading fresh while the venue is up and no stop is under
+        way (a stop's queries come first); a failed read leaves the last one, whose time the
+        displays show. Its own task: a venue that does not answer delays nothing else."""
+        while not self._stopping:
+            if self._venue_up:
+                try:
+                    await self.account.current()
+                except ExchangeError as exc:
+                    log.debug("reading the account failed: %s", exc)
+            await self._wait(ACCOUNT_EVERY_S)
 
     async def _new_bot(
         self, name: str, settings: BotSettings | None = None, *, continue_session: bool = False
@@ -445,6 +451,10 @@ class Supervisor:
             await self._keep_armed()
         for bot in self.bots:
             bot.detach()
+        if self._account_reader is not None:
+            self._account_reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._account_reader
         await self.exchange.close()
         if self._live_status is not None:
             self._live_status.cancel()

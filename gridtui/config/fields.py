@@ -435,6 +435,7 @@ GRID_FIELDS: dict[str, Field] = {
     "recenter_threshold_pct": _NON_NEGATIVE,
     "trend_bias": NumberField(ge=Decimal(0), le=Decimal(1)),
     "direction": ChoiceField(tuple(d.value for d in Direction), "direction", Direction),
+    "initial_position": NumberField(note="coin units: > 0 bought, < 0 sold at the first start"),
 }
 RISK_FIELDS: dict[str, Field] = {
     "max_position": _POSITIVE,

@@ -95,6 +95,9 @@ class GridSettings:
     trend_bias: Decimal = Decimal("0")
     """0 = no skew; 1 = shift the center by a full spacing in the direction of the EMA slope."""
     direction: Direction = Direction.NEUTRAL
+    initial_position: Decimal = Decimal("0")
+    """Coin units (short < 0) the bot holds before its grid trades: bought (sold) post-only at
+    the touch at its first start, until held; a long grid then sells it up its levels."""
 
 
 @attrs.frozen(slots=True)

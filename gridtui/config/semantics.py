@@ -14,7 +14,7 @@ from decimal import ROUND_CEILING, ROUND_HALF_EVEN, Decimal
 
 import attrs
 
-from gridtui.config.schema import GridMode, GridSettings, RiskLimits, Spacing
+from gridtui.config.schema import Direction, GridMode, GridSettings, RiskLimits, Spacing
 from gridtui.core.rounding import (
     MIN_ORDER_VALUE,
     PERP_MAX_DECIMALS,
@@ -99,6 +99,7 @@ def bot_problems(
             f"{_plain(risk.max_position)} ({place('risk', 'max_position')}), so no order could "
             "ever be placed (expected size <= max_position)"
         )
+    problems += _initial_position_problems(grid, risk, place)
     stop, take = risk.stop_loss_price, risk.take_profit_price
     if stop is not None and take is not None and stop >= take:
         problems.append(
@@ -121,6 +122,26 @@ def bot_problems(
                 "a price above it)"
             )
     return problems
+
+
+def _initial_position_problems(grid: GridSettings, risk: RiskLimits, place: Place) -> list[str]:
+    """The inventory a bot starts from must be one its grid may hold and its limits allow."""
+    initial = grid.initial_position
+    wrong_side = {Direction.LONG: initial < 0, Direction.SHORT: initial > 0}
+    if wrong_side.get(grid.direction, False):
+        sign = "> 0" if grid.direction is Direction.LONG else "< 0"
+        return [
+            f"{place('grid', 'initial_position')}: {_plain(initial)} is against the "
+            f"{grid.direction.value} direction ({place('grid', 'direction')}), whose inventory "
+            f"never crosses zero (expected initial_position {sign}, or 0)"
+        ]
+    if abs(initial) > risk.max_position:
+        return [
+            f"{place('grid', 'initial_position')}: {_plain(initial)} is beyond the position "
+            f"limit {_plain(risk.max_position)} ({place('risk', 'max_position')}; expected "
+            "|initial_position| <= max_position)"
+        ]
+    return []
 
 
 def _spacing_problems(

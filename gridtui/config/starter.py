@@ -285,6 +285,12 @@ _DOCUMENT = (
                 "neutral = buys below, sells above; long = holds only inventory >= 0 (every sell "
                 "takes profit on a buy); short = the mirror (inventory <= 0).",
             ),
+            _Key(
+                "initial_position",
+                0,
+                "Coin units to hold before the grid trades (< 0: short), bought or sold "
+                "post-only at the first start; a long grid then sells them up its levels.",
+            ),
         ),
     ),
     _Table(

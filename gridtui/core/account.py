@@ -35,8 +35,8 @@ class PositionRisk:
     liquidation_price: Decimal | None
     """None: no price liquidates it (the account's margin covers any move)."""
     funding_since_open: Decimal | None
-    """USD the position paid in funding since it was opened (negative: received); None: the
-    venue does not charge funding (the paper venue), never a silent zero."""
+    """USD the position paid in funding since it was opened (negative: received); None: not
+    known (the paper venue charges none; a venue answer without it), never a silent zero."""
 
 
 @attrs.frozen(slots=True)
@@ -51,6 +51,13 @@ class AccountSummary:
     """What cross positions must keep: below it, they are liquidated."""
     positions: tuple[PositionRisk, ...]
     read_at_ms: int
+    cross_value: Decimal | None = None
+    """What backs the cross positions: the account value less isolated margin (the venue's
+    crossMarginSummary); None: all of it (the paper venue margins everything as cross)."""
+
+    @property
+    def cross_backing(self) -> Decimal:
+        return self.account_value if self.cross_value is None else self.cross_value
 
     def position(self, coin: str) -> PositionRisk | None:
         return next((p for p in self.positions if p.coin == coin), None)
@@ -68,10 +75,13 @@ def liquidation_price(
     its maintenance (cross: the account value less every cross maintenance margin; isolated:
     the position's own margin less its maintenance):
     price − side × margin_available / |size| / (1 − side / maintenance leverage). None for no
-    position, or when no positive price liquidates it (a long whose margin covers a fall to 0).
+    position, or when no positive price liquidates it (a long whose margin covers a fall to 0);
+    ``price`` itself when no margin is left above the maintenance (it is being liquidated).
     """
     if size == 0:
         return None
+    if margin_available <= 0:
+        return price
     side = 1 if size > 0 else -1
     maintenance_leverage = 2 * max_leverage
     liquidation = price - side * margin_available / abs(size) / (
@@ -105,6 +115,7 @@ class Exposure:
 def exposure_after(
     account: AccountSummary,
     *,
+    coin: str,
     position: Decimal,
     avg_entry: Decimal,
     mark: Decimal,
@@ -114,23 +125,30 @@ def exposure_after(
     cross: bool,
 ) -> Exposure:
     """The coin's position once ``fills`` (signed size, price; all one side) are done, the
-    price having moved to the farthest of them, and its liquidation price then. Cross: the
-    account's value moved by the coin's PnL to there, less every maintenance margin (this coin's
-    at its new size and price); isolated: the position's own margin at ``leverage`` plus its PnL,
-    less its maintenance."""
+    price having moved to the farthest of them, and its liquidation price then.
+
+    Cross: what backs cross positions in ``account`` (a reading up to a few seconds old), moved
+    to that price by the coin's position as the reading saw it, by the fills journaled since
+    (``position`` now, taken at ``mark``) and by ``fills``; less the other coins' maintenance
+    (the reading's, without this coin's) and this coin's at its new size and price. Isolated:
+    the position's own margin at its leverage plus its PnL there, less its maintenance."""
     size = position + sum((q for q, _ in fills), ZERO)
     buying = sum((q for q, _ in fills), ZERO) > 0
     prices = [p for _, p in fills] or [mark]
     price = min(prices) if buying else max(prices)
     maintenance = maintenance_margin(size, price, max_leverage)
+    held = account.position(coin)
     if cross:
-        value = account.account_value + position * (price - mark)
+        seen, seen_at = (held.size, held.mark) if held is not None else (ZERO, mark)
+        value = account.cross_backing + seen * (price - seen_at)
+        value += (position - seen) * (price - mark)
         value += sum((q * (price - p) for q, p in fills), ZERO)
-        others = account.maintenance_margin - maintenance_margin(position, mark, max_leverage)
+        others = account.maintenance_margin - maintenance_margin(seen, seen_at, max_leverage)
         available = value - max(others, ZERO) - maintenance
     else:
         cost = position * avg_entry + sum((q * p for q, p in fills), ZERO)
         entry = cost / size if size else price
-        margin = abs(size) * entry / (leverage or max_leverage)
+        chosen = leverage or (held.leverage if held is not None else max_leverage)
+        margin = abs(size) * entry / chosen
         available = margin + size * (price - entry) - maintenance
     return Exposure(size, price, liquidation_price(price, size, available, max_leverage))

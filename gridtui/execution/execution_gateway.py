@@ -54,6 +54,8 @@ NOT_ON_VENUE = "the venue has no such order"
 EXIT_LEVEL = 1_000_000
 """The ledger's level for the orders that close a position (stop-loss, take-profit, flatten):
 beyond any grid's (a grid has at most a few hundred levels a side)."""
+ENTRY_LEVEL = EXIT_LEVEL + 1
+"""The ledger's level for the order that builds the ``initial_position`` (position_opener.py)."""
 
 
 def client_order_id(bot: str, level: int, generation: int) -> str:

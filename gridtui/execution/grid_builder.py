@@ -14,12 +14,11 @@ from decimal import Decimal
 import attrs
 
 from gridtui.config.schema import Direction, GridMode
-from gridtui.core.account import AccountSummary
 from gridtui.core.clock import Clock
 from gridtui.core.events import AlertKind, EventBus, GridBuilt, Severity
-from gridtui.core.types import ZERO, ExchangeError, Level, OrderRequest, OrderStatus, Side, Tif
+from gridtui.core.types import ZERO, Level, OrderRequest, OrderStatus, Side, Tif
 from gridtui.execution.account_watch import AccountWatch
-from gridtui.execution.execution_gateway import EXIT_LEVEL, ExecutionGateway
+from gridtui.execution.execution_gateway import ENTRY_LEVEL, EXIT_LEVEL, ExecutionGateway
 from gridtui.execution.fill_processor import FillResult
 from gridtui.execution.reconciliation_service import ReconcileReport
 from gridtui.monitoring.alerting import Alerter
@@ -183,6 +182,8 @@ class GridBuilder:
         ledger = self._gateway.ledger
         stale: list[str] = []
         for tracked in ledger.live():
+            if tracked.level == ENTRY_LEVEL:
+                continue  # the opener's, building the initial position
             key = (tracked.level, tracked.request.side, tracked.request.price)
             if key in desired and tracked.status is not OrderStatus.PENDING_CANCEL:
                 desired.pop(key)
@@ -211,7 +212,9 @@ class GridBuilder:
             return 0, []
         state = self._state.get_snapshot()
         open_requests: list[OrderRequest] = [t.request for t in self._gateway.ledger.live()]
-        account = await self._account_for_risk()
+        wanted = ((lvl.side, lvl.size) for lvl in levels)
+        needed = self._risk.needs_account(wanted, state.position)
+        account = await self._account.for_risk() if needed else None
         allowed: list[Level] = []
         refused: list[str] = []
         # Nearest the mid first: if the limits cut the grid short, the useful levels survive.
@@ -229,17 +232,6 @@ class GridBuilder:
                 refused.append(decision.reason or "refused")
         results = await self._gateway.submit_levels(allowed, tif=GRID_TIF)
         return sum(r.success for r in results), refused
-
-    async def _account_for_risk(self) -> AccountSummary | None:
-        """The venue's account, when the risk gate needs it (a liquidation limit); None when
-        not needed or it could not be read (then the gate refuses what it cannot judge)."""
-        if self._risk.limits.min_liquidation_distance_pct is None:
-            return None
-        try:
-            return await self._account.current()
-        except ExchangeError as exc:
-            log.warning("%s: reading the account failed: %s", self.bot, exc)
-            return None
 
     async def on_fill(
         self, result: FillResult, mark: Decimal | None, *, place: bool = True
@@ -262,6 +254,9 @@ class GridBuilder:
             self._expected_position += fill.signed_size
         # The book right after *this* fill: in a batch the state already holds the later ones.
         self._check_drift(result.position)
+        if tracked is not None and tracked.level == ENTRY_LEVEL:
+            self._repair = True  # inventory arrived: a long (short) grid sells (buys) it
+            return BuildResult(0, 0)
         if (
             self.snapshot is None
             or tracked is None

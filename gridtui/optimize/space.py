@@ -30,7 +30,7 @@ from gridtui.optimize import Edit, OptimizeError, SettingPath, Value
 _EXCLUDED = frozenset(
     {"lower", "upper", "max_orders_per_second", "order_burst", "max_open_orders"}
     | {"stop_loss_price", "take_profit_price", "stop_loss_pnl", "max_slippage_pct"}
-    | {"leverage", "margin", "min_liquidation_distance_pct"}
+    | {"leverage", "margin", "min_liquidation_distance_pct", "initial_position"}
 )
 """Not searchable. ``lower``/``upper`` are prices of a bounded grid: absolute levels of the
 replayed history, which a search would fit to that window (and they only work as a pair, with
@@ -38,7 +38,7 @@ replayed history, which a search would fit to that window (and they only work as
 strategy: a replay would only learn to loosen it, since more orders fill more, and the live
 exchange would refuse the result. The exits are the trader's own limits (prices of the window,
 again, and a loss the trader accepts), not a grid's shape; leverage, margin and the liquidation
-distance are the account's."""
+distance are the account's, and the inventory a bot starts from is the trader's choice."""
 
 _FIELDS: dict[str, tuple[SettingPath, Field]] = {
     **{name: (("grid", name), field) for name, field in GRID_FIELDS.items()},

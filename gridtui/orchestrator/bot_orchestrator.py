@@ -160,6 +160,7 @@ class BotOrchestrator:
                 await self.halt(reason, kind=decision.halt)
             return
         async with self._trading:
+            await c.opener.maintain(mark)
             await c.builder.maintain(mark, now)
         if now - self._last_reconcile_ms >= self.engine.reconcile_interval_s * 1000:
             await self.reconcile()

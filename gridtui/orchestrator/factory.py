@@ -19,6 +19,7 @@ from gridtui.execution.fill_deduplicator import FillDeduplicator
 from gridtui.execution.fill_processor import FillProcessor
 from gridtui.execution.grid_builder import GridBuilder
 from gridtui.execution.position_closer import PositionCloser
+from gridtui.execution.position_opener import PositionOpener
 from gridtui.execution.reconciliation_service import ReconciliationService
 from gridtui.execution.rest_poller import RestPoller
 from gridtui.market_data.feed import MarketFeed
@@ -58,6 +59,7 @@ class BotComponents:
     builder: GridBuilder
     reconciliation: ReconciliationService
     closer: PositionCloser
+    opener: PositionOpener
     poller: RestPoller
     dead_man: DeadManSwitch
 
@@ -154,6 +156,15 @@ async def build_bot(
         feed=feed,
         builder=builder,
         reconciliation=reconciliation,
+        opener=PositionOpener(
+            gateway,
+            state,
+            risk,
+            account,
+            meta,
+            clock,
+            target=settings.grid.initial_position,
+        ),
         closer=PositionCloser(
             gateway,
             state,

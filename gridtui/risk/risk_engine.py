@@ -11,7 +11,7 @@ halt: ``auto_resume_due`` reads it to know which halts lift themselves the next 
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from decimal import Decimal
 
 import attrs
@@ -19,7 +19,7 @@ import attrs
 from gridtui.config.schema import Margin, RiskLimits
 from gridtui.core.account import AccountSummary, exposure_after
 from gridtui.core.clock import Clock, utc_day
-from gridtui.core.types import OrderRequest
+from gridtui.core.types import OrderRequest, Side
 from gridtui.state.accounting import BotState, HaltKind
 
 ZERO = Decimal(0)
@@ -131,7 +131,9 @@ class RiskEngine:
                 f"open orders: {len(open_orders)} already open, at max_open_orders "
                 f"{limits.max_open_orders}",
             )
-        if not _reduces(request, state.position):
+        if not _reduces(
+            request.side, request.size, state.position, reduce_only=request.reduce_only
+        ):
             refusal = self._check_exposure(request, state.position, open_orders, mark)
             if refusal is None:
                 refusal = self._check_liquidation(request, state, open_orders, mark, account)
@@ -179,6 +181,13 @@ class RiskEngine:
             )
         return None
 
+    def needs_account(self, orders: Iterable[tuple[Side, Decimal]], position: Decimal) -> bool:
+        """Will judging these orders (side, size) need the account? Only with a liquidation
+        limit, and only for one that does not bring the position toward zero."""
+        if self._limits.min_liquidation_distance_pct is None:
+            return False
+        return any(not _reduces(side, size, position) for side, size in orders)
+
     def _check_liquidation(
         self,
         request: OrderRequest,
@@ -203,6 +212,7 @@ class RiskEngine:
         fills = [(o.size * o.side.sign, o.price) for o in (*same_side, request)]
         exposure = exposure_after(
             account,
+            coin=request.coin,
             position=state.position,
             avg_entry=state.avg_entry,
             mark=mark,
@@ -311,11 +321,12 @@ class RiskEngine:
         return utc_day(now_ms) > utc_day(state.halted_at_ms)
 
 
-def _reduces(request: OrderRequest, position: Decimal) -> bool:
-    """Does filling ``request`` bring |position| closer to zero? A reduce-only order against the
-    position always does: the venue clamps it so it can at most flatten."""
-    if position == 0 or request.side.sign * position > 0:
+def _reduces(side: Side, size: Decimal, position: Decimal, *, reduce_only: bool = False) -> bool:
+    """Does filling an order of ``side`` and ``size`` bring |position| closer to zero? A
+    reduce-only order against the position always does: the venue clamps it so it can at most
+    flatten."""
+    if position == 0 or side.sign * position > 0:
         return False
-    if request.reduce_only:
+    if reduce_only:
         return True
-    return abs(position + request.size * request.side.sign) < abs(position)
+    return abs(position + size * side.sign) < abs(position)

@@ -102,6 +102,7 @@ def read_live_account(folder: Path) -> AccountSummary | None:
             maintenance_margin=Decimal(raw["maintenance_margin"]),
             positions=positions,
             read_at_ms=int(raw["read_at_ms"]),
+            cross_value=_decimal_or_none(raw.get("cross_value")),
         )
     except _UNREADABLE:
         return None

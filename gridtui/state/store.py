@@ -449,6 +449,26 @@ class Store:
                 (ms,),
             )
 
+    def initial_position_held_ms(self) -> int | None:
+        """When the bot first held its ``initial_position`` (None: not yet): from then on its
+        inventory is the grid's to trade, never topped up again."""
+        try:
+            row = self._conn.execute(
+                "SELECT value FROM watermarks WHERE name = 'initial_position_held_ms'"
+            ).fetchone()
+        except sqlite3.OperationalError:
+            return None  # a journal of an older version: the table comes with the first write
+        return None if row is None else int(row[0])
+
+    def mark_initial_position_held(self, ms: int) -> None:
+        with self.transaction():
+            self._conn.execute(_WATERMARKS_TABLE)
+            self._conn.execute(
+                "INSERT INTO watermarks (name, value) VALUES ('initial_position_held_ms', ?) "
+                "ON CONFLICT (name) DO NOTHING",
+                (ms,),
+            )
+
     def commit_adjustment(
         self, field: str, old: str, new: str, reason: str, timestamp_ms: int, new_state: BotState
     ) -> None:

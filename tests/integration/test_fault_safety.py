@@ -300,13 +300,15 @@ async def test_status_in_another_shell_says_what_the_bot_waits_for(
     await wait_until(lambda: status_line().endswith(" running"))
     assert (metric(BotStatus.RUNNING), metric(BotStatus.WAITING)) == (1, 0)
     # The account as the running process last read it from the venue, under the table.
-    await wait_until(lambda: status_lines()[-1].startswith("account (read "))
+    await wait_until(lambda: status_lines()[-1].startswith("PAPER account (read "))
     assert status_lines()[-1].endswith(
         ": value 100,000.00, margin used 0.00, withdrawable 100,000.00"
     )
     assert (await supervisor.stop()).clean
     assert status_line().endswith(" stopped")  # no process: the journal's own word
-    assert status_lines()[-1] == "account: not read (no gridtui process is trading these books)"
+    assert status_lines()[-1] == (
+        "PAPER account: not read (no gridtui process is trading these books)"
+    )
 
 
 async def test_a_stop_while_the_journal_refuses_writes_still_cancels_and_reports(

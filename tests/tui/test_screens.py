@@ -103,7 +103,7 @@ async def test_the_account_page_shows_the_reading_its_age_and_each_positions_ris
             ["BTC", "-0.015", "97,042.5", "97,100.0", "5x isolated", "291.30", "116,520",
              "20.0%", "1.23"],
             ["ETH", "+0.5", "97,042.5", "97,100.0", "5x isolated", "291.30", "none", "—",
-             "not charged"],
+             "n/a"],
         ]  # fmt: skip
         await pilot.press("a")
         await pilot.pause()

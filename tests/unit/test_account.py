@@ -53,7 +53,7 @@ def test_exposure_counts_every_resting_order_filled_and_the_price_at_the_farthes
     # 100k account, flat; three buys of 2000 at 99, 98, 97 (the grid the risk gate sees).
     fills = [(D(2000), D(99)), (D(2000), D(98)), (D(2000), D(97))]
     exposure = exposure_after(
-        account("100000"), position=D(0), avg_entry=D(0), mark=D(100), fills=fills,
+        account("100000"), coin="BTC", position=D(0), avg_entry=D(0), mark=D(100), fills=fills,
         max_leverage=50, leverage=None, cross=True,
     )  # fmt: skip
     assert (exposure.size, exposure.price) == (D(6000), D(97))
@@ -66,11 +66,11 @@ def test_exposure_counts_every_resting_order_filled_and_the_price_at_the_farthes
 def test_isolated_exposure_is_backed_by_its_own_margin_only() -> None:
     fills = [(D(-10), D(101))]
     cross = exposure_after(
-        account("100000"), position=D(0), avg_entry=D(0), mark=D(100), fills=fills,
+        account("100000"), coin="BTC", position=D(0), avg_entry=D(0), mark=D(100), fills=fills,
         max_leverage=50, leverage=10, cross=True,
     )  # fmt: skip
     isolated = exposure_after(
-        account("100000"), position=D(0), avg_entry=D(0), mark=D(100), fills=fills,
+        account("100000"), coin="BTC", position=D(0), avg_entry=D(0), mark=D(100), fills=fills,
         max_leverage=50, leverage=10, cross=False,
     )  # fmt: skip
     assert cross.liquidation_price is not None and isolated.liquidation_price is not None
@@ -112,12 +112,42 @@ def test_the_status_account_block_is_rounded_for_reading() -> None:
     )  # fmt: skip
     eth = PositionRisk("ETH", D("0.5"), D(3000), D(3010), 20, True, D("75.25"), None, None)
     reading = AccountSummary(D("100012.3456"), D("366.55"), D("99645.79"), D(1), (btc, eth), NOW)
-    assert account_lines(reading) == [
-        "account (read 2023-11-14T22:13:20.000+00:00): value 100,012.35, margin used 366.55, "
-        "withdrawable 99,645.79",
+    assert account_lines(reading, "MAINNET") == [
+        "MAINNET account (read 2023-11-14T22:13:20.000+00:00): value 100,012.35, margin used "
+        "366.55, withdrawable 99,645.79",
         "  BTC -0.015 entry 97,042.5 mark 97,100.0, 5x isolated, margin 291.30, liquidation "
         "116,520 (20.0% from the mark), funding paid since open 1.23",
         "  ETH +0.5 entry 3,000.00 mark 3,010.00, 20x cross, margin 75.25, no liquidation "
-        "price, funding not charged (paper)",
+        "price, funding paid n/a",
     ]
-    assert account_lines(None) == ["account: not read (no gridtui process is trading these books)"]
+    assert account_lines(None, "PAPER") == [
+        "PAPER account: not read (no gridtui process is trading these books)"
+    ]
+
+
+def test_a_projection_past_liquidation_is_at_liquidation_not_far_from_it() -> None:
+    # 6000 coins bought down to 97 on a 1000 USD account: nothing is left above maintenance,
+    # so the formula's price would land on the wrong side (above 97) and read as far away.
+    fills = [(D(2000), D(99)), (D(2000), D(98)), (D(2000), D(97))]
+    exposure = exposure_after(
+        account("1000"), coin="BTC", position=D(0), avg_entry=D(0), mark=D(100), fills=fills,
+        max_leverage=50, leverage=None, cross=True,
+    )  # fmt: skip
+    assert exposure.liquidation_price == D(97)
+    assert exposure.distance_pct == 0
+
+
+def test_the_reading_of_the_coin_and_what_filled_since_both_count() -> None:
+    # The reading saw 1000 coins at 100 (its maintenance 1000); 1000 more filled since at 99.
+    held = PositionRisk("BTC", D(1000), D(100), D(100), 50, True, D(2000), None, D(0))
+    reading = AccountSummary(D(50000), D(2000), D(48000), D(1000), (held,), NOW, D(40000))
+    exposure = exposure_after(
+        reading, coin="BTC", position=D(2000), avg_entry=D("99.5"), mark=D(99),
+        fills=[(D(1000), D(98))], max_leverage=50, leverage=None, cross=True,
+    )  # fmt: skip
+    # Backing: the cross value 40000, less 1000×2 (the reading's position, 100 → 98), 1000×1
+    # (the fills since, 99 → 98), 0 (the new fill at 98); maintenance: none of other coins,
+    # 3000×98/100 for this one.
+    value = D(40000) - 2000 - 1000
+    expected = liquidation_price(D(98), D(3000), value - D(2940), 50)
+    assert exposure.liquidation_price == expected

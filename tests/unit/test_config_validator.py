@@ -75,7 +75,7 @@ def test_typo_in_a_key_is_an_error_with_a_suggestion() -> None:
     assert problems(GOOD + "[grid]\nspacng = 0.2\n") == [
         "grid.spacng: unknown key (expected one of: levels, spacing, spacing_pct, "
         "volatility_scaled, volatility_multiplier, size, size_scaling_pct, mode, lower, upper, "
-        "recenter_threshold_pct, trend_bias, direction; did you mean 'spacing'?)"
+        "recenter_threshold_pct, trend_bias, direction, initial_position; did you mean 'spacing'?)"
     ]
 
 
@@ -379,3 +379,25 @@ coin = "SOL"
 def test_every_schema_field_has_a_rule(fields: dict, cls: type, tables: set[str]) -> None:
     """A field added to schema.py without a rule here would be impossible to configure."""
     assert set(fields) | tables == set(attrs.fields_dict(cls))
+
+
+def test_an_initial_position_must_suit_the_direction_and_the_position_limit() -> None:
+    def with_grid(grid: str) -> list[str]:
+        return problems("[grid]\n" + grid + "\n[risk]\nmax_position = 1\n" + GOOD)
+
+    assert with_grid('direction = "long"\ninitial_position = 0.5') == []
+    assert with_grid("initial_position = -0.5") == []  # a neutral grid may start short
+    assert with_grid('direction = "long"\ninitial_position = -0.5') == [
+        "grid.initial_position for bots[0]: -0.5 is against the long direction "
+        "(grid.direction for bots[0]), whose inventory never crosses zero (expected "
+        "initial_position > 0, or 0)"
+    ]
+    assert with_grid('direction = "short"\ninitial_position = 2') == [
+        "grid.initial_position for bots[0]: 2 is against the short direction "
+        "(grid.direction for bots[0]), whose inventory never crosses zero (expected "
+        "initial_position < 0, or 0)"
+    ]
+    assert with_grid("initial_position = -1.5") == [
+        "grid.initial_position for bots[0]: -1.5 is beyond the position limit 1 "
+        "(risk.max_position for bots[0]; expected |initial_position| <= max_position)"
+    ]

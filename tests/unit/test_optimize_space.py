@@ -48,7 +48,7 @@ def test_allowed_is_every_grid_and_risk_key_but_prices_and_rate_limits() -> None
     assert not GRID_FIELDS.keys() & RISK_FIELDS.keys(), "a bare name must name one setting"
     excluded = {"lower", "upper", "max_orders_per_second", "order_burst", "max_open_orders"}
     excluded |= {"stop_loss_price", "take_profit_price", "stop_loss_pnl", "max_slippage_pct"}
-    excluded |= {"leverage", "margin", "min_liquidation_distance_pct"}
+    excluded |= {"leverage", "margin", "min_liquidation_distance_pct", "initial_position"}
     expected = {name: ("grid", name) for name in GRID_FIELDS if name not in excluded}
     expected |= {name: ("risk", name) for name in RISK_FIELDS if name not in excluded}
     assert ALLOWED == expected

@@ -278,3 +278,22 @@ def test_an_unread_account_refuses_what_would_grow_the_position_but_never_an_unw
     long = state(position=D(5), avg_entry=D(2000))
     unwind = risk.allow_order(order(Side.SELL, "1"), state=long, open_orders=[], mark=D(2000))
     assert unwind.allowed
+
+
+def test_orders_whose_projection_is_past_liquidation_are_refused_not_waved_through() -> None:
+    risk, _ = engine(max_position=D(10**6), min_liquidation_distance_pct=D(20))
+    resting = [order(Side.BUY, "2000", str(p)) for p in range(99, 56, -3)]
+    deep = risk.allow_order(
+        order(Side.BUY, "2000", "54"), state=state(), open_orders=resting, mark=D(100),
+        account=summary("100000"),
+    )  # fmt: skip
+    assert deep.kind is RiskKind.LIQUIDATION and "0.00% away" in deep.reason
+
+
+def test_only_orders_that_grow_the_position_need_the_account() -> None:
+    risk, _ = engine(min_liquidation_distance_pct=D(20))
+    assert risk.needs_account([(Side.BUY, D(1))], D(0))
+    assert not risk.needs_account([(Side.SELL, D(1))], D(5))  # a take-profit of a long
+    assert risk.needs_account([(Side.SELL, D(1)), (Side.SELL, D(10))], D(5))  # one flips it
+    roomy, _ = engine()
+    assert not roomy.needs_account([(Side.BUY, D(1))], D(0))  # no limit: never read

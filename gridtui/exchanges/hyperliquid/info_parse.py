@@ -180,6 +180,7 @@ def parse_account(d: object, now_ms: int) -> AccountSummary:
             )
         )
     maintenance = state.get("crossMaintenanceMarginUsed")
+    cross = state.get("crossMarginSummary")
     return AccountSummary(
         account_value=_dec(summary, "accountValue", f"{where}.marginSummary"),
         margin_used=_dec(summary, "totalMarginUsed", f"{where}.marginSummary"),
@@ -189,6 +190,9 @@ def parse_account(d: object, now_ms: int) -> AccountSummary:
         else _dec(state, "crossMaintenanceMarginUsed", where),
         positions=tuple(risks),
         read_at_ms=now_ms,
+        cross_value=None
+        if cross is None
+        else _dec(cross, "accountValue", f"{where}.crossMarginSummary"),
     )
 
 

@@ -89,7 +89,7 @@ class AccountScreen(ModalScreen[None]):
 
 def _cells(p: PositionRisk) -> list[Text]:
     away = distance_pct(p.mark, p.liquidation_price)
-    funding = "not charged" if p.funding_since_open is None else usd(p.funding_since_open)
+    funding = "n/a" if p.funding_since_open is None else usd(p.funding_since_open)
     return [
         Text(p.coin, style="bold"),
         Text(f"{p.size:+f}", justify="right"),
