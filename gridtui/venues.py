@@ -90,9 +90,11 @@ def make_exchange(config: AppConfig, clock: Clock, *, stream: bool = True) -> Ex
             source=prices,
             live_coins={b.coin for b in config.bots},
             silence_s=config.engine.stream_stale_after_s,
+            funding=prices.funding_rates,
         )
     if venue.kind is VenueKind.PAPER:
-        return SimExchange(paper, clock)
+        rates = {m.coin: paper.funding_rate for m in paper.markets}
+        return SimExchange(paper, clock, funding=lambda: rates)
     signer = _agent_key(venue)
     is_mainnet = venue.network == "mainnet"
     return HyperliquidExchange(

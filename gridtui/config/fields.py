@@ -410,6 +410,9 @@ PAPER_FIELDS: dict[str, Field] = {
     ),
     "candle_path": _CANDLE_PATH,
     "prices": ChoiceField(tuple(p.value for p in PaperPrices), "price source", PaperPrices),
+    "funding_rate": NumberField(
+        ge=Decimal("-0.04"), le=Decimal("0.04"), note="per hour; Hyperliquid caps it at 4%"
+    ),
     "network": ChoiceField(("testnet", "mainnet"), "network"),
     "api_url": UrlField(),
 }

@@ -181,6 +181,10 @@ class PaperSettings:
     rules, and ``markets`` is not read."""
     network: str = "mainnet"
     """Whose real prices (``prices = "hyperliquid"``)."""
+    funding_rate: Decimal = Decimal("0.0000125")
+    """Hourly funding of the simulated markets (positive: longs pay), charged on the open
+    positions every hour; Hyperliquid's interest part, 0.01% per 8 hours. Real prices pay the
+    venue's own rate."""
     api_url: str | None = None
     """Where to read them instead of the network's own address (a mock)."""
 

@@ -195,6 +195,13 @@ _DOCUMENT = (
                 "the account is another one: give it its own state_file (data/paper-live.db).",
             ),
             _Key("network", "mainnet", 'Whose real prices, with prices = "hyperliquid".'),
+            _Key(
+                "funding_rate",
+                Decimal("0.0000125"),
+                "Hourly funding the simulated markets charge on open positions (positive: "
+                "longs pay): Hyperliquid's interest part, 0.01% per 8 hours. Real prices pay the "
+                "venue's own rate.",
+            ),
             _Key("api_url", "http://127.0.0.1:3001", "Read them from here instead (a mock).", True),
         ),
     ),

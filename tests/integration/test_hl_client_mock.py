@@ -6,13 +6,17 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from decimal import Decimal
 
+import attrs
 import pytest
 from hl_mock_kit import AGENT_KEY, MASTER, MockClient, cloid, hl  # noqa: F401
 
+from gridtui.config.schema import RiskLimits
 from gridtui.core.types import ExchangeError, OrderRequest, PlaceStatus, Side, Tif
 from gridtui.exchanges.hyperliquid import wire
 from gridtui.exchanges.hyperliquid.client import HyperliquidExchange
 from gridtui.exchanges.hyperliquid.signing import Signer
+from gridtui.risk.risk_engine import RiskDecision, RiskEngine, RiskKind
+from gridtui.state.accounting import BotState
 
 D = Decimal
 
@@ -130,3 +134,30 @@ async def test_the_account_page_reads_the_clearinghouse_state(
     assert btc.liquidation_price == paper.positions[0].liquidation_price is not None
     assert btc.funding_since_open == 0  # the venue's figure, as it sent it
     assert btc.margin_used == (btc.mark * 3 / 7).quantize(eight)
+
+
+async def test_the_liquidation_guard_judges_with_the_venues_own_reading(
+    hl: MockClient,  # noqa: F811
+    client: HyperliquidExchange,
+) -> None:
+    for n in range(1, 5):  # 3 BTC on a 100k account: liquidated about half-way down
+        [filled] = await client.place_orders([buy("66000", size="0.75", n=n, tif=Tif.IOC)])
+        assert filled.status is PlaceStatus.FILLED
+        hl.mock.step(0)
+    account = await client.account()
+    (btc,) = account.positions
+    state = attrs.evolve(
+        BotState.fresh("b", "BTC", 0), position=btc.size, avg_entry=btc.entry_price
+    )
+    more = buy("63000", size="0.1", n=9)
+
+    def judged(minimum: str) -> RiskDecision:
+        limits = RiskLimits(
+            max_position=D(10), max_notional=D(10**7), min_liquidation_distance_pct=D(minimum)
+        )
+        risk = RiskEngine(limits, hl.clock, max_leverage=50)
+        return risk.allow_order(more, state=state, open_orders=[], mark=btc.mark, account=account)
+
+    assert judged("40").allowed
+    refused = judged("60")
+    assert refused.kind is RiskKind.LIQUIDATION and "closer than" in refused.reason

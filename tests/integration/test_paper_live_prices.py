@@ -98,6 +98,10 @@ async def test_paper_fills_follow_the_printed_trades_and_a_silent_market_is_stal
         venue = sup.exchange
         await _until(lambda: len(sup.bots_running()) == 2, "both bots up", mock.step)
         assert (await venue.asset_meta("ETH")).sz_decimals == 4  # the venue's rules, not ours
+        # Open positions pay the venue's own funding rate of the hour (as its history serves it).
+        hour = mock.clock.now_ms() // 3_600_000 * 3_600_000
+        served = {c: mock.history.funding(c, hour, hour, limit=1)[0].rate for c in ("BTC", "ETH")}
+        assert venue._funding() == served and all(served.values())  # type: ignore[attr-defined]
 
         def moving() -> None:
             mock.step(120.0)  # two minutes of the mock's market per step

@@ -14,20 +14,27 @@ rather than new prints (at worst one real batch is missed: pessimistic, never op
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections import deque
 from collections.abc import Collection
+from decimal import Decimal
 from typing import Any
 
 from gridtui.core.clock import Clock
+from gridtui.core.types import ExchangeError
 from gridtui.exchanges.hyperliquid import ws_parse
 from gridtui.exchanges.hyperliquid.market_data import HyperliquidMarketData
+from gridtui.exchanges.hyperliquid.wire import WireError
 from gridtui.exchanges.hyperliquid.ws import StreamLink
 from gridtui.exchanges.sim.live_market import Listing, MidsHandler, TradePrint, TradesHandler
 
 log = logging.getLogger(__name__)
 
 STREAM_LIVE_TIMEOUT_S = 10.0
+RATES_EVERY_S = 600.0
+"""How often the funding rates are read again (the venue's rate moves within the hour)."""
 TRADE_IDS_KEPT = 10_000
 """Per coin, the newest trade ids remembered to drop a repeat."""
 
@@ -113,19 +120,30 @@ class HyperliquidPrices:
         self._link = link
         self._data = HyperliquidMarketData(base_url, clock)
         self.stream: MarketStream | None = None
+        self._coins: frozenset[str] = frozenset()
+        self._rates: dict[str, Decimal] = {}
+        self._rates_task: asyncio.Task[None] | None = None
 
     @property
     def name(self) -> str:
         return self._name
 
+    def funding_rates(self) -> dict[str, Decimal]:
+        """Each listed coin's funding rate for the hour, as last read."""
+        return dict(self._rates)
+
     async def start(
         self, coins: Collection[str], on_mids: MidsHandler, on_trades: TradesHandler
     ) -> dict[str, Listing]:
         await self._data.start()
-        metas = await self._data.meta()
+        metas, contexts = await self._data.meta_and_contexts()
         listed = sorted(set(coins) & metas.keys())
         mids = await self._data.mids(listed)
         listings = {coin: Listing(metas[coin], mids[coin]) for coin in listed if coin in mids}
+        self._coins = frozenset(listings)
+        self._rates = {c: contexts[c].funding for c in listings if c in contexts}
+        if self._rates_task is None:
+            self._rates_task = asyncio.create_task(self._read_rates(), name="funding-rates")
         if self.stream is None:
             self.stream = MarketStream(
                 self._base_url,
@@ -139,7 +157,22 @@ class HyperliquidPrices:
             await self.stream.wait_live(self._live_timeout_s)
         return listings
 
+    async def _read_rates(self) -> None:
+        """Keep the rates current; a failed read keeps the last ones (logged)."""
+        while True:
+            await self._clock.sleep(RATES_EVERY_S)
+            try:
+                _, contexts = await self._data.meta_and_contexts()
+            except (ExchangeError, WireError) as exc:
+                log.warning("%s: reading funding rates failed: %s", self._name, exc)
+                continue
+            self._rates = {c: contexts[c].funding for c in self._coins if c in contexts}
+
     async def close(self) -> None:
+        if self._rates_task is not None:
+            self._rates_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._rates_task
         if self.stream is not None:
             await self.stream.close()
         await self._data.close()

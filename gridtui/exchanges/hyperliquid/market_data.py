@@ -79,9 +79,13 @@ class HyperliquidMarketData:
     async def __aexit__(self, *exc_info: object) -> None:
         await self.close()
 
-    async def meta(self) -> dict[str, AssetMeta]:
-        """The perpetuals the venue lists: asset id, size precision, maximum leverage."""
-        return info_parse.parse_meta(await self._info({"type": "meta"}))
+    async def meta_and_contexts(
+        self,
+    ) -> tuple[dict[str, AssetMeta], dict[str, info_parse.AssetContext]]:
+        """The perpetuals the venue lists (asset id, size precision, maximum leverage) and each
+        one's market context (mark, funding rate of the hour)."""
+        answer = await self._info({"type": "metaAndAssetCtxs"})
+        return info_parse.parse_meta_and_asset_ctxs(answer)
 
     async def mids(self, coins: Collection[str]) -> dict[str, Decimal]:
         """The mid of each of ``coins`` the venue prices now (only those are read)."""

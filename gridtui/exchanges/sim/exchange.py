@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
-from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
@@ -68,6 +68,8 @@ log = logging.getLogger(__name__)
 DEFAULT_HALF_SPREAD = Decimal("0.0001")
 DEFAULT_NOTIONAL_PER_TICK = Decimal("50000")
 MIN_SCHEDULE_AHEAD_MS = 5_000
+HOUR_MS = 3_600_000
+MAX_FUNDING_CATCHUP_H = 7 * 24
 DEFAULT_SILENCE_S = 10.0
 """A real market silent this long has no price (the engine's default stream_stale_after_s)."""
 ERR_SCHEDULE_TOO_EARLY = "Scheduled cancel time too early, must be at least 5 seconds from now."
@@ -89,6 +91,7 @@ class SimExchange:
         source: PriceSource | None = None,
         live_coins: Collection[str] = (),
         silence_s: float = DEFAULT_SILENCE_S,
+        funding: Callable[[], Mapping[str, Decimal]] | None = None,
     ) -> None:
         coins = [m.coin for m in settings.markets]
         if len(set(coins)) != len(coins):
@@ -109,6 +112,9 @@ class SimExchange:
         size precision); ``settings.markets`` is not read."""
         self._live_coins = frozenset(live_coins)
         self._silence_s = silence_s
+        self._funding = funding
+        """Each coin's funding rate of the hour, charged on the open positions at every hour
+        (as Hyperliquid does); None: none charged (the backtest counts funding itself)."""
         self._live: dict[str, LiveMarket] = {}
         self.last_ticks: dict[str, Tick] = {}
         """What each simulated market did in the last ``step`` (the mock prints it as trades)."""
@@ -222,7 +228,23 @@ class SimExchange:
         mids = self._engine.mids()
         for coin in silent:  # no mid streamed: the bots' feed goes stale, as it would live
             del mids[coin]
+        self._charge_funding(now)
         self._commit(self._path_states(), mids=[(now, mids)])
+
+    def _charge_funding(self, now_ms: int) -> None:
+        """At each new hour, the hour's funding on every open position; hours the venue was
+        not running are charged too (at most a week of them, at today's rates): the positions
+        were held."""
+        if self._funding is None:
+            return
+        hour = now_ms // HOUR_MS
+        last = self._engine.funding_hour
+        if last is None:
+            self._engine.funding_hour = hour  # the first hour is counted from now on
+        elif hour > last:
+            rates = self._funding()
+            for paid in range(max(last + 1, hour - MAX_FUNDING_CATCHUP_H + 1), hour + 1):
+                self._engine.charge_funding(rates, paid)
 
     def step_quietly(self, times_ms: Sequence[int]) -> bool:
         """Walk every market one point per time in ``times_ms`` in one go, when no point can
@@ -340,7 +362,7 @@ class SimExchange:
 
     async def account(self) -> AccountSummary:
         self._enter("account")
-        return self._engine.account(self._clock.now_ms())
+        return self._engine.account(self._clock.now_ms(), charges_funding=self._funding is not None)
 
     async def schedule_cancel(self, at_ms: int | None) -> None:
         self._enter("schedule_cancel")

@@ -112,6 +112,8 @@ class MatchingEngine:
                 self._rest(order.coin, order.exchange_id)
         self._positions = {p.coin: p for p in records.positions if p.size}
         self._markets = {m.coin: m for m in records.markets}
+        self._funding = {c: paid for c, paid in records.funding.items() if c in self._positions}
+        self.funding_hour = records.funding_hour
         self._reset_changes()
         self._forget_old()
 
@@ -119,6 +121,7 @@ class MatchingEngine:
         self._dirty_orders: set[int] = set()
         self._dirty_positions: set[str] = set()
         self._dirty_markets: set[str] = set()
+        self._dirty_funding: set[str] = set()
         self._new_fills: list[Fill] = []
 
     def take_changes(self) -> EngineRecords:
@@ -138,6 +141,8 @@ class MatchingEngine:
                 for c in sorted(self._dirty_positions)
             ),
             markets=tuple(self._markets[c] for c in sorted(self._dirty_markets)),
+            funding={c: self._funding.get(c, ZERO) for c in sorted(self._dirty_funding)},
+            funding_hour=self.funding_hour,
         )
         self._reset_changes()
         self._forget_old()
@@ -200,9 +205,24 @@ class MatchingEngine:
             equity += p.size * (self._markets[p.coin].mid - p.entry_price)
         return equity
 
-    def account(self, now_ms: int) -> AccountSummary:
-        """The account page: value, margin, and each position's liquidation price. One
-        cross-margin model (isolated is margined as cross), no funding charged."""
+    def charge_funding(self, rates: Mapping[str, Decimal], hour: int) -> None:
+        """Hyperliquid's hourly funding on every open position: size × mid × the coin's rate
+        (a positive rate: longs pay, shorts receive), from the cash; ``hour`` is the one paid
+        for."""
+        for coin, position in self._positions.items():
+            rate = rates.get(coin)
+            if rate is None:
+                continue
+            paid = position.size * self._markets[coin].mid * rate
+            self.balance -= paid
+            self._funding[coin] = self._funding.get(coin, ZERO) + paid
+            self._dirty_funding.add(coin)
+        self.funding_hour = hour
+
+    def account(self, now_ms: int, *, charges_funding: bool) -> AccountSummary:
+        """The account page: value, margin, and each position's liquidation price and, when the
+        venue ``charges_funding``, the funding it paid since it opened. One cross-margin model
+        (isolated is margined as cross)."""
         value = self.equity()
         positions = sorted(self._positions.values(), key=lambda p: p.coin)
         mids = {p.coin: self._markets[p.coin].mid for p in positions}
@@ -226,7 +246,15 @@ class MatchingEngine:
             margin = abs(p.size) * mid / leverage
             risks.append(
                 PositionRisk(
-                    p.coin, p.size, p.entry_price, mid, leverage, True, margin, liquidation, None
+                    p.coin,
+                    p.size,
+                    p.entry_price,
+                    mid,
+                    leverage,
+                    True,
+                    margin,
+                    liquidation,
+                    self._funding.get(p.coin, ZERO) if charges_funding else None,
                 )
             )
         used = sum((r.margin_used for r in risks), ZERO)
@@ -517,6 +545,9 @@ class MatchingEngine:
             realized = closed * (price - entry) * (1 if size > 0 else -1)
             if new_size != 0 and (new_size > 0) != (size > 0):
                 entry = price
+        closed = new_size == 0 or (size != 0 and (new_size > 0) != (size > 0))
+        if closed and self._funding.pop(coin, None) is not None:
+            self._dirty_funding.add(coin)  # the next position pays its own funding
         if new_size == 0:
             self._positions.pop(coin, None)
         else:

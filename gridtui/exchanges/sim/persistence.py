@@ -55,6 +55,7 @@ CREATE TABLE IF NOT EXISTS positions (
 CREATE TABLE IF NOT EXISTS markets (
     coin TEXT PRIMARY KEY, mid TEXT NOT NULL, bid_depth TEXT NOT NULL, ask_depth TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS paths (coin TEXT PRIMARY KEY, state TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS funding (coin TEXT PRIMARY KEY, since_open TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS fills_by_coin_time ON fills (coin, timestamp_ms);
 """
 _LIVE = "status IN ({})".format(", ".join(f"'{s.value}'" for s in OrderStatus if s.is_live))
@@ -315,6 +316,10 @@ def _read(conn: sqlite3.Connection, *, history: bool) -> StoredState | None:
         )
     )
     paths = {coin: json.loads(state) for coin, state in conn.execute("SELECT * FROM paths")}
+    funding = {
+        coin: Decimal(paid) for coin, paid in conn.execute("SELECT coin, since_open FROM funding")
+    }
+    hour = meta.get("funding_hour")
     records = EngineRecords(
         balance=Decimal(meta["balance"]),
         next_order_id=int(meta["next_order_id"]),
@@ -325,6 +330,8 @@ def _read(conn: sqlite3.Connection, *, history: bool) -> StoredState | None:
         fills=fills,
         positions=positions,
         markets=markets,
+        funding=funding,
+        funding_hour=None if hour is None else int(hour),
     )
     return StoredState(records=records, path_states=paths)
 
@@ -374,8 +381,14 @@ def _write(
             ("next_order_id", str(records.next_order_id)),
             ("next_trade_id", str(records.next_trade_id)),
             ("schedule_cancel_ms", None if schedule is None else str(schedule)),
+            ("funding_hour", None if records.funding_hour is None else str(records.funding_hour)),
         ],
     )
+    for coin, paid in records.funding.items():
+        if paid == 0:
+            conn.execute("DELETE FROM funding WHERE coin = ?", (coin,))
+        else:
+            conn.execute("INSERT OR REPLACE INTO funding VALUES (?, ?)", (coin, str(paid)))
     conn.executemany(  # only these columns of a placed order change; indexes on others stay put
         "INSERT INTO orders VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (exchange_id) "
         "DO UPDATE SET remaining = excluded.remaining, status = excluded.status, "

@@ -65,6 +65,10 @@ class EngineRecords:
     fills: tuple[Fill, ...] = ()
     positions: tuple[Position, ...] = ()
     markets: tuple[MarketState, ...] = ()
+    funding: Mapping[str, Decimal] = attrs.field(factory=dict)
+    """USD each position paid in funding since it opened, by coin (0: none open)."""
+    funding_hour: int | None = None
+    """The last hour (epoch ms // 3 600 000) funding was charged for; None: never charged."""
 
 
 class OrderArchive(Protocol):

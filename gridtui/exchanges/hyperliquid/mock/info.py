@@ -15,7 +15,7 @@ from typing import Any
 from gridtui.core import rounding
 from gridtui.core.account import AccountSummary
 from gridtui.core.types import ZERO, Fill, Order, Side
-from gridtui.exchanges.hyperliquid.mock.exchange import MockError, MockExchange
+from gridtui.exchanges.hyperliquid.mock.exchange import FUNDING_INTERVAL_MS, MockError, MockExchange
 from gridtui.exchanges.hyperliquid.wire import CANDLE_INTERVALS, float_to_wire
 
 FILLS_PAGE = 2000
@@ -90,13 +90,15 @@ async def _all_mids(mock: MockExchange, body: Mapping[str, Any]) -> Json:
 
 async def _meta_and_ctxs(mock: MockExchange, body: Mapping[str, Any]) -> Json:
     mids = await mock.sim.all_mids()
+    hour = mock.clock.now_ms() // FUNDING_INTERVAL_MS * FUNDING_INTERVAL_MS
     ctxs = []
     for market in mock.settings.markets:
         mid = mids[market.coin]
         bid, ask = mock.sim.bbo(market.coin)
+        rates = mock.history.funding(market.coin, hour, hour, limit=1)  # this hour's, as served
         ctxs.append(
             {
-                "funding": "0",
+                "funding": num(rates[0].rate) if rates else "0",
                 "openInterest": "0",
                 "prevDayPx": num(market.start_price),
                 "dayNtlVlm": "0",
