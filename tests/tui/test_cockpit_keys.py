@@ -13,12 +13,14 @@ import pytest
 from cockpit import MakeApp, cockpit_config, settle, wait_for
 from textual.binding import Binding
 from textual.pilot import Pilot
+from textual.widgets import Label
 
 from gridtui.core.clock import utc_day
 from gridtui.core.events import Reconciled
 from gridtui.orchestrator.bot_orchestrator import BotOrchestrator
 from gridtui.state.accounting import HaltKind
 from gridtui.tui.app import GridApp
+from gridtui.tui.screens.account import AccountScreen
 from gridtui.tui.screens.confirm import ConfirmScreen
 from gridtui.tui.screens.help import HelpScreen
 from gridtui.tui.widgets.bots_table import BotsTable
@@ -178,6 +180,19 @@ async def test_t_cycles_through_the_shipped_themes(make_app: MakeApp) -> None:
             await pilot.press("t")
             seen.add(app.theme)
         assert {"gridtui-dark", "gridtui-light", "gridtui-high-contrast"} <= seen
+
+
+async def test_a_shows_the_account_the_engine_read(make_app: MakeApp) -> None:
+    async with cockpit(make_app) as (app, pilot):
+        await app.supervisor.account.current()  # the engine's reading (its task renews it)
+        await pilot.press("a")
+        await pilot.pause()
+        assert isinstance(app.screen, AccountScreen)
+        summary = str(app.screen.query_one("#account-summary", Label).render())
+        assert summary.startswith("value ") and "withdrawable" in summary
+        assert "Account · PAPER" in str(app.screen.query_one("#account-title", Label).render())
+        await pilot.press("a")
+        assert not isinstance(app.screen, AccountScreen)
 
 
 async def test_question_mark_lists_every_key(make_app: MakeApp) -> None:
