@@ -32,6 +32,7 @@ from gridtui.orchestrator.bot_orchestrator import BotOrchestrator
 from gridtui.orchestrator.factory import build_bot
 from gridtui.orchestrator.view import BotView, bot_view, idle_view
 from gridtui.risk.dead_man_switch import DeadManSwitch
+from gridtui.risk.risk_engine import RiskMemory
 from gridtui.state.data_dir import (
     DataDirError,
     adopt_legacy_journals,
@@ -98,6 +99,8 @@ class BotSlot:
     """Why the bot cannot be built yet (the venue does not answer), with the next retry."""
     built: bool = False
     """Built once in this process: a rebuild continues its session (PnL, stop_loss_pnl)."""
+    risk_memory: RiskMemory | None = None
+    """What the last bot's risk engine learned, for the next rebuild of this session."""
 
 
 class Supervisor:
@@ -272,6 +275,10 @@ class Supervisor:
         self, name: str, settings: BotSettings | None = None, *, continue_session: bool = False
     ) -> BotOrchestrator:
         settings = settings or next(b for b in self.config.bots if b.name == name)
+        slot = self.slots.get(name)
+        if slot is not None and slot.bot is not None:
+            slot.risk_memory = slot.bot.c.risk.memory()
+        memory = slot.risk_memory if slot is not None and continue_session else None
         components = await build_bot(
             settings,
             config=self.config,
@@ -283,6 +290,7 @@ class Supervisor:
             identity=self.identity,
             continue_session=continue_session,
             account_watch=self.account,
+            risk_memory=memory,
         )
         return BotOrchestrator(components, self.config.engine)
 

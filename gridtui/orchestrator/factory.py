@@ -27,7 +27,7 @@ from gridtui.monitoring.alerting import Alerter
 from gridtui.monitoring.metrics import Metrics
 from gridtui.risk.circuit_breaker import CircuitBreaker
 from gridtui.risk.dead_man_switch import DeadManSwitch
-from gridtui.risk.risk_engine import RiskEngine
+from gridtui.risk.risk_engine import RiskEngine, RiskMemory
 from gridtui.state.data_dir import VenueIdentity, journal_path, prepare_journal_dir
 from gridtui.state.order_state_machine import OrderStateMachine
 from gridtui.state.shadow_ledger import ShadowLedger
@@ -98,6 +98,7 @@ async def build_bot(
     identity: VenueIdentity,
     continue_session: bool = False,
     account_watch: AccountWatch | None = None,
+    risk_memory: RiskMemory | None = None,
 ) -> BotComponents:
     """The bot's graph over its journal, which lives in ``identity``'s folder (checked here, so
     no graph is ever built over another venue's or account's books)."""
@@ -118,7 +119,7 @@ async def build_bot(
     processor = FillProcessor(state, dedup, ledger, bus, clock)
     breaker = CircuitBreaker(config.breaker, clock)
     gateway = ExecutionGateway(exchange, ledger, breaker, bus, clock, metrics, bot=bot, coin=coin)
-    risk = RiskEngine(settings.risk, clock, max_leverage=meta.max_leverage)
+    risk = RiskEngine(settings.risk, clock, max_leverage=meta.max_leverage, memory=risk_memory)
     strategy = Strategy(coin, settings.grid, meta)
     account = account_watch or AccountWatch(exchange, clock)
     builder = GridBuilder(gateway, strategy, risk, state, alerter, bus, clock, metrics, account)

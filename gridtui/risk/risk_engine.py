@@ -53,6 +53,17 @@ class RiskDecision:
 ALLOWED = RiskDecision(allowed=True)
 
 
+@attrs.frozen(slots=True)
+class RiskMemory:
+    """What the engine learned while a bot ran: a bot the process rebuilds after a crash
+    (continuing its session) starts from it, so a crash can neither reset the drawdown's peak,
+    nor re-halt a daily loss the trader lifted, nor restore ``stop_loss_pnl``'s allowance."""
+
+    peak_equity: Decimal | None
+    daily_loss_lifted_day: int | None
+    session_base: Decimal
+
+
 def _refuse(kind: RiskKind, reason: str, *, halt: HaltKind | None = None) -> RiskDecision:
     return RiskDecision(allowed=False, kind=kind, reason=reason, halt=halt)
 
@@ -75,21 +86,32 @@ class RiskEngine:
     so refused orders do not eat the budget of the ones that follow.
     """
 
-    def __init__(self, limits: RiskLimits, clock: Clock, *, max_leverage: int) -> None:
+    def __init__(
+        self,
+        limits: RiskLimits,
+        clock: Clock,
+        *,
+        max_leverage: int,
+        memory: RiskMemory | None = None,
+    ) -> None:
         self._limits = limits
         self._clock = clock
         self._max_leverage = max_leverage
         """The coin's, from the venue: its maintenance margin sets where liquidation is."""
         self._tokens = Decimal(limits.order_burst)
         self._tokens_at_ms = clock.now_ms()
-        self._peak_equity: Decimal | None = None
-        self._daily_loss_lifted_day: int | None = None
-        self._session_base = ZERO
+        memory = memory or RiskMemory(None, None, ZERO)
+        self._peak_equity = memory.peak_equity
+        self._daily_loss_lifted_day = memory.daily_loss_lifted_day
+        self._session_base = memory.session_base
         """The session result ``stop_loss_pnl`` counts from (moved by ``on_resume``)."""
 
     @property
     def limits(self) -> RiskLimits:
         return self._limits
+
+    def memory(self) -> RiskMemory:
+        return RiskMemory(self._peak_equity, self._daily_loss_lifted_day, self._session_base)
 
     @property
     def peak_equity(self) -> Decimal | None:

@@ -6,7 +6,8 @@ from __future__ import annotations
 from decimal import Decimal
 
 import attrs
-from bot_kit import RISK, D, Env, EnvFactory, running, settle
+import pytest
+from bot_kit import RISK, D, Env, EnvFactory, running, settle, supervised, wait_until
 
 from gridtui.core.events import AlertKind, AlertRaised, Severity
 from gridtui.core.types import BotStatus, OrderStatus, Side, Tif
@@ -112,3 +113,38 @@ async def test_an_exit_the_book_cannot_fill_within_the_cap_says_what_is_left(
         (said,) = exit_alerts(env)
         assert said.severity is Severity.CRITICAL
         assert said.message.startswith("position not fully closed: 0.4 BTC left after 5 orders")
+
+
+async def test_a_crash_rebuild_keeps_what_the_risk_engine_learned(
+    make_env: EnvFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A crash loop must not be a way around the limits: the rebuilt bot (same session)
+    starts from the crashed one's peak equity, lifted daily loss and stop-loss base."""
+    env = make_env()
+    supervisor = supervised(env)
+    cycle = BotOrchestrator.cycle
+    crash = {"now": False}
+
+    async def flaky(self: BotOrchestrator) -> None:
+        if crash["now"]:
+            crash["now"] = False
+            raise RuntimeError("a bug")
+        await cycle(self)
+
+    monkeypatch.setattr(BotOrchestrator, "cycle", flaky)
+    await supervisor.start()
+    await wait_until(lambda: (b := supervisor.running("b1")) is not None and b.cycles > 2)
+    first = supervisor.running("b1")
+    assert first is not None
+    first.c.risk._peak_equity = D(50)  # as if equity had been 50 above today's
+    first.c.risk._daily_loss_lifted_day = 20_000
+    crash["now"] = True
+    slot = supervisor.slots["b1"]
+    await wait_until(lambda: slot.restarts == 1 and supervisor.running("b1") not in (None, first))
+    rebuilt = supervisor.running("b1")
+    assert rebuilt is not None
+    assert (rebuilt.c.risk.peak_equity, rebuilt.c.risk.memory().daily_loss_lifted_day) == (
+        D(50),
+        20_000,
+    )
+    await supervisor.stop()
