@@ -22,7 +22,7 @@ import attrs
 from gridtui.config.schema import AppConfig, BotSettings, Direction, VenueKind
 from gridtui.core.account import AccountSummary, distance_pct
 from gridtui.core.clock import RealClock, utc_day
-from gridtui.core.formatting import average_price, usd
+from gridtui.core.formatting import average_price, percent_away, usd
 from gridtui.core.types import ZERO, BotStatus, ExchangeError, Fill, Order, Position
 from gridtui.state.accounting import PositionCorrection, replay, replay_with_effects
 from gridtui.state.data_dir import (
@@ -272,7 +272,7 @@ def account_lines(account: AccountSummary | None, badge: str) -> list[str]:
         else:
             away = distance_pct(p.mark, p.liquidation_price)
             liquidation = f"liquidation {average_price(p.liquidation_price)}"
-            liquidation += f" ({away.quantize(Decimal('0.1'))}% from the mark)" if away else ""
+            liquidation += f" ({percent_away(away)} from the mark)" if away else ""
         funding = (
             "funding paid n/a"
             if p.funding_since_open is None

@@ -26,3 +26,16 @@ def usd(value: Decimal, *, signed: bool = False) -> str:
     places = SUB_CENT if value and abs(value) < CENT else CENT
     text = f"{value.quantize(places):{'+' if signed else ''},f}"
     return text
+
+
+FAR_PCT = Decimal(1000)
+
+
+def percent_away(pct: Decimal | None) -> str:
+    """How far a price is (a liquidation from the mark): one decimal; beyond ten times the
+    price it only says so (a tiny short on a big account is "liquidated" at 30,000x)."""
+    if pct is None:
+        return "—"
+    if pct > FAR_PCT:
+        return f"> {FAR_PCT:,f}%"
+    return f"{pct.quantize(Decimal('0.1')):,f}%"

@@ -2,7 +2,7 @@ from decimal import Decimal as D
 
 import pytest
 
-from gridtui.core.formatting import average_price, usd
+from gridtui.core.formatting import average_price, percent_away, usd
 
 
 @pytest.mark.parametrize(
@@ -33,3 +33,17 @@ def test_usd_reads_in_cents_and_never_hides_a_sub_cent_fee(
     value: str, signed: bool, shown: str
 ) -> None:
     assert usd(D(value), signed=signed) == shown
+
+
+@pytest.mark.parametrize(
+    ("pct", "shown"),
+    [
+        (None, "—"),
+        ("20", "20.0%"),
+        ("15.349", "15.3%"),
+        ("999.96", "1,000.0%"),
+        ("109299.3", "> 1,000%"),
+    ],
+)
+def test_a_distance_reads_to_a_tenth_and_far_is_only_far(pct: str | None, shown: str) -> None:
+    assert percent_away(None if pct is None else D(pct)) == shown

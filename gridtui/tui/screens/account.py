@@ -18,7 +18,7 @@ from textual.screen import ModalScreen
 from textual.widgets import DataTable, Label
 
 from gridtui.core.account import AccountSummary, PositionRisk, distance_pct
-from gridtui.core.formatting import average_price, usd
+from gridtui.core.formatting import average_price, percent_away, usd
 
 COLUMNS = (
     ("coin", "Coin"),
@@ -98,7 +98,7 @@ def _cells(p: PositionRisk) -> list[Text]:
         Text(f"{p.leverage}x {'cross' if p.cross else 'isolated'}"),
         Text(usd(p.margin_used), justify="right"),
         Text(_liquidation(p.liquidation_price), justify="right"),
-        Text("—" if away is None else f"{away.quantize(Decimal('0.1'))}%", justify="right"),
+        Text(percent_away(away), justify="right"),
         Text(funding, justify="right"),
     ]
 
