@@ -323,6 +323,7 @@ class Supervisor:
                 slot.waiting = f"{exc}, retry in {backoff:g} s"
                 log.warning("bot %s: waiting for exchange: %s", slot.name, slot.waiting)
                 if slot.bot is not None:
+                    slot.risk_memory = slot.bot.c.risk.memory()  # the rebuild goes on from it
                     slot.bot.detach()
                     slot.bot = None
             except Exception as exc:

@@ -99,7 +99,7 @@ def bot_problems(
             f"{_plain(risk.max_position)} ({place('risk', 'max_position')}), so no order could "
             "ever be placed (expected size <= max_position)"
         )
-    problems += _initial_position_problems(grid, risk, place)
+    problems += _initial_position_problems(grid, risk, market, place)
     stop, take = risk.stop_loss_price, risk.take_profit_price
     if stop is not None and take is not None and stop >= take:
         problems.append(
@@ -124,8 +124,11 @@ def bot_problems(
     return problems
 
 
-def _initial_position_problems(grid: GridSettings, risk: RiskLimits, place: Place) -> list[str]:
-    """The inventory a bot starts from must be one its grid may hold and its limits allow."""
+def _initial_position_problems(
+    grid: GridSettings, risk: RiskLimits, market: Market | None, place: Place
+) -> list[str]:
+    """The inventory a bot starts from must be one its grid may hold, its limits allow and an
+    order can buy (the venue's $10 minimum, at the paper market's start price)."""
     initial = grid.initial_position
     wrong_side = {Direction.LONG: initial < 0, Direction.SHORT: initial > 0}
     if wrong_side.get(grid.direction, False):
@@ -140,6 +143,13 @@ def _initial_position_problems(grid: GridSettings, risk: RiskLimits, place: Plac
             f"{place('grid', 'initial_position')}: {_plain(initial)} is beyond the position "
             f"limit {_plain(risk.max_position)} ({place('risk', 'max_position')}; expected "
             "|initial_position| <= max_position)"
+        ]
+    if market is not None and initial and abs(initial) * market.start_price < MIN_ORDER_VALUE:
+        return [
+            f"{place('grid', 'initial_position')}: {_plain(initial)} {market.coin} is worth "
+            f"{_plain(abs(initial) * market.start_price)} at the start price "
+            f"{_plain(market.start_price)}, below the venue's minimum order value "
+            f"{_plain(MIN_ORDER_VALUE)} (expected 0, or a position worth at least that)"
         ]
     return []
 

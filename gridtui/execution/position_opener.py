@@ -16,7 +16,7 @@ import logging
 from decimal import Decimal
 
 from gridtui.core.clock import Clock
-from gridtui.core.rounding import Rounding, round_price, round_size
+from gridtui.core.rounding import Rounding, meets_min_value, round_price, round_size
 from gridtui.core.types import ZERO, AssetMeta, Level, OrderStatus, Side, Tif
 from gridtui.execution.account_watch import AccountWatch
 from gridtui.execution.execution_gateway import ENTRY_LEVEL, ExecutionGateway
@@ -52,6 +52,9 @@ class PositionOpener:
         self._clock = clock
         self._target = target
         self._held = target == 0 or state.store.initial_position_held_ms() is not None
+        self._entry_may_rest = target != 0
+        """An entry order may still be on the book (after a restart, a failed cancel): looked
+        for until none is; a bot without an initial position never looks."""
         self._refused: str | None = None
 
     @property
@@ -72,21 +75,23 @@ class PositionOpener:
         return round_price(mark * (1 + TOUCH_OFFSET), sz, Rounding.UP)
 
     async def maintain(self, mark: Decimal) -> None:
-        """One step: the position is there (mark it held; cancel what is left of the entry),
-        or keep one post-only entry order at the touch for what is missing."""
+        """One step: the position is there (mark it held; cancel what is left of the entry,
+        until it is gone), or keep one post-only entry order at the touch for what is missing.
+        What is left below the venue's $10 minimum counts as held: no order could buy it."""
         if self._held:
+            await self._cancel_leftover()
             return
         entry = self._entry()
-        size = round_size(abs(self.remaining()), self._meta.sz_decimals)
-        if size == 0:
-            self._state.store.mark_initial_position_held(self._clock.now_ms())
-            self._held = True
-            log.info("%s: initial position %s held", self._gateway.bot, self._target)
-            if entry is not None:
-                await self._gateway.cancel_many([entry.client_id], reason="initial position held")
-            return
         side = Side.BUY if self._target > 0 else Side.SELL
         price = self.touch(side, mark)
+        size = round_size(abs(self.remaining()), self._meta.sz_decimals)
+        if size == 0 or not meets_min_value(price, size):
+            self._state.store.mark_initial_position_held(self._clock.now_ms())
+            self._held = True
+            held = self._state.get_snapshot().position
+            log.info("%s: initial position held (%s of %s)", self._gateway.bot, held, self._target)
+            await self._cancel_leftover()
+            return
         if entry is not None:
             behind = entry.request.price != price and entry.status is OrderStatus.OPEN
             waited = self._clock.now_ms() - entry.created_ms >= REPRICE_AFTER_S * 1000
@@ -115,6 +120,16 @@ class PositionOpener:
             return
         self._refused = None
         await self._gateway.submit_levels([level], tif=Tif.ALO)
+
+    async def _cancel_leftover(self) -> None:
+        """Once held, no entry order may stay: a partly filled one would overshoot later."""
+        if not self._entry_may_rest:
+            return
+        entry = self._entry()
+        if entry is None:
+            self._entry_may_rest = False
+        elif entry.status is not OrderStatus.PENDING_CANCEL:
+            await self._gateway.cancel_many([entry.client_id], reason="initial position held")
 
     def _entry(self) -> TrackedOrder | None:
         return next((t for t in self._gateway.ledger.live() if t.level == ENTRY_LEVEL), None)

@@ -10,7 +10,7 @@ import pytest
 from bot_kit import RISK, D, Env, EnvFactory, running, settle, supervised, wait_until
 
 from gridtui.core.events import AlertKind, AlertRaised, Severity
-from gridtui.core.types import BotStatus, OrderStatus, Side, Tif
+from gridtui.core.types import BotStatus, ExchangeError, OrderStatus, Side, Tif
 from gridtui.execution.execution_gateway import EXIT_LEVEL
 from gridtui.orchestrator.bot_orchestrator import BotOrchestrator
 from gridtui.state.accounting import HaltKind
@@ -147,4 +147,31 @@ async def test_a_crash_rebuild_keeps_what_the_risk_engine_learned(
         D(50),
         20_000,
     )
+    await supervisor.stop()
+
+
+async def test_an_exchange_error_out_of_a_running_bot_keeps_its_risk_memory_too(
+    make_env: EnvFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env = make_env()
+    supervisor = supervised(env)
+    cycle = BotOrchestrator.cycle
+    fail = {"now": False}
+
+    async def flaky(self: BotOrchestrator) -> None:
+        if fail["now"]:
+            fail["now"] = False
+            raise ExchangeError("HTTP 502")
+        await cycle(self)
+
+    monkeypatch.setattr(BotOrchestrator, "cycle", flaky)
+    await supervisor.start()
+    await wait_until(lambda: (b := supervisor.running("b1")) is not None and b.cycles > 2)
+    first = supervisor.running("b1")
+    assert first is not None
+    first.c.risk._peak_equity = D(50)
+    fail["now"] = True
+    await wait_until(lambda: supervisor.running("b1") not in (None, first))
+    rebuilt = supervisor.running("b1")
+    assert rebuilt is not None and rebuilt.c.risk.peak_equity == D(50)
     await supervisor.stop()

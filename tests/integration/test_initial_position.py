@@ -60,3 +60,28 @@ async def test_a_neutral_grid_may_start_short_and_zero_means_none(make_env: EnvF
     plain = await flat.orchestrator()
     async with running(plain):
         assert not plain.c.opener.pending
+
+
+async def test_an_entry_left_resting_once_held_is_canceled(make_env: EnvFactory) -> None:
+    env = make_env(grid=LONG, file_backed=True)
+    bot = await env.orchestrator()
+    async with running(bot):
+        assert [t for t in bot.c.ledger.live() if t.level == ENTRY_LEVEL]
+    # A crash right after the journal marked it held, before the cancel went out.
+    bot.c.store.mark_initial_position_held(env.clock.now_ms())
+    again = await env.orchestrator()
+    async with running(again):
+        await again.cycle()
+        await settle()
+        assert not again.c.opener.pending
+        assert not [o for o in await env.open_orders() if o.price == D("99.999")]
+
+
+async def test_what_is_left_below_the_ten_dollar_minimum_counts_as_held(
+    make_env: EnvFactory,
+) -> None:
+    env = make_env(grid=attrs.evolve(LONG, initial_position=D("0.05")))  # 5 USD at 100
+    bot = await env.orchestrator()
+    async with running(bot):
+        assert not bot.c.opener.pending  # no order could buy it: nothing sent, nothing retried
+        assert not [t for t in bot.c.ledger.live() if t.level == ENTRY_LEVEL]

@@ -401,3 +401,12 @@ def test_an_initial_position_must_suit_the_direction_and_the_position_limit() ->
         "grid.initial_position for bots[0]: -1.5 is beyond the position limit 1 "
         "(risk.max_position for bots[0]; expected |initial_position| <= max_position)"
     ]
+
+
+def test_an_initial_position_below_the_minimum_order_value_is_refused() -> None:
+    text = "[grid]\ninitial_position = 0.0001\n[risk]\nmax_position = 1\n" + GOOD
+    assert problems(text) == [
+        "grid.initial_position for bots[0]: 0.0001 BTC is worth 6.4 at the start price 64000, "
+        "below the venue's minimum order value 10 (expected 0, or a position worth at least "
+        "that)"
+    ]

@@ -5,6 +5,7 @@ a restart."""
 
 from __future__ import annotations
 
+import sqlite3
 from decimal import Decimal as D
 from pathlib import Path
 
@@ -83,3 +84,13 @@ async def test_without_rates_nothing_is_charged_and_the_page_says_it_is_not_know
     (btc,) = (await paper.account()).positions
     assert btc.funding_since_open is None
     await paper.close()
+
+
+async def test_a_state_file_from_before_funding_reads_back(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    paper = venue(path, SimClock(START))
+    await take(paper, Side.BUY, "1", 1)
+    await paper.close()
+    with sqlite3.connect(path) as conn:  # as the version before funding wrote it
+        conn.execute("DROP TABLE funding")
+    assert SimExchange.open_readonly(path).positions["BTC"].size == D(1)

@@ -316,9 +316,11 @@ def _read(conn: sqlite3.Connection, *, history: bool) -> StoredState | None:
         )
     )
     paths = {coin: json.loads(state) for coin, state in conn.execute("SELECT * FROM paths")}
-    funding = {
-        coin: Decimal(paid) for coin, paid in conn.execute("SELECT coin, since_open FROM funding")
-    }
+    try:
+        rows = conn.execute("SELECT coin, since_open FROM funding").fetchall()
+    except sqlite3.OperationalError:  # a file of an older version, opened read-only
+        rows = []
+    funding = {coin: Decimal(paid) for coin, paid in rows}
     hour = meta.get("funding_hour")
     records = EngineRecords(
         balance=Decimal(meta["balance"]),
