@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Iterable
+from decimal import Decimal
 
 from gridtui.core.account import AccountSummary
 from gridtui.core.clock import Clock
-from gridtui.core.types import ExchangeError
+from gridtui.core.types import ExchangeError, Side
 from gridtui.exchanges.base import Exchange
+from gridtui.risk.risk_engine import RiskEngine
 
 log = logging.getLogger(__name__)
 
@@ -53,9 +56,14 @@ class AccountWatch:
                 self.latest = latest
             return latest
 
-    async def for_risk(self) -> AccountSummary | None:
-        """A current reading for the risk gate, or None when the venue does not answer within
-        ``RISK_READ_TIMEOUT_S`` (then the gate refuses what it cannot judge)."""
+    async def for_risk(
+        self, risk: RiskEngine, orders: Iterable[tuple[Side, Decimal]], position: Decimal
+    ) -> AccountSummary | None:
+        """What the risk gate judges ``orders`` (side, size) with: a current reading when it
+        needs one (``RiskEngine.needs_account``), else None; None too when the venue does not
+        answer within ``RISK_READ_TIMEOUT_S`` (then the gate refuses what it cannot judge)."""
+        if not risk.needs_account(orders, position):
+            return None
         try:
             return await asyncio.wait_for(self.current(), RISK_READ_TIMEOUT_S)
         except TimeoutError:

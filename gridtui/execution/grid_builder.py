@@ -212,9 +212,8 @@ class GridBuilder:
             return 0, []
         state = self._state.get_snapshot()
         open_requests: list[OrderRequest] = [t.request for t in self._gateway.ledger.live()]
-        wanted = ((lvl.side, lvl.size) for lvl in levels)
-        needed = self._risk.needs_account(wanted, state.position)
-        account = await self._account.for_risk() if needed else None
+        wanted = [(lvl.side, lvl.size) for lvl in levels]
+        account = await self._account.for_risk(self._risk, wanted, state.position)
         allowed: list[Level] = []
         refused: list[str] = []
         # Nearest the mid first: if the limits cut the grid short, the useful levels survive.

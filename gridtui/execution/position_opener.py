@@ -107,10 +107,8 @@ class PositionOpener:
             state=self._state.get_snapshot(),
             open_orders=[t.request for t in self._gateway.ledger.live()],
             mark=mark,
-            account=(
-                await self._account.for_risk()
-                if self._risk.needs_account([(side, size)], self._state.get_snapshot().position)
-                else None
+            account=await self._account.for_risk(
+                self._risk, [(side, size)], self._state.get_snapshot().position
             ),
         )
         if not decision.allowed:

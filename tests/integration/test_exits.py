@@ -15,6 +15,7 @@ from gridtui.execution.execution_gateway import EXIT_LEVEL
 from gridtui.orchestrator.bot_orchestrator import BotOrchestrator
 from gridtui.state.accounting import HaltKind
 from gridtui.state.records import OrderRecord
+from gridtui.supervisor import Supervisor
 
 
 def exits_of(bot: BotOrchestrator) -> list[OrderRecord]:
@@ -115,30 +116,45 @@ async def test_an_exit_the_book_cannot_fill_within_the_cap_says_what_is_left(
         assert said.message.startswith("position not fully closed: 0.4 BTC left after 5 orders")
 
 
+class FailOnce:
+    """Makes the next bot cycle raise ``error`` once, when armed (``arm``)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, error: Exception) -> None:
+        self.armed = False
+        cycle = BotOrchestrator.cycle
+
+        async def flaky(bot: BotOrchestrator) -> None:
+            if self.armed:
+                self.armed = False
+                raise error
+            await cycle(bot)
+
+        monkeypatch.setattr(BotOrchestrator, "cycle", flaky)
+
+    def arm(self) -> None:
+        self.armed = True
+
+
+async def running_bot(env: Env) -> tuple[Supervisor, BotOrchestrator]:
+    """A supervised bot past its first few cycles."""
+    supervisor = supervised(env)
+    await supervisor.start()
+    await wait_until(lambda: (b := supervisor.running("b1")) is not None and b.cycles > 2)
+    first = supervisor.running("b1")
+    assert first is not None
+    return supervisor, first
+
+
 async def test_a_crash_rebuild_keeps_what_the_risk_engine_learned(
     make_env: EnvFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A crash loop must not be a way around the limits: the rebuilt bot (same session)
     starts from the crashed one's peak equity, lifted daily loss and stop-loss base."""
-    env = make_env()
-    supervisor = supervised(env)
-    cycle = BotOrchestrator.cycle
-    crash = {"now": False}
-
-    async def flaky(self: BotOrchestrator) -> None:
-        if crash["now"]:
-            crash["now"] = False
-            raise RuntimeError("a bug")
-        await cycle(self)
-
-    monkeypatch.setattr(BotOrchestrator, "cycle", flaky)
-    await supervisor.start()
-    await wait_until(lambda: (b := supervisor.running("b1")) is not None and b.cycles > 2)
-    first = supervisor.running("b1")
-    assert first is not None
+    crash = FailOnce(monkeypatch, RuntimeError("a bug"))
+    supervisor, first = await running_bot(make_env())
     first.c.risk._peak_equity = D(50)  # as if equity had been 50 above today's
     first.c.risk._daily_loss_lifted_day = 20_000
-    crash["now"] = True
+    crash.arm()
     slot = supervisor.slots["b1"]
     await wait_until(lambda: slot.restarts == 1 and supervisor.running("b1") not in (None, first))
     rebuilt = supervisor.running("b1")
@@ -153,24 +169,10 @@ async def test_a_crash_rebuild_keeps_what_the_risk_engine_learned(
 async def test_an_exchange_error_out_of_a_running_bot_keeps_its_risk_memory_too(
     make_env: EnvFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    env = make_env()
-    supervisor = supervised(env)
-    cycle = BotOrchestrator.cycle
-    fail = {"now": False}
-
-    async def flaky(self: BotOrchestrator) -> None:
-        if fail["now"]:
-            fail["now"] = False
-            raise ExchangeError("HTTP 502")
-        await cycle(self)
-
-    monkeypatch.setattr(BotOrchestrator, "cycle", flaky)
-    await supervisor.start()
-    await wait_until(lambda: (b := supervisor.running("b1")) is not None and b.cycles > 2)
-    first = supervisor.running("b1")
-    assert first is not None
+    fail = FailOnce(monkeypatch, ExchangeError("HTTP 502"))
+    supervisor, first = await running_bot(make_env())
     first.c.risk._peak_equity = D(50)
-    fail["now"] = True
+    fail.arm()
     await wait_until(lambda: supervisor.running("b1") not in (None, first))
     rebuilt = supervisor.running("b1")
     assert rebuilt is not None and rebuilt.c.risk.peak_equity == D(50)

@@ -8,13 +8,18 @@ from decimal import Decimal as D
 
 import pytest
 
+from gridtui.config.schema import RiskLimits
 from gridtui.core.account import AccountSummary
 from gridtui.core.clock import SimClock
-from gridtui.core.types import ExchangeError
+from gridtui.core.types import ExchangeError, Side
 from gridtui.execution import account_watch
 from gridtui.execution.account_watch import AccountWatch
+from gridtui.risk.risk_engine import RiskEngine
 
 NOW = 1_700_000_000_000
+GATE = RiskEngine(RiskLimits(min_liquidation_distance_pct=D(20)), SimClock(NOW), max_leverage=50)
+GROWING = (GATE, [(Side.BUY, D(1))], D(0))
+"""A gate with a liquidation limit judging a buy from flat: it needs the account."""
 
 
 class Venue:
@@ -44,7 +49,7 @@ async def test_a_reading_and_a_failure_each_serve_every_caller_for_max_age() -> 
     results = await asyncio.gather(*(watch.current() for _ in range(4)), return_exceptions=True)
     assert all(isinstance(r, ExchangeError) for r in results)
     assert venue.calls == 2  # one attempt for the four callers
-    assert await watch.for_risk() is None  # the gate gets nothing, at once
+    assert await watch.for_risk(*GROWING) is None  # the gate gets nothing, at once
     assert watch.latest is first  # the displays keep the last reading (with its time)
     clock.advance(6)
     venue.failing = None
@@ -60,6 +65,8 @@ async def test_the_risk_gate_waits_a_bounded_time_for_a_venue_that_hangs(
     venue.hang = True
     watch = AccountWatch(venue, clock)  # type: ignore[arg-type]
     guard = 10  # far longer than the gate's limit: only a gate that waits for ever reaches it
-    assert await asyncio.wait_for(watch.for_risk(), guard) is None
-    assert await asyncio.wait_for(watch.for_risk(), guard) is None  # remembered: no new call
+    assert await asyncio.wait_for(watch.for_risk(*GROWING), guard) is None
+    assert (
+        await asyncio.wait_for(watch.for_risk(*GROWING), guard) is None
+    )  # remembered: no new call
     assert venue.calls == 1

@@ -66,7 +66,6 @@ class MarketStream(StreamLink):
         return ws_parse.market_subscriptions(self._coins)
 
     def _on_session(self) -> None:
-        self._live.clear()
         self._heard_from.clear()
 
     def _dispatch(self, channel: Any, data: Any) -> None:

@@ -22,6 +22,7 @@ import asyncio
 import contextlib
 import json
 import logging
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Collection
 from typing import Any
 
@@ -72,7 +73,7 @@ class StreamFanout:
             queue.put_nowait(event)
 
 
-class StreamLink:
+class StreamLink(ABC):
     """One WebSocket kept alive for a set of subscriptions: connect, subscribe, ping, watch for
     silence, reconnect with backoff, forever, until ``close()``. A subclass says what to
     subscribe (``subscriptions``), what a message means (``_dispatch``) and when the
@@ -181,16 +182,16 @@ class StreamLink:
             log.exception("%s stream failed unexpectedly", self.url)
             return f"unexpected {type(exc).__name__}: {exc}"
 
+    @abstractmethod
     def subscriptions(self) -> list[dict[str, Any]]:
         """What every connection subscribes, in order."""
-        raise NotImplementedError
 
-    def _on_session(self) -> None:
+    def _on_session(self) -> None:  # noqa: B027 -- a hook: most streams need nothing here
         """A new connection opened (before it subscribes)."""
 
+    @abstractmethod
     def _dispatch(self, channel: Any, data: Any) -> None:
         """One message of ``channel``; raise ``ValueError`` (or a ``WireError``) when malformed."""
-        raise NotImplementedError
 
     async def _session(self, socket: ClientConnection) -> str:
         self._on_session()
@@ -265,7 +266,7 @@ class StreamLink:
             log.info("%s stream live again after: %s", self.url, reason)
             self._on_live_again(reason)
 
-    def _on_live_again(self, reason: str) -> None:
+    def _on_live_again(self, reason: str) -> None:  # noqa: B027 -- a hook, as _on_session
         """The subscriptions are live again after ``reason`` interrupted them."""
 
 
