@@ -17,6 +17,7 @@ import attrs
 
 from gridtui import stop_signals
 from gridtui.backtest import BacktestError
+from gridtui.config.edit import ConfigEditError
 from gridtui.config.fields import url_problem
 from gridtui.config.loader import ConfigError, load_config, summary
 from gridtui.config.schema import AppConfig, VenueKind, VenueSettings
@@ -49,6 +50,7 @@ USER_ERRORS = (
     OptimizeError,
     FundingFileError,
     ConfigError,
+    ConfigEditError,
     UsageError,
     StoreError,
     FileExistsError,

@@ -21,9 +21,10 @@ from typing import TYPE_CHECKING, Any, TextIO
 import attrs
 
 from gridtui.backtest.command import coin_file, pick_bot
+from gridtui.config.edit import SettingPath, Value
 from gridtui.config.schema import AppConfig
 from gridtui.monitoring.progress import progress_bar
-from gridtui.optimize import OptimizeError, SettingPath, Value
+from gridtui.optimize import OptimizeError
 from gridtui.optimize.evaluator import Evaluator, Inputs
 from gridtui.optimize.objective import Objective
 from gridtui.optimize.space import config_values
@@ -354,15 +355,18 @@ def _print(report: Mapping[str, Any], out: TextIO) -> None:
 
 
 def _write_config(path: Path, inputs: Inputs, settings: Mapping[str, Value]) -> None:
+    from gridtui.config.edit import ConfigEditError, with_bot_settings, write_config
     from gridtui.config.loader import ConfigError, load_config_text
-    from gridtui.optimize.config_edit import with_bot_settings, write_config
 
     text = with_bot_settings(inputs.config_text, inputs.bot, config_values(_paths(settings)))
     try:  # what check-config checks: a written config always loads
         load_config_text(text, base_dir=path.absolute().parent, source=str(path))
     except ConfigError as exc:
         raise OptimizeError(f"--write-config {path}: {exc.problems[0]}") from None
-    write_config(path, text)
+    try:
+        write_config(path, text)
+    except ConfigEditError as exc:
+        raise OptimizeError(f"--write-config {exc}") from None
 
 
 def _paths(settings: Mapping[str, Value]) -> dict[SettingPath, Value]:

@@ -23,12 +23,12 @@ import attrs
 from gridtui.backtest import BacktestError
 from gridtui.backtest.replay import ReplayOptions, replay, size_decimals
 from gridtui.backtest.report import BacktestReport, build_report, report_of
+from gridtui.config.edit import SettingPath, Value, bot_index, set_bot_values, with_bot_settings
 from gridtui.config.loader import ConfigError, load_config_data, load_config_text
 from gridtui.config.schema import AppConfig, BotSettings
 from gridtui.exchanges.sim import CandleSeries, FundingRate, load_candles, load_funding
 from gridtui.exchanges.sim.vocabulary import FillModel
-from gridtui.optimize import OptimizeError, SettingPath, Value
-from gridtui.optimize.config_edit import bot_index, set_bot_values, with_bot_settings
+from gridtui.optimize import OptimizeError
 from gridtui.optimize.fast_replay import CandleArrays, FastRun, candle_arrays, fast_replay
 from gridtui.optimize.folds import Fold, walk_forward
 from gridtui.optimize.objective import Objective, mean_score

@@ -15,6 +15,7 @@ from decimal import Decimal, InvalidOperation
 import attrs
 import optuna
 
+from gridtui.config.edit import Edit, SettingPath, Value
 from gridtui.config.fields import (
     GRID_FIELDS,
     RISK_FIELDS,
@@ -25,7 +26,7 @@ from gridtui.config.fields import (
     NumberField,
 )
 from gridtui.config.schema import GridMode
-from gridtui.optimize import Edit, OptimizeError, SettingPath, Value
+from gridtui.optimize import OptimizeError
 
 _EXCLUDED = frozenset(
     {"lower", "upper", "max_orders_per_second", "order_burst", "max_open_orders"}

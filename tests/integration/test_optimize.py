@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from gridtui.cli import main
-from gridtui.optimize.config_edit import with_bot_settings
+from gridtui.config.edit import with_bot_settings
 from gridtui.optimize.evaluator import Evaluator, Inputs
 from gridtui.optimize.space import config_values
 

@@ -179,7 +179,7 @@ def test_a_missing_folder_or_an_unwritable_path_is_one_line(
 
 def test_importing_the_module_loads_neither_optuna_nor_matplotlib() -> None:
     code = (
-        "import sys, gridtui.optimize.plot, gridtui.optimize.config_edit\n"
+        "import sys, gridtui.optimize.plot, gridtui.config.edit\n"
         "print(sorted(m for m in ('optuna', 'matplotlib') if m in sys.modules))"
     )
     out = subprocess.run(

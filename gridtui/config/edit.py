@@ -1,4 +1,5 @@
-"""Puts searched settings into a config's text: each trial's config, and ``--write-config``.
+"""Puts a bot's settings into a config's text: the optimizer's trials and ``--write-config``,
+and the cockpit's edit screen (change a bot's settings, add, enable, disable or remove a bot).
 
 The settings go into the bot's own ``[bots.grid]`` / ``[bots.risk]`` table: those win over the
 ``[grid]`` defaults and ``[coins.COIN]``, so the other bots and the coin defaults stay as they are.
@@ -18,10 +19,10 @@ from __future__ import annotations
 
 import math
 import tomllib
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Callable, Mapping, MutableMapping
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import tomlkit
 from tomlkit.container import Container
@@ -30,7 +31,20 @@ from tomlkit.items import AoT, Comment, Item, Null, Table, Whitespace
 
 from gridtui.config.fields import GRID_FIELDS, RISK_FIELDS
 from gridtui.core.files import write_atomically
-from gridtui.optimize import Edit, OptimizeError, SettingPath, Value
+
+Value = int | float | str | bool
+"""A setting's value as TOML holds it (enum settings as their words)."""
+
+SettingPath = tuple[Literal["grid", "risk"], str]
+"""Where a setting lives in a bot's config: ``("grid", "spacing_pct")``."""
+
+Edit = Value | None
+"""A setting as written into a bot's config: a value, or None to remove the key."""
+
+
+class ConfigEditError(Exception):
+    """The change cannot be written into this config: one line naming the place and the fix."""
+
 
 _FIELDS = {"grid": GRID_FIELDS, "risk": RISK_FIELDS}
 _TRIVIA = (Whitespace, Comment, Null)
@@ -43,16 +57,11 @@ def with_bot_settings(text: str, bot: str, values: Mapping[SettingPath, Edit]) -
     table. Nothing else in the text changes."""
     for section, key in values:
         _check_setting(section, key)
-    try:
-        doc = tomlkit.parse(text)
-    except TOMLKitError as exc:
-        raise OptimizeError(
-            f"the config is not valid TOML ({exc}); run gridtui check-config on it"
-        ) from None
+    doc = _parse(text)
     entries = _bot_entries(doc)
     index = _find_bot(entries, bot)
     entry = entries[index]
-    newline = "\r\n" if "\r\n" in text else "\n"  # a Windows file stays a Windows file
+    newline = _newline(text)
     by_section: dict[str, dict[str, Item]] = {}
     for (section, key), value in values.items():
         if value is None:
@@ -72,13 +81,131 @@ def with_bot_settings(text: str, bot: str, values: Mapping[SettingPath, Edit]) -
             for key, item in items.items():
                 _set_key(table, key, item)
         else:
-            raise OptimizeError(
+            raise ConfigEditError(
                 f"bots[{index}].{section}: must be a table ([bots.{section}]); "
                 "run gridtui check-config on the config"
             )
     out = doc.as_string()
     _check_edit(text, out, index, values)
     return out
+
+
+def with_bot_added(text: str, name: str, coin: str) -> str:
+    """``text`` with a new ``[[bots]]`` entry for ``coin`` named ``name`` at the end of the
+    bots, after a blank line; it takes every setting from ``[grid]``, ``[risk]`` and
+    ``[coins.COIN]`` until it is given its own."""
+    doc = _parse(text)
+    bots = doc.get("bots")
+    if bots is None:
+        entry = tomlkit.table()
+        entry.add("name", name)
+        entry.add("coin", coin)
+        entry.trivia.indent = _newline(text)
+        doc.append("bots", tomlkit.aot())
+        doc["bots"].append(entry)
+    elif isinstance(bots, AoT):
+        entry = tomlkit.table()
+        entry.add("name", name)
+        entry.add("coin", coin)
+        entry.trivia.indent = _newline(text)
+        bots.append(entry)
+    elif isinstance(bots, list):
+        inline = tomlkit.inline_table()
+        inline.update({"name": name, "coin": coin})
+        bots.append(inline)
+    else:
+        raise ConfigEditError("bots: must be a list of [[bots]] tables; run gridtui check-config")
+    out = doc.as_string()
+    _check_change(
+        text,
+        out,
+        lambda raw: raw.setdefault("bots", []).append({"name": name, "coin": coin}),
+        f"could not add bot {name} safely: write the bots as [[bots]] tables",
+    )
+    return out
+
+
+def with_bot_enabled(text: str, bot: str, enabled: bool) -> str:
+    """``text`` with bot ``bot``'s ``enabled`` set, in place when the key is there."""
+    doc = _parse(text)
+    entries = _bot_entries(doc)
+    index = _find_bot(entries, bot)
+    entry = entries[index]
+    last = _last_key(entry)
+    if "enabled" in entry or last is None:
+        entry["enabled"] = enabled  # in place (its comment kept), or tomlkit's own layout
+    else:  # right after the entry's own keys, above the comment opening its first table
+        item = tomlkit.boolean("true" if enabled else "false")
+        item.trivia.trail = _newline(text)
+        entry.value._insert_after(last, "enabled", item)
+    out = doc.as_string()
+
+    def change(raw: dict[str, Any]) -> None:
+        raw["bots"][index]["enabled"] = enabled
+
+    verb = "enable" if enabled else "disable"
+    _check_change(
+        text, out, change, f"could not {verb} bot {bot} safely: write it as a [[bots]] table"
+    )
+    return out
+
+
+def without_bot(text: str, bot: str) -> str:
+    """``text`` without bot ``bot``'s ``[[bots]]`` entry (its own tables go with it; the
+    comments above the next entry stay)."""
+    doc = _parse(text)
+    index = _find_bot(_bot_entries(doc), bot)
+    del doc["bots"][index]
+    out = doc.as_string()
+    _check_change(
+        text,
+        out,
+        lambda raw: raw["bots"].pop(index),
+        f"could not remove bot {bot} safely: write the bots as [[bots]] tables",
+    )
+    return out
+
+
+def _last_key(entry: Any) -> str | None:
+    """The last plain key of a ``[[bots]]`` table (None: an inline table, or no key)."""
+    if not isinstance(entry, Table):
+        return None
+    keys = [
+        key.key
+        for key, value in entry.value.body
+        if key is not None and not isinstance(value, (*_TRIVIA, Table, AoT))
+    ]
+    return keys[-1] if keys else None
+
+
+def _parse(text: str) -> tomlkit.TOMLDocument:
+    try:
+        return tomlkit.parse(text)
+    except TOMLKitError as exc:
+        raise ConfigEditError(
+            f"the config is not valid TOML ({exc}); run gridtui check-config on it"
+        ) from None
+
+
+def _newline(text: str) -> str:
+    return "\r\n" if "\r\n" in text else "\n"  # a Windows file stays a Windows file
+
+
+def _check_change(
+    before: str, after: str, change: Callable[[dict[str, Any]], object], failure: str
+) -> None:
+    """The edited text means the original with exactly ``change`` made to it; else
+    ``ConfigEditError(failure)``."""
+    try:
+        expected = tomllib.loads(before)
+        got = tomllib.loads(after)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigEditError(
+            f"the config is not valid TOML ({exc}); run gridtui check-config on it"
+        ) from None
+    change(expected)
+    if got != expected:
+        raise ConfigEditError(failure)
 
 
 def set_bot_values(entry: dict[str, Any], values: Mapping[SettingPath, Edit]) -> None:
@@ -97,21 +224,21 @@ def bot_index(raw: dict[str, Any], bot: str) -> int:
 
 
 def write_config(path: Path, text: str) -> None:
-    """Writes ``text`` to ``path`` whole or not at all (``--write-config``)."""
+    """Writes ``text`` to ``path`` whole or not at all."""
     try:
         write_atomically(path, text.encode("utf-8"))
     except OSError as exc:
-        raise OptimizeError(
-            f"--write-config {path}: cannot write ({exc.strerror or exc})"
-        ) from None
+        raise ConfigEditError(f"{path}: cannot write ({exc.strerror or exc})") from None
 
 
 def _check_setting(section: str, key: str) -> None:
     fields = _FIELDS.get(section)
     if fields is None:
-        raise OptimizeError(f"{section}.{key}: unknown section '{section}' (expected grid or risk)")
+        raise ConfigEditError(
+            f"{section}.{key}: unknown section '{section}' (expected grid or risk)"
+        )
     if key not in fields:
-        raise OptimizeError(
+        raise ConfigEditError(
             f"{section}.{key}: not a {section} setting (expected one of: {', '.join(fields)})"
         )
 
@@ -140,10 +267,10 @@ def _find_bot(entries: list[Any], bot: str) -> int:
     found = [index for index, name in enumerate(names) if name == bot]
     if not found:
         known = ", ".join(name for name in names if name is not None) or "none"
-        raise OptimizeError(f"--bot {bot}: no such bot in the config (its bots: {known})")
+        raise ConfigEditError(f"bot {bot}: no such bot in the config (its bots: {known})")
     if len(found) > 1:
-        raise OptimizeError(
-            f"--bot {bot}: {len(found)} [[bots]] entries are named '{bot}' (expected unique "
+        raise ConfigEditError(
+            f"bot {bot}: {len(found)} [[bots]] entries are named '{bot}' (expected unique "
             "names; run gridtui check-config on the config)"
         )
     return found[0]
@@ -158,7 +285,7 @@ def _item(section: str, key: str, value: Value) -> Item:
         return tomlkit.integer(int(value))
     if isinstance(value, float):
         if not math.isfinite(value):
-            raise OptimizeError(f"{section}.{key}: {value} is not a finite number")
+            raise ConfigEditError(f"{section}.{key}: {value} is not a finite number")
         return tomlkit.value(_short_float(float(value)))
     if isinstance(value, str):
         return tomlkit.string(value)
@@ -280,20 +407,14 @@ def _take_trailing_trivia(container: Container, *, from_blank_line: bool) -> lis
 
 def _check_edit(before: str, after: str, index: int, values: Mapping[SettingPath, Edit]) -> None:
     """The edited text means the original plus exactly ``values`` for the bot at ``index``."""
-    try:
-        expected = tomllib.loads(before)
-        got = tomllib.loads(after)
-    except tomllib.TOMLDecodeError as exc:
-        raise OptimizeError(
-            f"the config is not valid TOML ({exc}); run gridtui check-config on it"
-        ) from None
-    set_bot_values(expected["bots"][index], values)
-    if got != expected:
-        raise OptimizeError(
-            f"could not set {_names(values)} in bot {_bot_name(expected['bots'][index])}'s own "
-            "tables safely; "
-            "write its settings as [bots.grid] / [bots.risk] tables right after its [[bots]] entry"
-        )
+    name = _bot_name(tomllib.loads(before)["bots"][index])
+    _check_change(
+        before,
+        after,
+        lambda raw: set_bot_values(raw["bots"][index], values),
+        f"could not set {_names(values)} in bot {name}'s own tables safely; write its settings "
+        "as [bots.grid] / [bots.risk] tables right after its [[bots]] entry",
+    )
 
 
 def _names(values: Mapping[SettingPath, Edit]) -> str:

@@ -1,5 +1,5 @@
-"""with_bot_settings / write_config: a bot's searched settings go into its own tables, and every
-other byte of the trader's file stays as it was."""
+"""with_bot_settings / write_config and the bot-level edits (add, enable, disable, remove): a
+bot's settings go into its own tables, and every other byte of the trader's file stays as it was."""
 
 from __future__ import annotations
 
@@ -12,10 +12,17 @@ from pathlib import Path
 import pytest
 
 from gridtui.cli import main
+from gridtui.config import edit as config_edit
+from gridtui.config.edit import (
+    ConfigEditError,
+    with_bot_added,
+    with_bot_enabled,
+    with_bot_settings,
+    without_bot,
+    write_config,
+)
 from gridtui.config.loader import load_config_text
 from gridtui.config.schema import AppConfig, BotSettings, Spacing
-from gridtui.optimize import OptimizeError, config_edit
-from gridtui.optimize.config_edit import with_bot_settings, write_config
 
 CONFIG = """\
 # gridtui test config: two bots on the paper venue.
@@ -229,19 +236,19 @@ def test_an_edit_that_does_not_land_in_the_bots_tables_is_refused(
     a config without it."""
     monkeypatch.setattr(config_edit, "_set_key", lambda table, key, item: None)
 
-    with pytest.raises(OptimizeError, match=r"^could not set grid\.levels in bot btc's own"):
+    with pytest.raises(ConfigEditError, match=r"^could not set grid\.levels in bot btc's own"):
         with_bot_settings(CONFIG, "btc", {("grid", "levels"): 12})
 
 
 def test_an_unknown_bot_names_the_bots() -> None:
-    with pytest.raises(OptimizeError) as info:
+    with pytest.raises(ConfigEditError) as info:
         with_bot_settings(CONFIG, "sol", VALUES)
 
-    assert str(info.value) == "--bot sol: no such bot in the config (its bots: btc, eth)"
+    assert str(info.value) == "bot sol: no such bot in the config (its bots: btc, eth)"
 
 
 def test_an_unknown_setting_is_refused() -> None:
-    with pytest.raises(OptimizeError, match=r"^grid\.spacing_percent: not a grid setting"):
+    with pytest.raises(ConfigEditError, match=r"^grid\.spacing_percent: not a grid setting"):
         with_bot_settings(CONFIG, "btc", {("grid", "spacing_percent"): 0.2})
 
 
@@ -275,12 +282,69 @@ def test_rewriting_a_config_keeps_its_permissions(tmp_path: Path) -> None:
 
 def test_an_unwritable_path_is_one_line_naming_the_file(tmp_path: Path) -> None:
     missing = tmp_path / "no-such-folder" / "config.toml"
-    with pytest.raises(OptimizeError) as info:
+    with pytest.raises(ConfigEditError) as info:
         write_config(missing, CONFIG)
-    assert str(info.value) == f"--write-config {missing}: cannot write (No such file or directory)"
+    assert str(info.value) == f"{missing}: cannot write (No such file or directory)"
 
     folder = tmp_path / "taken"
     folder.mkdir()
-    with pytest.raises(OptimizeError, match=r"^--write-config .*taken: cannot write \(Is a dir"):
+    with pytest.raises(ConfigEditError, match=r"^.*taken: cannot write \(Is a dir"):
         write_config(folder, CONFIG)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["taken"]  # the temp file is gone
+
+
+def test_a_bot_is_added_after_the_last_one_and_inherits_the_coin_defaults() -> None:
+    before = with_bot_enabled(CONFIG, "btc", False)  # one enabled bot per coin
+    after = with_bot_added(before, "btc-2", "BTC")
+    assert changes(before, after) == [
+        ([], ["\n", "[[bots]]\n", 'name = "btc-2"\n', 'coin = "BTC"\n'])
+    ]
+    added = load(after).bots[-1]
+    assert (added.name, added.coin, added.enabled) == ("btc-2", "BTC", True)
+    assert added.grid.size == Decimal("0.0005")  # from [coins.BTC.grid]
+
+
+def test_disabling_a_bot_adds_the_key_before_its_tables_and_enabling_changes_it_in_place() -> None:
+    off = with_bot_enabled(CONFIG, "btc", False)
+    assert changes(CONFIG, off) == [([], ["enabled = false\n"])]
+    assert off.index("enabled = false") < off.index("[bots.grid]")
+    assert [b.enabled for b in load(off).bots] == [False, True]
+    on = with_bot_enabled(off, "btc", True)
+    assert changes(off, on) == [(["enabled = false\n"], ["enabled = true\n"])]
+    eth_off = with_bot_enabled(CONFIG, "eth", False)
+    assert changes(CONFIG, eth_off) == [(["enabled = true\n"], ["enabled = false\n"])]
+
+
+def test_a_removed_bot_takes_its_own_tables_and_leaves_the_others_alone() -> None:
+    before = with_bot_added(with_bot_enabled(CONFIG, "btc", False), "btc-2", "BTC")
+    after = without_bot(before, "btc")
+    assert [b.name for b in load(after).bots] == ["eth", "btc-2"]
+    assert "[bots.grid]" not in after and "levels = 10" not in after
+    assert after.startswith(CONFIG[: CONFIG.index("[[bots]]")])  # everything above kept
+
+
+def test_bot_level_edits_in_an_inline_bots_list() -> None:
+    text = (
+        'bots = [{ name = "btc", coin = "BTC" }, { name = "eth", coin = "ETH" }]\n'
+        + CONFIG[: CONFIG.index("# One bot per coin.")]
+    )
+    off = with_bot_enabled(text, "btc", False)
+    assert [b.enabled for b in load(off).bots] == [False, True]
+    assert [b.name for b in load(with_bot_added(off, "btc-2", "BTC")).bots] == [
+        "btc",
+        "eth",
+        "btc-2",
+    ]
+    assert [b.name for b in load(without_bot(with_bot_added(off, "b2", "BTC"), "btc")).bots] == [
+        "eth",
+        "b2",
+    ]
+
+
+def test_bot_level_edits_name_an_unknown_bot() -> None:
+    for edit in (
+        lambda: with_bot_enabled(CONFIG, "sol", False),
+        lambda: without_bot(CONFIG, "sol"),
+    ):
+        with pytest.raises(ConfigEditError, match=r"^bot sol: no such bot in the config"):
+            edit()
