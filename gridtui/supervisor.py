@@ -101,6 +101,32 @@ class BotSlot:
     """Built once in this process: a rebuild continues its session (PnL, stop_loss_pnl)."""
     risk_memory: RiskMemory | None = None
     """What the last bot's risk engine learned, for the next rebuild of this session."""
+    rebuild: bool = False
+    """New settings were applied: the running bot stops and a fresh one is built over the same
+    journal, its grid around the mid (``Supervisor.reconfigure``)."""
+    retiring: bool = False
+    """Disabled or removed: the loop ends and the bot's orders are canceled."""
+    wake: asyncio.Event = attrs.Factory(asyncio.Event)
+    """Cuts a restart backoff short (a rebuild or a retirement was asked for)."""
+
+
+class ReconfigureRefused(Exception):
+    """The new config cannot be taken while running: one line saying why and what to do."""
+
+
+@attrs.frozen(slots=True)
+class Reconfigured:
+    """What ``Supervisor.reconfigure`` did, by bot name."""
+
+    rebuilt: tuple[str, ...] = ()
+    """New settings: a fresh grid around the mid."""
+    started: tuple[str, ...] = ()
+    """Added or enabled."""
+    retired: tuple[str, ...] = ()
+    """Disabled or removed, every order of theirs canceled."""
+    refused: tuple[str, ...] = ()
+    """One line per bot that could not be retired (its orders not all canceled): it keeps
+    running as before, and nothing else of the new config was taken."""
 
 
 class Supervisor:
@@ -137,6 +163,8 @@ class Supervisor:
         self._venue_lock = asyncio.Lock()
         self._venue_up = False
         self.report: ShutdownReport | None = None
+        self._runner: Runner = _as_task
+        self._reconfiguring = asyncio.Lock()
         self._live_status: asyncio.Task[None] | None = None
         self._account_reader: asyncio.Task[None] | None = None
         self.bus.subscribe(self.metrics.on_event)
@@ -151,21 +179,33 @@ class Supervisor:
     async def start(self, runner: Runner = _as_task) -> None:
         """Start every enabled bot's supervision loop and return at once: connecting to the
         venue happens inside the loops, so a venue that does not answer shows as "waiting"."""
+        self._runner = runner
         for settings in self.config.bots:
-            if not settings.enabled:
-                continue
-            slot = BotSlot(settings.name, settings.coin)
-            self.slots[settings.name] = slot
-            slot.handle = runner(self._supervise(slot), f"bot-{settings.name}")
+            if settings.enabled:
+                self._add_slot(settings)
         self._live_status = asyncio.create_task(self._publish_statuses(), name="statuses")
         self._account_reader = asyncio.create_task(self._read_account(), name="account")
         if self.notifier is not None:
             self.notifier.start()
 
-    async def _wait(self, seconds: float) -> None:
-        """Sleep, but wake at once when a stop is requested."""
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._stop_requested.wait(), seconds)
+    def _add_slot(self, settings: BotSettings) -> BotSlot:
+        slot = BotSlot(settings.name, settings.coin)
+        self.slots[settings.name] = slot
+        slot.handle = self._runner(self._supervise(slot), f"bot-{settings.name}")
+        return slot
+
+    async def _wait(self, seconds: float, slot: BotSlot | None = None) -> None:
+        """Sleep, but wake at once when a stop is requested (or the slot is woken)."""
+        waits = [asyncio.ensure_future(self._stop_requested.wait())]
+        if slot is not None:
+            waits.append(asyncio.ensure_future(slot.wake.wait()))
+        try:
+            await asyncio.wait(waits, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for wait in waits:
+                wait.cancel()
+        if slot is not None:
+            slot.wake.clear()
 
     async def _venue_ready(self) -> bool:
         """Start the shared venue client once, retrying with capped backoff; False if a stop
@@ -216,6 +256,8 @@ class Supervisor:
         """What a bot that is not running is doing, and why."""
         if self.report is not None:
             return BotStatus.STOPPED, slot.last_error
+        if slot.retiring:
+            return BotStatus.STOPPING, "canceling its orders"
         if slot.waiting is not None:
             return BotStatus.WAITING, slot.waiting
         return (BotStatus.CRASHED if slot.last_error else BotStatus.STARTING), slot.last_error
@@ -240,7 +282,6 @@ class Supervisor:
         from a stuck one. A disk that refuses the file is logged once; the bots trade on (the
         journals, not this file, are the books)."""
         folder = journal_dir(self.config.data_dir, self.identity)
-        coins = {slot.name: slot.coin for slot in self.slots.values()}
         written: dict[str, LiveBot] | None = None
         written_at = 0.0
         failing = False
@@ -248,7 +289,7 @@ class Supervisor:
             try:
                 current = self.live_statuses()
                 for name, bot in current.items():
-                    self.metrics.set_status(name, coins[name], BotStatus(bot.status))
+                    self.metrics.set_status(name, self.slots[name].coin, BotStatus(bot.status))
                 if current != written or time.monotonic() - written_at >= REFRESH_S:
                     write_live_status(folder, current, self.account.latest)
                     written, written_at = current, time.monotonic()
@@ -272,7 +313,12 @@ class Supervisor:
             await self._wait(ACCOUNT_EVERY_S)
 
     async def _new_bot(
-        self, name: str, settings: BotSettings | None = None, *, continue_session: bool = False
+        self,
+        name: str,
+        settings: BotSettings | None = None,
+        *,
+        continue_session: bool = False,
+        recenter: bool = False,
     ) -> BotOrchestrator:
         settings = settings or next(b for b in self.config.bots if b.name == name)
         slot = self.slots.get(name)
@@ -292,6 +338,8 @@ class Supervisor:
             account_watch=self.account,
             risk_memory=memory,
         )
+        if recenter:
+            components.builder.recenter()
         return BotOrchestrator(components, self.config.engine)
 
     async def _supervise(self, slot: BotSlot) -> None:
@@ -304,18 +352,30 @@ class Supervisor:
     async def _restart_loop(self, slot: BotSlot) -> None:
         engine = self.config.engine
         backoff = engine.restart_backoff_s
-        while not self._stopping:
+        while not (self._stopping or slot.retiring):
             if not await self._venue_ready():
                 return
             started = time.monotonic()
             try:
-                slot.bot = await self._new_bot(slot.name, continue_session=slot.built)
+                rebuild, slot.rebuild = slot.rebuild, False
+                slot.wake.clear()
+                slot.bot = await self._new_bot(
+                    slot.name, continue_session=slot.built, recenter=rebuild
+                )
                 slot.built = True
                 slot.waiting = None
-                if self._stopping:
+                if self._stopping or slot.retiring:
                     return
-                await slot.bot.run()
-                return
+                if not slot.rebuild:
+                    await slot.bot.run()
+                if not slot.rebuild or self._stopping or slot.retiring:
+                    return
+                # New settings: the same journal, a fresh graph; its orders are adopted and
+                # the ones the new grid does not want are canceled before it places its own.
+                slot.risk_memory = slot.bot.c.risk.memory()
+                slot.bot.detach()
+                slot.bot = None
+                continue
             except asyncio.CancelledError:
                 raise
             except ExchangeError as exc:
@@ -345,8 +405,94 @@ class Supervisor:
                 self._publish_crash(slot, backoff)
             if time.monotonic() - started > engine.restart_backoff_max_s:
                 backoff = engine.restart_backoff_s  # it ran a good while: start over
-            await self._wait(backoff)
+            await self._wait(backoff, slot)
             backoff = min(backoff * 2, engine.restart_backoff_max_s)
+
+    async def reconfigure(self, config: AppConfig) -> Reconfigured:
+        """Run the bots of ``config`` instead of the current ones, without a restart (the
+        cockpit's edit screen): a bot no longer enabled is retired first (its loop ended, its
+        orders canceled until the exchange confirms none is left); a bot whose settings changed
+        is rebuilt over its journal (crash-only: the same path as a restart, its orders
+        adopted, then the ones the new grid does not want canceled before it places its own,
+        around the mid); a bot newly enabled starts. If a retirement cannot cancel every order,
+        that bot keeps running and nothing else changes. Only the bots may differ."""
+        if self._stopping:
+            raise ReconfigureRefused("the bots are stopping")
+        if attrs.evolve(config, bots=self.config.bots) != self.config:
+            raise ReconfigureRefused(
+                "only the bots' settings change while running; restart gridtui for the rest"
+            )
+        async with self._reconfiguring:
+            wanted = {b.name: b for b in config.bots if b.enabled}
+            for name, settings in wanted.items():
+                slot = self.slots.get(name)
+                if slot is not None and slot.coin != settings.coin:
+                    raise ReconfigureRefused(
+                        f"bot {name} trades {slot.coin}: its coin cannot change (its journal "
+                        f"is {slot.coin}'s); add a new bot for {settings.coin}"
+                    )
+            retired, refused = [], []
+            for name in [n for n in self.slots if n not in wanted]:
+                why = "disabled" if any(b.name == name for b in config.bots) else "removed"
+                problem = await self._retire(self.slots[name], why)
+                (retired if problem is None else refused).append(problem or name)
+            if refused:
+                return Reconfigured(retired=tuple(retired), refused=tuple(refused))
+            before = {b.name: b for b in self.config.bots}
+            self.config = config
+            rebuilt, started = [], []
+            for name, settings in wanted.items():
+                slot = self.slots.get(name)
+                if slot is None:
+                    self._add_slot(settings)
+                    started.append(name)
+                elif settings != before.get(name):
+                    slot.rebuild = True
+                    slot.wake.set()
+                    if slot.bot is not None:
+                        slot.bot.stop()
+                    rebuilt.append(name)
+            self.slots = {name: self.slots[name] for name in wanted if name in self.slots}
+            return Reconfigured(tuple(rebuilt), tuple(started), tuple(retired))
+
+    async def _retire(self, slot: BotSlot, why: str) -> str | None:
+        """End the slot's loop and cancel the bot's orders until the exchange confirms none is
+        left; None when done (the slot is gone), else why not (the bot runs on)."""
+        slot.retiring = True
+        slot.wake.set()
+        if slot.bot is not None:
+            slot.bot.stop()
+        try:
+            await asyncio.wait_for(slot.done.wait(), timeout=5)
+        except TimeoutError:  # building against a venue that does not answer
+            if slot.handle is not None:
+                slot.handle.cancel()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(slot.done.wait(), timeout=2)
+        deadline = time.monotonic() + self.config.engine.shutdown_deadline_s
+        problem = None
+        try:
+            bot = slot.bot
+            if bot is None or bot.status is BotStatus.CRASHED:
+                bot = slot.bot = await self._new_bot(slot.name, continue_session=slot.built)
+            left = await bot.shutdown(deadline)
+            slot.risk_memory = bot.c.risk.memory()
+            bot.detach()
+            slot.bot = None
+            if left:
+                problem = f"{len(left)} of its orders could not be canceled"
+        except (ExchangeError, StoreCorrupted, DataDirError, JournalWriteError) as exc:
+            problem = f"its orders could not be canceled ({exc})"
+        if problem is None:
+            del self.slots[slot.name]
+            self.metrics.set_status(slot.name, slot.coin, BotStatus.STOPPED)
+            log.warning("bot %s (%s) %s: its orders canceled", slot.name, slot.coin, why)
+            return None
+        log.error("bot %s: %s; it keeps running", slot.name, problem)
+        slot.retiring = False
+        slot.done.clear()
+        slot.handle = self._runner(self._supervise(slot), f"bot-{slot.name}")
+        return f"{slot.name}: {problem}; it keeps running"
 
     def _publish_crash(self, slot: BotSlot, restart_in_s: float | None) -> None:
         self.bus.publish(
@@ -432,6 +578,8 @@ class Supervisor:
         self.exchange.serve_stop()
         self._stopping = True
         self._stop_requested.set()
+        async with self._reconfiguring:
+            pass  # a retirement under way finishes its cancels first (bounded by its deadline)
         for slot in self.slots.values():
             if slot.bot is not None:
                 slot.bot.stop()

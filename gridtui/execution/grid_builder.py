@@ -135,6 +135,11 @@ class GridBuilder:
             return await self.build_and_place_grid(snapshot, mark)
         return None
 
+    def recenter(self) -> None:
+        """The next call builds a fresh grid around the mark, not around the journaled center
+        (new settings were applied: the trader previewed them around the mid)."""
+        self._recenter = True
+
     def discard(self) -> None:
         """The orders are gone (canceled, halted): the next call builds a grid afresh, around
         the journaled center if the mid is still inside it."""
