@@ -38,12 +38,13 @@ from gridtui.state.data_dir import (
     adopt_legacy_journals,
     journal_dir,
     journal_owner,
+    journal_path,
     list_journals,
     prepare_journal_dir,
 )
 from gridtui.state.live_status import REFRESH_S, LiveBot, remove_live_status, write_live_status
 from gridtui.state.store import JournalWriteError, StoreCorrupted
-from gridtui.venues import identity_of, make_exchange
+from gridtui.venues import identity_of, make_exchange, streamed_coins
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +104,11 @@ class BotSlot:
     """What the last bot's risk engine learned, for the next rebuild of this session."""
     rebuild: bool = False
     """New settings were applied: the running bot stops and a fresh one is built over the same
-    journal, its grid around the mid (``Supervisor.reconfigure``)."""
+    journal (``Supervisor.reconfigure``)."""
+    recenter: bool = False
+    """The next bot built builds its grid around the mid (cleared once one is built)."""
+    broken: str | None = None
+    """Why the loop ended for good (an unreadable journal): nothing runs or cancels for it."""
     retiring: bool = False
     """Disabled or removed: the loop ends and the bot's orders are canceled."""
     wake: asyncio.Event = attrs.Factory(asyncio.Event)
@@ -357,11 +362,12 @@ class Supervisor:
                 return
             started = time.monotonic()
             try:
-                rebuild, slot.rebuild = slot.rebuild, False
+                slot.rebuild = False
                 slot.wake.clear()
                 slot.bot = await self._new_bot(
-                    slot.name, continue_session=slot.built, recenter=rebuild
+                    slot.name, continue_session=slot.built, recenter=slot.recenter
                 )
+                slot.recenter = False
                 slot.built = True
                 slot.waiting = None
                 if self._stopping or slot.retiring:
@@ -372,9 +378,10 @@ class Supervisor:
                     return
                 # New settings: the same journal, a fresh graph; its orders are adopted and
                 # the ones the new grid does not want are canceled before it places its own.
-                slot.risk_memory = slot.bot.c.risk.memory()
-                slot.bot.detach()
-                slot.bot = None
+                old, slot.bot = slot.bot, None  # no new command reaches the old bot
+                slot.risk_memory = old.c.risk.memory()
+                await old.idle()  # a command under way (a halt, a flatten) finishes first
+                old.detach()
                 continue
             except asyncio.CancelledError:
                 raise
@@ -395,6 +402,7 @@ class Supervisor:
                     # Restarting cannot mend a journal; trading on a wrong book is worse than
                     # not trading. The bot stays down and says why.
                     log.error("bot %s stopped for good: %s", slot.name, exc)
+                    slot.broken = str(exc)
                     self._publish_crash(slot, None)
                     return
                 slot.restarts += 1
@@ -409,28 +417,19 @@ class Supervisor:
             backoff = min(backoff * 2, engine.restart_backoff_max_s)
 
     async def reconfigure(self, config: AppConfig) -> Reconfigured:
-        """Run the bots of ``config`` instead of the current ones, without a restart (the
-        cockpit's edit screen): a bot no longer enabled is retired first (its loop ended, its
-        orders canceled until the exchange confirms none is left); a bot whose settings changed
-        is rebuilt over its journal (crash-only: the same path as a restart, its orders
-        adopted, then the ones the new grid does not want canceled before it places its own,
-        around the mid); a bot newly enabled starts. If a retirement cannot cancel every order,
-        that bot keeps running and nothing else changes. Only the bots may differ."""
-        if self._stopping:
-            raise ReconfigureRefused("the bots are stopping")
-        if attrs.evolve(config, bots=self.config.bots) != self.config:
-            raise ReconfigureRefused(
-                "only the bots' settings change while running; restart gridtui for the rest"
-            )
+        """Run the bots of ``config`` (validated, as check-config validates a file) instead of
+        the current ones, without a restart: the cockpit's edit screen, one change at a time.
+        A bot no longer enabled is retired first (its loop ended, its orders canceled until
+        the exchange confirms none is left); a bot whose settings changed is rebuilt over its
+        journal (crash-only: the restart path, its orders adopted, the ones the new grid does
+        not want canceled before it places its own, around the mid); a bot newly enabled
+        starts. A retirement that cannot cancel every order leaves that bot running and the
+        config as it was (bots retired before it in the same call stay retired). Only the bots
+        may differ, and only on coins the venue client streams."""
+        self._refuse_reconfigure(config)
         async with self._reconfiguring:
+            self._refuse_reconfigure(config)  # a stop may have come while this call waited
             wanted = {b.name: b for b in config.bots if b.enabled}
-            for name, settings in wanted.items():
-                slot = self.slots.get(name)
-                if slot is not None and slot.coin != settings.coin:
-                    raise ReconfigureRefused(
-                        f"bot {name} trades {slot.coin}: its coin cannot change (its journal "
-                        f"is {slot.coin}'s); add a new bot for {settings.coin}"
-                    )
             retired, refused = [], []
             for name in [n for n in self.slots if n not in wanted]:
                 why = "disabled" if any(b.name == name for b in config.bots) else "removed"
@@ -447,7 +446,7 @@ class Supervisor:
                     self._add_slot(settings)
                     started.append(name)
                 elif settings != before.get(name):
-                    slot.rebuild = True
+                    slot.rebuild = slot.recenter = True
                     slot.wake.set()
                     if slot.bot is not None:
                         slot.bot.stop()
@@ -455,44 +454,105 @@ class Supervisor:
             self.slots = {name: self.slots[name] for name in wanted if name in self.slots}
             return Reconfigured(tuple(rebuilt), tuple(started), tuple(retired))
 
+    def _refuse_reconfigure(self, config: AppConfig) -> None:
+        """Raise ``ReconfigureRefused`` for what cannot change while running."""
+        if self._stopping:
+            raise ReconfigureRefused("the bots are stopping")
+        if attrs.evolve(config, bots=self.config.bots) != self.config:
+            raise ReconfigureRefused(
+                "only the bots' settings change while running; restart gridtui for the rest"
+            )
+        streamed = streamed_coins(self.config)
+        enabled = {b.name: b for b in config.bots if b.enabled}
+        for name, slot in self.slots.items():
+            if slot.broken is not None and enabled.get(name) != self._settings(name):
+                raise ReconfigureRefused(
+                    f"bot {name} cannot start ({slot.broken}): its orders are not known; "
+                    "mend or move its journal and restart gridtui"
+                )
+        for name, settings in enabled.items():
+            slot = self.slots.get(name)
+            if slot is not None and slot.coin != settings.coin:
+                raise ReconfigureRefused(
+                    f"bot {name} trades {slot.coin}: its coin cannot change (its journal is "
+                    f"{slot.coin}'s); add a new bot for {settings.coin}"
+                )
+            if streamed is not None and settings.coin not in streamed:
+                raise ReconfigureRefused(
+                    f"bot {name}: the venue client streams no {settings.coin} prices (only "
+                    "the coins the bots had at start); restart gridtui to trade it"
+                )
+            if slot is None:
+                path = journal_path(self.config.data_dir, self.identity, name)
+                try:
+                    owner = journal_owner(path) if path.exists() else None
+                except (StoreCorrupted, DataDirError) as exc:
+                    raise ReconfigureRefused(f"bot {name}: {exc}") from None
+                if owner is not None and owner[1] != settings.coin:
+                    raise ReconfigureRefused(
+                        f"bot {name}: its journal is {owner[1]}'s; give the {settings.coin} "
+                        "bot another name"
+                    )
+
+    def _settings(self, name: str) -> BotSettings | None:
+        return next((b for b in self.config.bots if b.name == name and b.enabled), None)
+
     async def _retire(self, slot: BotSlot, why: str) -> str | None:
         """End the slot's loop and cancel the bot's orders until the exchange confirms none is
-        left; None when done (the slot is gone), else why not (the bot runs on)."""
+        left; None when done (the slot is gone), else why not: then its loop runs again (at a
+        stop, the stop cancels its orders). Whatever happens in between, even the caller being
+        cancelled, a bot is never left stopped with its orders resting."""
         slot.retiring = True
         slot.wake.set()
         if slot.bot is not None:
             slot.bot.stop()
+        problem: str | None = "interrupted"
         try:
-            await asyncio.wait_for(slot.done.wait(), timeout=5)
-        except TimeoutError:  # building against a venue that does not answer
-            if slot.handle is not None:
-                slot.handle.cancel()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(slot.done.wait(), timeout=2)
-        deadline = time.monotonic() + self.config.engine.shutdown_deadline_s
-        problem = None
-        try:
+            try:
+                await asyncio.wait_for(slot.done.wait(), timeout=5)
+            except TimeoutError:  # building against a venue that does not answer
+                if slot.handle is not None:
+                    slot.handle.cancel()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(slot.done.wait(), timeout=2)
+            deadline = time.monotonic() + self.config.engine.shutdown_deadline_s
             bot = slot.bot
             if bot is None or bot.status is BotStatus.CRASHED:
                 bot = slot.bot = await self._new_bot(slot.name, continue_session=slot.built)
+                slot.built = True
             left = await bot.shutdown(deadline)
-            slot.risk_memory = bot.c.risk.memory()
-            bot.detach()
-            slot.bot = None
-            if left:
-                problem = f"{len(left)} of its orders could not be canceled"
-        except (ExchangeError, StoreCorrupted, DataDirError, JournalWriteError) as exc:
+            problem = f"{len(left)} of its orders could not be canceled" if left else None
+        except Exception as exc:
+            log.exception("bot %s: retiring it failed", slot.name)
             problem = f"its orders could not be canceled ({exc})"
-        if problem is None:
-            del self.slots[slot.name]
-            self.metrics.set_status(slot.name, slot.coin, BotStatus.STOPPED)
-            log.warning("bot %s (%s) %s: its orders canceled", slot.name, slot.coin, why)
-            return None
+        finally:
+            if problem is None:
+                self._drop(slot, why)
+            else:
+                self._keep(slot, problem)
+        return None if problem is None else f"{slot.name}: {problem}; it keeps running"
+
+    def _drop(self, slot: BotSlot, why: str) -> None:
+        """A retired bot: its orders are gone, its slot goes."""
+        if slot.bot is not None:
+            slot.risk_memory = slot.bot.c.risk.memory()
+            slot.bot.detach()
+            slot.bot = None
+        del self.slots[slot.name]
+        self.metrics.set_status(slot.name, slot.coin, BotStatus.STOPPED)
+        log.warning("bot %s (%s) %s: its orders canceled", slot.name, slot.coin, why)
+
+    def _keep(self, slot: BotSlot, problem: str) -> None:
+        """A retirement that did not finish: the bot is supervised again (a stop under way
+        finds it built but not running, and reopens it to cancel its orders)."""
         log.error("bot %s: %s; it keeps running", slot.name, problem)
+        if slot.bot is not None:
+            slot.risk_memory = slot.bot.c.risk.memory()
+            slot.bot.detach()
+            slot.bot = None
         slot.retiring = False
         slot.done.clear()
         slot.handle = self._runner(self._supervise(slot), f"bot-{slot.name}")
-        return f"{slot.name}: {problem}; it keeps running"
 
     def _publish_crash(self, slot: BotSlot, restart_in_s: float | None) -> None:
         self.bus.publish(
@@ -574,12 +634,12 @@ class Supervisor:
         if self.report is not None:
             return self.report
         started = time.monotonic()
-        deadline = started + self.config.engine.shutdown_deadline_s
         self.exchange.serve_stop()
         self._stopping = True
         self._stop_requested.set()
         async with self._reconfiguring:
             pass  # a retirement under way finishes its cancels first (bounded by its deadline)
+        deadline = time.monotonic() + self.config.engine.shutdown_deadline_s
         for slot in self.slots.values():
             if slot.bot is not None:
                 slot.bot.stop()
@@ -592,7 +652,10 @@ class Supervisor:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(slot.done.wait(), timeout=2)
         for slot in self.slots.values():
-            if slot.bot is not None and slot.bot.status is BotStatus.CRASHED:
+            if slot.broken is not None:
+                continue  # its journal cannot be read: the open-order count says what is left
+            crashed = slot.bot is not None and slot.bot.status is BotStatus.CRASHED
+            if crashed or (slot.bot is None and slot.built):  # (between two builds)
                 slot.bot = await self._reopen_crashed(slot)
         left_by_bot = await asyncio.gather(*(bot.shutdown(deadline) for bot in self.bots))
         if not self._venue_up:  # never reached: nothing was placed now; one short last look

@@ -72,13 +72,26 @@ def _base_url(network: str, api_url: str | None) -> str:
     return api_url or (MAINNET_URL if network == "mainnet" else TESTNET_URL)
 
 
+def streamed_coins(config: AppConfig) -> set[str] | None:
+    """The coins a venue client made for ``config`` streams prices of, fixed when it is made:
+    the real-price paper venue lists every bot's coin, the live client streams the enabled
+    bots' ones; None for the simulated paper venue, which serves every market of the config.
+    A bot on any other coin needs a restart to get prices."""
+    venue = config.venue
+    if venue.kind is VenueKind.PAPER and venue.paper.prices is PaperPrices.HYPERLIQUID:
+        return {b.coin for b in config.bots}
+    if venue.kind is VenueKind.PAPER:
+        return None
+    return {b.coin for b in config.bots if b.enabled}
+
+
 def make_exchange(config: AppConfig, clock: Clock, *, stream: bool = True) -> Exchange:
     """The venue client for a config: the paper engine (on its simulated prices, or on
     Hyperliquid's real ones, where a resting order fills only when a trade prints through it:
     the strict fill model), or the live client signing with the agent key for ``account_of`` on
     the configured network (or ``venue.api_url``, e.g. a mock)."""
     venue = config.venue
-    coins = {b.coin for b in config.bots if b.enabled}
+    coins = streamed_coins(config) or set()
     paper = venue.paper
     if venue.kind is VenueKind.PAPER and paper.prices is PaperPrices.HYPERLIQUID:
         name = _via(f"Hyperliquid {paper.network}", paper.api_url)
@@ -88,7 +101,7 @@ def make_exchange(config: AppConfig, clock: Clock, *, stream: bool = True) -> Ex
             clock,
             fill_model=FillModel.STRICT,
             source=prices,
-            live_coins={b.coin for b in config.bots},
+            live_coins=coins,
             silence_s=config.engine.stream_stale_after_s,
             funding=prices.funding_rates,
         )

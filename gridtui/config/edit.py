@@ -91,24 +91,32 @@ def with_bot_settings(text: str, bot: str, values: Mapping[SettingPath, Edit]) -
 
 
 def with_bot_added(text: str, name: str, coin: str) -> str:
-    """``text`` with a new ``[[bots]]`` entry for ``coin`` named ``name`` at the end of the
-    bots, after a blank line; it takes every setting from ``[grid]``, ``[risk]`` and
-    ``[coins.COIN]`` until it is given its own."""
+    """``text`` with a new ``[[bots]]`` entry for ``coin`` named ``name`` after the last bot
+    (and above the comments that open whatever follows it), after a blank line; it takes every
+    setting from ``[grid]``, ``[risk]`` and ``[coins.COIN]`` until it is given its own."""
     doc = _parse(text)
+    newline = _newline(text)
     bots = doc.get("bots")
-    if bots is None:
+    if bots is None or isinstance(bots, AoT):
         entry = tomlkit.table()
-        entry.add("name", name)
-        entry.add("coin", coin)
-        entry.trivia.indent = _newline(text)
-        doc.append("bots", tomlkit.aot())
-        doc["bots"].append(entry)
-    elif isinstance(bots, AoT):
-        entry = tomlkit.table()
-        entry.add("name", name)
-        entry.add("coin", coin)
-        entry.trivia.indent = _newline(text)
+        for key, value in (("name", name), ("coin", coin)):
+            item = tomlkit.string(value)
+            item.trivia.trail = newline
+            entry.append(key, item)
+        entry.trivia.indent = entry.trivia.trail = newline
+        if bots is None:
+            doc.append("bots", tomlkit.aot())
+            bots = doc["bots"]
+        tail: list[Item] = []
+        if bots.body:
+            closing = _closing_container(bots.body[-1])
+            tail = _take_trailing_trivia(closing, from_blank_line=True)
+            last = _last_value(closing)
+            if last is not None and newline not in last.trivia.trail:
+                last.trivia.trail += newline  # the file ended without a newline
         bots.append(entry)
+        for trivia in tail:
+            entry.add(trivia)
     elif isinstance(bots, list):
         inline = tomlkit.inline_table()
         inline.update({"name": name, "coin": coin})
@@ -151,11 +159,23 @@ def with_bot_enabled(text: str, bot: str, enabled: bool) -> str:
 
 
 def without_bot(text: str, bot: str) -> str:
-    """``text`` without bot ``bot``'s ``[[bots]]`` entry (its own tables go with it; the
-    comments above the next entry stay)."""
+    """``text`` without bot ``bot``'s ``[[bots]]`` entry and its own tables. The comments above
+    the entry go with it; the ones that open what follows it (the next bot, the next section)
+    stay, above that."""
     doc = _parse(text)
-    index = _find_bot(_bot_entries(doc), bot)
-    del doc["bots"][index]
+    entries = _bot_entries(doc)
+    index = _find_bot(entries, bot)
+    bots = doc["bots"]
+    if isinstance(bots, AoT):
+        # TOML parsers file a comment under the table above it: the removed entry's last lines
+        # describe what follows it, the previous entry's last lines describe the removed one.
+        tail = _take_trailing_trivia(_closing_container(entries[index]), from_blank_line=True)
+        above = _closing_container(entries[index - 1]) if index else _container_before(doc, bots)
+        if index:
+            _take_trailing_trivia(above, from_blank_line=True)
+        for trivia in tail if above is not None else ():
+            above.add(trivia)
+    del bots[index]
     out = doc.as_string()
     _check_change(
         text,
@@ -164,6 +184,25 @@ def without_bot(text: str, bot: str) -> str:
         f"could not remove bot {bot} safely: write the bots as [[bots]] tables",
     )
     return out
+
+
+def _container_before(doc: tomlkit.TOMLDocument, item: Item) -> Container | None:
+    """The container holding the last lines above ``item`` in the document: the innermost last
+    table of what precedes it (None: no table precedes it)."""
+    before = None
+    for _key, value in doc.body:
+        if value is item:
+            break
+        if not isinstance(value, _TRIVIA):
+            before = value
+    container = None
+    while True:
+        if isinstance(before, AoT) and before.body:
+            before = before.body[-1]
+        if not isinstance(before, Table):
+            return container
+        container = before.value
+        before = _last_entry(container.body)
 
 
 def _last_key(entry: Any) -> str | None:

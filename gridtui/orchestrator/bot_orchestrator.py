@@ -119,6 +119,11 @@ class BotOrchestrator:
     def stop(self) -> None:
         self._stop.set()
 
+    async def idle(self) -> None:
+        """Wait until no command (a halt, a flatten, a cancel) is under way."""
+        async with self._trading:
+            pass
+
     async def start(self) -> None:
         now = self.c.clock.now_ms()
         self.c.bus.publish(BotStarted(bot=self.name, coin=self.coin, timestamp_ms=now))

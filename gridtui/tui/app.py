@@ -37,13 +37,17 @@ from textual.widgets import Footer, Header
 from textual.worker import Worker
 
 from gridtui import stop_signals
+from gridtui.config.edit import ConfigEditError, write_config
 from gridtui.config.schema import AppConfig
+from gridtui.core.types import ExchangeError
 from gridtui.orchestrator.bot_orchestrator import BotOrchestrator
+from gridtui.orchestrator.settings_draft import maker_fee
 from gridtui.orchestrator.view import BotView, ViewModel
 from gridtui.state.accounting import HaltKind
-from gridtui.supervisor import ShutdownReport, Supervisor
+from gridtui.supervisor import Reconfigured, ReconfigureRefused, ShutdownReport, Supervisor
 from gridtui.tui.screens.account import AccountScreen
 from gridtui.tui.screens.confirm import ConfirmScreen
+from gridtui.tui.screens.edit_bot import EditBotScreen, EditContext
 from gridtui.tui.screens.help import HelpScreen
 from gridtui.tui.screens.shutdown import ShutdownScreen
 from gridtui.tui.themes import BUNDLED_THEMES_DIR, load_themes
@@ -57,6 +61,38 @@ from gridtui.venues import badge_of
 log = logging.getLogger(__name__)
 
 DEFAULT_THEME = "gridtui-dark"
+MAIN_SCREEN_ACTIONS = frozenset(
+    {
+        "halt",
+        "halt_all",
+        "resume",
+        "cancel_all",
+        "cancel_all_bots",
+        "flatten",
+        "reconcile",
+        "next_bot",
+        "previous_bot",
+        "edit",
+        "account",
+        "next_theme",
+    }
+)
+"""Actions of keys that steer the bots (or open a screen over them): main screen only."""
+EDIT_MARKETS_TIMEOUT_S = 5.0
+"""The edit screen asks the venue for its markets (to add a bot) this long at most."""
+
+
+def _summary(done: Reconfigured) -> str:
+    parts = [
+        f"{verb} {', '.join(names)}"
+        for verb, names in (
+            ("rebuilt", done.rebuilt),
+            ("started", done.started),
+            ("stopped", done.retired),
+        )
+        if names
+    ]
+    return "; ".join(parts) or "no bot changed"
 
 
 class GridApp(App[int]):
@@ -103,6 +139,13 @@ class GridApp(App[int]):
             priority=True,
             show=False,
             tooltip="Select the previous bot",
+        ),
+        Binding(
+            "e",
+            "edit",
+            "Edit",
+            tooltip="Edit the selected bot's grid and risk settings live, or add, disable, "
+            "enable or remove a bot (checked as check-config checks; written into config.toml)",
         ),
         Binding(
             "a",
@@ -173,6 +216,13 @@ class GridApp(App[int]):
                     yield RiskPanel(id="risk").data_bind(view=GridApp.selected_view)
             yield EventLog(id="log")
         yield Footer()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """The bot keys act only on the main screen: on the edit screen Tab moves between its
+        fields and 'h' on a focused button halts nothing."""
+        if action in MAIN_SCREEN_ACTIONS and len(self.screen_stack) > 1:
+            return False
+        return True
 
     async def on_mount(self) -> None:
         self.sub_title = badge_of(self.config.venue)  # in the header, always visible
@@ -365,11 +415,19 @@ class GridApp(App[int]):
 
     def action_cancel_all(self) -> None:
         if (bot := self._selected_bot()) is not None:
-            self._confirm(f"Cancel every order of {bot.name} ({bot.coin})?", [bot])
+            self._confirm(
+                f"Cancel every order of {bot.name} ({bot.coin})? Its grid is placed again on "
+                "the next cycle (h halts it instead).",
+                [bot],
+            )
 
     def action_cancel_all_bots(self) -> None:
         bots = self.supervisor.bots_running()
-        self._confirm(f"Cancel every order of all {len(bots)} bots?", bots)
+        self._confirm(
+            f"Cancel every order of all {len(bots)} bots? Their grids are placed again on "
+            "the next cycle (H halts them instead).",
+            bots,
+        )
 
     def _confirm(self, question: str, bots: Sequence[BotOrchestrator]) -> None:
         """Cancel the bots' orders if the trader says yes."""
@@ -459,6 +517,75 @@ class GridApp(App[int]):
             yield
         except Exception as exc:
             self.notify(f"{bot.name}: {exc}", title="Command failed", severity="error")
+
+    def action_edit(self) -> None:
+        if self.config.source is None:
+            self.notify("no config file to edit (the bots were not started from one)")
+            return
+        self.edit_bots(self.selected)
+
+    @work(group="commands")
+    async def edit_bots(self, selected: str | None) -> None:
+        """Open the edit screen on every configured bot (``selected`` first shown); apply what
+        the trader asks for through the supervisor, then write the file."""
+        supervisor = self.supervisor
+        source = self.config.source
+        assert source is not None
+        try:
+            text = source.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            self.notify(f"{source}: cannot read it ({exc})", severity="error")
+            return
+        try:
+            mids = await asyncio.wait_for(supervisor.exchange.all_mids(), EDIT_MARKETS_TIMEOUT_S)
+        except (ExchangeError, TimeoutError):
+            mids = {}  # adding a bot waits for the venue to answer; editing does not
+        config = supervisor.config
+        taken = {b.coin for b in config.bots if b.enabled}
+        views = {view.name: view for view in self.views}
+        contexts = {}
+        for settings in config.bots:
+            bot = supervisor.running(settings.name)
+            contexts[settings.name] = EditContext(
+                bot=settings,
+                text=text,
+                source=source,
+                view=views.get(settings.name),
+                meta=bot.c.strategy.meta if bot is not None else None,
+                maker_fee=maker_fee(config),
+                coins=tuple(sorted(set(mids) - taken)),
+                bot_names=tuple(b.name for b in config.bots),
+            )
+        if not contexts:
+            self.notify("the config has no bot to edit")
+            return
+        first = selected if selected in contexts else next(iter(contexts))
+        request = await self.push_screen_wait(EditBotScreen(contexts, first))
+        if request is None or request.draft.config is None:
+            return
+        self.notify(f"{request.what}…", timeout=3)
+        try:
+            done = await supervisor.reconfigure(request.draft.config)
+        except ReconfigureRefused as exc:
+            self.notify(str(exc), title=f"Cannot {request.what}", severity="error")
+            return
+        if done.refused:
+            self.notify("; ".join(done.refused), title=f"Cannot {request.what}", severity="error")
+            return
+        self.config = request.draft.config
+        if self.selected not in supervisor.slots:
+            self.selected = next(iter(supervisor.slots), None)
+        try:
+            write_config(source, request.draft.text)
+        except ConfigEditError as exc:
+            self.notify(
+                f"{request.what}: done, but {exc}; the next start reads the old file",
+                severity="error",
+                timeout=15,
+            )
+        else:
+            self.notify(f"{request.what}: done; {source.name} written ({_summary(done)})")
+        self.refresh_views()
 
     def action_account(self) -> None:
         supervisor = self.supervisor

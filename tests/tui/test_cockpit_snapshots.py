@@ -6,10 +6,12 @@ Update after an intended change with: pytest tests/tui --snapshot-update
 from __future__ import annotations
 
 import pytest
-from cockpit import MakeApp, settle
+from cockpit import MakeApp, settle, wait_for
 from textual.pilot import Pilot
+from textual.widgets import Input
 
 from gridtui.tui.app import GridApp
+from gridtui.tui.screens.edit_bot import EditBotScreen
 
 
 def _ready(app: GridApp):
@@ -90,3 +92,33 @@ def test_each_shipped_theme(make_app: MakeApp, snap_compare, theme: str) -> None
 def test_main_screen_sizes(make_app: MakeApp, snap_compare, size: tuple[int, int]) -> None:
     app = make_app()
     assert snap_compare(app, terminal_size=size, run_before=_ready(app))
+
+
+def test_edit_screen(make_app: MakeApp, snap_compare) -> None:
+    """A changed level count previewed next to the resting ladder, and a spacing below the
+    round-trip fee marked with check-config's message."""
+    app = make_app()
+
+    async def run_before(pilot: Pilot) -> None:
+        await settle(app)
+        await pilot.press("e")
+        await wait_for(lambda: isinstance(app.screen, EditBotScreen), "the edit screen")
+        await pilot.pause()
+        app.screen.query_one("#grid-levels", Input).value = "4"
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=(160, 48), run_before=run_before)
+
+
+def test_edit_screen_with_a_problem(make_app: MakeApp, snap_compare) -> None:
+    app = make_app()
+
+    async def run_before(pilot: Pilot) -> None:
+        await settle(app)
+        await pilot.press("e")
+        await wait_for(lambda: isinstance(app.screen, EditBotScreen), "the edit screen")
+        await pilot.pause()
+        app.screen.query_one("#grid-spacing-pct", Input).value = "0.01"
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=(120, 40), run_before=run_before)

@@ -348,3 +348,26 @@ def test_bot_level_edits_name_an_unknown_bot() -> None:
     ):
         with pytest.raises(ConfigEditError, match=r"^bot sol: no such bot in the config"):
             edit()
+
+
+def test_a_removed_bot_takes_the_comment_above_it_and_leaves_the_next_ones() -> None:
+    second = "# The second bot has no settings of its own.\n"
+    after = without_bot(CONFIG, "btc")
+    assert second + '[[bots]]\nname = "eth"' in after  # still above eth
+    assert "# This bot's own settings" not in after
+    assert second not in without_bot(CONFIG, "eth")  # it described eth
+    assert without_bot(CONFIG, "eth").endswith("spacing_pct = 0.12\n")
+
+
+def test_an_added_bot_goes_above_the_comments_opening_the_next_section() -> None:
+    text = CONFIG + "\n# How fast the engine runs.\n[engine]\ncycle_interval_s = 2.0\n"
+    after = with_bot_added(text, "sol", "BTC")
+    assert '[[bots]]\nname = "sol"\ncoin = "BTC"\n\n# How fast the engine runs.\n[engine]' in after
+
+
+def test_an_added_bot_keeps_line_endings_and_a_missing_final_newline_is_mended() -> None:
+    windows = CONFIG.replace("\n", "\r\n")
+    added = with_bot_added(windows, "sol", "BTC")
+    assert "\n" not in added.replace("\r\n", "")
+    bare = with_bot_added(CONFIG.rstrip("\n"), "sol", "BTC")
+    assert bare.endswith('enabled = true\n\n[[bots]]\nname = "sol"\ncoin = "BTC"\n')

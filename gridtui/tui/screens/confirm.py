@@ -14,11 +14,12 @@ from textual.widgets import Button, Label
 class ConfirmScreen(ModalScreen[bool]):
     """Dismissed with True for yes, False for no.
 
-    Yes has the focus, so ``enter`` confirms: the commands asked about (cancel orders) reduce
-    exposure, and the question itself is the guard against a stray key.
+    No has the focus: every question asked here is about something that cannot be taken back
+    (orders canceled, a position closed, a bot removed), so a stray ``enter`` must not do it;
+    ``y`` (or tab to Yes) does.
     """
 
-    AUTO_FOCUS = "#confirm-yes"
+    AUTO_FOCUS = "#confirm-no"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("y", "yes", "Yes"),
         Binding("n", "no", "No"),
