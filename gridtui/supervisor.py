@@ -169,6 +169,9 @@ class Supervisor:
         self._venue_up = False
         self.report: ShutdownReport | None = None
         self._runner: Runner = _as_task
+        self.streamed = streamed_coins(config)
+        """The coins the venue client streams prices of, fixed when it was made (None: any
+        market of the config): a bot can be added or enabled live on these only."""
         self._reconfiguring = asyncio.Lock()
         self._live_status: asyncio.Task[None] | None = None
         self._account_reader: asyncio.Task[None] | None = None
@@ -380,8 +383,10 @@ class Supervisor:
                 # the ones the new grid does not want are canceled before it places its own.
                 old, slot.bot = slot.bot, None  # no new command reaches the old bot
                 slot.risk_memory = old.c.risk.memory()
-                await old.idle()  # a command under way (a halt, a flatten) finishes first
-                old.detach()
+                try:
+                    await old.idle()  # a command under way (a halt, a flatten) finishes first
+                finally:
+                    old.detach()
                 continue
             except asyncio.CancelledError:
                 raise
@@ -462,7 +467,7 @@ class Supervisor:
             raise ReconfigureRefused(
                 "only the bots' settings change while running; restart gridtui for the rest"
             )
-        streamed = streamed_coins(self.config)
+        streamed = self.streamed
         enabled = {b.name: b for b in config.bots if b.enabled}
         for name, slot in self.slots.items():
             if slot.broken is not None and enabled.get(name) != self._settings(name):

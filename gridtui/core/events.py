@@ -127,6 +127,8 @@ class Reconciled(Event):
 class GridBuilt(Event):
     center: Decimal
     levels: int
+    """Orders the grid wants: both sides' levels but the gap (20 for 10×2 levels), fewer for a
+    long or short grid holding little."""
     placed: int
     canceled: int
 

@@ -89,6 +89,9 @@ class GridBuilder:
         self._recenter = False
         self._repair = False
         self._desired: tuple[GridSnapshot, int, Decimal, tuple[Level, ...]] | None = None
+        self.refused: dict[tuple[int, Side], str] = {}
+        """Why the last pass did not place a level it wanted (risk's limit, or the venue), by
+        (level, side), for the ladder: "missing" alone reads as an order lost."""
 
     @property
     def bot(self) -> str:
@@ -181,6 +184,7 @@ class GridBuilder:
         missing (each through the risk gate). Safe to call again at any time."""
         if self.snapshot is None or snapshot is not self.snapshot:
             self.snapshot = snapshot
+            self.refused.clear()
             self.gap_index = snapshot.nearest_index(mark)
             self._expected_position = self._state.get_snapshot().position
         desired = {(lvl.index, lvl.side, lvl.price): lvl for lvl in self.desired_levels()}
@@ -234,7 +238,14 @@ class GridBuilder:
                 open_requests.append(request)
             else:
                 refused.append(decision.reason or "refused")
+                kind = decision.kind.value.replace("_", " ") if decision.kind else "risk"
+                self.refused[(level.index, level.side)] = f"{kind} limit"
         results = await self._gateway.submit_levels(allowed, tif=GRID_TIF)
+        for level, result in zip(allowed, results, strict=True):
+            if result.success:
+                self.refused.pop((level.index, level.side), None)
+            else:
+                self.refused[(level.index, level.side)] = "venue refused"
         return sum(r.success for r in results), refused
 
     async def on_fill(

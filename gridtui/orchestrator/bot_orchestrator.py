@@ -129,7 +129,7 @@ class BotOrchestrator:
         self.c.bus.publish(BotStarted(bot=self.name, coin=self.coin, timestamp_ms=now))
         refused = await self.c.gateway.set_leverage(self.c.settings.risk)  # before any order
         if refused is not None:  # and whatever a previous run left resting is canceled
-            await self.halt(refused)
+            await self.halt(refused, kind=HaltKind.VENUE)
         await self.reconcile()
 
     async def cycle(self) -> None:
@@ -223,10 +223,12 @@ class BotOrchestrator:
         self.c.bus.publish(
             BotHalted(bot=self.name, coin=self.coin, timestamp_ms=now, reason=reason)
         )
+        # A trader's own halt is news to nobody: logged (INFO), not pushed to the phone at the
+        # default [alerts] min_severity (warning). Every other halt is the engine's: CRITICAL.
         self.c.alerter.raise_alert(
             bot=self.name,
             coin=self.coin,
-            severity=Severity.CRITICAL,
+            severity=Severity.INFO if kind is HaltKind.MANUAL else Severity.CRITICAL,
             kind=AlertKind.BOT_HALTED,
             message=f"halted: {reason}",
         )
@@ -253,6 +255,7 @@ class BotOrchestrator:
         async with self._trading:
             await self.c.state.resume()
             self.c.builder.discard()
+            self.c.builder.recenter()  # the old center may be hours stale
         self.c.bus.publish(
             BotResumed(bot=self.name, coin=self.coin, timestamp_ms=self.c.clock.now_ms())
         )

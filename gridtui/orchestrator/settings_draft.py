@@ -120,7 +120,7 @@ def draft_settings(
     as check-config loads the file."""
     values: dict[SettingPath, Value | None] = {}
     for path, raw in typed.items():
-        if raw.strip() == shown(current, path):
+        if _same(raw, shown(current, path)):
             continue
         values[path] = typed_value(raw) if raw.strip() else None
     changed = tuple(values)
@@ -135,14 +135,48 @@ def draft_settings(
         return SettingsDraft(new_text, None, problems, general, changed)
     settings = next((b for b in config.bots if b.name == bot), None)
     inherited = {
-        path: f"set for every bot in [{path[0]}] or [coins.{current.coin}.{path[0]}]: "
-        "clear it in config.toml"
+        path: f"cleared here, but {shown(settings, path)} still applies (from [{path[0]}], "
+        f"[coins.{current.coin}.{path[0]}] or the default): type the value this bot should use"
         for path, value in values.items()
         if value is None and settings is not None and shown(settings, path) != ""
     }
     if inherited:
         return SettingsDraft(new_text, None, inherited, (), changed)
     return SettingsDraft(new_text, config, {}, (), changed)
+
+
+def _same(typed: str, current: str) -> bool:
+    """The field still says what is set ("10.0" for 10 too: writing it would change nothing
+    but pin an inherited value into the bot's own table)."""
+    typed = typed.strip()
+    if typed == current:
+        return True
+    try:
+        return Decimal(typed) == Decimal(current)
+    except InvalidOperation:
+        return False
+
+
+def running_drift(text: str, source: Path, running: AppConfig) -> str | None:
+    """Why the file's bots are not the ones running (a hand edit since the start, a write that
+    failed): editing from it would apply those too, unasked. None when they agree. The venue is
+    left out: the command line may override it."""
+    try:
+        on_disk = load_config_text(text, base_dir=source.absolute().parent, source=str(source))
+    except ConfigError as exc:
+        return f"{source} does not pass check-config ({exc.problems[0]})"
+    on_disk = attrs.evolve(on_disk, venue=running.venue)
+    if on_disk == running:
+        return None
+    if attrs.evolve(on_disk, bots=running.bots) != running:
+        return f"{source} changed since the start outside [[bots]]: restart gridtui to take it"
+    disk = {b.name: b for b in on_disk.bots}
+    run = {b.name: b for b in running.bots}
+    names = sorted(name for name in disk.keys() | run.keys() if disk.get(name) != run.get(name))
+    return (
+        f"{source} says otherwise than the running bots ({', '.join(names)}): restart gridtui "
+        "to take the file, or put it back, before editing here"
+    )
 
 
 def draft_bot_change(text: str, source: Path, edit: Callable[[str], str]) -> SettingsDraft:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import enum
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
 
 import attrs
@@ -42,6 +42,8 @@ class LevelStatus(enum.Enum):
     NOT_HELD = "not held"
     """No order: a long (short) grid sells (buys) only inventory it holds."""
     MISSING = "missing"
+    CANCELED = "canceled"
+    """No order: the bot is halted, its orders canceled."""
 
 
 @attrs.frozen(slots=True)
@@ -54,6 +56,8 @@ class LevelView:
     status: LevelStatus
     distance_pct: Decimal | None
     recently_filled: bool
+    why: str | None = None
+    """Why a missing level has no order, when the engine said ("position limit")."""
 
 
 @attrs.frozen(slots=True)
@@ -202,6 +206,9 @@ def ladder(
     mark: Decimal | None,
     now_ms: int,
     wanted: frozenset[tuple[int, Side]] | None = None,
+    refused: Mapping[tuple[int, Side], str] | None = None,
+    *,
+    halted: bool = False,
 ) -> tuple[LevelView, ...]:
     """Every level of the grid with what rests there, highest price first.
 
@@ -209,7 +216,8 @@ def ladder(
     to the time of its latest fill. An empty level the builder skips because it would cross
     ``mark`` says so: "missing" would suggest an order lost, not one waiting for the price; one
     a long or short grid does not want (``wanted``: the levels it places; None: all) says it is
-    not held.
+    not held; one the last pass could not place says why (``refused``); a halted bot's levels
+    are canceled, not filled.
     """
     n = (len(prices) - 1) // 2
     rows = []
@@ -224,6 +232,8 @@ def ladder(
                 status = LevelStatus.RESTING
             elif order is not None:
                 status = LevelStatus.PENDING
+            elif halted:
+                status = LevelStatus.CANCELED
             elif mark is not None and would_cross(side, price, mark):
                 status = LevelStatus.WOULD_CROSS
             elif wanted is not None and (index, side) not in wanted:
@@ -231,7 +241,10 @@ def ladder(
             else:
                 status = LevelStatus.FILLED if recent else LevelStatus.MISSING
         distance = None if mark is None or not mark else (price - mark) / mark * 100
-        rows.append(LevelView(index, side, price, size, status, distance, recent))
+        why = None
+        if status is LevelStatus.MISSING and side is not None and refused:
+            why = refused.get((index, side))
+        rows.append(LevelView(index, side, price, size, status, distance, recent, why))
     return tuple(reversed(rows))
 
 
@@ -250,7 +263,7 @@ def bot_view(bot: BotOrchestrator) -> BotView:
         wanted = frozenset((lvl.index, lvl.side) for lvl in c.builder.desired_levels())
         levels = ladder(
             snapshot.prices, snapshot.sizes, c.builder.gap_index, live, bot.fills.filled_at(),
-            mark, now, wanted,
+            mark, now, wanted, c.builder.refused, halted=state.halted,
         )  # fmt: skip
     limits = c.risk.limits
     peak = c.risk.peak_equity

@@ -44,6 +44,8 @@ class HaltKind(enum.Enum):
     TAKE_PROFIT = "exit:take_profit"
     FLATTEN = "exit:flatten"
     """A trader closed the position by hand."""
+    VENUE = "venue"
+    """The venue refused what the bot needs before its first order (its leverage)."""
 
 
 @attrs.frozen(slots=True)

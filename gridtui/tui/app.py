@@ -22,9 +22,11 @@ import signal
 import traceback
 from collections.abc import Coroutine, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar
 
+import attrs
 from textual import work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
@@ -39,15 +41,16 @@ from textual.worker import Worker
 from gridtui import stop_signals
 from gridtui.config.edit import ConfigEditError, write_config
 from gridtui.config.schema import AppConfig
-from gridtui.core.types import ExchangeError
+from gridtui.core.types import AssetMeta, ExchangeError
 from gridtui.orchestrator.bot_orchestrator import BotOrchestrator
-from gridtui.orchestrator.settings_draft import maker_fee
+from gridtui.orchestrator.settings_draft import maker_fee, running_drift
 from gridtui.orchestrator.view import BotView, ViewModel
 from gridtui.state.accounting import HaltKind
 from gridtui.supervisor import Reconfigured, ReconfigureRefused, ShutdownReport, Supervisor
 from gridtui.tui.screens.account import AccountScreen
 from gridtui.tui.screens.confirm import ConfirmScreen
 from gridtui.tui.screens.edit_bot import EditBotScreen, EditContext
+from gridtui.tui.screens.event_log import EventLogScreen
 from gridtui.tui.screens.help import HelpScreen
 from gridtui.tui.screens.shutdown import ShutdownScreen
 from gridtui.tui.themes import BUNDLED_THEMES_DIR, load_themes
@@ -74,6 +77,7 @@ MAIN_SCREEN_ACTIONS = frozenset(
         "previous_bot",
         "edit",
         "account",
+        "event_log",
         "next_theme",
     }
 )
@@ -104,7 +108,10 @@ class GridApp(App[int]):
         ),
         Binding("H", "halt_all", "Halt all", tooltip="Halt every bot"),
         Binding(
-            "u", "resume", "Resume", tooltip="Resume the selected bot (a fresh grid at the mid)"
+            "u",
+            "resume",
+            "Resume",
+            tooltip="Resume the selected bot: a fresh grid around the mid on the next cycle",
         ),
         Binding(
             "c",
@@ -155,6 +162,14 @@ class GridApp(App[int]):
             tooltip="The account: value, margin, withdrawable; each position's leverage, "
             "liquidation price and funding",
         ),
+        Binding(
+            "l",
+            "event_log",
+            "Log",
+            show=False,  # the footer's room goes to the bot keys; ? and the palette list it
+            tooltip="Every event of the session, full screen: scroll, filter by bot, kind and "
+            "severity",
+        ),
         Binding("t", "next_theme", "Theme", tooltip="Next colour theme"),
         Binding("question_mark", "help", "Help", key_display="?", tooltip="This list of keys"),
         Binding("q", "quit", "Quit", tooltip="Stop every bot cleanly (orders canceled) and exit"),
@@ -196,6 +211,7 @@ class GridApp(App[int]):
         """Stop signals handled by the app, with the handler each had before."""
         self._stop_asked = False
         self._quitting = False
+        self._editing = False
 
     def _default_dirs(self) -> list[Path]:
         dirs = [BUNDLED_THEMES_DIR]
@@ -337,7 +353,11 @@ class GridApp(App[int]):
             log = self.query_one(EventLog)
         except NoMatches:
             return  # the tick fired while the app exits and its widgets are gone
-        log.add_batch(self.model.take_events())
+        events = self.model.take_events()
+        log.add_batch(events)
+        for screen in self.screen_stack:
+            if isinstance(screen, EventLogScreen):
+                screen.add_batch(events)
 
     def compute_selected_view(self) -> BotView | None:
         return next((view for view in self.views if view.name == self.selected), None)
@@ -522,12 +542,29 @@ class GridApp(App[int]):
         if self.config.source is None:
             self.notify("no config file to edit (the bots were not started from one)")
             return
+        if self._editing:
+            self.notify("an edit is open or still being applied", severity="warning")
+            return
+        self._editing = True  # one edit at a time: a second one would read the file stale
         self.edit_bots(self.selected)
 
     @work(group="commands")
     async def edit_bots(self, selected: str | None) -> None:
-        """Open the edit screen on every configured bot (``selected`` first shown); apply what
-        the trader asks for through the supervisor, then write the file."""
+        """The edit screen, then what the trader asked for: through the supervisor, then into
+        the file; again on a bot just added, to review it. A failure here is a notification:
+        the cockpit (and the bots) go on."""
+        try:
+            name = selected
+            while name is not None:
+                name = await self._edit_once(name)
+        except Exception as exc:
+            log.exception("the edit screen failed")
+            self.notify(f"the edit failed: {exc}", severity="error", timeout=15)
+        finally:
+            self._editing = False
+
+    async def _edit_once(self, selected: str) -> str | None:
+        """One edit screen; returns the bot to edit next, if any."""
         supervisor = self.supervisor
         source = self.config.source
         assert source is not None
@@ -535,57 +572,86 @@ class GridApp(App[int]):
             text = source.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             self.notify(f"{source}: cannot read it ({exc})", severity="error")
-            return
+            return None
+        drift = running_drift(text, source, supervisor.config)
+        if drift is not None:
+            self.notify(drift, title="Cannot edit", severity="error", timeout=15)
+            return None
         try:
             mids = await asyncio.wait_for(supervisor.exchange.all_mids(), EDIT_MARKETS_TIMEOUT_S)
         except (ExchangeError, TimeoutError):
-            mids = {}  # adding a bot waits for the venue to answer; editing does not
+            mids = {}  # no preview for a bot not running, and no coin to add, until it answers
         config = supervisor.config
         taken = {b.coin for b in config.bots if b.enabled}
-        views = {view.name: view for view in self.views}
+        tradable = set(mids) if supervisor.streamed is None else supervisor.streamed & set(mids)
         contexts = {}
         for settings in config.bots:
             bot = supervisor.running(settings.name)
+            meta = bot.c.strategy.meta if bot is not None else await self._meta(settings.coin)
             contexts[settings.name] = EditContext(
                 bot=settings,
                 text=text,
                 source=source,
-                view=views.get(settings.name),
-                meta=bot.c.strategy.meta if bot is not None else None,
+                view=partial(self._view_of, settings.name),
+                meta=meta,
+                mid=mids.get(settings.coin),
                 maker_fee=maker_fee(config),
-                coins=tuple(sorted(set(mids) - taken)),
+                coins=tuple(sorted(tradable - taken)),
                 bot_names=tuple(b.name for b in config.bots),
             )
         if not contexts:
             self.notify("the config has no bot to edit")
-            return
+            return None
         first = selected if selected in contexts else next(iter(contexts))
         request = await self.push_screen_wait(EditBotScreen(contexts, first))
         if request is None or request.draft.config is None:
-            return
+            return None
+        # The command line may have overridden the venue (--api-url, --mainnet): it stays.
+        new_config = attrs.evolve(request.draft.config, venue=config.venue)
         self.notify(f"{request.what}…", timeout=3)
         try:
-            done = await supervisor.reconfigure(request.draft.config)
+            done = await supervisor.reconfigure(new_config)
         except ReconfigureRefused as exc:
             self.notify(str(exc), title=f"Cannot {request.what}", severity="error")
-            return
+            return None
         if done.refused:
             self.notify("; ".join(done.refused), title=f"Cannot {request.what}", severity="error")
-            return
-        self.config = request.draft.config
+            return None
+        self.config = new_config
         if self.selected not in supervisor.slots:
             self.selected = next(iter(supervisor.slots), None)
+        self.refresh_views()
         try:
             write_config(source, request.draft.text)
         except ConfigEditError as exc:
             self.notify(
-                f"{request.what}: done, but {exc}; the next start reads the old file",
+                f"{request.what}: done, but {exc}; the next start reads the old file (and "
+                "editing waits until the file says what runs)",
                 severity="error",
                 timeout=15,
             )
-        else:
-            self.notify(f"{request.what}: done; {source.name} written ({_summary(done)})")
-        self.refresh_views()
+            return None
+        self.notify(f"{request.what}: done; {source.name} written ({_summary(done)})")
+        return request.reopen
+
+    def _view_of(self, name: str) -> BotView | None:
+        """The bot's view at the last refresh, if it runs."""
+        if self.supervisor.running(name) is None:
+            return None
+        return next((view for view in self.views if view.name == name), None)
+
+    async def _meta(self, coin: str) -> AssetMeta | None:
+        """A coin's size rules, for the preview of a bot not running (None: no answer)."""
+        try:
+            return await asyncio.wait_for(
+                self.supervisor.exchange.asset_meta(coin), EDIT_MARKETS_TIMEOUT_S
+            )
+        except (ExchangeError, TimeoutError):
+            return None
+
+    def action_event_log(self) -> None:
+        bots = [b.name for b in self.supervisor.config.bots]
+        self.push_screen(EventLogScreen(self.query_one(EventLog).events, bots))
 
     def action_account(self) -> None:
         supervisor = self.supervisor
@@ -618,12 +684,35 @@ class GridApp(App[int]):
         self.push_screen(ShutdownScreen(self.supervisor), finished)
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
-        yield from super().get_system_commands(screen)
+        """Our commands only. Textual's own would list Quit, Keys and Theme a second time, offer
+        themes that are not ours, maximize a panel into a hatched screen and save screenshots
+        into ~/Downloads, which a server may not have."""
         for binding in self.BINDINGS:
             action = getattr(self, f"action_{binding.action}", None)
             if action is not None and binding.action not in ("quit", "help"):
                 key = binding.key_display or binding.key
-                yield SystemCommand(binding.tooltip or binding.description, f"key: {key}", action)
+                run = partial(self.run_action, binding.action)  # checked as the key is
+                yield SystemCommand(binding.tooltip or binding.description, f"key: {key}", run)
+        for name in self._theme_names:
+            set_theme = partial(setattr, self, "theme", name)
+            yield SystemCommand(f"Theme: {name}", "key t cycles the themes", set_theme)
+        yield SystemCommand(
+            "Keys and legend", "key ?: every key, and what the panels' words mean", self.action_help
+        )
+        yield SystemCommand(
+            "Screenshot",
+            f"save an SVG of the screen into {self.config.data_dir}",
+            self.action_save_screenshot,
+        )
         yield SystemCommand(
             "Stop all bots and quit", "cancel every order, then exit", self.action_quit
         )
+
+    def action_save_screenshot(self) -> None:
+        """An SVG of the screen in the data folder (the journals' disk: it exists)."""
+        try:
+            path = self.save_screenshot(path=str(self.config.data_dir))
+        except OSError as exc:
+            self.notify(f"screenshot not saved: {exc}", severity="error")
+            return
+        self.notify(f"screenshot saved: {path}")

@@ -26,6 +26,7 @@ from gridtui.core.events import AlertKind, BotCrashed, EventBus, OrderFilled, Se
 from gridtui.core.types import Side
 from gridtui.monitoring.alerting import Alerter
 from gridtui.monitoring.notifier import Notice, Notifier
+from gridtui.state.accounting import HaltKind
 
 TOKEN = "s3cr3tT0kenXYZ"
 """Stands for the token part of a real service URL: it must never reach a log or the screen."""
@@ -257,7 +258,8 @@ async def test_the_supervisor_sends_halts_and_the_orders_a_stop_left(
     await supervisor.start()
     await quoting(supervisor, COIN)
     (bot,) = supervisor.bots
-    await bot.halt("operator test")
+    await bot.halt("a trader's halt: news to nobody")  # info: not sent at min_severity warning
+    await bot.halt("drawdown test", kind=HaltKind.DRAWDOWN)  # the engine's: critical
     await bot.resume()
     await quoting(supervisor, COIN)
     supervisor.exchange.fail_next(10_000, "HTTP 500", calls={"cancel_by_client_ids"})  # type: ignore[attr-defined]

@@ -12,6 +12,7 @@ from bot_kit import COIN, RISK, EnvFactory, running, supervised, wait_until
 from gridtui.config.schema import GridSettings, Margin
 from gridtui.core.events import GridBuilt
 from gridtui.core.types import Side
+from gridtui.state.accounting import HaltKind
 
 
 async def test_leverage_is_set_before_the_first_order_and_margins_the_orders(
@@ -49,6 +50,7 @@ async def test_a_leverage_the_venue_refuses_halts_the_bot_and_says_why(
         "leverage 60x cross refused: Invalid leverage value (60x; BTC allows 1 to 50)"
     )
     assert await supervisor.exchange.open_orders(COIN) == []
+    assert bot.c.state.get_snapshot().halt_kind is HaltKind.VENUE  # the venue's: critical
     await supervisor.stop()
 
 

@@ -288,3 +288,22 @@ async def test_what_cannot_change_while_running_is_refused(
     with pytest.raises(ReconfigureRefused, match="b1 trades BTC: its coin cannot change"):
         await supervisor.reconfigure(with_bot(supervisor.config, "b1", coin=OTHER))
     await supervisor.stop()
+
+
+async def test_only_coins_the_venue_client_streams_can_start_live(
+    make_env: EnvFactory, stopped_after: list[Supervisor]
+) -> None:
+    supervisor = supervised(make_env(with_eth_bot=True))
+    stopped_after.append(supervisor)
+    supervisor.streamed = {COIN, OTHER}  # as a live client made for both bots streams
+    await supervisor.start()
+    await quoting(supervisor, COIN, OTHER)
+    on = supervisor.config
+    off = with_bot(on, "e1", enabled=False)
+    assert await supervisor.reconfigure(off) == Reconfigured(retired=("e1",))
+    assert await supervisor.reconfigure(on) == Reconfigured(started=("e1",))  # still streamed
+    await quoting(supervisor, COIN, OTHER)
+    assert await supervisor.reconfigure(off) == Reconfigured(retired=("e1",))
+    supervisor.streamed = {COIN}  # a client made for BTC alone
+    with pytest.raises(ReconfigureRefused, match="streams no ETH prices"):
+        await supervisor.reconfigure(on)

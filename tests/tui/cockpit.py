@@ -12,8 +12,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import attrs
-from config_kit import write_paper_config
+from config_kit import PAPER_CONFIG
 
 from gridtui.config.loader import load_config
 from gridtui.config.schema import AppConfig
@@ -32,11 +31,20 @@ class FrozenClock(SimClock):
         await asyncio.Event().wait()
 
 
+COCKPIT_CONFIG = (
+    PAPER_CONFIG.replace("cycle_interval_s = 1.0", "cycle_interval_s = 3600.0")
+    .replace("reconcile_interval_s = 30.0", "reconcile_interval_s = 86400.0")
+    .replace("timeout_s = 60.0", "timeout_s = 7200.0")
+)
+"""The tests' own paper config (config_kit.py), with bots that cycle only when told; as a file
+(its comments and layout kept), since the edit screen reads and writes it."""
+
+
 def cockpit_config(tmp_path: Path) -> AppConfig:
-    """The tests' own paper config (config_kit.py), with bots that cycle only when told."""
-    config = load_config(write_paper_config(tmp_path / "config.toml"))
-    engine = attrs.evolve(config.engine, cycle_interval_s=3600.0, reconcile_interval_s=86_400.0)
-    return attrs.evolve(config, engine=engine)
+    path = tmp_path / "config.toml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(COCKPIT_CONFIG, encoding="utf-8")
+    return load_config(path)
 
 
 async def wait_for(condition: Callable[[], bool], what: str, timeout_s: float = 5.0) -> None:

@@ -3,13 +3,14 @@ changing the exchange's orders and config.toml (its comments kept); add, disable
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from decimal import Decimal as D
 from pathlib import Path
 
 import attrs
-from cockpit import FIXED_MS, FrozenClock, settle, wait_for
-from config_kit import PAPER_CONFIG
+from cockpit import COCKPIT_CONFIG, FIXED_MS, FrozenClock, settle, wait_for
 from textual.pilot import Pilot
 from textual.widgets import Button, Input, Label, Static
 
@@ -22,20 +23,21 @@ from gridtui.tui.screens.confirm import ConfirmScreen
 from gridtui.tui.screens.edit_bot import AddBotScreen, EditBotScreen
 
 NOTE = "# the trader's own note on btc's grid\n"
-CONFIG = (
-    PAPER_CONFIG.replace("cycle_interval_s = 1.0", "cycle_interval_s = 300.0")
-    .replace("timeout_s = 60.0", "timeout_s = 3600.0")
-    .replace("reconcile_interval_s = 30.0", "reconcile_interval_s = 86400.0")
-    .replace("[bots.grid]\nlevels = 10", f"{NOTE}[bots.grid]\nlevels = 10")
-)
+CONFIG = COCKPIT_CONFIG.replace("[bots.grid]\nlevels = 10", f"{NOTE}[bots.grid]\nlevels = 10")
 
 
 @asynccontextmanager
-async def cockpit(tmp_path: Path) -> AsyncIterator[tuple[GridApp, Pilot[int], Path]]:
-    """The cockpit over a config *file* the screen edits (the bots as the file says)."""
+async def cockpit(
+    tmp_path: Path, *, api_url: str | None = None
+) -> AsyncIterator[tuple[GridApp, Pilot[int], Path]]:
+    """The cockpit over a config *file* the screen edits (the bots as the file says;
+    ``api_url`` as if given on the command line)."""
     path = tmp_path / "config.toml"
     path.write_text(CONFIG, encoding="utf-8")
     config = load_config(path)
+    if api_url is not None:
+        paper = attrs.evolve(config.venue.paper, api_url=api_url)
+        config = attrs.evolve(config, venue=attrs.evolve(config.venue, paper=paper))
     clock = FrozenClock(FIXED_MS)
     exchange = SimExchange.in_memory(config.venue.paper, clock)
     supervisor = Supervisor(config, clock=clock, exchange=exchange)
@@ -141,13 +143,28 @@ async def test_disable_add_and_remove_bots(tmp_path: Path) -> None:
         assert await app.supervisor.exchange.open_orders("ETH") == []
         assert list(app.supervisor.slots) == ["btc"]
         assert "enabled = false" in path.read_text(encoding="utf-8")
-        # ETH is free: add a bot on it from the venue's markets.
+        # ETH is free: add a bot on it from the venue's markets. It comes disabled, and the
+        # edit screen reopens on it: its settings and ladder reviewed before it trades.
         screen = await edit_screen(app, pilot)
         await pilot.click("#edit-add")
         await wait_for(lambda: isinstance(app.screen, AddBotScreen), "the add dialog")
         await pilot.pause()
         assert app.screen.query_one("#add-name", Input).value == "eth-2"
         await pilot.click("#add-ok")
+        await wait_for(
+            lambda: (
+                isinstance(app.screen, EditBotScreen) and app.screen.context.bot.name == "eth-2"
+            ),
+            "the edit screen on the new bot",
+        )
+        assert "eth-2" not in app.supervisor.slots  # nothing trades yet
+        assert [(b.name, b.enabled) for b in load_config(path).bots][-1] == ("eth-2", False)
+        await pilot.pause()
+        preview = app.screen.query_one("#edit-preview", Static).content
+        assert "Not running" in str(preview.columns[0].header)  # type: ignore[union-attr]
+        await pilot.click("#edit-toggle")  # Enable, after asking
+        await wait_for(lambda: isinstance(app.screen, ConfirmScreen), "the confirm")
+        await pilot.press("y")
         await edits_done(app)
         await wait_for(lambda: "eth-2" in app.supervisor.slots, "the new bot")
         await wait_for(
@@ -177,3 +194,55 @@ async def test_disable_add_and_remove_bots(tmp_path: Path) -> None:
         assert attrs.evolve(app.supervisor.config, bots=()) == attrs.evolve(
             load_config(path), bots=()
         )
+
+
+async def test_a_file_changed_by_hand_since_the_start_is_not_edited_over(tmp_path: Path) -> None:
+    async with cockpit(tmp_path) as (app, pilot, path):
+        by_hand = CONFIG.replace('name = "eth"\ncoin = "ETH"\nenabled = true',
+                                 'name = "eth"\ncoin = "ETH"\nenabled = false')  # fmt: skip
+        path.write_text(by_hand, encoding="utf-8")
+        await pilot.press("e")
+        await edits_done(app)
+        assert not isinstance(app.screen, EditBotScreen)
+        assert any("says otherwise than the running bots (eth)" in n.message
+                   for n in app._notifications)  # fmt: skip
+        assert await app.supervisor.exchange.open_orders("ETH")  # eth untouched
+        assert path.read_text(encoding="utf-8") == by_hand
+
+
+async def test_one_edit_at_a_time_and_no_bot_key_reaches_the_engine_from_it(
+    tmp_path: Path,
+) -> None:
+    async with cockpit(tmp_path) as (app, pilot, _path):
+        markets = app.supervisor.exchange.all_mids
+
+        async def slow_markets() -> dict[str, D]:
+            await asyncio.sleep(0.2)  # the screen opens after the venue answers
+            return await markets()
+
+        app.supervisor.exchange.all_mids = slow_markets  # type: ignore[method-assign]
+        await pilot.press("e", "e")
+        await wait_for(lambda: isinstance(app.screen, EditBotScreen), "the edit screen")
+        await pilot.pause()
+        assert sum(isinstance(s, EditBotScreen) for s in app.screen_stack) == 1
+        halt = next(
+            c for c in app.get_system_commands(app.screen) if c.title.startswith("Halt the")
+        )
+        await halt.callback()  # the palette, over the edit screen: refused as the key is
+        btc = app.supervisor.running("btc")
+        assert btc is not None and not btc.c.state.get_snapshot().halted
+        await pilot.press("escape")
+        await edits_done(app)
+        await halt.callback()  # on the main screen it acts
+        await wait_for(lambda: btc.c.state.get_snapshot().halted, "the halt")
+
+
+async def test_a_venue_set_on_the_command_line_does_not_block_an_edit(tmp_path: Path) -> None:
+    async with cockpit(tmp_path, api_url="http://127.0.0.1:9") as (app, pilot, path):
+        screen = await edit_screen(app, pilot)
+        screen.query_one("#grid-levels", Input).value = "4"
+        await pilot.pause()
+        await pilot.press("ctrl+s")
+        await edits_done(app)
+        assert "levels = 4" in path.read_text(encoding="utf-8")
+        assert app.supervisor.config.venue.paper.api_url == "http://127.0.0.1:9"

@@ -226,6 +226,24 @@ async def test_command_palette_offers_every_key_action(make_app: MakeApp) -> Non
         assert "Stop all bots and quit" in titles
 
 
+async def test_the_palette_lists_each_command_once_and_only_our_themes(make_app: MakeApp) -> None:
+    async with cockpit(make_app) as (app, _pilot):
+        titles = [command.title for command in app.get_system_commands(app.screen)]
+        assert len(titles) == len(set(titles))
+        assert not {"Quit", "Keys", "Theme", "Maximize"} & set(titles)
+        themes = [t for t in titles if t.startswith("Theme: ")]
+        assert themes == [f"Theme: {name}" for name in ("gridtui-dark", "gridtui-high-contrast",
+                                                          "gridtui-light")]  # fmt: skip
+
+
+async def test_a_screenshot_lands_in_the_data_folder(make_app: MakeApp, tmp_path: Path) -> None:
+    async with cockpit(make_app) as (app, pilot):
+        app.action_save_screenshot()
+        await pilot.pause()
+        shots = list(Path(app.config.data_dir).glob("*.svg"))
+        assert len(shots) == 1 and shots[0].read_text().startswith("<svg")
+
+
 async def test_a_crashed_bot_shows_its_error_and_comes_back(
     make_app: MakeApp, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -310,3 +328,24 @@ async def test_a_theme_repaint_that_lands_after_the_event_log_is_gone_is_harmles
         await pilot.pause()
         await pilot.pause()
         assert app.return_code is None
+
+
+async def test_l_opens_the_full_event_log_and_it_follows_new_events(make_app: MakeApp) -> None:
+    from gridtui.tui.screens.event_log import EventLogScreen, FilteredEventLog
+
+    async with cockpit(make_app) as (app, pilot):
+        await pilot.press("l")
+        await pilot.pause()
+        assert isinstance(app.screen, EventLogScreen)
+        lines = app.screen.query_one(FilteredEventLog)
+        seen = len(lines._kept)
+        assert seen > 0  # the session so far: the bots' start, their grids
+        await pilot.press("h")  # a bot key does nothing here
+        btc = app.supervisor.running("btc")
+        assert btc is not None and not btc.c.state.get_snapshot().halted
+        await btc.halt("from the test")
+        app.refresh_views()
+        await pilot.pause()
+        assert len(lines._kept) > seen
+        await pilot.press("escape")
+        assert not isinstance(app.screen, EventLogScreen)

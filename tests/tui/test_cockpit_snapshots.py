@@ -122,3 +122,16 @@ def test_edit_screen_with_a_problem(make_app: MakeApp, snap_compare) -> None:
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=(120, 40), run_before=run_before)
+
+
+def test_edit_screen_on_a_small_terminal(make_app: MakeApp, snap_compare) -> None:
+    """Below 120 columns the preview goes under the fields; everything stays reachable."""
+    app = make_app()
+
+    async def run_before(pilot: Pilot) -> None:
+        await settle(app)
+        await pilot.press("e")
+        await wait_for(lambda: isinstance(app.screen, EditBotScreen), "the edit screen")
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)

@@ -49,3 +49,18 @@ def test_a_sell_a_long_grid_does_not_hold_inventory_for_says_not_held() -> None:
     by_index = {row.index: row.status for row in rows}
     assert by_index[2] is LevelStatus.NOT_HELD  # nothing to sell there: not an order lost
     assert by_index[1] is LevelStatus.MISSING and by_index[-1] is LevelStatus.MISSING
+
+
+def test_a_halted_bots_levels_read_canceled_even_just_after_a_fill() -> None:
+    filled = {-1: 1_000_000 - 5_000}  # filled 5 s ago, then the bot halted
+    rows = ladder(PRICES, SIZES, 0, {}, filled, Decimal(100), 1_000_000, halted=True)
+    by_index = {row.index: row.status for row in rows}
+    assert {by_index[i] for i in (-2, -1, 1, 2)} == {LevelStatus.CANCELED}
+
+
+def test_a_level_risk_refused_says_which_limit() -> None:
+    refused = {(-2, Side.BUY): "position limit"}
+    rows = ladder(PRICES, SIZES, 0, {}, {}, Decimal(100), 1_000_000, None, refused)
+    by_index = {row.index: (row.status, row.why) for row in rows}
+    assert by_index[-2] == (LevelStatus.MISSING, "position limit")
+    assert by_index[-1] == (LevelStatus.MISSING, None)

@@ -101,6 +101,11 @@ async def test_risk_refusals_cut_the_grid_from_the_far_end(make_env: EnvFactory)
     assert len(result.refused) == 2
     assert all("max_open_orders 4" in reason for reason in result.refused)
     assert {p for _, p, _ in await env.book()} == {D(98), D(99), D(101), D(102)}
+    # The ladder says why the far levels are empty; a fresh grid forgets it.
+    assert bot.builder.refused == {(-3, BUY): "open orders limit", (3, SELL): "open orders limit"}
+    narrow = grid_at(bot, "100", attrs.evolve(GRID, levels=2))  # fits the limit
+    await bot.builder.build_and_place_grid(narrow, D(100))
+    assert bot.builder.refused == {}
 
 
 async def test_a_halted_bot_places_nothing(env: Env, bot: BotComponents) -> None:

@@ -21,7 +21,7 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Container, Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, Input, Label, Select, Static
 
@@ -50,6 +50,8 @@ class EditRequest:
 
     what: str
     draft: SettingsDraft
+    reopen: str | None = None
+    """The bot to edit next, once this is applied (a bot just added, to review and enable)."""
 
 
 @attrs.frozen(slots=True)
@@ -60,9 +62,11 @@ class EditContext:
     text: str
     """The config file as it is now."""
     source: Path
-    view: BotView | None
-    """The bot's view (its mid, position and resting ladder); None when it is not running."""
+    view: Callable[[], BotView | None]
+    """The bot's view now (its mid, position and resting ladder); None when it is not running."""
     meta: AssetMeta | None
+    mid: Decimal | None
+    """The venue's mid when the screen opened: the preview's price for a bot not running."""
     maker_fee: Decimal
     coins: tuple[str, ...]
     """The venue's markets no enabled bot trades: what a new bot can take."""
@@ -77,11 +81,17 @@ def _field_id(path: SettingPath) -> str:
     return f"{path[0]}-{path[1]}".replace("_", "-")
 
 
+PREVIEW_EVERY_S = 1.0
+"""The preview follows the live mid and the resting ladder this often."""
+
+
 class EditBotScreen(Screen[EditRequest | None]):
     """One row per setting (its label, its value, its problem); the preview on the right. The
     bot picker at the top switches to any configured bot, a disabled one included (to enable
     it)."""
 
+    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-narrow"), (120, "-wide")]
+    """Below 120 columns the preview goes under the fields."""
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "close", "Close", tooltip="Close without changing anything"),
         Binding("ctrl+s", "apply", "Apply", tooltip="Apply the settings and write config.toml"),
@@ -103,7 +113,7 @@ class EditBotScreen(Screen[EditRequest | None]):
                 allow_blank=False,
                 id="edit-bot",
             )
-        with Horizontal(id="edit-body"):
+        with Container(id="edit-body"):
             with VerticalScroll(id="edit-fields"):
                 for path, label in EDITABLE:
                     with Vertical(classes="edit-field"):
@@ -114,11 +124,11 @@ class EditBotScreen(Screen[EditRequest | None]):
             yield Static(id="edit-preview")
         yield Label("", id="edit-general")
         with Horizontal(id="edit-buttons"):
-            yield Button("Apply (ctrl+s)", variant="primary", id="edit-apply")
+            yield Button("Apply ^s", variant="primary", id="edit-apply")
             yield Button("Disable" if bot.enabled else "Enable", id="edit-toggle")
             yield Button("Remove", variant="error", id="edit-remove")
-            yield Button("Add a bot", id="edit-add")
-            yield Button("Close (esc)", id="edit-close")
+            yield Button("Add bot", id="edit-add")
+            yield Button("Close", id="edit-close")
 
     @staticmethod
     def _field(path: SettingPath, value: str) -> Input | Select[str]:
@@ -129,6 +139,7 @@ class EditBotScreen(Screen[EditRequest | None]):
 
     def on_mount(self) -> None:
         self._redraft()
+        self.set_interval(PREVIEW_EVERY_S, self._show_preview)  # the mid and the book move
 
     @staticmethod
     def _bot_label(bot: BotSettings) -> str:
@@ -180,15 +191,21 @@ class EditBotScreen(Screen[EditRequest | None]):
             general = general or "change a value to see its ladder"
         self.query_one("#edit-general", Label).update(Text(general))
         self.query_one("#edit-apply", Button).disabled = not (draft.ok and draft.changed)
-        self.query_one("#edit-preview", Static).update(self._preview(draft))
+        self._show_preview()
+
+    def _show_preview(self) -> None:
+        if self.draft is not None:
+            self.query_one("#edit-preview", Static).update(self._preview(self.draft))
 
     def _preview(self, draft: SettingsDraft) -> Table | Text:
         c = self.context
-        view = c.view
-        if view is None or view.mark is None or c.meta is None:
-            return Text("no preview: the bot is not running or has no price yet", style="dim")
+        view = c.view()
+        mid = view.mark if view is not None and view.mark is not None else c.mid
+        if mid is None or c.meta is None:
+            return Text("no preview: no price for this coin yet", style="dim")
         settings = draft.settings(c.bot.name) or c.bot
-        preview = preview_ladder(settings, c.meta, view.mark, view.position, c.maker_fee, 0)
+        position = view.position if view is not None else Decimal(0)
+        preview = preview_ladder(settings, c.meta, mid, position, c.maker_fee, 0)
         if isinstance(preview, str):
             return Text(preview, style="bold red")
         return _ladders(view, preview, new=draft.ok and bool(draft.changed))
@@ -212,7 +229,7 @@ class EditBotScreen(Screen[EditRequest | None]):
     def _toggle(self) -> None:
         bot = self.context.bot
         if bot.enabled:
-            view = self.context.view
+            view = self.context.view()
             held = "" if view is None else f" Its position ({view.position} {bot.coin}) stays open."
             self._confirmed(
                 f"Disable {bot.name}: cancel all its orders and stop it?{held}",
@@ -220,13 +237,20 @@ class EditBotScreen(Screen[EditRequest | None]):
                 lambda text: with_bot_enabled(text, bot.name, False),
             )
         else:
-            self._offer(f"enable {bot.name}", lambda text: with_bot_enabled(text, bot.name, True))
+            self._confirmed(
+                f"Enable {bot.name}: it starts trading {bot.coin} now, with the settings "
+                "written in the config (apply changed ones first)?",
+                f"enable {bot.name}",
+                lambda text: with_bot_enabled(text, bot.name, True),
+            )
 
     @on(Button.Pressed, "#edit-remove")
     def _remove(self) -> None:
         bot = self.context.bot
+        view = self.context.view()
+        held = "" if view is None else f" Its position ({view.position} {bot.coin}) stays open."
         self._confirmed(
-            f"Remove {bot.name} from config.toml: cancel all its orders and stop it? Its "
+            f"Remove {bot.name} from config.toml: cancel all its orders and stop it?{held} Its "
             "journal (fills, PnL) is kept.",
             f"remove {bot.name}",
             lambda text: without_bot(text, bot.name),
@@ -242,7 +266,11 @@ class EditBotScreen(Screen[EditRequest | None]):
         def chosen(choice: tuple[str, str] | None) -> None:
             if choice is not None:
                 name, coin = choice
-                self._offer(f"add {name} ({coin})", lambda text: with_bot_added(text, name, coin))
+                self._offer(
+                    f"add {name} ({coin}), disabled until you enable it",
+                    lambda text: with_bot_enabled(with_bot_added(text, name, coin), name, False),
+                    reopen=name,
+                )
 
         self.app.push_screen(AddBotScreen(c.coins, c.bot_names), chosen)
 
@@ -253,7 +281,7 @@ class EditBotScreen(Screen[EditRequest | None]):
 
         self.app.push_screen(ConfirmScreen(question), answered)
 
-    def _offer(self, what: str, edit: _Edit) -> None:
+    def _offer(self, what: str, edit: _Edit, *, reopen: str | None = None) -> None:
         """Dismiss with the change if the config it makes passes check-config; else say why."""
         c = self.context
         draft = draft_bot_change(c.text, c.source, edit)
@@ -262,7 +290,7 @@ class EditBotScreen(Screen[EditRequest | None]):
                 Text(f"cannot {what}: " + "; ".join(draft.general), style="bold")
             )
             return
-        self.dismiss(EditRequest(what, draft))
+        self.dismiss(EditRequest(what, draft, reopen))
 
 
 class AddBotScreen(ModalScreen[tuple[str, str] | None]):
@@ -310,17 +338,17 @@ class AddBotScreen(ModalScreen[tuple[str, str] | None]):
         self.dismiss(None)
 
 
-def _ladders(view: BotView, preview: LadderPreview, *, new: bool) -> Table:
+def _ladders(view: BotView | None, preview: LadderPreview, *, new: bool) -> Table:
     """The resting ladder and the previewed one side by side, highest price first."""
     table = Table(box=None, padding=(0, 1), show_edge=False, expand=False)
-    table.add_column("Now", justify="left")
+    table.add_column("Now" if view is not None else "Not running", justify="left")
     table.add_column("", justify="right")
     table.add_column("", justify="right")
     table.add_column("│", justify="center", style="dim")
     table.add_column("After apply" if new else "As set now", justify="left")
     table.add_column("", justify="right")
     table.add_column("", justify="right")
-    now = [(lvl.side, lvl.price, lvl.size) for lvl in view.levels]
+    now = [(lvl.side, lvl.price, lvl.size) for lvl in view.levels] if view is not None else []
     after = [(lvl.side, lvl.price, lvl.size) for lvl in preview.levels]
     for row in range(max(len(now), len(after))):
         cells: list[Text] = []

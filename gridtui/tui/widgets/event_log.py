@@ -1,9 +1,13 @@
-"""Engine events of every bot, one line each, newest at the bottom."""
+"""Engine events of every bot, one line each, newest at the bottom.
+
+The bottom panel (``EventLog``) and the event log screen share the line format, the noise
+filter and the scrolling (``EventLines``)."""
 
 from __future__ import annotations
 
+import enum
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import ClassVar
 
@@ -46,9 +50,11 @@ SEVERITY_CLASSES = {
 }
 
 
-class EventLog(RichLog):
-    """Bounded at ``max_lines`` so a long session cannot grow memory. The events themselves are
-    kept (same bound) so a theme change can repaint every line in the new colours."""
+class EventLines(RichLog):
+    """Engine events as log lines (the format of the panel and of the event log screen). It
+    follows new lines only while scrolled to the bottom: a trader who scrolled up to read keeps
+    the lines he reads until he scrolls back down (RichLog's own ``auto_scroll`` jumps to the end
+    on every write, so PageUp was undone by the next event)."""
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {
         "event-log--time",
@@ -62,32 +68,53 @@ class EventLog(RichLog):
     def __init__(
         self,
         *,
-        max_lines: int = MAX_LINES,
+        max_lines: int,
         name: str | None = None,
         id: str | None = None,
         classes: str | None = None,
     ) -> None:
-        super().__init__(max_lines=max_lines, wrap=False, name=name, id=id, classes=classes)
-        self.border_title = "Events"
-        self._events: deque[tuple[Event, ...]] = deque(maxlen=max_lines)
+        super().__init__(
+            max_lines=max_lines, wrap=False, auto_scroll=False, name=name, id=id, classes=classes
+        )
+        self._following = True
+        """Scrolled to the bottom (or never scrolled): new lines scroll into view."""
 
     def on_mount(self) -> None:
         self.app.theme_changed_signal.subscribe(self, self._repaint)
 
-    def add(self, event: Event) -> None:
-        self._events.append((event,))
-        self.write(self._line((event,)))
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        super().watch_scroll_y(old_value, new_value)
+        # Set on every move (keys, wheel, scrollbar, our own scroll to the end), never on a
+        # write: content added at the bottom does not move the viewport.
+        self._following = new_value >= self.max_scroll_y
 
-    def add_batch(self, events: Sequence[Event]) -> None:
-        """Add events in order, folding a burst of one bot's placements or cancels (a grid
-        built, a halt) into one line: a trader reads "40 orders canceled", not 40 lines."""
-        runs = _runs(events)
+    def shown_runs(self) -> Iterable[tuple[Event, ...]]:
+        """What the log shows, oldest first: written again after a theme change."""
+        return ()
+
+    def write_runs(self, runs: Sequence[tuple[Event, ...]]) -> None:
+        """Append one line per run. Scrolled up, the lines in view stay in view, even when the
+        oldest lines are dropped (``max_lines``) above them."""
         if not runs:
             return
-        self._events.extend(runs)
         # One write for the whole batch: each write resizes the log, and every resize is a
         # layout pass of the whole screen.
-        self.write(Text("\n").join(self._line(run) for run in runs))
+        text = Text("\n").join(self._line(run) for run in runs)
+        before = len(self.lines)
+        self.write(text, scroll_end=self._following)
+        if not self._following:  # then the size is known and the write was not deferred
+            dropped = before + text.plain.count("\n") + 1 - len(self.lines)
+            if dropped > 0:
+                self.scroll_to(y=self.scroll_y - dropped, animate=False)
+
+    def rewrite(self, *, keep_position: bool) -> None:
+        """Write every shown run again: at the same place, or at the bottom (following)."""
+        y = self.scroll_y
+        self._following = self._following or not keep_position
+        self.clear()
+        self.write_runs(list(self.shown_runs()))
+        if not self._following:
+            self.scroll_to(y=y, animate=False)
 
     def _repaint(self, _theme: Theme) -> None:
         # The log keeps rendered lines; after the new theme's CSS is applied they are rebuilt.
@@ -96,9 +123,7 @@ class EventLog(RichLog):
     def _rewrite(self) -> None:
         if not self.is_attached:  # removed (the cockpit exiting) before the repaint came due
             return
-        self.clear()
-        for run in self._events:
-            self.write(self._line(run))
+        self.rewrite(keep_position=True)
 
     def _line(self, run: tuple[Event, ...]) -> Text:
         event = run[-1]
@@ -116,12 +141,76 @@ class EventLog(RichLog):
         return line
 
 
+class EventLog(EventLines):
+    """The cockpit's bottom panel. Bounded at ``max_lines`` so a long session cannot grow
+    memory. The events themselves are kept (same bound) so a theme change can repaint every
+    line in the new colours, and the event log screen can open with them."""
+
+    def __init__(
+        self,
+        *,
+        max_lines: int = MAX_LINES,
+        name: str | None = None,
+        id: str | None = None,
+        classes: str | None = None,
+    ) -> None:
+        super().__init__(max_lines=max_lines, name=name, id=id, classes=classes)
+        self.border_title = "Events"
+        self._events: deque[tuple[Event, ...]] = deque(maxlen=max_lines)
+
+    @property
+    def events(self) -> tuple[Event, ...]:
+        """The events the panel keeps, oldest first (noise already left out)."""
+        return tuple(event for run in self._events for event in run)
+
+    def add(self, event: Event) -> None:
+        self.add_batch([event])
+
+    def add_batch(self, events: Sequence[Event]) -> None:
+        """Add events in order, folding a burst of one bot's placements or cancels (a grid
+        built, a halt) into one line: a trader reads "40 orders canceled", not 40 lines."""
+        runs = fold_runs(shown(events))
+        self._events.extend(runs)
+        self.write_runs(runs)
+
+    def shown_runs(self) -> Iterable[tuple[Event, ...]]:
+        return self._events
+
+
+def is_noise(event: Event) -> bool:
+    """A repair pass that changed nothing (every ~10 s per bot): not worth a line."""
+    return isinstance(event, GridBuilt) and event.placed == 0 and event.canceled == 0
+
+
+def shown(events: Iterable[Event]) -> list[Event]:
+    """The events a log shows: all but the noise."""
+    return [event for event in events if not is_noise(event)]
+
+
+class LineLevel(enum.IntEnum):
+    """How serious a log line is, for a filter: the colour a line gets, ranked."""
+
+    INFO = 0
+    WARNING = 1
+    ERROR = 2
+
+
+LEVELS = {"event-log--warning": LineLevel.WARNING, "event-log--error": LineLevel.ERROR}
+
+
+def level_of(event: Event) -> LineLevel:
+    """An alert's own severity (critical is an error); any other event's colour says it."""
+    return LEVELS.get(_kind_class(event), LineLevel.INFO)
+
+
 FOLDED = (OrderPlaced, OrderCanceled)
 FOLD_FROM = 4
 """Runs shorter than this stay one line per event."""
 
 
-def _runs(events: Sequence[Event]) -> list[tuple[Event, ...]]:
+def fold_runs(events: Iterable[Event]) -> list[tuple[Event, ...]]:
+    """The lines of ``events``: one per event, but one per burst of a bot's placements or
+    cancels (``FOLD_FROM`` or more in a row)."""
     runs: list[list[Event]] = []
     for event in events:
         last = runs[-1][-1] if runs else None
@@ -194,7 +283,7 @@ def _details(event: Event) -> str:
             )
         case GridBuilt():
             return (
-                f"center {event.center:f}, {event.levels} levels, placed {event.placed}, "
+                f"center {event.center:f}, {event.levels} orders, placed {event.placed}, "
                 f"canceled {event.canceled}"
             )
         case AlertRaised():
