@@ -24,7 +24,7 @@ from gridtui.core.account import AccountSummary, distance_pct
 from gridtui.core.clock import RealClock, utc_day
 from gridtui.core.formatting import average_price, percent_away, usd
 from gridtui.core.types import ZERO, BotStatus, ExchangeError, Fill, Order, Position
-from gridtui.state.accounting import PositionCorrection, replay, replay_with_effects
+from gridtui.state.accounting import replay, replay_with_effects
 from gridtui.state.data_dir import (
     VenueIdentity,
     find_legacy_journals,
@@ -347,21 +347,13 @@ def _fill_rows(journal: Journal) -> list[dict[str, Any]]:
     state = store.load_state()
     fills = store.applied_fills()
     start = state.session_start_ms if state is not None else 0
-    _, effects = replay_with_effects(journal.bot, journal.coin, fills, start, _corrections(store))
+    corrections = store.position_corrections()
+    _, effects = replay_with_effects(journal.bot, journal.coin, fills, start, corrections)
     trips = RoundTrips()
     return [
         _fill_row(journal.bot, fill, effect.realized_pnl, trips.add(fill))
         for fill, effect in zip(fills, effects, strict=True)
     ]
-
-
-def _corrections(store: Store) -> list[PositionCorrection]:
-    out = []
-    for adj in store.adjustments():
-        if adj.field == "position":
-            position, avg = adj.new_value.split("@")
-            out.append(PositionCorrection(adj.fills_before, Decimal(position), Decimal(avg)))
-    return out
 
 
 def journal_mismatches(settings: BotSettings, store: Store) -> list[str]:
@@ -374,7 +366,7 @@ def _state_mismatches(bot: str, coin: str, store: Store) -> list[str]:
     if state is None:
         return []
     fills = store.applied_fills()
-    again = replay(bot, coin, fills, state.session_start_ms, _corrections(store))
+    again = replay(bot, coin, fills, state.session_start_ms, store.position_corrections())
     problems = []
     for field in ("position", "avg_entry", "all_time_realized", "fees_paid", "fill_count"):
         journal, row = getattr(again, field), getattr(state, field)

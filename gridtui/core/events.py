@@ -131,6 +131,9 @@ class GridBuilt(Event):
     long or short grid holding little."""
     placed: int
     canceled: int
+    fresh: bool = False
+    """A new grid (first, recentered, rebuilt), not a repair pass over the same one: shown even
+    when it placed and canceled nothing (every order adopted, or every level refused)."""
 
 
 class AlertKind(enum.StrEnum):

@@ -182,7 +182,8 @@ class GridBuilder:
     async def build_and_place_grid(self, snapshot: GridSnapshot, mark: Decimal) -> BuildResult:
         """Make the exchange hold exactly the desired grid: cancel what is stale, place what is
         missing (each through the risk gate). Safe to call again at any time."""
-        if self.snapshot is None or snapshot is not self.snapshot:
+        fresh = self.snapshot is None or snapshot is not self.snapshot
+        if fresh:
             self.snapshot = snapshot
             self.refused.clear()
             self.gap_index = snapshot.nearest_index(mark)
@@ -212,6 +213,7 @@ class GridBuilder:
                 levels=len(self.desired_levels()),
                 placed=placed,
                 canceled=canceled,
+                fresh=fresh,
             )
         )
         return BuildResult(placed, canceled, tuple(refused))

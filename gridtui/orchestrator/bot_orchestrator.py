@@ -38,6 +38,15 @@ from gridtui.state.store import JournalWriteError
 log = logging.getLogger(__name__)
 
 
+TRADERS_OWN = frozenset({HaltKind.MANUAL, HaltKind.FLATTEN})
+"""Halts a trader asked for: news to nobody, so logged (INFO), not pushed to the phone at the
+default min_severity; a flatten's outcome has its own alert. Every other halt is CRITICAL."""
+
+
+class ResumeRefused(Exception):
+    """The bot cannot trade again yet: one line saying why."""
+
+
 class BotOrchestrator:
     """Times and sequences one bot's components: which step runs when, under which lock, and
     what happens when one fails. Every decision inside a step is the component's."""
@@ -223,12 +232,10 @@ class BotOrchestrator:
         self.c.bus.publish(
             BotHalted(bot=self.name, coin=self.coin, timestamp_ms=now, reason=reason)
         )
-        # A trader's own halt is news to nobody: logged (INFO), not pushed to the phone at the
-        # default [alerts] min_severity (warning). Every other halt is the engine's: CRITICAL.
         self.c.alerter.raise_alert(
             bot=self.name,
             coin=self.coin,
-            severity=Severity.INFO if kind is HaltKind.MANUAL else Severity.CRITICAL,
+            severity=Severity.INFO if kind in TRADERS_OWN else Severity.CRITICAL,
             kind=AlertKind.BOT_HALTED,
             message=f"halted: {reason}",
         )
@@ -249,13 +256,15 @@ class BotOrchestrator:
         """Trade again from a fresh grid. A halt for today's loss would come back on the next
         cycle: ``lift_daily_loss`` (a trader's explicit confirm) lifts that limit for the rest
         of the UTC day."""
-        self.c.risk.on_resume(
-            self.c.state.get_snapshot(), self.c.feed.mark(), lift_daily_loss=lift_daily_loss
-        )
+        state = self.c.state.get_snapshot()
+        if state.halt_kind is HaltKind.VENUE:  # what the venue refused must be set first
+            refused = await self.c.gateway.set_leverage(self.c.settings.risk)
+            if refused is not None:
+                raise ResumeRefused(f"still halted: {refused}")
+        self.c.risk.on_resume(state, self.c.feed.mark(), lift_daily_loss=lift_daily_loss)
         async with self._trading:
             await self.c.state.resume()
             self.c.builder.discard()
-            self.c.builder.recenter()  # the old center may be hours stale
         self.c.bus.publish(
             BotResumed(bot=self.name, coin=self.coin, timestamp_ms=self.c.clock.now_ms())
         )

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import enum
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
+from itertools import accumulate
 
 import attrs
 
@@ -22,7 +23,7 @@ from gridtui.core.types import ZERO, BotStatus, Fill, OrderStatus, Side
 from gridtui.execution.grid_builder import would_cross
 from gridtui.orchestrator.bot_orchestrator import BotOrchestrator
 from gridtui.risk.circuit_breaker import BreakerState
-from gridtui.state.accounting import HaltKind
+from gridtui.state.accounting import HaltKind, replay_with_effects
 from gridtui.state.round_trips import RoundTripFigures, inventory_pnl
 
 RECENT_FILL_MS = 60_000
@@ -126,24 +127,30 @@ class BotView:
         return self.all_time_realized + self.unrealized
 
 
+EquityPoint = tuple[int, float]
+"""(time in ms, equity) of one point of a chart."""
+
+
 class ViewModel:
     """What a display shows of a supervisor's bots, sampled on the display's own clock.
 
-    The display calls ``refresh`` on its timer and reads the rest: each bot's equity over the
-    session and the engine events since it last took them. The model outlives the widgets that
-    show it, so a panel mounted again shows the same chart.
+    The display calls ``refresh`` on its timer and reads the rest: each bot's equity (its
+    journal's history first, then sampled) and the engine events since it last took them. The
+    model outlives the widgets that show it, so a panel mounted again shows the same chart.
     """
 
     def __init__(
         self,
         views: Callable[[], Iterable[BotView]],
         *,
+        history: Callable[[str], Sequence[EquityPoint]] | None = None,
         equity_points: int = EQUITY_POINTS,
         pending_events: int = PENDING_EVENTS,
     ) -> None:
         self._views = views
+        self._history = history
         self._points = equity_points
-        self._equity: dict[str, deque[float]] = {}
+        self._equity: dict[str, deque[EquityPoint]] = {}
         self._last_sample: dict[str, tuple[int, Decimal]] = {}
         self._events: deque[Event] = deque(maxlen=pending_events)
 
@@ -154,8 +161,10 @@ class ViewModel:
             self._sample_equity(view)
         return views
 
-    def equity(self, name: str | None) -> tuple[float, ...]:
-        """The bot's equity (realized all time plus unrealized) at each sample, oldest first."""
+    def equity(self, name: str | None) -> tuple[EquityPoint, ...]:
+        """The bot's equity over time, oldest first: realized PnL after each fill of its
+        journal before the display started, then realized all time plus unrealized at each
+        sample."""
         series = self._equity.get(name) if name is not None else None
         return tuple(series) if series else ()
 
@@ -168,8 +177,11 @@ class ViewModel:
         if self._last_sample.get(view.name) == key:
             return
         self._last_sample[view.name] = key
-        series = self._equity.setdefault(view.name, deque(maxlen=self._points))
-        series.append(float(view.equity))
+        series = self._equity.get(view.name)
+        if series is None:
+            past = self._history(view.name) if self._history is not None else ()
+            series = self._equity[view.name] = deque(past, maxlen=self._points)
+        series.append((view.now_ms, float(view.equity)))
 
     def add_event(self, event: Event) -> None:
         """An event bus subscriber: the event waits for the next ``take_events``."""
@@ -181,6 +193,21 @@ class ViewModel:
         batch = sorted(self._events, key=lambda e: (e.timestamp_ms, e.bot))
         self._events.clear()
         return batch
+
+
+def realized_history(bot: BotOrchestrator, points: int = EQUITY_POINTS) -> list[EquityPoint]:
+    """The bot's realized PnL (all time, net of fees) after each fill of its journal, as the
+    state row counts it (the journal replayed), thinned to at most ``points`` evenly spaced
+    fills (the last one always kept): the chart's history before the display started."""
+    store = bot.c.store
+    fills = store.applied_fills()
+    if not fills:
+        return []
+    _, effects = replay_with_effects(bot.name, bot.coin, fills, 0, store.position_corrections())
+    realized = list(accumulate(float(e.realized_pnl) for e in effects))
+    step = max(len(fills) // points, 1)
+    keep = range(len(fills) - 1, -1, -step)
+    return [(fills[i].timestamp_ms, realized[i]) for i in sorted(keep)][-points:]
 
 
 def idle_view(

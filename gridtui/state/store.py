@@ -31,7 +31,13 @@ from typing import Any
 import attrs
 
 from gridtui.core.types import Fill, OrderRequest, OrderStatus, Side, Tif
-from gridtui.state.accounting import BotState, HaltKind, from_canonical, to_canonical
+from gridtui.state.accounting import (
+    BotState,
+    HaltKind,
+    PositionCorrection,
+    from_canonical,
+    to_canonical,
+)
 from gridtui.state.records import Adjustment, OrderRecord
 
 log = logging.getLogger(__name__)
@@ -487,6 +493,17 @@ class Store:
             "FROM adjustments"
         )
         return [Adjustment(*row) for row in self._conn.execute(f"{sql} ORDER BY id").fetchall()]
+
+    def position_corrections(self) -> list[PositionCorrection]:
+        """The position corrections among the adjustments, where ``replay`` applies them."""
+        out = []
+        for adjustment in self.adjustments():
+            if adjustment.field == "position":
+                position, avg = adjustment.new_value.split("@")
+                out.append(
+                    PositionCorrection(adjustment.fills_before, Decimal(position), Decimal(avg))
+                )
+        return out
 
     # ---- transactions ----------------------------------------------------------------------
 

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import attrs
-from textual import work
+from textual import events, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
@@ -44,7 +44,7 @@ from gridtui.config.schema import AppConfig
 from gridtui.core.types import AssetMeta, ExchangeError
 from gridtui.orchestrator.bot_orchestrator import BotOrchestrator
 from gridtui.orchestrator.settings_draft import maker_fee, running_drift
-from gridtui.orchestrator.view import BotView, ViewModel
+from gridtui.orchestrator.view import BotView, EquityPoint, ViewModel, realized_history
 from gridtui.state.accounting import HaltKind
 from gridtui.supervisor import Reconfigured, ReconfigureRefused, ShutdownReport, Supervisor
 from gridtui.tui.screens.account import AccountScreen
@@ -82,6 +82,8 @@ MAIN_SCREEN_ACTIONS = frozenset(
     }
 )
 """Actions of keys that steer the bots (or open a screen over them): main screen only."""
+COMPACT_BELOW = 100
+"""Columns under which the cockpit lays itself out for a small terminal (80x24)."""
 EDIT_MARKETS_TIMEOUT_S = 5.0
 """The edit screen asks the venue for its markets (to add a bot) this long at most."""
 
@@ -106,12 +108,19 @@ class GridApp(App[int]):
         Binding(
             "h", "halt", "Halt", tooltip="Halt the selected bot: cancel its orders, place none"
         ),
-        Binding("H", "halt_all", "Halt all", tooltip="Halt every bot"),
+        Binding(
+            "H",
+            "halt_all",
+            "Halt all",
+            show=False,  # the footer must fit 80 columns with ? and q: ? and the palette list it
+            tooltip="Halt every bot",
+        ),
         Binding(
             "u",
             "resume",
             "Resume",
-            tooltip="Resume the selected bot: a fresh grid around the mid on the next cycle",
+            tooltip="Resume the selected halted bot: its grid is placed again on the next cycle "
+            "(around the last center while the mid is inside it, else around the mid)",
         ),
         Binding(
             "c",
@@ -138,7 +147,14 @@ class GridApp(App[int]):
             "Reconcile",
             tooltip="Reconcile the selected bot with the exchange now",
         ),
-        Binding("tab", "next_bot", "Next", priority=True, tooltip="Select the next bot"),
+        Binding(
+            "tab",
+            "next_bot",
+            "Next",
+            priority=True,
+            show=False,  # the bots table shows the selection; ? and the palette list it
+            tooltip="Select the next bot",
+        ),
         Binding(
             "shift+tab",
             "previous_bot",
@@ -170,7 +186,7 @@ class GridApp(App[int]):
             tooltip="Every event of the session, full screen: scroll, filter by bot, kind and "
             "severity",
         ),
-        Binding("t", "next_theme", "Theme", tooltip="Next colour theme"),
+        Binding("t", "next_theme", "Theme", show=False, tooltip="Next colour theme"),
         Binding("question_mark", "help", "Help", key_display="?", tooltip="This list of keys"),
         Binding("q", "quit", "Quit", tooltip="Stop every bot cleanly (orders canceled) and exit"),
     ]
@@ -181,7 +197,9 @@ class GridApp(App[int]):
     """The bot the ladder, PnL and risk panels show."""
     selected_view: var[BotView | None] = var(None)
     """The selected bot's view (computed)."""
-    selected_equity: var[tuple[float, ...]] = var(())
+    compact: var[bool] = var(False)
+    """A small terminal (under ``COMPACT_BELOW`` columns): fewer columns, a tighter footer."""
+    selected_equity: var[tuple[EquityPoint, ...]] = var(())
     """The selected bot's equity series, from the view model (computed)."""
 
     def __init__(
@@ -197,7 +215,7 @@ class GridApp(App[int]):
         self.config = config
         self.supervisor = supervisor or Supervisor(config)
         self.refresh_hz = refresh_hz
-        self.model = ViewModel(self.supervisor.views)
+        self.model = ViewModel(self.supervisor.views, history=self._history)
         """What the panels show, sampled by ``refresh_views``."""
         first = next((b.name for b in config.bots if b.enabled), None)
         self.set_reactive(GridApp.selected, first)
@@ -222,7 +240,9 @@ class GridApp(App[int]):
     def compose(self) -> ComposeResult:
         yield Header()
         with Vertical(id="body"):
-            yield BotsTable(id="bots").data_bind(views=GridApp.views, selected=GridApp.selected)
+            yield BotsTable(id="bots").data_bind(
+                views=GridApp.views, selected=GridApp.selected, compact=GridApp.compact
+            )
             with Horizontal(id="middle"):
                 yield GridLadder(id="ladder").data_bind(view=GridApp.selected_view)
                 with Vertical(id="side"):
@@ -231,7 +251,7 @@ class GridApp(App[int]):
                     )
                     yield RiskPanel(id="risk").data_bind(view=GridApp.selected_view)
             yield EventLog(id="log")
-        yield Footer()
+        yield Footer().data_bind(compact=GridApp.compact)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """The bot keys act only on the main screen: on the edit screen Tab moves between its
@@ -252,6 +272,9 @@ class GridApp(App[int]):
         if self.refresh_hz > 0:
             self.set_interval(1 / self.refresh_hz, self.refresh_views)
         self.refresh_views()
+
+    def on_resize(self, event: events.Resize) -> None:
+        self.compact = event.size.width < COMPACT_BELOW
 
     def on_unmount(self) -> None:
         self._remove_stop_signals()
@@ -359,10 +382,15 @@ class GridApp(App[int]):
             if isinstance(screen, EventLogScreen):
                 screen.add_batch(events)
 
+    def _history(self, name: str) -> list[EquityPoint]:
+        """A bot's realized PnL from its journal: the chart starts with it, not empty."""
+        bot = self.supervisor.running(name)
+        return realized_history(bot) if bot is not None else []
+
     def compute_selected_view(self) -> BotView | None:
         return next((view for view in self.views if view.name == self.selected), None)
 
-    def compute_selected_equity(self) -> tuple[float, ...]:
+    def compute_selected_equity(self) -> tuple[EquityPoint, ...]:
         return self.model.equity(self.selected)
 
     def on_bots_table_bot_selected(self, message: BotsTable.BotSelected) -> None:
@@ -399,6 +427,9 @@ class GridApp(App[int]):
             return
         view = self.selected_view
         risk = view.risk if view is not None else None
+        if risk is not None and not risk.halted:
+            self.notify(f"{bot.name} is not halted: nothing to resume")
+            return
         if risk is not None and risk.halt_kind is HaltKind.DAILY_LOSS:
 
             def answered(yes: bool | None) -> None:
@@ -587,7 +618,10 @@ class GridApp(App[int]):
         contexts = {}
         for settings in config.bots:
             bot = supervisor.running(settings.name)
-            meta = bot.c.strategy.meta if bot is not None else await self._meta(settings.coin)
+            if bot is not None:
+                meta = bot.c.strategy.meta
+            else:  # a venue that did not list its markets will not answer this either
+                meta = await self._meta(settings.coin) if mids else None
             contexts[settings.name] = EditContext(
                 bot=settings,
                 text=text,
@@ -605,6 +639,19 @@ class GridApp(App[int]):
         first = selected if selected in contexts else next(iter(contexts))
         request = await self.push_screen_wait(EditBotScreen(contexts, first))
         if request is None or request.draft.config is None:
+            return None
+        try:
+            now = source.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            self.notify(f"{source}: cannot read it ({exc})", severity="error")
+            return None
+        if now != text:  # edited by hand while the screen was open: never written over
+            self.notify(
+                f"{source} changed while the edit screen was open: nothing applied; edit again",
+                title=f"Cannot {request.what}",
+                severity="error",
+                timeout=15,
+            )
             return None
         # The command line may have overridden the venue (--api-url, --mainnet): it stays.
         new_config = attrs.evolve(request.draft.config, venue=config.venue)

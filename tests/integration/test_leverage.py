@@ -11,7 +11,8 @@ from bot_kit import COIN, RISK, EnvFactory, running, supervised, wait_until
 
 from gridtui.config.schema import GridSettings, Margin
 from gridtui.core.events import GridBuilt
-from gridtui.core.types import Side
+from gridtui.core.types import BotStatus, Side
+from gridtui.orchestrator.bot_orchestrator import ResumeRefused
 from gridtui.state.accounting import HaltKind
 
 
@@ -51,6 +52,9 @@ async def test_a_leverage_the_venue_refuses_halts_the_bot_and_says_why(
     )
     assert await supervisor.exchange.open_orders(COIN) == []
     assert bot.c.state.get_snapshot().halt_kind is HaltKind.VENUE  # the venue's: critical
+    with pytest.raises(ResumeRefused, match="still halted: leverage 60x cross refused"):
+        await bot.resume()  # the venue is asked again: trading at its leverage is not an option
+    assert bot.status is BotStatus.HALTED
     await supervisor.stop()
 
 

@@ -246,3 +246,19 @@ async def test_a_venue_set_on_the_command_line_does_not_block_an_edit(tmp_path: 
         await edits_done(app)
         assert "levels = 4" in path.read_text(encoding="utf-8")
         assert app.supervisor.config.venue.paper.api_url == "http://127.0.0.1:9"
+
+
+async def test_a_hand_edit_made_while_the_screen_is_open_is_never_written_over(
+    tmp_path: Path,
+) -> None:
+    async with cockpit(tmp_path) as (app, pilot, path):
+        screen = await edit_screen(app, pilot)
+        screen.query_one("#grid-levels", Input).value = "4"
+        await pilot.pause()
+        by_hand = CONFIG + "\n# a note typed in another window\n"
+        path.write_text(by_hand, encoding="utf-8")
+        await pilot.press("ctrl+s")
+        await edits_done(app)
+        assert path.read_text(encoding="utf-8") == by_hand
+        btc = app.supervisor.slots["btc"].bot
+        assert btc is not None and btc.c.settings.grid.levels == 10  # nothing applied

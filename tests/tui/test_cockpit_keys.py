@@ -349,3 +349,12 @@ async def test_l_opens_the_full_event_log_and_it_follows_new_events(make_app: Ma
         assert len(lines._kept) > seen
         await pilot.press("escape")
         assert not isinstance(app.screen, EventLogScreen)
+
+
+async def test_u_on_a_bot_that_is_not_halted_changes_nothing(make_app: MakeApp) -> None:
+    async with cockpit(make_app) as (app, pilot):
+        before = await orders(app, "BTC")
+        await pilot.press("u")
+        await commands_done(app)
+        assert await orders(app, "BTC") == before
+        assert any("not halted" in n.message for n in app._notifications)

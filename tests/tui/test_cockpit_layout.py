@@ -41,3 +41,23 @@ async def test_panels_grow_when_a_layout_pass_ran_between_two_updates(make_app: 
 
         assert (figures.size.height, risk.size.height) == heights
         await app.supervisor.stop()
+
+
+async def test_a_small_terminal_gets_the_compact_layout_and_a_big_one_the_full(
+    make_app: MakeApp,
+) -> None:
+    from gridtui.tui.widgets.bots_table import BotsTable
+
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app)
+        await pilot.pause()
+        table = app.query_one(BotsTable)
+        keys = [column.key.value for column in table.columns.values()]
+        assert keys == ["bot", "coin", "state", "position", "session", "all_time", "open"]
+        assert table.size.width <= 80 and table.virtual_size.width <= table.size.width
+        await pilot.resize_terminal(160, 48)
+        await pilot.pause()
+        keys = [column.key.value for column in table.columns.values()]
+        assert "venue" in keys and "mark" in keys and len(keys) == 11
+        assert table.get_row_index("btc") == 0 and table.row_count == 2

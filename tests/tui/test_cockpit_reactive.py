@@ -11,9 +11,10 @@ from contextlib import asynccontextmanager
 import pytest
 from cockpit import MakeApp, settle, wait_for
 from textual.pilot import Pilot
-from textual.widgets import Sparkline
+from textual_plotext import PlotextPlot
 
 from gridtui.orchestrator.bot_orchestrator import BotOrchestrator
+from gridtui.orchestrator.view import ViewModel, realized_history
 from gridtui.tui.app import GridApp
 from gridtui.tui.widgets.bots_table import BotsTable
 from gridtui.tui.widgets.grid_ladder import GridLadder
@@ -170,7 +171,7 @@ async def test_the_equity_history_lives_in_the_view_model_and_survives_a_remount
         assert len(history) >= 3
         pnl = app.query_one(PnlPanel)
         assert pnl.equity == history
-        assert pnl.query_one(Sparkline).data == list(history)
+        assert pnl.query_one(PlotextPlot).display
 
         app.call_later(app.recompose)  # every widget is made and mounted again
         await wait_for(
@@ -179,7 +180,22 @@ async def test_the_equity_history_lives_in_the_view_model_and_survives_a_remount
         await pilot.pause()
         remounted = app.query_one(PnlPanel)
         assert remounted.equity == history
-        assert remounted.query_one(Sparkline).data == list(history)
+        assert remounted.query_one(PlotextPlot).display
 
         app.selected = "eth"  # each bot has its own series
         assert remounted.equity == app.model.equity("eth") != ()
+
+
+async def test_the_chart_starts_from_the_journals_realized_pnl(make_app: MakeApp) -> None:
+    async with cockpit(make_app) as (app, _pilot):
+        bot = app.supervisor.running("btc")
+        assert bot is not None
+        state = bot.c.state.get_snapshot()
+        assert state.fill_count >= 1
+        past = realized_history(bot)
+        fills = bot.c.store.applied_fills()
+        assert [ms for ms, _ in past] == [f.timestamp_ms for f in fills][-len(past) :]
+        assert past[-1][1] == pytest.approx(float(state.all_time_realized))
+        fresh = ViewModel(app.supervisor.views, history=app._history)  # a cockpit reopened
+        fresh.refresh()
+        assert fresh.equity("btc")[: len(past)] == tuple(past)

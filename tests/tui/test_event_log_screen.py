@@ -38,8 +38,12 @@ def at(n: int, bot: str = "btc") -> dict[str, object]:
     return {"bot": bot, "coin": bot.upper(), "timestamp_ms": T0 + n * 1000}
 
 
-def grid_built(n: int, *, placed: int, canceled: int, bot: str = "btc") -> GridBuilt:
-    return GridBuilt(**at(n, bot), center=D(100), levels=16, placed=placed, canceled=canceled)
+def grid_built(
+    n: int, *, placed: int, canceled: int, bot: str = "btc", fresh: bool = False
+) -> GridBuilt:
+    return GridBuilt(
+        **at(n, bot), center=D(100), levels=16, placed=placed, canceled=canceled, fresh=fresh
+    )
 
 
 def halted(n: int, bot: str = "btc") -> BotHalted:
@@ -127,17 +131,19 @@ async def test_a_repair_pass_that_changed_nothing_shows_in_neither_log() -> None
         grid_built(2, placed=0, canceled=0),  # noise
         grid_built(3, placed=0, canceled=2),
         grid_built(4, placed=0, canceled=0, bot="eth"),  # noise
+        grid_built(5, placed=0, canceled=0, fresh=True),  # a new grid, every order adopted
     ]
     async with PanelHost().run_test(size=(120, 20)) as pilot:
         panel.add_batch(batch)
-        panel.add(grid_built(5, placed=0, canceled=0))  # noise
+        panel.add(grid_built(6, placed=0, canceled=0))  # noise
         await pilot.pause()
         expected = [
             "00:00:01 btc BTC grid_built center 100, 16 orders, placed 16, canceled 0",
             "00:00:03 btc BTC grid_built center 100, 16 orders, placed 0, canceled 2",
+            "00:00:05 btc BTC grid_built center 100, 16 orders, placed 0, canceled 0",
         ]
         assert lines(panel) == expected
-        assert [e.timestamp_ms for e in panel.events] == [T0 + 1000, T0 + 3000]
+        assert [e.timestamp_ms for e in panel.events] == [T0 + 1000, T0 + 3000, T0 + 5000]
 
         screen = EventLogScreen(batch)  # handed the raw events, it leaves the noise out too
         pilot.app.push_screen(screen)

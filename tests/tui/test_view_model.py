@@ -35,8 +35,16 @@ def test_one_equity_point_per_change_of_fills_or_mark() -> None:
     ):
         views[:] = batch
         assert model.refresh() == tuple(batch)
-    assert model.equity("btc") == (0.5, 0.5, 2.5)
+    assert [value for _, value in model.equity("btc")] == [0.5, 0.5, 2.5]
     assert model.equity("eth") == () and model.equity(None) == ()
+
+
+def test_a_bots_series_starts_with_its_journals_history() -> None:
+    past = [(1_000, -1.0), (2_000, 0.25)]
+    model = ViewModel(lambda: [running("btc", "100")], history=lambda name: past)
+    model.refresh()
+    series = model.equity("btc")
+    assert series[:2] == tuple(past) and series[2][1] == 0.5 and len(series) == 3
 
 
 def test_the_equity_series_is_bounded() -> None:

@@ -10,7 +10,8 @@ from textual.app import App, ComposeResult
 from textual.color import Color
 from textual.content import Content
 from textual.widget import Widget
-from textual.widgets import Sparkline, Static
+from textual.widgets import Static
+from textual_plotext import PlotextPlot
 
 import gridtui.tui
 from gridtui.core.events import (
@@ -235,22 +236,20 @@ async def test_table_posts_bot_selected_only_for_moves_the_user_makes() -> None:
 async def test_pnl_panel_shows_figures_last_fill_and_equity_chart() -> None:
     panel = PnlPanel(id="pnl")
     async with Host(panel).run_test(size=(80, 30)) as pilot:
-        panel.show(view(), [1.0, 2.5, 2.0])
+        panel.show(view(), [(0, 1.0), (60_000, 2.5), (120_000, 2.0)])
         await pilot.pause()
         figures = str(panel.query_one(".pnl-figures", Static).render())
         for expected in ("+0.0150", "97,010.0", "97,042.5", "+0.49", "+12.40", "+130.02"):
             assert expected in figures
         assert "Last fill 22:13:20 UTC" in figures
-        assert panel.query_one(Sparkline).data == [1.0, 2.5, 2.0]
-        assert panel.query_one(Sparkline).display
+        assert panel.query_one(PlotextPlot).display
         assert "low 1.00  high 2.50" in str(panel.query_one(".pnl-range", Static).render())
 
-        panel.show(view(last_fill_ms=0, unrealized=D("-3")), [5.0])
+        panel.show(view(last_fill_ms=0, unrealized=D("-3")), [(0, 5.0)])
         await pilot.pause()
         figures = str(panel.query_one(".pnl-figures", Static).render())
         assert "Last fill —" in figures and "-3.00" in figures
-        assert panel.query_one(Sparkline).data == []
-        assert not panel.query_one(Sparkline).display
+        assert not panel.query_one(PlotextPlot).display
         range_line = str(panel.query_one(".pnl-range", Static).render())
         assert "the chart starts at the next price change" in range_line
 

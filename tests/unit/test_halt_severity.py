@@ -13,13 +13,16 @@ from gridtui.state.accounting import HaltKind
     ("kind", "severity"),
     [
         (HaltKind.MANUAL, Severity.INFO),
+        (HaltKind.FLATTEN, Severity.INFO),  # the close's own alert reports what is left
+        (HaltKind.VENUE, Severity.CRITICAL),
+        (HaltKind.TAKE_PROFIT, Severity.CRITICAL),
         (HaltKind.DRAWDOWN, Severity.CRITICAL),
         (HaltKind.DAILY_LOSS, Severity.CRITICAL),
         (HaltKind.DISK, Severity.CRITICAL),
         (HaltKind.STOP_LOSS, Severity.CRITICAL),
     ],
 )
-async def test_the_halt_alert_is_info_only_for_a_manual_halt(
+async def test_the_halt_alert_is_info_only_for_a_traders_own_halt(
     make_env: EnvFactory, kind: HaltKind, severity: Severity
 ) -> None:
     env = make_env()

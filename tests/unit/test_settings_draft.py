@@ -68,7 +68,7 @@ def test_clearing_a_value_every_bot_shares_says_where_it_is_set() -> None:
     bot = btc()
     draft = draft_settings(PAPER_CONFIG, SOURCE, "btc", bot, typed(bot, max_drawdown=""))
     assert not draft.ok
-    assert draft.problems[("risk", "max_drawdown")].startswith("set for every bot in [risk]")
+    assert draft.problems[("risk", "max_drawdown")].startswith("cleared here, but 200 still")
 
 
 def test_the_preview_is_the_grid_a_fresh_bot_builds_with_its_round_trip_after_fees() -> None:

@@ -30,6 +30,8 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("open", "Open"),
 )
 NUMERIC = frozenset({"position", "entry", "mark", "upnl", "session", "all_time", "open"})
+COMPACT_LEFT_OUT = frozenset({"venue", "entry", "mark", "upnl"})
+"""On a small terminal: the venue is in the header, the rest in the Position & PnL panel."""
 
 STATE_CLASSES = {
     BotStatus.RUNNING: "bots-table--running",
@@ -58,6 +60,8 @@ class BotsTable(DataTable[Text]):
     """One row per view, in this order (the app binds every bot's view here)."""
     selected: var[str | None] = var(None, init=False)
     """The bot the app selected: the cursor goes there when it changes (the app binds it)."""
+    compact: var[bool] = var(False, init=False)
+    """Fewer columns, so the PnL and the open orders fit 80 columns (the app binds it)."""
 
     class BotSelected(Message):
         """The user moved the cursor to a bot's row (never posted for moves the app made)."""
@@ -77,10 +81,25 @@ class BotsTable(DataTable[Text]):
         changes, never back to the same one on a later change of rows: the user may have just
         moved it and the app not yet seen the ``BotSelected``."""
 
+    @property
+    def columns_shown(self) -> tuple[tuple[str, str], ...]:
+        if not self.compact:
+            return COLUMNS
+        return tuple((key, label) for key, label in COLUMNS if key not in COMPACT_LEFT_OUT)
+
     def on_mount(self) -> None:
-        for key, label in COLUMNS:
-            self.add_column(Text(label, justify="right" if key in NUMERIC else "left"), key=key)
+        self._add_columns()
         self.app.theme_changed_signal.subscribe(self, self._repaint)
+
+    def _add_columns(self) -> None:
+        for key, label in self.columns_shown:
+            self.add_column(Text(label, justify="right" if key in NUMERIC else "left"), key=key)
+
+    def watch_compact(self) -> None:
+        self.clear(columns=True)
+        self._add_columns()
+        self._cursor_on = None  # the rows come back: the cursor goes to the selection again
+        self._sync()
 
     def show(self, views: Sequence[BotView], selected: str | None) -> None:
         """For a host that does not bind ``views`` and ``selected``."""
@@ -108,9 +127,9 @@ class BotsTable(DataTable[Text]):
             for view in self.views:
                 cells = self._cells(view)
                 if view.name not in self.rows:
-                    self.add_row(*(cells[key] for key, _ in COLUMNS), key=view.name)
+                    self.add_row(*(cells[key] for key, _ in self.columns_shown), key=view.name)
                     continue
-                for key, _ in COLUMNS:
+                for key, _ in self.columns_shown:
                     if not _same(self.get_cell(view.name, key), cells[key]):
                         self.update_cell(view.name, key, cells[key], update_width=True)
         self._follow_selection()

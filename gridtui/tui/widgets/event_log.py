@@ -179,7 +179,12 @@ class EventLog(EventLines):
 
 def is_noise(event: Event) -> bool:
     """A repair pass that changed nothing (every ~10 s per bot): not worth a line."""
-    return isinstance(event, GridBuilt) and event.placed == 0 and event.canceled == 0
+    return (
+        isinstance(event, GridBuilt)
+        and not event.fresh
+        and event.placed == 0
+        and event.canceled == 0
+    )
 
 
 def shown(events: Iterable[Event]) -> list[Event]:

@@ -70,7 +70,7 @@ class GridLadder(Widget):
             empty = Content.styled(f"no grid yet ({why})", ".grid-ladder--empty")
             return Content("\n").join([title, empty])
         lines = self._lines(view)
-        rows = self.size.height - 1
+        rows = self.size.height - len(title.plain.splitlines())
         if rows > 0:
             lines = _fit(lines, rows, _focus(lines))
         return Content("\n").join([title, *(line for line, _ in lines)])
@@ -85,7 +85,11 @@ class GridLadder(Widget):
             parts.append(f"{len(view.levels) // 2}×2 levels")  # as check-config says it
         if view.direction is not Direction.NEUTRAL:
             parts.append(view.direction.value)
-        return Content.styled("  ".join(parts), ".grid-ladder--title")
+        title = "  ".join(parts)
+        width = self.size.width
+        if width and len(title) > width and len(parts) > 2:  # two lines, rather than cut
+            title = "  ".join(parts[:2]) + "\n" + "  ".join(parts[2:])
+        return Content.styled(title, ".grid-ladder--title")
 
     def _lines(self, view: BotView) -> list[tuple[Content, bool]]:
         """(line, is_level) pairs: the level rows with the mid line slotted in."""

@@ -1,4 +1,9 @@
-"""Position and PnL of the selected bot, with its equity over the session as a sparkline."""
+"""Position and PnL of the selected bot, with its equity over time as a chart.
+
+The chart is plotext's, through textual-plotext (a Textual widget around a well-kept terminal
+plotting library: axes, a time axis and colours, which a sparkline has none of): a time axis,
+the zero line, gains green and losses red; it starts from the journal's history (the realized
+PnL after each past fill), so a restarted cockpit does not open on an empty chart."""
 
 from __future__ import annotations
 
@@ -11,13 +16,17 @@ from textual.app import ComposeResult
 from textual.content import Content
 from textual.reactive import var
 from textual.widget import Widget
-from textual.widgets import Sparkline, Static
+from textual.widgets import Static
+from textual_plotext import PlotextPlot
 
 from gridtui.core.formatting import average_price
-from gridtui.orchestrator.view import BotView
+from gridtui.orchestrator.view import BotView, EquityPoint
 
 GUTTER = 2
 """Spaces between the two columns of figures when the panel is wide enough for two."""
+CHART_MIN_ROWS = 6
+"""Below this a chart is only its axes: the range line says what there is instead."""
+DAY_MS = 86_400_000
 
 
 class PnlPanel(Widget):
@@ -36,8 +45,8 @@ class PnlPanel(Widget):
 
     view: var[BotView | None] = var(None, init=False)
     """The bot shown (the app binds its selected bot's view here)."""
-    equity: var[tuple[float, ...]] = var((), init=False)
-    """That bot's equity over the session, oldest first (the app binds it from its view model)."""
+    equity: var[tuple[EquityPoint, ...]] = var((), init=False)
+    """That bot's equity over time, oldest first (the app binds it from its view model)."""
 
     def __init__(
         self, *, name: str | None = None, id: str | None = None, classes: str | None = None
@@ -48,9 +57,9 @@ class PnlPanel(Widget):
     def compose(self) -> ComposeResult:
         yield Static(classes="pnl-figures")
         yield Static(classes="pnl-range")
-        yield Sparkline([])
+        yield PlotextPlot(classes="pnl-chart")
 
-    def show(self, view: BotView | None, equity: Sequence[float]) -> None:
+    def show(self, view: BotView | None, equity: Sequence[EquityPoint]) -> None:
         """For a host that does not bind ``view`` and ``equity``."""
         self.view = view
         self.equity = tuple(equity)
@@ -70,11 +79,12 @@ class PnlPanel(Widget):
             return
         _set(self.query_one(".pnl-figures", Static), self._figures())
         _set(self.query_one(".pnl-range", Static), self._range())
-        # One point would fill the chart with a solid block, none draws a stray baseline: the
-        # chart shows from two points on, and the range line says why it is not there yet.
-        chart = self.query_one(Sparkline)
-        chart.display = len(self.equity) > 1
-        chart.data = list(self.equity) if chart.display else []
+        # A chart of one point is a dot on two axes: it shows from two points on, and the
+        # range line says why it is not there yet.
+        chart = self.query_one(PlotextPlot)
+        chart.display = len(self.equity) > 1 and self.view is not None
+        if chart.display:
+            _draw(chart, self.equity)
 
     def _figures(self) -> Content:
         view = self.view
@@ -128,10 +138,32 @@ class PnlPanel(Widget):
             return Content.styled(
                 "equity: the chart starts at the next price change", ".pnl-panel--muted"
             )
-        low, high = min(self.equity), max(self.equity)
-        return Content.styled(
-            f"equity (session)  low {low:,.2f}  high {high:,.2f}", ".pnl-panel--muted"
-        )
+        values = [value for _, value in self.equity]
+        low, high = min(values), max(values)
+        return Content.styled(f"equity  low {low:,.2f}  high {high:,.2f}", ".pnl-panel--muted")
+
+
+def _draw(chart: PlotextPlot, equity: Sequence[EquityPoint]) -> None:
+    """Equity against time (UTC; with the day once it spans more than one), the zero line,
+    gains green and losses red."""
+    plt = chart.plt
+    plt.clear_data()
+    plt.clear_figure()
+    span = equity[-1][0] - equity[0][0]
+    form = "d/m H:M" if span >= DAY_MS else "H:M"
+    plt.date_form(form)
+    stamp = "%d/%m %H:%M" if span >= DAY_MS else "%H:%M"
+    times = [datetime.fromtimestamp(ms / 1000, tz=UTC).strftime(stamp) for ms, _ in equity]
+    values = [value for _, value in equity]
+    plt.hline(0.0, "gray")
+    plt.plot(times, values, marker="braille", color="gray")
+    for wanted, colour in ((True, "green"), (False, "red")):
+        side = [(t, v) for t, v in zip(times, values, strict=True) if (v >= 0) is wanted]
+        if side:
+            plt.scatter([t for t, _ in side], [v for _, v in side], marker="braille",
+                        color=colour)  # fmt: skip
+    plt.xticks([times[0], times[-1]])
+    chart.refresh()
 
 
 def _column(pairs: list[tuple[str, Content]]) -> list[Content]:
