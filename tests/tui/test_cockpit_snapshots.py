@@ -135,3 +135,17 @@ def test_edit_screen_on_a_small_terminal(make_app: MakeApp, snap_compare) -> Non
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
+
+
+def test_event_log_screen_scrolled_up(make_app: MakeApp, snap_compare) -> None:
+    """The full event log on a short terminal, scrolled up a page: it stays there."""
+    app = make_app()
+
+    async def run_before(pilot: Pilot) -> None:
+        await settle(app)
+        await pilot.press("l")
+        await pilot.pause()
+        await pilot.press("pageup")
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=(100, 14), run_before=run_before)

@@ -24,8 +24,8 @@ from gridtui.orchestrator.view import BotView, EquityPoint
 
 GUTTER = 2
 """Spaces between the two columns of figures when the panel is wide enough for two."""
-CHART_MIN_ROWS = 6
-"""Below this a chart is only its axes: the range line says what there is instead."""
+CHART_EVERY_MS = 1000
+"""The chart is drawn again at most this often (of the view's time)."""
 DAY_MS = 86_400_000
 
 
@@ -53,6 +53,9 @@ class PnlPanel(Widget):
     ) -> None:
         super().__init__(name=name, id=id, classes=classes)
         self.border_title = "Position & PnL"
+        self._drawn: tuple[str, int, bool] | None = None
+        """What the chart last drew: the bot, the second of its view's time, and whether it
+        had more than two points."""
 
     def compose(self) -> ComposeResult:
         yield Static(classes="pnl-figures")
@@ -83,8 +86,13 @@ class PnlPanel(Widget):
         # range line says why it is not there yet.
         chart = self.query_one(PlotextPlot)
         chart.display = len(self.equity) > 1 and self.view is not None
-        if chart.display:
-            _draw(chart, self.equity)
+        if chart.display and self.view is not None:
+            # Drawn again once a second of the view's time at most (a plotext frame costs
+            # ~30 ms: at every 4 Hz refresh it delayed key presses), and at once for another bot.
+            key = (self.view.name, self.view.now_ms // CHART_EVERY_MS, len(self.equity) > 2)
+            if key != self._drawn:
+                self._drawn = key
+                _draw(chart, self.equity)
 
     def _figures(self) -> Content:
         view = self.view
