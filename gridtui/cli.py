@@ -178,6 +178,19 @@ def build_parser() -> argparse.ArgumentParser:
     backtest.add_argument(
         "--chart", action="store_true", help="print an equity chart in the terminal"
     )
+    backtest.add_argument(
+        "--equity-out",
+        type=Path,
+        metavar="FILE",
+        help="write the equity at each candle's close as CSV (time_ms,equity)",
+    )
+    backtest.add_argument(
+        "--progress",
+        choices=("bar", "lines"),
+        default="bar",
+        help="bar: a progress bar on a terminal; lines: 'progress DONE TOTAL' lines on stderr "
+        "for a program running the command",
+    )
     optimize = sub.add_parser(
         "optimize",
         parents=[with_config],
@@ -407,6 +420,8 @@ def _dispatch(args: argparse.Namespace) -> int:
                 end=args.end,
                 plot=args.plot,
                 chart=args.chart,
+                equity_out=args.equity_out,
+                progress_lines=args.progress == "lines",
             ),
         )
     if args.command == "alerts":

@@ -22,6 +22,7 @@ from gridtui.backtest.plot import check_plot_path, picture, write_picture
 from gridtui.backtest.replay import Replay, ReplayOptions, replay
 from gridtui.backtest.report import BacktestReport, build_report
 from gridtui.config.schema import AppConfig, BotSettings, CandlePath
+from gridtui.core.files import write_atomically
 from gridtui.core.types import Side
 from gridtui.exchanges.sim import CandleSeries, load_candles, load_funding
 from gridtui.exchanges.sim.vocabulary import FillModel
@@ -52,6 +53,10 @@ class BacktestArgs:
     """``--plot FILE``: price, fills, grid range, equity and drawdown as .png, .svg or .html."""
     chart: bool = False
     """``--chart``: the equity curve in the terminal after the report."""
+    equity_out: Path | None = None
+    """``--equity-out FILE``: the equity at each candle's close as CSV (time_ms,equity)."""
+    progress_lines: bool = False
+    """``--progress lines``: ``progress DONE TOTAL`` lines on stderr (a program reads them)."""
 
 
 def run_backtest(config: AppConfig, args: BacktestArgs) -> int:
@@ -73,12 +78,15 @@ def run_backtest(config: AppConfig, args: BacktestArgs) -> int:
     runs: list[tuple[Replay, BacktestReport]] = []
     for model in models:
         options = ReplayOptions(fill_model=model, path=path, sz_decimals=args.sz_decimals)
-        with _progress(f"{bot.name} {model.value}", len(series)) as advance:
+        label = f"{bot.name} {model.value}"
+        with _progress(label, len(series), lines=args.progress_lines) as advance:
             run = replay(config, bot, candles_file, series, funding, options, advance)
         report = build_report(run, series, fill_model=model.value, path=path.value)
         runs.append((run, report))
     if args.fills_out is not None:
         _write_fills(args.fills_out, runs[0][0])
+    if args.equity_out is not None:
+        _write_equity(args.equity_out, runs[0][0])
     # With --fill-model both the pictures draw each model's equity, the fills of the first.
     pictures = [picture(run, report) for run, report in runs] if args.plot or args.chart else []
     if args.plot is not None:
@@ -101,9 +109,12 @@ def run_backtest(config: AppConfig, args: BacktestArgs) -> int:
 
 
 @contextmanager
-def _progress(label: str, total: int) -> Iterator[Callable[[int], None] | None]:
-    """Candles done and time left, for runs long enough to wait for."""
-    with progress_bar(label, total, show=total >= PROGRESS_FROM_CANDLES) as bar:
+def _progress(
+    label: str, total: int, *, lines: bool = False
+) -> Iterator[Callable[[int], None] | None]:
+    """Candles done and time left, for runs long enough to wait for (or asked for as lines)."""
+    show = total >= PROGRESS_FROM_CANDLES
+    with progress_bar(label, total, show=show, lines=lines) as bar:
         if bar is None:
             yield None
             return
@@ -153,6 +164,15 @@ def coin_file(value: str, option: str, bot: BotSettings) -> Path:
             f"{option} {value}: the file is for {coin}, bot {bot.name} trades {bot.coin}"
         )
     return Path(file)
+
+
+def _write_equity(path: Path, run: Replay) -> None:
+    """The equity (realized + unrealized + funding) at each candle's close, as CSV."""
+    rows = [f"{point.time_ms},{point.equity}" for point in run.equity]
+    try:
+        write_atomically(path, ("time_ms,equity\n" + "\n".join(rows) + "\n").encode())
+    except OSError as exc:
+        raise BacktestError(f"--equity-out {path}: cannot write ({exc.strerror or exc})") from None
 
 
 def _write_fills(path: Path, run: Replay) -> None:

@@ -63,6 +63,22 @@ def test_a_round_trip_worked_out_by_hand(
     assert report["buy_and_hold_pnl"] == "50.00"  # 10000 / 100 × (100.5 − 100)
 
 
+def test_equity_out_and_progress_lines_for_a_program_running_the_command(
+    files: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """What the cockpit's backtest reads: the equity at each close, progress on stderr."""
+    config, candles = files
+    out = tmp_path / "equity.csv"
+    args = ["--config", str(config), "--candles", str(candles), "--equity-out", str(out)]
+    assert main(["backtest", *args, "--json", "--progress", "lines"]) == 0
+    captured = capsys.readouterr()
+    report = json.loads(captured.out)
+    assert captured.err.splitlines()[-1] == "progress 12 12"
+    rows = out.read_text().splitlines()
+    assert rows[0] == "time_ms,equity" and len(rows) == 1 + 12
+    assert D(rows[-1].split(",")[1]).quantize(D("0.01")) == D(report["net_pnl"])
+
+
 def test_a_candle_that_only_touches_a_level_fills_it_under_touch_only(
     files: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -50,6 +50,16 @@ async def stopped_after() -> AsyncIterator[list[Supervisor]]:
         await supervisor.stop()
 
 
+async def started(supervisor: Supervisor, stopped_after: list[Supervisor]) -> BotOrchestrator:
+    """``supervisor`` running and quoting BTC (stopped after the test); its b1 bot."""
+    stopped_after.append(supervisor)
+    await supervisor.start()
+    await quoting(supervisor, COIN)
+    bot = supervisor.slots["b1"].bot
+    assert bot is not None
+    return bot
+
+
 async def book(supervisor: Supervisor, coin: str) -> set[tuple[Side, D, D]]:
     return {(o.side, o.price, o.remaining) for o in await supervisor.exchange.open_orders(coin)}
 
@@ -58,11 +68,7 @@ async def test_new_settings_rebuild_the_grid_around_the_mid_and_keep_the_session
     make_env: EnvFactory, stopped_after: list[Supervisor]
 ) -> None:
     supervisor = supervised(make_env())
-    stopped_after.append(supervisor)
-    await supervisor.start()
-    await quoting(supervisor, COIN)
-    first = supervisor.slots["b1"].bot
-    assert first is not None
+    first = await started(supervisor, stopped_after)
     session = first.c.state.get_snapshot().session_start_ms
     await first.c.state.set_grid_center(D(101))  # the new grid must not keep the old center
     wider = GridSettings(levels=2, spacing_pct=D(2), size=D("0.15"))
@@ -250,11 +256,7 @@ async def test_a_rebuild_whose_first_build_fails_still_recenters(
     make_env: EnvFactory, stopped_after: list[Supervisor]
 ) -> None:
     supervisor = supervised(make_env())
-    stopped_after.append(supervisor)
-    await supervisor.start()
-    await quoting(supervisor, COIN)
-    first = supervisor.slots["b1"].bot
-    assert first is not None
+    first = await started(supervisor, stopped_after)
     await first.c.state.set_grid_center(D(101))
     meta = supervisor.exchange.asset_meta
     failed: list[str] = []

@@ -262,3 +262,38 @@ async def test_a_hand_edit_made_while_the_screen_is_open_is_never_written_over(
         assert path.read_text(encoding="utf-8") == by_hand
         btc = app.supervisor.slots["btc"].bot
         assert btc is not None and btc.c.settings.grid.levels == 10  # nothing applied
+
+
+async def test_backtest_the_edited_settings_then_apply_them(tmp_path: Path) -> None:
+    from gridtui.bench.backtest import write_candles
+    from gridtui.tui.screens.backtest import BacktestScreen
+
+    write_candles(tmp_path / "btc-1m.csv", 400)
+    async with cockpit(tmp_path) as (app, pilot, path):
+        screen = await edit_screen(app, pilot)
+        screen.query_one("#grid-levels", Input).value = "4"
+        await pilot.pause()
+        await pilot.click("#edit-backtest")
+        await wait_for(lambda: isinstance(app.screen, BacktestScreen), "the backtest screen")
+        backtest = app.screen
+        assert isinstance(backtest, BacktestScreen)
+        backtest.query_one("#backtest-candles", Input).value = "no-such.csv"
+        await pilot.click("#backtest-run")
+        await wait_for(lambda: "no-such.csv" in str(backtest.query_one("#backtest-status",
+                                                                       Label).render()),
+                       "the error", 30)  # fmt: skip
+        assert backtest.report is None  # one line, no report
+        field = backtest.query_one("#backtest-candles", Input)
+        field.value = "btc-1m.csv"  # beside the config
+        field.focus()
+        await pilot.press("enter")
+        await wait_for(lambda: backtest.report is not None, "the report", 60)
+        report = backtest.report
+        assert report is not None and report["candles"] == 400 and report["bot"] == "btc"
+        assert backtest.query_one("#backtest-chart").display
+        bar = backtest.query_one("#backtest-progress")
+        assert (bar.total, bar.progress) == (400, 400)  # type: ignore[attr-defined]
+        assert [p for p in tmp_path.iterdir() if p.name.startswith(".gridtui-backtest")] == []
+        await pilot.click("#backtest-apply")
+        await edits_done(app)
+        assert "levels = 4" in path.read_text(encoding="utf-8")

@@ -5,6 +5,8 @@ Update after an intended change with: pytest tests/tui --snapshot-update
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from cockpit import MakeApp, settle, wait_for
 from textual.pilot import Pilot
@@ -94,47 +96,38 @@ def test_main_screen_sizes(make_app: MakeApp, snap_compare, size: tuple[int, int
     assert snap_compare(app, terminal_size=size, run_before=_ready(app))
 
 
-def test_edit_screen(make_app: MakeApp, snap_compare) -> None:
-    """A changed level count previewed next to the resting ladder, and a spacing below the
-    round-trip fee marked with check-config's message."""
-    app = make_app()
+def _editing(app: GridApp, **typed: str):
+    """Open the edit screen on the selected bot and type ``typed`` (field id: text)."""
 
     async def run_before(pilot: Pilot) -> None:
         await settle(app)
         await pilot.press("e")
         await wait_for(lambda: isinstance(app.screen, EditBotScreen), "the edit screen")
         await pilot.pause()
-        app.screen.query_one("#grid-levels", Input).value = "4"
+        for field, text in typed.items():
+            app.screen.query_one(f"#{field.replace('_', '-')}", Input).value = text
         await pilot.pause()
 
-    assert snap_compare(app, terminal_size=(160, 48), run_before=run_before)
+    return run_before
+
+
+def test_edit_screen(make_app: MakeApp, snap_compare) -> None:
+    """A changed level count previewed next to the resting ladder."""
+    app = make_app()
+    assert snap_compare(app, terminal_size=(160, 48), run_before=_editing(app, grid_levels="4"))
 
 
 def test_edit_screen_with_a_problem(make_app: MakeApp, snap_compare) -> None:
+    """A spacing below the round-trip fee, marked with check-config's message."""
     app = make_app()
-
-    async def run_before(pilot: Pilot) -> None:
-        await settle(app)
-        await pilot.press("e")
-        await wait_for(lambda: isinstance(app.screen, EditBotScreen), "the edit screen")
-        await pilot.pause()
-        app.screen.query_one("#grid-spacing-pct", Input).value = "0.01"
-        await pilot.pause()
-
+    run_before = _editing(app, grid_spacing_pct="0.01")
     assert snap_compare(app, terminal_size=(120, 40), run_before=run_before)
 
 
 def test_edit_screen_on_a_small_terminal(make_app: MakeApp, snap_compare) -> None:
     """Below 120 columns the preview goes under the fields; everything stays reachable."""
     app = make_app()
-
-    async def run_before(pilot: Pilot) -> None:
-        await settle(app)
-        await pilot.press("e")
-        await wait_for(lambda: isinstance(app.screen, EditBotScreen), "the edit screen")
-        await pilot.pause()
-
-    assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
+    assert snap_compare(app, terminal_size=(80, 24), run_before=_editing(app))
 
 
 def test_event_log_screen_scrolled_up(make_app: MakeApp, snap_compare) -> None:
@@ -149,3 +142,28 @@ def test_event_log_screen_scrolled_up(make_app: MakeApp, snap_compare) -> None:
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=(100, 14), run_before=run_before)
+
+
+def test_backtest_result_screen(make_app: MakeApp, snap_compare, tmp_path: Path) -> None:
+    """The report and the equity curve of `gridtui backtest` on the edited settings."""
+    from gridtui.bench.backtest import write_candles
+    from gridtui.tui.screens.backtest import BacktestScreen
+
+    write_candles(tmp_path / "btc-1m.csv", 400)
+    app = make_app()
+    editing = _editing(app, grid_levels="4")
+
+    async def run_before(pilot: Pilot) -> None:
+        await editing(pilot)
+        await pilot.click("#edit-backtest")
+        await wait_for(lambda: isinstance(app.screen, BacktestScreen), "the backtest screen")
+        screen = app.screen
+        assert isinstance(screen, BacktestScreen)
+        field = screen.query_one("#backtest-candles", Input)
+        field.value = "btc-1m.csv"
+        field.focus()
+        await pilot.press("enter")
+        await wait_for(lambda: screen.report is not None, "the report", 60)
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=(120, 40), run_before=run_before)

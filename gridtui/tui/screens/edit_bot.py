@@ -40,6 +40,7 @@ from gridtui.orchestrator.settings_draft import (
     shown,
 )
 from gridtui.orchestrator.view import BotView
+from gridtui.tui.screens.backtest import BacktestScreen
 from gridtui.tui.screens.confirm import ConfirmScreen
 
 
@@ -127,6 +128,7 @@ class EditBotScreen(Screen[EditRequest | None]):
             yield Button("Apply ^s", variant="primary", id="edit-apply")
             yield Button("Disable" if bot.enabled else "Enable", id="edit-toggle")
             yield Button("Remove", variant="error", id="edit-remove")
+            yield Button("Backtest", id="edit-backtest")
             yield Button("Add bot", id="edit-add")
             yield Button("Close", id="edit-close")
 
@@ -224,6 +226,21 @@ class EditBotScreen(Screen[EditRequest | None]):
     @on(Button.Pressed, "#edit-close")
     def action_close(self) -> None:
         self.dismiss(None)
+
+    @on(Button.Pressed, "#edit-backtest")
+    def action_backtest(self) -> None:
+        """``gridtui backtest`` on the settings as edited (the current ones while unchanged or
+        not valid yet); the trader may apply them from its result."""
+        draft, c = self.draft, self.context
+        edited = draft is not None and draft.ok and bool(draft.changed)
+        text = draft.text if draft is not None and edited else c.text
+
+        def answered(apply: bool | None) -> None:
+            if apply:
+                self.action_apply()
+
+        screen = BacktestScreen(text, c.source, c.bot.name, c.bot.coin, "", changed=edited)
+        self.app.push_screen(screen, answered)
 
     @on(Button.Pressed, "#edit-toggle")
     def _toggle(self) -> None:

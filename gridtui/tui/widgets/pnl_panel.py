@@ -92,7 +92,7 @@ class PnlPanel(Widget):
             key = (self.view.name, self.view.now_ms // CHART_EVERY_MS, len(self.equity) > 2)
             if key != self._drawn:
                 self._drawn = key
-                _draw(chart, self.equity)
+                draw_equity(chart, self.equity)
 
     def _figures(self) -> Content:
         view = self.view
@@ -151,7 +151,7 @@ class PnlPanel(Widget):
         return Content.styled(f"equity  low {low:,.2f}  high {high:,.2f}", ".pnl-panel--muted")
 
 
-def _draw(chart: PlotextPlot, equity: Sequence[EquityPoint]) -> None:
+def draw_equity(chart: PlotextPlot, equity: Sequence[EquityPoint]) -> None:
     """Equity against time (UTC; with the day once it spans more than one), the zero line,
     gains green and losses red."""
     plt = chart.plt
