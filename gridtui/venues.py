@@ -85,6 +85,19 @@ def streamed_coins(config: AppConfig) -> set[str] | None:
     return {b.coin for b in config.bots if b.enabled}
 
 
+def venue_flags(venue: VenueSettings) -> list[str]:
+    """The command-line flags that choose ``venue`` over a config file (``gridtui --venue …
+    --api-url … --mainnet``): a child command (the cockpit's backtest) trades on paper where
+    its parent does, and a mainnet config needs --mainnet to run at all."""
+    flags = ["--venue", venue.kind.value]
+    api_url = venue.api_url or venue.paper.api_url
+    if api_url:
+        flags += ["--api-url", api_url]
+    if venue.network == "mainnet":
+        flags.append("--mainnet")
+    return flags
+
+
 def make_exchange(config: AppConfig, clock: Clock, *, stream: bool = True) -> Exchange:
     """The venue client for a config: the paper engine (on its simulated prices, or on
     Hyperliquid's real ones, where a resting order fills only when a trade prints through it:

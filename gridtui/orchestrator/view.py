@@ -204,10 +204,17 @@ def realized_history(bot: BotOrchestrator, points: int = EQUITY_POINTS) -> list[
     if not fills:
         return []
     _, effects = replay_with_effects(bot.name, bot.coin, fills, 0, store.position_corrections())
-    realized = list(accumulate(float(e.realized_pnl) for e in effects))
-    step = max(len(fills) // points, 1)
-    keep = range(len(fills) - 1, -1, -step)
-    return [(fills[i].timestamp_ms, realized[i]) for i in sorted(keep)][-points:]
+    realized = accumulate(float(e.realized_pnl) for e in effects)
+    history = [(fill.timestamp_ms, value) for fill, value in zip(fills, realized, strict=True)]
+    return thinned(history, points)
+
+
+def thinned(points: Sequence[EquityPoint], most: int) -> list[EquityPoint]:
+    """At most ``most`` of ``points``, evenly spaced from the first, the last always kept."""
+    if len(points) <= most:
+        return list(points)
+    step = -(-len(points) // (most - 1))  # ceil: never more than most - 1 before the last
+    return [*points[:-1:step], points[-1]]
 
 
 def idle_view(

@@ -59,7 +59,7 @@ from gridtui.tui.widgets.event_log import EventLog
 from gridtui.tui.widgets.grid_ladder import GridLadder
 from gridtui.tui.widgets.pnl_panel import PnlPanel
 from gridtui.tui.widgets.risk_panel import RiskPanel
-from gridtui.venues import badge_of
+from gridtui.venues import badge_of, venue_flags
 
 log = logging.getLogger(__name__)
 
@@ -632,6 +632,7 @@ class GridApp(App[int]):
                 maker_fee=maker_fee(config),
                 coins=tuple(sorted(tradable - taken)),
                 bot_names=tuple(b.name for b in config.bots),
+                flags=tuple(venue_flags(config.venue)),
             )
         if not contexts:
             self.notify("the config has no bot to edit")

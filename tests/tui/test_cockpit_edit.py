@@ -297,3 +297,34 @@ async def test_backtest_the_edited_settings_then_apply_them(tmp_path: Path) -> N
         await pilot.click("#backtest-apply")
         await edits_done(app)
         assert "levels = 4" in path.read_text(encoding="utf-8")
+
+
+async def test_a_backtest_closed_mid_run_stops_its_child_and_a_bad_path_is_one_line(
+    tmp_path: Path,
+) -> None:
+    from gridtui.bench.backtest import write_candles
+    from gridtui.tui.screens.backtest import BacktestScreen
+
+    write_candles(tmp_path / "long.csv", 200_000)  # long enough to be running when closed
+    async with cockpit(tmp_path) as (app, pilot, _path):
+        await edit_screen(app, pilot)
+        await pilot.click("#edit-backtest")
+        await wait_for(lambda: isinstance(app.screen, BacktestScreen), "the backtest screen")
+        backtest = app.screen
+        assert isinstance(backtest, BacktestScreen)
+        field = backtest.query_one("#backtest-candles", Input)
+        field.value = "~no-such-user-here/x.csv"  # an unknown ~user: a path like any other
+        field.focus()
+        await pilot.press("enter")
+        status = backtest.query_one("#backtest-status", Label)
+        await wait_for(lambda: "cannot read the candle file" in str(status.render()), "error", 30)
+        field.value = "long.csv"
+        await pilot.press("enter")
+        await wait_for(lambda: backtest.process is not None and
+                       backtest.process.returncode is None, "the child", 30)  # fmt: skip
+        child = backtest.process
+        assert child is not None
+        await pilot.press("escape")  # closed mid-run
+        await wait_for(lambda: child.returncode is not None, "the child to stop", 10)
+        assert not isinstance(app.screen, BacktestScreen)
+        assert [p for p in tmp_path.iterdir() if p.name.startswith(".gridtui-backtest")] == []

@@ -416,3 +416,20 @@ async def test_a_theme_change_recolours_the_log_and_the_table() -> None:
         error = Color.parse(app.get_css_variables()["text-error"]).rich_color
         assert light == (error, error)
         assert log.lines[0].text.rstrip().endswith("boom (restart in 5 s)")
+
+
+async def test_the_equity_chart_draws_across_midnight_a_leap_day_and_one_instant() -> None:
+    from gridtui.tui.widgets.pnl_panel import draw_equity
+
+    leap_eve = 1_709_161_200_000  # 2024-02-28T23:00:00Z
+    panel = PnlPanel(id="pnl")
+    async with Host(panel).run_test(size=(80, 30)) as pilot:
+        chart = panel.query_one(PlotextPlot)
+        for series in (
+            [(leap_eve, 1.0), (leap_eve + 2 * 3_600_000, -1.0), (leap_eve + 2 * 86_400_000, 0.5)],
+            [(leap_eve, 0.0), (leap_eve, 0.0)],  # one instant: no span
+            [(leap_eve, 0.0), (leap_eve + 60_000, 0.0)],  # flat on the zero line
+        ):
+            draw_equity(chart, series)
+            await pilot.pause()
+            assert chart.plt.build()  # plotext draws it (a 29/02 label used to raise)

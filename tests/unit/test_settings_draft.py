@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal as D
+from itertools import pairwise
 from pathlib import Path
 
 import attrs
@@ -96,3 +97,25 @@ def test_the_preview_is_the_grid_a_fresh_bot_builds_with_its_round_trip_after_fe
         (Side.BUY, D(99)),
         (Side.BUY, D(98)),
     ]
+
+
+def test_thinned_keeps_the_first_and_the_last_and_at_most_the_count() -> None:
+    from gridtui.orchestrator.view import thinned
+
+    points = [(i, float(i)) for i in range(799)]
+    kept = thinned(points, 400)
+    assert len(kept) <= 400 and kept[0] == points[0] and kept[-1] == points[-1]
+    gaps = {b[0] - a[0] for a, b in pairwise(kept[:-1])}
+    assert gaps == {3}  # evenly spaced, over the whole series (not its last 400)
+    assert thinned(points[:10], 400) == points[:10]
+
+
+def test_the_cockpits_child_commands_get_the_venue_it_runs_on() -> None:
+    from gridtui.config.schema import PaperSettings, VenueKind, VenueSettings
+    from gridtui.venues import venue_flags
+
+    assert venue_flags(VenueSettings()) == ["--venue", "paper"]
+    live = VenueSettings(kind=VenueKind.HYPERLIQUID, network="mainnet", api_url="http://x:1")
+    assert venue_flags(live) == ["--venue", "hyperliquid", "--api-url", "http://x:1", "--mainnet"]
+    paper = VenueSettings(paper=PaperSettings(api_url="http://mock:2"))
+    assert venue_flags(paper) == ["--venue", "paper", "--api-url", "http://mock:2"]

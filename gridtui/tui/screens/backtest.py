@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import json
 import os
+import signal
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -31,6 +32,7 @@ from textual.widgets import Button, Input, Label, ProgressBar, Static
 from textual_plotext import PlotextPlot
 
 from gridtui.monitoring.progress import PROGRESS_LINE
+from gridtui.orchestrator.view import thinned
 from gridtui.tui.widgets.pnl_panel import draw_equity
 
 REPORT_FIELDS: tuple[tuple[str, str], ...] = (
@@ -51,6 +53,8 @@ REPORT_FIELDS: tuple[tuple[str, str], ...] = (
 """What the screen shows of the report (``gridtui backtest --json``), in its order."""
 CHART_POINTS = 400
 """Closes drawn of the equity curve (a year is half a million)."""
+STOP_WAIT_S = 3.0
+"""A child asked to stop gets this long before it is killed."""
 
 
 class BacktestScreen(ModalScreen[bool]):
@@ -61,18 +65,29 @@ class BacktestScreen(ModalScreen[bool]):
     ]
 
     def __init__(
-        self, text: str, source: Path, bot: str, coin: str, candles: str, *, changed: bool
+        self,
+        text: str,
+        source: Path,
+        bot: str,
+        coin: str,
+        candles: str,
+        *,
+        changed: bool,
+        flags: Sequence[str] = (),
     ) -> None:
         super().__init__()
+        self._flags = tuple(flags)
+        """The venue's command-line flags (--venue, --api-url, --mainnet) the cockpit runs on."""
         self._text = text
         self._source = source
         self._bot = bot
         self._coin = coin
         self._candles = candles
         self._changed = changed
-        self._process: asyncio.subprocess.Process | None = None
         self.report: dict[str, Any] | None = None
         """The last run's report (None before one finished)."""
+        self.process: asyncio.subprocess.Process | None = None
+        """The child of the last command started."""
 
     def compose(self) -> ComposeResult:
         what = "the edited settings" if self._changed else "the current settings"
@@ -99,14 +114,13 @@ class BacktestScreen(ModalScreen[bool]):
         self.query_one("#backtest-chart").display = False
         self.query_one("#backtest-apply", Button).disabled = not self._changed
 
-    def on_unmount(self) -> None:
-        if self._process is not None and self._process.returncode is None:
-            self._process.kill()  # closed while it ran: nobody reads the answer
-
     @property
     def candles_file(self) -> Path:
-        """The file typed, relative to the config's folder as the config's own paths are."""
-        typed = Path(self.query_one("#backtest-candles", Input).value.strip()).expanduser()
+        """The file typed, relative to the config's folder as the config's own paths are
+        (``~`` is the home folder; an unknown ``~user`` stays as typed)."""
+        typed = Path(self.query_one("#backtest-candles", Input).value.strip())
+        with contextlib.suppress(RuntimeError):
+            typed = typed.expanduser()
         return typed if typed.is_absolute() else self._source.parent / typed
 
     def _status(self, text: str, *, error: bool = False) -> None:
@@ -123,10 +137,17 @@ class BacktestScreen(ModalScreen[bool]):
             return
         self._run_backtest(self.candles_file)
 
-    @work(exclusive=True, group="backtest")
+    @work(exclusive=True, group="backtest", exit_on_error=False)
     async def _run_backtest(self, candles: Path) -> None:
+        """A failure here is the screen's status line: never the cockpit's end."""
         self.report = None
         self._status(f"running gridtui backtest on {candles}…")
+        try:
+            await self._backtest(candles)
+        except Exception as exc:
+            self._status(f"the backtest could not run: {exc}", error=True)
+
+    async def _backtest(self, candles: Path) -> None:
         folder = self._source.parent
         config = _scratch(folder, ".toml")
         equity = _scratch(Path(tempfile.gettempdir()), ".csv")
@@ -155,14 +176,18 @@ class BacktestScreen(ModalScreen[bool]):
             self.query_one("#backtest-candles", Input).value = name
         self._run_fetch(self.candles_file)
 
-    @work(exclusive=True, group="backtest")
+    @work(exclusive=True, group="backtest", exit_on_error=False)
     async def _run_fetch(self, out: Path) -> None:
         self._status(f"fetching {self._coin} 1m candles into {out}…")
         args = [
             "data", "fetch", "--config", str(self._source), "--coin", self._coin,
             "--interval", "1m", "--out", str(out),
         ]  # fmt: skip
-        code, _out, error = await self._gridtui(args)
+        try:
+            code, _out, error = await self._gridtui(args)
+        except Exception as exc:
+            self._status(f"the fetch could not run: {exc}", error=True)
+            return
         if code != 0:
             self._status(error or f"gridtui data fetch ended with code {code}", error=True)
             return
@@ -173,8 +198,9 @@ class BacktestScreen(ModalScreen[bool]):
         code, its stdout and its last other stderr line (its one-line error)."""
         bar = self.query_one("#backtest-progress", ProgressBar)
         bar.update(total=None, progress=0)
-        process = self._process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "gridtui", *args,
+        process = self.process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "gridtui", *self._flags, *args,
+            stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
             env={**os.environ, "NO_COLOR": "1"},
@@ -182,15 +208,19 @@ class BacktestScreen(ModalScreen[bool]):
         assert process.stdout is not None and process.stderr is not None
         reading = asyncio.ensure_future(process.stdout.read())
         last = ""
-        async for raw in process.stderr:
-            line = raw.decode("utf-8", "replace").strip()
-            words = line.split()
-            if len(words) == 3 and words[0] == PROGRESS_LINE:
-                bar.update(total=int(words[2]), progress=int(words[1]))
-            elif line:
-                last = line
-        out = (await reading).decode("utf-8", "replace")
-        code = await process.wait()
+        try:
+            async for raw in process.stderr:
+                line = raw.decode("utf-8", "replace").strip()
+                words = line.split()
+                if len(words) == 3 and words[0] == PROGRESS_LINE:
+                    bar.update(total=int(words[2]), progress=int(words[1]))
+                elif line:
+                    last = line
+            out = (await reading).decode("utf-8", "replace")
+            code = await process.wait()
+        except asyncio.CancelledError:  # closed, or run again: the child must not run on
+            await _stop(process)
+            raise
         if code == 0 and bar.total is not None:
             bar.update(progress=bar.total)
         return code, out, last
@@ -221,6 +251,19 @@ class BacktestScreen(ModalScreen[bool]):
         self.dismiss(False)
 
 
+async def _stop(process: asyncio.subprocess.Process) -> None:
+    """Ask the child to stop as Ctrl-C would (it cleans its scratch journal up), and kill it
+    when it does not within a few seconds."""
+    if process.returncode is not None:
+        return
+    process.send_signal(signal.SIGINT)
+    try:
+        await asyncio.wait_for(process.wait(), STOP_WAIT_S)
+    except TimeoutError:
+        process.kill()
+        await process.wait()
+
+
 def _scratch(folder: Path, suffix: str) -> Path:
     """A file name of our own in ``folder`` (created empty, so no other run takes it)."""
     handle, name = tempfile.mkstemp(prefix=".gridtui-backtest-", suffix=suffix, dir=folder)
@@ -233,6 +276,5 @@ def _equity(path: Path) -> list[tuple[int, float]]:
     with contextlib.suppress(OSError):
         rows = path.read_text(encoding="utf-8").splitlines()[1:]
         points = [(int(t), float(v)) for t, v in (row.split(",") for row in rows if row)]
-        step = max(len(points) // CHART_POINTS, 1)
-        return points[::step][-CHART_POINTS:] if points else []
+        return thinned(points, CHART_POINTS)
     return []

@@ -72,6 +72,8 @@ class EditContext:
     coins: tuple[str, ...]
     """The venue's markets no enabled bot trades: what a new bot can take."""
     bot_names: tuple[str, ...]
+    flags: tuple[str, ...] = ()
+    """The command-line flags of the venue the cockpit runs on, for the commands it runs."""
 
 
 _Edit = Callable[[str], str]
@@ -239,7 +241,9 @@ class EditBotScreen(Screen[EditRequest | None]):
             if apply:
                 self.action_apply()
 
-        screen = BacktestScreen(text, c.source, c.bot.name, c.bot.coin, "", changed=edited)
+        screen = BacktestScreen(
+            text, c.source, c.bot.name, c.bot.coin, "", changed=edited, flags=c.flags
+        )
         self.app.push_screen(screen, answered)
 
     @on(Button.Pressed, "#edit-toggle")

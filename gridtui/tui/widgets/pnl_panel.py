@@ -152,25 +152,26 @@ class PnlPanel(Widget):
 
 
 def draw_equity(chart: PlotextPlot, equity: Sequence[EquityPoint]) -> None:
-    """Equity against time (UTC; with the day once it spans more than one), the zero line,
-    gains green and losses red."""
+    """Equity against time, the zero line, gains green and losses red. Time is plotted as
+    minutes from the first point (always increasing, whatever midnight, New Year or 29 February
+    fall in between) and labelled in UTC at both ends, with the date once it spans a day."""
     plt = chart.plt
     plt.clear_data()
     plt.clear_figure()
-    span = equity[-1][0] - equity[0][0]
-    form = "d/m H:M" if span >= DAY_MS else "H:M"
-    plt.date_form(form)
-    stamp = "%d/%m %H:%M" if span >= DAY_MS else "%H:%M"
-    times = [datetime.fromtimestamp(ms / 1000, tz=UTC).strftime(stamp) for ms, _ in equity]
+    first, last = equity[0][0], equity[-1][0]
+    minutes = [(ms - first) / 60_000 for ms, _ in equity]
     values = [value for _, value in equity]
     plt.hline(0.0, "gray")
-    plt.plot(times, values, marker="braille", color="gray")
+    plt.plot(minutes, values, marker="braille", color="gray")
     for wanted, colour in ((True, "green"), (False, "red")):
-        side = [(t, v) for t, v in zip(times, values, strict=True) if (v >= 0) is wanted]
+        side = [(m, v) for m, v in zip(minutes, values, strict=True) if (v >= 0) is wanted]
         if side:
-            plt.scatter([t for t, _ in side], [v for _, v in side], marker="braille",
+            plt.scatter([m for m, _ in side], [v for _, v in side], marker="braille",
                         color=colour)  # fmt: skip
-    plt.xticks([times[0], times[-1]])
+    stamp = "%d/%m %H:%M" if last - first >= DAY_MS else "%H:%M"
+    labels = [datetime.fromtimestamp(ms / 1000, tz=UTC).strftime(stamp) for ms in (first, last)]
+    ticks = [minutes[0], minutes[-1]] if last > first else [minutes[0]]
+    plt.xticks(ticks, labels[: len(ticks)])
     chart.refresh()
 
 
