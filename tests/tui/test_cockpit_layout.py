@@ -61,3 +61,8 @@ async def test_a_small_terminal_gets_the_compact_layout_and_a_big_one_the_full(
         keys = [column.key.value for column in table.columns.values()]
         assert "venue" in keys and "mark" in keys and len(keys) == 11
         assert table.get_row_index("btc") == 0 and table.row_count == 2
+        app.selected = "eth"
+        await pilot.pause()
+        await pilot.resize_terminal(80, 24)  # the columns change, the selection stays
+        await pilot.pause()
+        assert app.selected == "eth" and table.cursor_row == table.get_row_index("eth") == 1
