@@ -657,8 +657,9 @@ class Supervisor:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(slot.done.wait(), timeout=2)
         for slot in self.slots.values():
-            if slot.broken is not None:
-                continue  # its journal cannot be read: the open-order count says what is left
+            if slot.broken is not None:  # its journal cannot be read: every order on its coin
+                slot.bot = None  # counts as left (see _open_orders), none is known not ours
+                continue
             crashed = slot.bot is not None and slot.bot.status is BotStatus.CRASHED
             if crashed or (slot.bot is None and slot.built):  # (between two builds)
                 slot.bot = await self._reopen_crashed(slot)
