@@ -20,6 +20,7 @@ import asyncio
 import logging
 import signal
 import traceback
+from collections import deque
 from collections.abc import Coroutine, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import partial
@@ -41,6 +42,7 @@ from textual.worker import Worker
 from gridtui import stop_signals
 from gridtui.config.edit import ConfigEditError, write_config
 from gridtui.config.schema import AppConfig
+from gridtui.core.events import Event
 from gridtui.core.types import AssetMeta, ExchangeError
 from gridtui.orchestrator.bot_orchestrator import BotOrchestrator
 from gridtui.orchestrator.settings_draft import maker_fee, running_drift
@@ -50,6 +52,7 @@ from gridtui.supervisor import Reconfigured, ReconfigureRefused, ShutdownReport,
 from gridtui.tui.screens.account import AccountScreen
 from gridtui.tui.screens.confirm import ConfirmScreen
 from gridtui.tui.screens.edit_bot import EditBotScreen, EditContext
+from gridtui.tui.screens.event_log import KEEP as EVENT_LOG_KEEP
 from gridtui.tui.screens.event_log import EventLogScreen
 from gridtui.tui.screens.help import HelpScreen
 from gridtui.tui.screens.shutdown import ShutdownScreen
@@ -230,6 +233,8 @@ class GridApp(App[int]):
         self._stop_asked = False
         self._quitting = False
         self._editing = False
+        self._session_events: deque[Event] = deque(maxlen=EVENT_LOG_KEEP)
+        """The session's newest events, for the full event log (the panel keeps fewer)."""
 
     def _default_dirs(self) -> list[Path]:
         dirs = [BUNDLED_THEMES_DIR]
@@ -377,6 +382,7 @@ class GridApp(App[int]):
         except NoMatches:
             return  # the tick fired while the app exits and its widgets are gone
         events = self.model.take_events()
+        self._session_events.extend(events)
         log.add_batch(events)
         for screen in self.screen_stack:
             if isinstance(screen, EventLogScreen):
@@ -699,7 +705,7 @@ class GridApp(App[int]):
 
     def action_event_log(self) -> None:
         bots = [b.name for b in self.supervisor.config.bots]
-        self.push_screen(EventLogScreen(self.query_one(EventLog).events, bots))
+        self.push_screen(EventLogScreen(self._session_events, bots))
 
     def action_account(self) -> None:
         supervisor = self.supervisor

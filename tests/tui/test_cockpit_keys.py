@@ -16,7 +16,7 @@ from textual.pilot import Pilot
 from textual.widgets import Label
 
 from gridtui.core.clock import utc_day
-from gridtui.core.events import Reconciled
+from gridtui.core.events import GridBuilt, Reconciled
 from gridtui.orchestrator.bot_orchestrator import BotOrchestrator
 from gridtui.state.accounting import HaltKind
 from gridtui.tui.app import GridApp
@@ -24,7 +24,7 @@ from gridtui.tui.screens.account import AccountScreen
 from gridtui.tui.screens.confirm import ConfirmScreen
 from gridtui.tui.screens.help import HelpScreen
 from gridtui.tui.widgets.bots_table import BotsTable
-from gridtui.tui.widgets.event_log import EventLog
+from gridtui.tui.widgets.event_log import MAX_LINES, EventLog
 from gridtui.tui.widgets.grid_ladder import GridLadder
 
 
@@ -334,9 +334,17 @@ async def test_l_opens_the_full_event_log_and_it_follows_new_events(make_app: Ma
     from gridtui.tui.screens.event_log import EventLogScreen, FilteredEventLog
 
     async with cockpit(make_app) as (app, pilot):
+        for n in range(MAX_LINES + 100):  # more than the panel keeps
+            app.model.add_event(
+                GridBuilt(bot="btc", coin="BTC", timestamp_ms=n, center=D(1), levels=2,
+                          placed=1, canceled=0)
+            )  # fmt: skip
+        app.refresh_views()
+        assert len(app.query_one(EventLog).events) == MAX_LINES
         await pilot.press("l")
         await pilot.pause()
         assert isinstance(app.screen, EventLogScreen)
+        assert len(app.screen.query_one(FilteredEventLog)._kept) > MAX_LINES + 100
         lines = app.screen.query_one(FilteredEventLog)
         seen = len(lines._kept)
         assert seen > 0  # the session so far: the bots' start, their grids
