@@ -305,7 +305,7 @@ async def test_a_backtest_closed_mid_run_stops_its_child_and_a_bad_path_is_one_l
     from gridtui.bench.backtest import write_candles
     from gridtui.tui.screens.backtest import BacktestScreen
 
-    write_candles(tmp_path / "long.csv", 200_000)  # long enough to be running when closed
+    write_candles(tmp_path / "long.csv", 30_000)  # long enough to be running when closed
     async with cockpit(tmp_path) as (app, pilot, _path):
         await edit_screen(app, pilot)
         await pilot.click("#edit-backtest")
