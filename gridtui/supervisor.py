@@ -539,22 +539,25 @@ class Supervisor:
 
     def _drop(self, slot: BotSlot, why: str) -> None:
         """A retired bot: its orders are gone, its slot goes."""
+        self._let_go(slot)
+        del self.slots[slot.name]
+        self.metrics.set_status(slot.name, slot.coin, BotStatus.STOPPED)
+        log.warning("bot %s (%s) %s: its orders canceled", slot.name, slot.coin, why)
+
+    @staticmethod
+    def _let_go(slot: BotSlot) -> None:
+        """The slot's bot is done with: its risk memory kept for a later build of the slot,
+        its journal closed."""
         if slot.bot is not None:
             slot.risk_memory = slot.bot.c.risk.memory()
             slot.bot.detach()
             slot.bot = None
-        del self.slots[slot.name]
-        self.metrics.set_status(slot.name, slot.coin, BotStatus.STOPPED)
-        log.warning("bot %s (%s) %s: its orders canceled", slot.name, slot.coin, why)
 
     def _keep(self, slot: BotSlot, problem: str) -> None:
         """A retirement that did not finish: the bot is supervised again (a stop under way
         finds it built but not running, and reopens it to cancel its orders)."""
         log.error("bot %s: %s; it keeps running", slot.name, problem)
-        if slot.bot is not None:
-            slot.risk_memory = slot.bot.c.risk.memory()
-            slot.bot.detach()
-            slot.bot = None
+        self._let_go(slot)
         slot.retiring = False
         slot.done.clear()
         slot.handle = self._runner(self._supervise(slot), f"bot-{slot.name}")

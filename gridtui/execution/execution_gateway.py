@@ -44,6 +44,7 @@ from gridtui.monitoring.alerting import Alerter
 from gridtui.monitoring.metrics import Metrics
 from gridtui.risk.circuit_breaker import BreakerState, CircuitBreaker
 from gridtui.state.shadow_ledger import ShadowLedger, TrackedOrder
+from gridtui.state.state_manager import ResumeRefused
 from gridtui.state.store import JournalWriteError
 
 log = logging.getLogger(__name__)
@@ -281,6 +282,13 @@ class ExecutionGateway:
                 reason=reason,
             )
         )
+
+    async def restore_leverage(self, risk: RiskLimits) -> None:
+        """Before a bot halted on a refused leverage trades again: set it, or it stays halted
+        (``ResumeRefused``): trading at whatever leverage the account has is not an option."""
+        refused = await self.set_leverage(risk)
+        if refused is not None:
+            raise ResumeRefused(f"still halted: {refused}")
 
     async def set_leverage(self, risk: RiskLimits) -> str | None:
         """Set the coin's leverage and margin mode on the venue when the settings name one;

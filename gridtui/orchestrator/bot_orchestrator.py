@@ -38,15 +38,6 @@ from gridtui.state.store import JournalWriteError
 log = logging.getLogger(__name__)
 
 
-TRADERS_OWN = frozenset({HaltKind.MANUAL, HaltKind.FLATTEN})
-"""Halts a trader asked for: news to nobody, so logged (INFO), not pushed to the phone at the
-default min_severity; a flatten's outcome has its own alert. Every other halt is CRITICAL."""
-
-
-class ResumeRefused(Exception):
-    """The bot cannot trade again yet: one line saying why."""
-
-
 class BotOrchestrator:
     """Times and sequences one bot's components: which step runs when, under which lock, and
     what happens when one fails. Every decision inside a step is the component's."""
@@ -235,7 +226,7 @@ class BotOrchestrator:
         self.c.alerter.raise_alert(
             bot=self.name,
             coin=self.coin,
-            severity=Severity.INFO if kind in TRADERS_OWN else Severity.CRITICAL,
+            severity=Severity.INFO if kind.by_trader else Severity.CRITICAL,
             kind=AlertKind.BOT_HALTED,
             message=f"halted: {reason}",
         )
@@ -253,14 +244,11 @@ class BotOrchestrator:
         return result
 
     async def resume(self, *, lift_daily_loss: bool = False) -> None:
-        """Trade again from a fresh grid. A halt for today's loss would come back on the next
-        cycle: ``lift_daily_loss`` (a trader's explicit confirm) lifts that limit for the rest
-        of the UTC day."""
+        """Trade again: the grid is placed on the next cycle. ``lift_daily_loss`` (a trader's
+        explicit confirm) lifts today's loss limit for the rest of the UTC day."""
         state = self.c.state.get_snapshot()
         if state.halt_kind is HaltKind.VENUE:  # what the venue refused must be set first
-            refused = await self.c.gateway.set_leverage(self.c.settings.risk)
-            if refused is not None:
-                raise ResumeRefused(f"still halted: {refused}")
+            await self.c.gateway.restore_leverage(self.c.settings.risk)
         self.c.risk.on_resume(state, self.c.feed.mark(), lift_daily_loss=lift_daily_loss)
         async with self._trading:
             await self.c.state.resume()

@@ -47,6 +47,13 @@ class HaltKind(enum.Enum):
     VENUE = "venue"
     """The venue refused what the bot needs before its first order (its leverage)."""
 
+    @property
+    def by_trader(self) -> bool:
+        """A halt the trader asked for (h, or a flatten by hand): news to nobody, so its alert
+        is INFO (logged, not pushed at the default min_severity); a flatten's outcome has an
+        alert of its own. Every other halt is the engine's: CRITICAL."""
+        return self in (HaltKind.MANUAL, HaltKind.FLATTEN)
+
 
 @attrs.frozen(slots=True)
 class BotState:

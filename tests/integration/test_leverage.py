@@ -12,8 +12,8 @@ from bot_kit import COIN, RISK, EnvFactory, running, supervised, wait_until
 from gridtui.config.schema import GridSettings, Margin
 from gridtui.core.events import GridBuilt
 from gridtui.core.types import BotStatus, Side
-from gridtui.orchestrator.bot_orchestrator import ResumeRefused
 from gridtui.state.accounting import HaltKind
+from gridtui.state.state_manager import ResumeRefused
 
 
 async def test_leverage_is_set_before_the_first_order_and_margins_the_orders(
