@@ -22,6 +22,7 @@ from gridtui.config.fields import url_problem
 from gridtui.config.loader import ConfigError, load_config, summary
 from gridtui.config.schema import AppConfig, VenueKind, VenueSettings
 from gridtui.config.starter import StarterError, write_starter
+from gridtui.control.wire import TOKEN_ENV, SocketPathTooLong, socket_path
 from gridtui.exchanges.base import VenueUnavailable
 from gridtui.exchanges.hyperliquid.wire import CANDLE_INTERVALS
 from gridtui.exchanges.sim.candles import CandleFileError
@@ -60,6 +61,7 @@ USER_ERRORS = (
     MetricsPortError,
     StarterError,
     DataDirError,
+    SocketPathTooLong,
 )
 
 
@@ -143,6 +145,32 @@ def build_parser() -> argparse.ArgumentParser:
         "--faults",
         help="seeded fault injection, e.g. 'seed=7,http_429_rate=0.1,ws_drop_rate=0.01,"
         "timeout_after_accept_rate=0.05,duplicate_fill_rate=0.1,reorder_fills=true,ack_delay_s=0.2'",
+    )
+    serve = sub.add_parser(
+        "serve",
+        parents=[with_config],
+        help="run the bots and serve their cockpit to browsers",
+        description=(
+            "Runs the bots as --headless does and serves the cockpit over HTTP: every page is a "
+            "cockpit on the same bots (q closes the page's cockpit; the bots go on until this "
+            "process gets Ctrl-C or SIGTERM). On a loopback address anyone on this machine may "
+            f"open it; on any other address a browser needs the token: from ${TOKEN_ENV}, or "
+            "made at start, printed with the address."
+        ),
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    serve.add_argument("--port", type=_port, default=8000)
+    attach = sub.add_parser(
+        "attach",
+        parents=[with_config],
+        help="the cockpit on the bots of a running gridtui serve or --headless",
+        description=(
+            "Shows and steers the bots of the engine running on this config's data dir; q "
+            "closes this cockpit and leaves the bots running."
+        ),
+    )
+    attach.add_argument(
+        "--socket", type=Path, help="the engine's control socket (default: the config's)"
     )
     backtest = sub.add_parser(
         "backtest",
@@ -397,9 +425,17 @@ def _dispatch(args: argparse.Namespace) -> int:
                 seed=args.seed,
             ),
         )
+    if args.command == "attach":
+        from gridtui.tui.attach import run_attached
+
+        control = args.socket or socket_path(load_config(args.config).data_dir)
+        return run_attached(
+            control, theme=args.theme, log_format=args.log_format, level=args.log_level or "info"
+        )
     # A run writes journals: prove its files usable first. Reading them (status, fills, audit)
     # must work on a read-only copy too.
-    config = _with_venue_flags(load_config(args.config, check_files=args.command is None), args)
+    runs = args.command in (None, "serve")
+    config = _with_venue_flags(load_config(args.config, check_files=runs), args)
     if args.command == "backtest":
         from gridtui.backtest.command import BacktestArgs, run_backtest
 
@@ -435,6 +471,16 @@ def _dispatch(args: argparse.Namespace) -> int:
             return books.print_fills(config, as_json=args.json, bot=args.bot)
         return asyncio.run(books.audit(config))
     level = args.log_level or config.log_level
+    if args.command == "serve":
+        from gridtui.control.web import is_loopback, new_token
+        from gridtui.headless import WebOptions, run_headless
+
+        socket_path(config.data_dir)  # a data dir too deep for the socket: refused before start
+        _check_port_free(args.host, args.port)
+        token = None if is_loopback(args.host) else (os.environ.get(TOKEN_ENV) or new_token())
+        configure_logging(fmt=args.log_format, level=level)
+        web = WebOptions(args.host, args.port, token)
+        return asyncio.run(run_headless(config, metrics_port=args.metrics_port, web=web))
     if args.headless:
         from gridtui.headless import run_headless
 

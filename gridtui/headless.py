@@ -1,15 +1,28 @@
-"""``gridtui --headless``: the bots without a UI, stopped cleanly by a signal.
+"""``gridtui --headless`` and ``gridtui serve``: the bots without a terminal UI, stopped cleanly
+by a signal.
 
-Never imports Textual (an import-linter contract), so a server without a terminal runs it.
+The engine opens its control socket (gridtui.control), so ``gridtui attach`` shows and steers
+these bots from any terminal of this machine; ``gridtui serve`` also serves that cockpit to
+browsers (gridtui.control.web). Never imports Textual (an import-linter contract), so a server
+without a terminal runs it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import shlex
+import sys
+from pathlib import Path
+
+import attrs
 
 from gridtui import stop_signals
 from gridtui.config.schema import AppConfig
+from gridtui.control.engine import LocalEngine
+from gridtui.control.server import ControlServer
+from gridtui.control.web import CockpitServer, start_web
+from gridtui.control.wire import SocketPathTooLong, socket_path
 from gridtui.monitoring.logs import EventLogger, log_event
 from gridtui.state.data_dir import DataDirLock
 from gridtui.supervisor import Supervisor
@@ -17,7 +30,19 @@ from gridtui.supervisor import Supervisor
 log = logging.getLogger("gridtui")
 
 
-async def run_headless(config: AppConfig, *, metrics_port: int | None = None) -> int:
+@attrs.frozen(slots=True)
+class WebOptions:
+    """Where ``gridtui serve`` listens, and the token a browser must bring (None: loopback,
+    no token)."""
+
+    host: str
+    port: int
+    token: str | None
+
+
+async def run_headless(
+    config: AppConfig, *, metrics_port: int | None = None, web: WebOptions | None = None
+) -> int:
     """Run until SIGINT, SIGTERM or SIGHUP (a closed terminal, a dropped SSH session), then stop
     cleanly: orders canceled until the exchange confirms none is left, dead-man switch disarmed.
     Exit code 0 only for such a clean stop.
@@ -42,20 +67,33 @@ async def run_headless(config: AppConfig, *, metrics_port: int | None = None) ->
     stop_signals.release()  # a signal sent during start-up is handled now
     with DataDirLock(config.data_dir):
         supervisor = Supervisor(config)
-        return await _run(supervisor, stop, metrics_port)
+        return await _run(supervisor, stop, metrics_port, web)
 
 
-async def _run(supervisor: Supervisor, stop: asyncio.Event, metrics_port: int | None) -> int:
+async def _run(
+    supervisor: Supervisor, stop: asyncio.Event, metrics_port: int | None, web: WebOptions | None
+) -> int:
     supervisor.bus.subscribe(EventLogger())
     server = None
+    control = ControlServer(LocalEngine(supervisor))
+    pages = None
     try:
         await asyncio.sleep(0)  # a signal that came while building is handled here
         if not stop.is_set():
             server = supervisor.metrics.serve(metrics_port) if metrics_port else None
             await supervisor.start()
             log.info("running %d bots; Ctrl-C stops them cleanly", len(supervisor.slots))
+            path = await _open_control(control, supervisor.config)
+            if web is not None and path is not None:
+                pages = await start_web(CockpitServer(_attach_command(path), **attrs.asdict(web)))
+                log.info("serving the cockpit at %s", _address(web, with_token=False))
+                print(f"gridtui: the cockpit is at {_address(web)}", flush=True)
             await stop.wait()
     finally:
+        # No cockpit steers the bots while they stop: pages and attached cockpits end first.
+        if pages is not None:
+            await pages.cleanup()
+        await control.close()
         report = await supervisor.stop()
         if server is not None:
             server.close()
@@ -69,3 +107,31 @@ async def _run(supervisor: Supervisor, stop: asyncio.Event, metrics_port: int | 
             duration_s=round(report.duration_s, 3),
         )
     return 0 if report.clean else 1
+
+
+async def _open_control(control: ControlServer, config: AppConfig) -> Path | None:
+    """The control socket (its path), or None when the data dir's path is too long for one:
+    the bots still run, only ``gridtui attach`` cannot reach them (``gridtui serve`` checks
+    this before it starts)."""
+    try:
+        path = socket_path(config.data_dir)
+    except SocketPathTooLong as exc:
+        log.warning("no control socket, gridtui attach cannot reach these bots: %s", exc)
+        return None
+    await control.start(path)
+    log.info("gridtui attach --config %s shows and steers these bots", config.source)
+    return path
+
+
+def _attach_command(path: Path) -> str:
+    """What a browser page runs: a cockpit attached to this engine."""
+    return shlex.join([sys.executable, "-m", "gridtui", "attach", "--socket", str(path)])
+
+
+def _address(web: WebOptions, *, with_token: bool = True) -> str:
+    """The page's address; with the token for the terminal, never for the log."""
+    host = f"[{web.host}]" if ":" in web.host else web.host
+    url = f"http://{host}:{web.port}/"
+    if web.token is None:
+        return url
+    return f"{url}?token={web.token}" if with_token else f"{url} (token required)"

@@ -21,6 +21,7 @@ from textual import events
 
 from gridtui.bench.report import SYSTEM, machine_line, percentile
 from gridtui.config.loader import load_config_text
+from gridtui.control.engine import LocalEngine
 from gridtui.supervisor import Supervisor
 from gridtui.tui.app import GridApp
 
@@ -82,10 +83,10 @@ async def _until(condition: Callable[[], bool], timeout_s: float = 5.0) -> None:
 async def _measure(count: int) -> tuple[dict[str, list[float]], float, float, int]:
     with tempfile.TemporaryDirectory(prefix="gridtui-bench-keys-") as tmp:
         config = load_config_text(bench_config(Path(tmp)), base_dir=Path(tmp), source="bench")
-        app = GridApp(config, supervisor=Supervisor(config))
+        sup = Supervisor(config)
+        app = GridApp(LocalEngine(sup))
         samples: dict[str, list[float]] = {"h": [], "u": [], "tab": []}
         async with app.run_test(size=(160, 48)):
-            sup = app.supervisor
             await _until(lambda: len(sup.bots_running()) == len(COINS), 30)
             await _until(lambda: all(v.open_orders > 0 for v in sup.views()), 30)
             ticks0 = sum(b.c.feed.message_count for b in sup.bots_running())

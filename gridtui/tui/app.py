@@ -1,8 +1,11 @@
-"""The cockpit: a Textual app that hosts the Supervisor's bots as workers and steers them.
+"""The cockpit: a Textual app that shows an engine's bots and steers them.
 
-The app decides nothing about trading. On a timer (≤ 4 Hz) it samples every bot's immutable
-``BotView`` through the view model (gridtui.orchestrator.view), which also keeps each bot's equity
-series and queues engine events from the bus, so a bot never touches a widget. The samples land in
+The app decides nothing about trading and holds no bot: it reaches them by name through an
+``Engine`` (gridtui.control.engine) — the supervisor in this process, its bots run as the app's
+workers, or the one of a ``gridtui serve`` process, shared with every other cockpit attached to
+it. On a timer (≤ 4 Hz) it samples every bot's immutable ``BotView`` through the view model
+(gridtui.orchestrator.view), which also keeps each bot's equity series and queues engine events,
+so a bot never touches a widget. The samples land in
 reactive attributes (``views``, and ``selected``, the bot the panels show); the panels are bound to
 them (``data_bind``) and repaint themselves. Every key that touches the engine starts a worker
 (``@work``, group "commands") that calls orchestrator commands and reports each outcome as a
@@ -41,14 +44,14 @@ from textual.worker import Worker
 
 from gridtui import stop_signals
 from gridtui.config.edit import ConfigEditError, write_config
-from gridtui.config.schema import AppConfig
+from gridtui.config.schema import AppConfig, BotSettings
+from gridtui.control.engine import Engine
 from gridtui.core.events import Event
 from gridtui.core.types import AssetMeta, ExchangeError
-from gridtui.orchestrator.bot_orchestrator import BotOrchestrator
 from gridtui.orchestrator.settings_draft import maker_fee, running_drift
-from gridtui.orchestrator.view import BotView, EquityPoint, ViewModel, realized_history
+from gridtui.orchestrator.view import BotView, EquityPoint, ViewModel
 from gridtui.state.accounting import HaltKind
-from gridtui.supervisor import Reconfigured, ReconfigureRefused, ShutdownReport, Supervisor
+from gridtui.supervisor import Reconfigured, ReconfigureRefused, ShutdownReport
 from gridtui.tui.screens.account import AccountScreen
 from gridtui.tui.screens.confirm import ConfirmScreen
 from gridtui.tui.screens.edit_bot import EditBotScreen, EditContext
@@ -89,6 +92,8 @@ COMPACT_BELOW = 100
 """Columns under which the cockpit lays itself out for a small terminal (80x24)."""
 EDIT_MARKETS_TIMEOUT_S = 5.0
 """The edit screen asks the venue for its markets (to add a bot) this long at most."""
+DETACHED_QUIT = "Close this view; the bots go on in gridtui serve (H halts them all)"
+"""What q does in a cockpit attached to ``gridtui serve``."""
 
 
 def _summary(done: Reconfigured) -> str:
@@ -207,19 +212,18 @@ class GridApp(App[int]):
 
     def __init__(
         self,
-        config: AppConfig,
+        engine: Engine,
         *,
-        supervisor: Supervisor | None = None,
         theme: str | None = None,
         refresh_hz: float = 4.0,
         theme_dirs: Sequence[Path] | None = None,
     ) -> None:
         super().__init__()
-        self.config = config
-        self.supervisor = supervisor or Supervisor(config)
+        self.engine = engine
         self.refresh_hz = refresh_hz
-        self.model = ViewModel(self.supervisor.views, history=self._history)
+        self.model = ViewModel(engine.views, history=engine.history)
         """What the panels show, sampled by ``refresh_views``."""
+        config = engine.config
         first = next((b.name for b in config.bots if b.enabled), None)
         self.set_reactive(GridApp.selected, first)
         self.shutdown_report: ShutdownReport | None = None
@@ -235,6 +239,11 @@ class GridApp(App[int]):
         self._editing = False
         self._session_events: deque[Event] = deque(maxlen=EVENT_LOG_KEEP)
         """The session's newest events, for the full event log (the panel keeps fewer)."""
+
+    @property
+    def config(self) -> AppConfig:
+        """The config the bots run with now (an edit from any cockpit changes it)."""
+        return self.engine.config
 
     def _default_dirs(self) -> list[Path]:
         dirs = [BUNDLED_THEMES_DIR]
@@ -269,8 +278,8 @@ class GridApp(App[int]):
         self.sub_title = badge_of(self.config.venue)  # in the header, always visible
         self._register_themes()
         self._install_stop_signals()
-        self.supervisor.bus.subscribe(self.model.add_event)
-        await self.supervisor.start(runner=self._run_bot)
+        self.engine.subscribe(self.model.add_event)
+        await self.engine.start(self._run_bot)
         # A stop signal sent during start-up was held pending (gridtui.__main__ blocks them):
         # delivered now, it stops the bots just started, like any later one.
         stop_signals.release()
@@ -316,7 +325,7 @@ class GridApp(App[int]):
         """The first signal quits as ``q`` does; a later one says what the stop waits for
         instead of abandoning orders on the exchange."""
         if self._stop_asked:
-            log.warning("%s: still stopping, waiting for %s", name, self.supervisor.stop_progress())
+            log.warning("%s: still stopping, waiting for %s", name, self.engine.stop_progress())
             return
         self._stop_asked = True
         log.warning("%s: stopping every bot cleanly (their orders are canceled first)", name)
@@ -337,8 +346,13 @@ class GridApp(App[int]):
 
     def get_driver_class(self) -> type[Driver]:
         """On Linux and macOS, a driver that survives its terminal hanging up: the SIGHUP that
-        comes with it must still be able to stop the bots (see driver.py)."""
+        comes with it must still be able to stop the bots (see driver.py). In a browser page
+        (gridtui serve), one that ends the process when the page ends (see page_driver.py)."""
         driver = super().get_driver_class()
+        if driver.__module__ == "textual.drivers.web_driver":
+            from gridtui.tui.page_driver import PageDriver
+
+            return PageDriver
         if driver.__module__ != "textual.drivers.linux_driver":
             return driver
         from gridtui.tui.driver import HangupSafeDriver  # imports termios: not on Windows
@@ -388,11 +402,6 @@ class GridApp(App[int]):
             if isinstance(screen, EventLogScreen):
                 screen.add_batch(events)
 
-    def _history(self, name: str) -> list[EquityPoint]:
-        """A bot's realized PnL from its journal: the chart starts with it, not empty."""
-        bot = self.supervisor.running(name)
-        return realized_history(bot) if bot is not None else []
-
     def compute_selected_view(self) -> BotView | None:
         return next((view for view in self.views if view.name == self.selected), None)
 
@@ -403,7 +412,7 @@ class GridApp(App[int]):
         self.selected = message.name
 
     def _step_selection(self, step: int) -> None:
-        names = list(self.supervisor.slots)
+        names = list(self.engine.names)
         if not names:
             return
         current = names.index(self.selected) if self.selected in names else -1
@@ -422,158 +431,172 @@ class GridApp(App[int]):
     # (``_reported``); anything else would be a bug of the app, which takes the crash path.
 
     def action_halt(self) -> None:
-        if (bot := self._selected_bot()) is not None:
-            self.halt([bot])
+        if (name := self._selected_bot()) is not None:
+            self.halt([name])
 
     def action_halt_all(self) -> None:
-        self.halt(self.supervisor.bots_running())
+        self.halt(self._bots_up())
 
     def action_resume(self) -> None:
-        if (bot := self._selected_bot()) is None:
+        if (name := self._selected_bot()) is None:
             return
         view = self.selected_view
         risk = view.risk if view is not None else None
         if risk is not None and not risk.halted:
-            self.notify(f"{bot.name} is not halted: nothing to resume")
+            self.notify(f"{name} is not halted: nothing to resume")
             return
         if risk is not None and risk.halt_kind is HaltKind.DAILY_LOSS:
 
             def answered(yes: bool | None) -> None:
                 if yes:
-                    self.resume([bot], lift_daily_loss=True)
+                    self.resume([name], lift_daily_loss=True)
 
             question = (
-                f"{bot.name} halted on today's loss limit ({risk.daily_loss_limit} USD). "
+                f"{name} halted on today's loss limit ({risk.daily_loss_limit} USD). "
                 "Resume and lift that limit for the rest of the UTC day?"
             )
             self.push_screen(ConfirmScreen(question), answered)
             return
-        self.resume([bot])
+        self.resume([name])
 
     def action_flatten(self) -> None:
-        if (bot := self._selected_bot()) is None:
+        if (name := self._selected_bot()) is None:
+            return
+        if (settings := self._settings(name)) is None:
             return
         view = self.selected_view
-        held = f"{view.position} {bot.coin}" if view is not None else "its position"
+        held = f"{view.position} {view.coin}" if view is not None else "its position"
 
         def answered(yes: bool | None) -> None:
             if yes:
-                self.flatten([bot])
+                self.flatten([name])
 
         question = (
-            f"Flatten {bot.name}: halt it and close {held} now with reduce-only orders "
-            f"(at most {bot.c.settings.risk.max_slippage_pct}% from the mark)?"
+            f"Flatten {name}: halt it and close {held} now with reduce-only orders "
+            f"(at most {settings.risk.max_slippage_pct}% from the mark)?"
         )
         self.push_screen(ConfirmScreen(question), answered)
 
     def action_reconcile(self) -> None:
-        if (bot := self._selected_bot()) is not None:
-            self.reconcile([bot])
+        if (name := self._selected_bot()) is not None:
+            self.reconcile([name])
 
     def action_cancel_all(self) -> None:
-        if (bot := self._selected_bot()) is not None:
+        if (name := self._selected_bot()) is not None:
             self._confirm(
-                f"Cancel every order of {bot.name} ({bot.coin})? Its grid is placed again on "
-                "the next cycle (h halts it instead).",
-                [bot],
+                f"Cancel every order of {name} ({self._coin(name)})? Its grid is "
+                "placed again on the next cycle (h halts it instead).",
+                [name],
             )
 
     def action_cancel_all_bots(self) -> None:
-        bots = self.supervisor.bots_running()
+        names = self._bots_up()
         self._confirm(
-            f"Cancel every order of all {len(bots)} bots? Their grids are placed again on "
+            f"Cancel every order of all {len(names)} bots? Their grids are placed again on "
             "the next cycle (H halts them instead).",
-            bots,
+            names,
         )
 
-    def _confirm(self, question: str, bots: Sequence[BotOrchestrator]) -> None:
+    def _confirm(self, question: str, names: Sequence[str]) -> None:
         """Cancel the bots' orders if the trader says yes."""
 
         def answered(yes: bool | None) -> None:
             if yes:
-                self.cancel_orders(bots)
+                self.cancel_orders(names)
 
         self.push_screen(ConfirmScreen(question), answered)
 
-    def _selected_bot(self) -> BotOrchestrator | None:
+    def _bots_up(self) -> list[str]:
+        """The bots that are up, in config order."""
+        return [name for name in self.engine.names if self.engine.is_running(name)]
+
+    def _settings(self, name: str) -> BotSettings | None:
+        """The bot's settings, or None (and the trader is told) once an edit removed it."""
+        settings = next((b for b in self.config.bots if b.name == name), None)
+        if settings is None:
+            self.notify(f"{name} is no longer in the config", severity="warning")
+        return settings
+
+    def _coin(self, name: str) -> str:
+        return next((view.coin for view in self.views if view.name == name), "")
+
+    def _selected_bot(self) -> str | None:
         """The selected bot if it runs; else None, and the trader is told."""
-        bot = self.supervisor.running(self.selected) if self.selected else None
-        if bot is None:
-            self.notify(f"{self.selected or 'no bot'} is not running", severity="warning")
-        return bot
+        if self.selected is not None and self.engine.is_running(self.selected):
+            return self.selected
+        self.notify(f"{self.selected or 'no bot'} is not running", severity="warning")
+        return None
 
     @work(group="commands")
-    async def halt(self, bots: Sequence[BotOrchestrator]) -> None:
+    async def halt(self, names: Sequence[str]) -> None:
         """Each bot cancels its orders and places none until resumed."""
-        for bot in bots:
-            with self._reported(bot):
-                await bot.halt("manual halt")
-                self.notify(f"{bot.name}: halted, orders canceled")
+        for name in names:
+            with self._reported(name):
+                await self.engine.halt(name, "manual halt")
+                self.notify(f"{name}: halted, orders canceled")
         self.refresh_views()
 
     @work(group="commands")
-    async def resume(
-        self, bots: Sequence[BotOrchestrator], *, lift_daily_loss: bool = False
-    ) -> None:
-        """Each bot trades again, from a fresh grid at the mid."""
-        for bot in bots:
-            with self._reported(bot):
-                await bot.resume(lift_daily_loss=lift_daily_loss)
-                self.notify(f"{bot.name}: resumed; the grid is rebuilt on the next cycle")
+    async def resume(self, names: Sequence[str], *, lift_daily_loss: bool = False) -> None:
+        """Each bot trades again: its grid is placed on the next cycle."""
+        for name in names:
+            with self._reported(name):
+                await self.engine.resume(name, lift_daily_loss=lift_daily_loss)
+                self.notify(f"{name}: resumed; the grid is rebuilt on the next cycle")
         self.refresh_views()
 
     @work(group="commands")
-    async def flatten(self, bots: Sequence[BotOrchestrator]) -> None:
+    async def flatten(self, names: Sequence[str]) -> None:
         """Each bot halts and closes its position; the notification says what is left."""
-        for bot in bots:
-            with self._reported(bot):
-                result = await bot.flatten()
+        for name in names:
+            with self._reported(name):
+                result = await self.engine.flatten(name)
                 if result.left == 0:
-                    self.notify(f"{bot.name}: halted, position closed ({result.orders} orders)")
+                    self.notify(f"{name}: halted, position closed ({result.orders} orders)")
                 else:
                     self.notify(
-                        f"{bot.name}: halted, {result.left} {bot.coin} still open "
+                        f"{name}: halted, {result.left} {self._coin(name)} still open "
                         f"({result.error or 'no fill within the slippage cap'}); f tries again",
                         severity="error",
                     )
         self.refresh_views()
 
     @work(group="commands")
-    async def reconcile(self, bots: Sequence[BotOrchestrator]) -> None:
+    async def reconcile(self, names: Sequence[str]) -> None:
         """Each bot compares its books with the exchange now; the report is the notification."""
-        for bot in bots:
-            with self._reported(bot):
-                report = await bot.reconcile()
+        for name in names:
+            with self._reported(name):
+                report = await self.engine.reconcile(name)
                 if report.error:
-                    self.notify(f"{bot.name}: reconciliation incomplete: {report.error}")
+                    self.notify(f"{name}: reconciliation incomplete: {report.error}")
                     continue
                 self.notify(
-                    f"{bot.name}: reconciled — {report.missing_fills} missed fills, "
+                    f"{name}: reconciled — {report.missing_fills} missed fills, "
                     f"{report.adopted_orders} adopted, {report.canceled_unknown} unknown "
                     f"canceled, position {'corrected' if report.position_corrected else 'agrees'}"
                 )
         self.refresh_views()
 
     @work(group="commands")
-    async def cancel_orders(self, bots: Sequence[BotOrchestrator]) -> None:
+    async def cancel_orders(self, names: Sequence[str]) -> None:
         """Each bot cancels every order; its grid is placed again on the next cycle."""
-        for bot in bots:
-            with self._reported(bot):
-                canceled = await bot.cancel_all()
+        for name in names:
+            with self._reported(name):
+                canceled = await self.engine.cancel_all(name)
                 self.notify(
-                    f"{bot.name}: {canceled} orders canceled; the grid is re-placed next cycle "
+                    f"{name}: {canceled} orders canceled; the grid is re-placed next cycle "
                     "(h halts)"
                 )
         self.refresh_views()
 
     @contextmanager
-    def _reported(self, bot: BotOrchestrator) -> Iterator[None]:
+    def _reported(self, name: str) -> Iterator[None]:
         """A command that fails is a notification, not a crash; the next bot still gets its
         turn."""
         try:
             yield
         except Exception as exc:
-            self.notify(f"{bot.name}: {exc}", title="Command failed", severity="error")
+            self.notify(f"{name}: {exc}", title="Command failed", severity="error")
 
     def action_edit(self) -> None:
         if self.config.source is None:
@@ -602,7 +625,7 @@ class GridApp(App[int]):
 
     async def _edit_once(self, selected: str) -> str | None:
         """One edit screen; returns the bot to edit next, if any."""
-        supervisor = self.supervisor
+        engine = self.engine
         source = self.config.source
         assert source is not None
         try:
@@ -610,23 +633,21 @@ class GridApp(App[int]):
         except (OSError, UnicodeDecodeError) as exc:
             self.notify(f"{source}: cannot read it ({exc})", severity="error")
             return None
-        drift = running_drift(text, source, supervisor.config)
+        drift = running_drift(text, source, engine.config)
         if drift is not None:
             self.notify(drift, title="Cannot edit", severity="error", timeout=15)
             return None
         try:
-            mids = await asyncio.wait_for(supervisor.exchange.all_mids(), EDIT_MARKETS_TIMEOUT_S)
+            mids = await asyncio.wait_for(engine.mids(), EDIT_MARKETS_TIMEOUT_S)
         except (ExchangeError, TimeoutError):
             mids = {}  # no preview for a bot not running, and no coin to add, until it answers
-        config = supervisor.config
+        config = engine.config
         taken = {b.coin for b in config.bots if b.enabled}
-        tradable = set(mids) if supervisor.streamed is None else supervisor.streamed & set(mids)
+        tradable = engine.tradable(set(mids))
         contexts = {}
         for settings in config.bots:
-            bot = supervisor.running(settings.name)
-            if bot is not None:
-                meta = bot.c.strategy.meta
-            else:  # a venue that did not list its markets will not answer this either
+            meta = engine.meta_of(settings.name)
+            if meta is None:  # a venue that did not list its markets will not answer this either
                 meta = await self._meta(settings.coin) if mids else None
             contexts[settings.name] = EditContext(
                 bot=settings,
@@ -664,16 +685,15 @@ class GridApp(App[int]):
         new_config = attrs.evolve(request.draft.config, venue=config.venue)
         self.notify(f"{request.what}…", timeout=3)
         try:
-            done = await supervisor.reconfigure(new_config)
+            done = await engine.reconfigure(new_config)
         except ReconfigureRefused as exc:
             self.notify(str(exc), title=f"Cannot {request.what}", severity="error")
             return None
         if done.refused:
             self.notify("; ".join(done.refused), title=f"Cannot {request.what}", severity="error")
             return None
-        self.config = new_config
-        if self.selected not in supervisor.slots:
-            self.selected = next(iter(supervisor.slots), None)
+        if self.selected not in engine.names:
+            self.selected = next(iter(engine.names), None)
         self.refresh_views()
         try:
             write_config(source, request.draft.text)
@@ -690,43 +710,39 @@ class GridApp(App[int]):
 
     def _view_of(self, name: str) -> BotView | None:
         """The bot's view at the last refresh, if it runs."""
-        if self.supervisor.running(name) is None:
+        if not self.engine.is_running(name):
             return None
         return next((view for view in self.views if view.name == name), None)
 
     async def _meta(self, coin: str) -> AssetMeta | None:
         """A coin's size rules, for the preview of a bot not running (None: no answer)."""
         try:
-            return await asyncio.wait_for(
-                self.supervisor.exchange.asset_meta(coin), EDIT_MARKETS_TIMEOUT_S
-            )
+            return await asyncio.wait_for(self.engine.asset_meta(coin), EDIT_MARKETS_TIMEOUT_S)
         except (ExchangeError, TimeoutError):
             return None
 
     def action_event_log(self) -> None:
-        bots = [b.name for b in self.supervisor.config.bots]
+        bots = [b.name for b in self.config.bots]
         self.push_screen(EventLogScreen(self._session_events, bots))
 
     def action_account(self) -> None:
-        supervisor = self.supervisor
         self.push_screen(
-            AccountScreen(
-                lambda: supervisor.account.latest,
-                supervisor.clock.now_ms,
-                badge_of(self.config.venue),
-            )
+            AccountScreen(self.engine.account, self.engine.now_ms, badge_of(self.config.venue))
         )
 
     def action_help(self) -> None:
-        keys = [(b.key_display or b.key, b.tooltip or b.description) for b in self.BINDINGS]
+        keys = [(b.key_display or b.key, self._tooltip(b)) for b in self.BINDINGS]
         keys.append(("ctrl+p", "Command palette (the same actions by name)"))
         self.push_screen(HelpScreen(keys))
 
     async def action_quit(self) -> None:
         """Clean shutdown with visible progress: orders canceled, dead-man switch disarmed. Asked
         again while stopping (a key, a signal), it says what the stop waits for."""
+        if not self.engine.owns_bots:
+            self.exit(0)  # attached to ``gridtui serve``: the bots go on without this view
+            return
         if self._quitting:
-            self.notify(f"Still stopping: {self.supervisor.stop_progress()}", timeout=5)
+            self.notify(f"Still stopping: {self.engine.stop_progress()}", timeout=5)
             return
         self._quitting = self._stop_asked = True
 
@@ -735,7 +751,7 @@ class GridApp(App[int]):
             clean = report is not None and report.open_orders == 0 and report.dead_man_disarmed
             self.exit(0 if clean else 1)
 
-        self.push_screen(ShutdownScreen(self.supervisor), finished)
+        self.push_screen(ShutdownScreen(self.engine), finished)
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         """Our commands only. Textual's own would list Quit, Keys and Theme a second time, offer
@@ -746,7 +762,7 @@ class GridApp(App[int]):
             if action is not None and binding.action not in ("quit", "help"):
                 key = binding.key_display or binding.key
                 run = partial(self.run_action, binding.action)  # checked as the key is
-                yield SystemCommand(binding.tooltip or binding.description, f"key: {key}", run)
+                yield SystemCommand(self._tooltip(binding), f"key: {key}", run)
         for name in self._theme_names:
             set_theme = partial(setattr, self, "theme", name)
             yield SystemCommand(f"Theme: {name}", "key t cycles the themes", set_theme)
@@ -758,9 +774,17 @@ class GridApp(App[int]):
             f"save an SVG of the screen into {self.config.data_dir}",
             self.action_save_screenshot,
         )
-        yield SystemCommand(
-            "Stop all bots and quit", "cancel every order, then exit", self.action_quit
-        )
+        if self.engine.owns_bots:
+            yield SystemCommand(
+                "Stop all bots and quit", "cancel every order, then exit", self.action_quit
+            )
+        else:
+            yield SystemCommand("Close this view", DETACHED_QUIT, self.action_quit)
+
+    def _tooltip(self, binding: Binding) -> str:
+        if binding.action == "quit" and not self.engine.owns_bots:
+            return DETACHED_QUIT
+        return binding.tooltip or binding.description
 
     def action_save_screenshot(self) -> None:
         """An SVG of the screen in the data folder (the journals' disk: it exists)."""

@@ -37,6 +37,7 @@ def run_tui(config: AppConfig, *, theme: str | None, log_format: str, level: str
     # Held pending again until the app's handlers are in (``GridApp.on_mount`` releases them):
     # until then a SIGTERM or SIGHUP would end the process on its default action.
     signal.pthread_sigmask(signal.SIG_BLOCK, stop_signals.STOP_SIGNALS)
+    from gridtui.control.engine import LocalEngine
     from gridtui.supervisor import Supervisor
     from gridtui.tui.app import GridApp
 
@@ -46,10 +47,10 @@ def run_tui(config: AppConfig, *, theme: str | None, log_format: str, level: str
         supervisor = Supervisor(config)
         configure_logging(fmt=log_format, level=level, stream=log_file)
         supervisor.bus.subscribe(EventLogger())
-        app = GridApp(config, supervisor=supervisor, theme=theme)
+        app = GridApp(LocalEngine(supervisor), theme=theme)
         crash: BaseException | None = None
         try:
-            code = asyncio.run(_cockpit(app))
+            code = asyncio.run(_cockpit(app, supervisor))
         except Exception as exc:  # Textual itself failed (e.g. no terminal): same one line
             details = "".join(traceback.format_exception(exc)).rstrip()
             log.critical("the cockpit could not run\n%s", details)
@@ -72,13 +73,13 @@ def run_tui(config: AppConfig, *, theme: str | None, log_format: str, level: str
     return code if code is not None else 0
 
 
-async def _cockpit(app: GridApp) -> int | None:
+async def _cockpit(app: GridApp, supervisor: Supervisor) -> int | None:
     """The app, then the bots' stop, on one loop. After ``q`` the stop is done and returns its
     report at once; after a crash it is the only stop the bots get."""
     try:
         return await app.run_async()
     finally:
-        await _stop_bots(app.supervisor)
+        await _stop_bots(supervisor)
 
 
 async def _stop_bots(supervisor: Supervisor) -> ShutdownReport | None:

@@ -16,6 +16,7 @@ from config_kit import PAPER_CONFIG
 
 from gridtui.config.loader import load_config
 from gridtui.config.schema import AppConfig
+from gridtui.control.engine import LocalEngine
 from gridtui.core.clock import SimClock
 from gridtui.exchanges.sim.exchange import SimExchange
 from gridtui.supervisor import Supervisor
@@ -56,7 +57,7 @@ async def wait_for(condition: Callable[[], bool], what: str, timeout_s: float = 
 
 async def settle(app: GridApp, *, steps: int = 1) -> None:
     """Bring every bot to a quoted grid at a known price, one bot at a time, then refresh."""
-    sup = app.supervisor
+    sup = app.engine.supervisor
     names = list(sup.slots)
     await wait_for(
         lambda: all((b := sup.running(n)) is not None and b.cycles >= 1 for n in names),
@@ -83,4 +84,4 @@ def build_app(
     clock = FrozenClock(FIXED_MS)
     exchange = SimExchange.in_memory(config.venue.paper, clock)
     supervisor = Supervisor(config, clock=clock, exchange=exchange)
-    return GridApp(config, supervisor=supervisor, theme=theme, refresh_hz=0)
+    return GridApp(LocalEngine(supervisor), theme=theme, refresh_hz=0)

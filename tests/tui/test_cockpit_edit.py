@@ -15,6 +15,7 @@ from textual.pilot import Pilot
 from textual.widgets import Button, Input, Label, Static
 
 from gridtui.config.loader import load_config
+from gridtui.control.engine import LocalEngine
 from gridtui.core.types import Side
 from gridtui.exchanges.sim.exchange import SimExchange
 from gridtui.supervisor import Supervisor
@@ -41,11 +42,11 @@ async def cockpit(
     clock = FrozenClock(FIXED_MS)
     exchange = SimExchange.in_memory(config.venue.paper, clock)
     supervisor = Supervisor(config, clock=clock, exchange=exchange)
-    app = GridApp(config, supervisor=supervisor, refresh_hz=0)
+    app = GridApp(LocalEngine(supervisor), refresh_hz=0)
     async with app.run_test(size=(160, 48)) as pilot:
         await settle(app)
         yield app, pilot, path
-        await app.supervisor.stop()
+        await app.engine.supervisor.stop()
 
 
 async def edit_screen(app: GridApp, pilot: Pilot[int]) -> EditBotScreen:
@@ -74,7 +75,7 @@ async def test_apply_rebuilds_the_grid_and_writes_the_file_keeping_its_comments(
         focused = app.focused
         await pilot.press("tab", "h")  # the next field; no bot switched, nothing halted
         assert app.focused is not focused and app.selected == "btc"
-        assert not app.supervisor.slots["btc"].bot.c.state.get_snapshot().halted  # type: ignore[union-attr]
+        assert not app.engine.supervisor.slots["btc"].bot.c.state.get_snapshot().halted  # type: ignore[union-attr]
         assert screen.query_one("#edit-apply", Button).disabled  # nothing changed yet
         screen.query_one("#grid-levels", Input).value = "3"
         screen.query_one("#grid-spacing-pct", Input).value = "0.5"
@@ -93,7 +94,7 @@ async def test_apply_rebuilds_the_grid_and_writes_the_file_keeping_its_comments(
             "spacing_pct = 0.12",
         ]
         assert NOTE.strip() in after
-        slot = app.supervisor.slots["btc"]
+        slot = app.engine.supervisor.slots["btc"]
         await wait_for(
             lambda: slot.bot is not None and slot.bot.c.builder.snapshot is not None,
             "the rebuilt grid",
@@ -101,7 +102,7 @@ async def test_apply_rebuilds_the_grid_and_writes_the_file_keeping_its_comments(
         assert slot.bot is not None and slot.bot.c.settings.grid.levels == 3
         mid = slot.bot.c.feed.mark()
         assert mid is not None
-        book = await app.supervisor.exchange.open_orders("BTC")
+        book = await app.engine.supervisor.exchange.open_orders("BTC")
         assert len(book) == 6  # 3 a side around the mid, the old 20 canceled
         assert {o.side for o in book if o.price < mid} == {Side.BUY}
         assert app.config.bots[0].grid.levels == 3
@@ -128,7 +129,7 @@ async def test_an_invalid_value_shows_the_validators_message_and_blocks_apply(
         assert path.read_text(encoding="utf-8") == CONFIG
         await pilot.press("escape")
         await edits_done(app)
-        assert len(await app.supervisor.exchange.open_orders("BTC")) == 20
+        assert len(await app.engine.supervisor.exchange.open_orders("BTC")) == 20
 
 
 async def test_disable_add_and_remove_bots(tmp_path: Path) -> None:
@@ -140,8 +141,8 @@ async def test_disable_add_and_remove_bots(tmp_path: Path) -> None:
         await wait_for(lambda: isinstance(app.screen, ConfirmScreen), "the confirm")
         await pilot.press("y")
         await edits_done(app)
-        assert await app.supervisor.exchange.open_orders("ETH") == []
-        assert list(app.supervisor.slots) == ["btc"]
+        assert await app.engine.supervisor.exchange.open_orders("ETH") == []
+        assert list(app.engine.supervisor.slots) == ["btc"]
         assert "enabled = false" in path.read_text(encoding="utf-8")
         # ETH is free: add a bot on it from the venue's markets. It comes disabled, and the
         # edit screen reopens on it: its settings and ladder reviewed before it trades.
@@ -157,7 +158,7 @@ async def test_disable_add_and_remove_bots(tmp_path: Path) -> None:
             ),
             "the edit screen on the new bot",
         )
-        assert "eth-2" not in app.supervisor.slots  # nothing trades yet
+        assert "eth-2" not in app.engine.supervisor.slots  # nothing trades yet
         assert [(b.name, b.enabled) for b in load_config(path).bots][-1] == ("eth-2", False)
         await pilot.pause()
         preview = app.screen.query_one("#edit-preview", Static).content
@@ -166,12 +167,12 @@ async def test_disable_add_and_remove_bots(tmp_path: Path) -> None:
         await wait_for(lambda: isinstance(app.screen, ConfirmScreen), "the confirm")
         await pilot.press("y")
         await edits_done(app)
-        await wait_for(lambda: "eth-2" in app.supervisor.slots, "the new bot")
+        await wait_for(lambda: "eth-2" in app.engine.supervisor.slots, "the new bot")
         await wait_for(
-            lambda: (b := app.supervisor.running("eth-2")) is not None and b.cycles >= 1,
+            lambda: (b := app.engine.supervisor.running("eth-2")) is not None and b.cycles >= 1,
             "the new bot's first cycle",
         )
-        assert await app.supervisor.exchange.open_orders("ETH")
+        assert await app.engine.supervisor.exchange.open_orders("ETH")
         config = load_config(path)
         assert [(b.name, b.enabled) for b in config.bots] == [
             ("btc", True),
@@ -190,8 +191,8 @@ async def test_disable_add_and_remove_bots(tmp_path: Path) -> None:
         await pilot.press("y")
         await edits_done(app)
         assert [b.name for b in load_config(path).bots] == ["btc", "eth-2"]
-        assert list(app.supervisor.slots) == ["btc", "eth-2"]
-        assert attrs.evolve(app.supervisor.config, bots=()) == attrs.evolve(
+        assert list(app.engine.supervisor.slots) == ["btc", "eth-2"]
+        assert attrs.evolve(app.engine.supervisor.config, bots=()) == attrs.evolve(
             load_config(path), bots=()
         )
 
@@ -206,7 +207,7 @@ async def test_a_file_changed_by_hand_since_the_start_is_not_edited_over(tmp_pat
         assert not isinstance(app.screen, EditBotScreen)
         assert any("says otherwise than the running bots (eth)" in n.message
                    for n in app._notifications)  # fmt: skip
-        assert await app.supervisor.exchange.open_orders("ETH")  # eth untouched
+        assert await app.engine.supervisor.exchange.open_orders("ETH")  # eth untouched
         assert path.read_text(encoding="utf-8") == by_hand
 
 
@@ -214,13 +215,13 @@ async def test_one_edit_at_a_time_and_no_bot_key_reaches_the_engine_from_it(
     tmp_path: Path,
 ) -> None:
     async with cockpit(tmp_path) as (app, pilot, _path):
-        markets = app.supervisor.exchange.all_mids
+        markets = app.engine.supervisor.exchange.all_mids
 
         async def slow_markets() -> dict[str, D]:
             await asyncio.sleep(0.2)  # the screen opens after the venue answers
             return await markets()
 
-        app.supervisor.exchange.all_mids = slow_markets  # type: ignore[method-assign]
+        app.engine.supervisor.exchange.all_mids = slow_markets  # type: ignore[method-assign]
         await pilot.press("e", "e")
         await wait_for(lambda: isinstance(app.screen, EditBotScreen), "the edit screen")
         await pilot.pause()
@@ -229,7 +230,7 @@ async def test_one_edit_at_a_time_and_no_bot_key_reaches_the_engine_from_it(
             c for c in app.get_system_commands(app.screen) if c.title.startswith("Halt the")
         )
         await halt.callback()  # the palette, over the edit screen: refused as the key is
-        btc = app.supervisor.running("btc")
+        btc = app.engine.supervisor.running("btc")
         assert btc is not None and not btc.c.state.get_snapshot().halted
         await pilot.press("escape")
         await edits_done(app)
@@ -245,7 +246,7 @@ async def test_a_venue_set_on_the_command_line_does_not_block_an_edit(tmp_path: 
         await pilot.press("ctrl+s")
         await edits_done(app)
         assert "levels = 4" in path.read_text(encoding="utf-8")
-        assert app.supervisor.config.venue.paper.api_url == "http://127.0.0.1:9"
+        assert app.engine.supervisor.config.venue.paper.api_url == "http://127.0.0.1:9"
 
 
 async def test_a_hand_edit_made_while_the_screen_is_open_is_never_written_over(
@@ -260,7 +261,7 @@ async def test_a_hand_edit_made_while_the_screen_is_open_is_never_written_over(
         await pilot.press("ctrl+s")
         await edits_done(app)
         assert path.read_text(encoding="utf-8") == by_hand
-        btc = app.supervisor.slots["btc"].bot
+        btc = app.engine.supervisor.slots["btc"].bot
         assert btc is not None and btc.c.settings.grid.levels == 10  # nothing applied
 
 

@@ -23,7 +23,7 @@ async def test_a_stop_signal_stops_every_bot_cleanly_like_q(
     app = make_app()
     async with app.run_test(size=(120, 40)):
         await settle(app)
-        assert await app.supervisor.exchange.open_orders()
+        assert await app.engine.supervisor.exchange.open_orders()
         # Without the app's handler this signal would end the test run itself.
         assert signal.getsignal(sig) is not before, "the cockpit handles no stop signal"
         with caplog.at_level(logging.WARNING, logger="gridtui.tui.app"):
@@ -52,7 +52,7 @@ async def test_a_signal_while_q_is_stopping_starts_no_second_stop(
         await settle(app)
         assert signal.getsignal(signal.SIGTERM) is not before, "no SIGTERM handler"
         stops = 0
-        stop = app.supervisor.stop
+        stop = app.engine.supervisor.stop
         release = asyncio.Event()
 
         async def counted():  # type: ignore[no-untyped-def]
@@ -65,7 +65,7 @@ async def test_a_signal_while_q_is_stopping_starts_no_second_stop(
             prefix = "SIGTERM: still stopping, waiting for "
             return any(r.getMessage().startswith(prefix) for r in caplog.records)
 
-        app.supervisor.stop = counted  # type: ignore[method-assign]
+        app.engine.supervisor.stop = counted  # type: ignore[method-assign]
         with caplog.at_level(logging.WARNING, logger="gridtui.tui.app"):
             await pilot.press("q")
             await wait_for(lambda: stops == 1, "the stop that q started", 10)
@@ -100,7 +100,7 @@ async def test_an_unhandled_exception_is_logged_not_printed_and_ends_with_code_1
     assert "Traceback" not in out.out + out.err
     assert "a widget bug" not in out.out + out.err
     # The bots are still up here: run_tui stops them after the app (see test_cockpit_process).
-    await app.supervisor.stop()
+    await app.engine.supervisor.stop()
 
 
 def test_the_app_uses_a_driver_that_survives_a_hangup(make_app: MakeApp) -> None:

@@ -26,6 +26,7 @@ from hl_secrecy_kit import (
 )
 from textual.command import CommandPalette
 
+from gridtui.control.engine import LocalEngine
 from gridtui.exchanges.hyperliquid.keys import ENV_VAR
 from gridtui.monitoring.logs import EventLogger
 from gridtui.supervisor import Supervisor
@@ -45,7 +46,7 @@ async def test_the_tui_on_the_live_venue_never_shows_or_logs_the_key(
         config = live_config(tmp_path, venue.url, venue.address)
         supervisor = Supervisor(config)
         supervisor.bus.subscribe(EventLogger())
-        app = GridApp(config, supervisor=supervisor)
+        app = GridApp(LocalEngine(supervisor))
         async with app.run_test(size=(160, 48), notifications=True) as pilot:
 
             async def both_quoted() -> bool:
@@ -108,7 +109,7 @@ async def test_a_failure_inside_the_signer_shows_and_logs_no_key(
         config = live_config(tmp_path, venue.url, venue.address)
         supervisor = Supervisor(config)
         supervisor.bus.subscribe(EventLogger())
-        app = GridApp(config, supervisor=supervisor)
+        app = GridApp(LocalEngine(supervisor))
         monkeypatch.setattr(eth_account.account, "sign_message_hash", broken_backend)
         async with app.run_test(size=(160, 48), notifications=True) as pilot:
             await wait_until(

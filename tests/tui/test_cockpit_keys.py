@@ -34,7 +34,7 @@ async def cockpit(make_app: MakeApp, **kw: object) -> AsyncIterator[tuple[GridAp
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(app)
         yield app, pilot
-        await app.supervisor.stop()  # idempotent: after q it returns q's report
+        await app.engine.supervisor.stop()  # idempotent: after q it returns q's report
 
 
 async def commands_done(app: GridApp) -> None:
@@ -43,7 +43,7 @@ async def commands_done(app: GridApp) -> None:
 
 
 async def orders(app: GridApp, coin: str) -> list:
-    return await app.supervisor.exchange.open_orders(coin)
+    return await app.engine.supervisor.exchange.open_orders(coin)
 
 
 async def test_h_halts_the_selected_bot_it_cancels_and_places_nothing(make_app: MakeApp) -> None:
@@ -51,7 +51,7 @@ async def test_h_halts_the_selected_bot_it_cancels_and_places_nothing(make_app: 
         assert await orders(app, "BTC") and await orders(app, "ETH")
         await pilot.press("h")
         await commands_done(app)
-        btc = app.supervisor.running("btc")
+        btc = app.engine.supervisor.running("btc")
         assert btc is not None and btc.c.state.get_snapshot().halted
         assert await orders(app, "BTC") == []
         for _ in range(3):
@@ -64,8 +64,8 @@ async def test_capital_h_halts_every_bot(make_app: MakeApp) -> None:
     async with cockpit(make_app) as (app, pilot):
         await pilot.press("H")
         await commands_done(app)
-        assert await app.supervisor.exchange.open_orders() == []
-        assert all(b.c.state.get_snapshot().halted for b in app.supervisor.bots_running())
+        assert await app.engine.supervisor.exchange.open_orders() == []
+        assert all(b.c.state.get_snapshot().halted for b in app.engine.supervisor.bots_running())
 
 
 async def test_u_resumes_and_the_grid_comes_back(make_app: MakeApp) -> None:
@@ -73,10 +73,10 @@ async def test_u_resumes_and_the_grid_comes_back(make_app: MakeApp) -> None:
         quoted = len(await orders(app, "BTC"))
         await pilot.press("h")
         await commands_done(app)
-        app.supervisor.clock.advance(10)  # a human pause: the order-rate bucket refills
+        app.engine.supervisor.clock.advance(10)  # a human pause: the order-rate bucket refills
         await pilot.press("u")
         await commands_done(app)
-        btc = app.supervisor.running("btc")
+        btc = app.engine.supervisor.running("btc")
         assert btc is not None and not btc.c.state.get_snapshot().halted
         await btc.cycle()
         assert len(await orders(app, "BTC")) == quoted
@@ -101,7 +101,7 @@ async def test_c_asks_first_and_yes_cancels_every_order_of_the_bot(make_app: Mak
 
 async def test_f_asks_first_then_halts_and_closes_the_position(make_app: MakeApp) -> None:
     async with cockpit(make_app) as (app, pilot):
-        btc = app.supervisor.running("btc")
+        btc = app.engine.supervisor.running("btc")
         assert btc is not None
         await pilot.press("f")
         assert isinstance(app.screen, ConfirmScreen)
@@ -120,7 +120,7 @@ async def test_u_on_a_daily_loss_halt_asks_before_lifting_the_limit_for_the_day(
     make_app: MakeApp,
 ) -> None:
     async with cockpit(make_app) as (app, pilot):
-        btc = app.supervisor.running("btc")
+        btc = app.engine.supervisor.running("btc")
         assert btc is not None
         await btc.halt("daily_loss: today's result -120.00", kind=HaltKind.DAILY_LOSS)
         app.refresh_views()
@@ -144,13 +144,13 @@ async def test_capital_c_cancels_every_bot_after_confirming(make_app: MakeApp) -
         assert isinstance(app.screen, ConfirmScreen)
         await pilot.press("y")
         await commands_done(app)
-        assert await app.supervisor.exchange.open_orders() == []
+        assert await app.engine.supervisor.exchange.open_orders() == []
 
 
 async def test_r_runs_a_reconciliation(make_app: MakeApp) -> None:
     async with cockpit(make_app) as (app, pilot):
         seen: list[Reconciled] = []
-        app.supervisor.bus.subscribe(
+        app.engine.supervisor.bus.subscribe(
             lambda e: seen.append(e) if isinstance(e, Reconciled) else None
         )
         await pilot.press("r")
@@ -184,7 +184,7 @@ async def test_t_cycles_through_the_shipped_themes(make_app: MakeApp) -> None:
 
 async def test_a_shows_the_account_the_engine_read(make_app: MakeApp) -> None:
     async with cockpit(make_app) as (app, pilot):
-        await app.supervisor.account.current()  # the engine's reading (its task renews it)
+        await app.engine.supervisor.account.current()  # the engine's reading (its task renews it)
         await pilot.press("a")
         await pilot.pause()
         assert isinstance(app.screen, AccountScreen)
@@ -207,7 +207,7 @@ async def test_q_shuts_down_cleanly_and_leaves_no_order(make_app: MakeApp) -> No
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(app)
-        assert await app.supervisor.exchange.open_orders()
+        assert await app.engine.supervisor.exchange.open_orders()
         await pilot.press("q")
         await wait_for(lambda: app.shutdown_report is not None, "the shutdown report", 10)
     report = app.shutdown_report
@@ -262,20 +262,20 @@ async def test_a_crashed_bot_shows_its_error_and_comes_back(
     monkeypatch.setattr(BotOrchestrator, "cycle", flaky)
     app = make_app(config=config)
     async with app.run_test(size=(120, 40)):
-        slot = app.supervisor.slots["eth"]
+        slot = app.engine.supervisor.slots["eth"]
         await wait_for(lambda: slot.last_error is not None, "the crash")
         app.refresh_views()
         table = app.query_one(BotsTable)
         assert "crashed" in str(table.get_cell("eth", "state"))
-        (view,) = [v for v in app.supervisor.views() if v.name == "eth"]
+        (view,) = [v for v in app.engine.supervisor.views() if v.name == "eth"]
         assert view.status == "crashed" and "exchange answered nonsense" in (view.error or "")
         app.selected = "eth"
         app.refresh_views()
         ladder = app.query_one(GridLadder)
         assert "exchange answered nonsense" in str(ladder.render())
-        await wait_for(lambda: app.supervisor.running("eth") is not None, "the restart", 5)
+        await wait_for(lambda: app.engine.supervisor.running("eth") is not None, "the restart", 5)
         assert slot.restarts == 1
-        await app.supervisor.stop()
+        await app.engine.supervisor.stop()
 
 
 async def test_a_broken_theme_is_reported_and_the_app_falls_back(
@@ -292,7 +292,7 @@ async def test_a_broken_theme_is_reported_and_the_app_falls_back(
         assert any("broken.toml" in m for m in messages), messages
         assert any("no-such-theme" in m for m in messages), messages
         assert app.theme == "gridtui-dark"
-        await app.supervisor.stop()
+        await app.engine.supervisor.stop()
 
 
 async def test_every_bot_runs_as_a_worker_in_the_bots_group(make_app: MakeApp) -> None:
@@ -349,7 +349,7 @@ async def test_l_opens_the_full_event_log_and_it_follows_new_events(make_app: Ma
         seen = len(lines._kept)
         assert seen > 0  # the session so far: the bots' start, their grids
         await pilot.press("h")  # a bot key does nothing here
-        btc = app.supervisor.running("btc")
+        btc = app.engine.supervisor.running("btc")
         assert btc is not None and not btc.c.state.get_snapshot().halted
         await btc.halt("from the test")
         app.refresh_views()

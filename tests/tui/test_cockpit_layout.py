@@ -23,7 +23,7 @@ async def test_panels_grow_when_a_layout_pass_ran_between_two_updates(make_app: 
         figures = pnl.query_one(".pnl-figures", Static)
         heights = (figures.size.height, risk.size.height)
         assert heights == (7, 6)  # Position … Inventory, Last fill; Breaker … Orders
-        running = next(v for v in app.supervisor.views() if v.name == app.selected)
+        running = next(v for v in app.engine.supervisor.views() if v.name == app.selected)
         starting = idle_view(running.name, running.coin, running.venue, BotStatus.STARTING, None, 0)
 
         # One line each, then a layout pass that measures them before they had an idle turn
@@ -40,7 +40,7 @@ async def test_panels_grow_when_a_layout_pass_ran_between_two_updates(make_app: 
         await pilot.pause()
 
         assert (figures.size.height, risk.size.height) == heights
-        await app.supervisor.stop()
+        await app.engine.supervisor.stop()
 
 
 async def test_a_small_terminal_gets_the_compact_layout_and_a_big_one_the_full(

@@ -41,7 +41,7 @@ refresh = GridApp.refresh_views
 
 def crash_once_trading(self):
     refresh(self)
-    if any(v.open_orders for v in self.supervisor.views()):
+    if any(v.open_orders for v in self.engine.views()):
         raise RuntimeError("injected crash in a refresh\\nwith a second line")
 
 

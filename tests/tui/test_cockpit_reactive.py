@@ -28,7 +28,7 @@ async def cockpit(make_app: MakeApp) -> AsyncIterator[tuple[GridApp, Pilot]]:
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(app)
         yield app, pilot
-        await app.supervisor.stop()
+        await app.engine.supervisor.stop()
 
 
 async def commands_done(app: GridApp) -> None:
@@ -38,7 +38,7 @@ async def commands_done(app: GridApp) -> None:
 
 async def move_market(app: GridApp) -> None:
     """One step of the paper market, seen by every bot, then one refresh."""
-    sup = app.supervisor
+    sup = app.engine.supervisor
     before = {b.name: b.c.feed.mid for b in sup.bots_running()}
     sup.exchange.step()  # type: ignore[attr-defined]
     await wait_for(
@@ -93,7 +93,7 @@ async def test_a_refresh_reaches_the_table_and_the_panels_through_views(
     make_app: MakeApp,
 ) -> None:
     async with cockpit(make_app) as (app, _pilot):
-        btc = app.supervisor.running("btc")
+        btc = app.engine.supervisor.running("btc")
         assert btc is not None
         await btc.halt("test halt")
         table, risk = app.query_one(BotsTable), app.query_one(RiskPanel)
@@ -123,7 +123,7 @@ async def test_a_failing_command_is_a_notification_and_the_app_carries_on(
         await commands_done(app)
         failed = [n for n in app._notifications if n.title == "Command failed"]
         assert [(n.message, n.severity) for n in failed] == [("btc: venue said no", "error")]
-        eth = app.supervisor.running("eth")
+        eth = app.engine.supervisor.running("eth")
         assert eth is not None and eth.c.state.get_snapshot().halted  # the next bot's turn
         assert app.is_running and app.return_code is None and app.crash is None
         await pilot.press("r")  # and the next command runs
@@ -136,7 +136,7 @@ async def test_a_command_runs_in_a_worker_the_keys_stay_live_meanwhile(
 ) -> None:
     release = asyncio.Event()
     async with cockpit(make_app) as (app, pilot):
-        btc = app.supervisor.running("btc")
+        btc = app.engine.supervisor.running("btc")
         assert btc is not None
         reconcile = btc.reconcile
 
@@ -188,7 +188,7 @@ async def test_the_equity_history_lives_in_the_view_model_and_survives_a_remount
 
 async def test_the_chart_starts_from_the_journals_realized_pnl(make_app: MakeApp) -> None:
     async with cockpit(make_app) as (app, _pilot):
-        bot = app.supervisor.running("btc")
+        bot = app.engine.supervisor.running("btc")
         assert bot is not None
         state = bot.c.state.get_snapshot()
         assert state.fill_count >= 1
@@ -196,6 +196,6 @@ async def test_the_chart_starts_from_the_journals_realized_pnl(make_app: MakeApp
         fills = bot.c.store.applied_fills()
         assert past[0][0] == fills[0].timestamp_ms and past[-1][0] == fills[-1].timestamp_ms
         assert past[-1][1] == pytest.approx(float(state.all_time_realized))
-        fresh = ViewModel(app.supervisor.views, history=app._history)  # a cockpit reopened
+        fresh = ViewModel(app.engine.views, history=app.engine.history)  # a cockpit reopened
         fresh.refresh()
         assert fresh.equity("btc")[: len(past)] == tuple(past)

@@ -60,9 +60,9 @@ def test_open_circuit_breaker(make_app: MakeApp, snap_compare) -> None:
 
     async def run_before(pilot: Pilot) -> None:
         await settle(app)
-        bot = app.supervisor.running("btc")
+        bot = app.engine.supervisor.running("btc")
         assert bot is not None
-        app.supervisor.exchange.fail_next(50, "HTTP 502 Bad Gateway")  # type: ignore[attr-defined]
+        app.engine.supervisor.exchange.fail_next(50, "HTTP 502 Bad Gateway")  # type: ignore[attr-defined]
         threshold = app.config.breaker.error_threshold
         for _ in range(threshold):
             await bot.c.gateway.cancel_all()

@@ -16,10 +16,10 @@ async def test_a_bot_whose_venue_fails_shows_waiting_for_exchange_and_why(
     app = make_app()
     # Every fill catch-up gets a 502 until the venue recovers: no bot may trade before one
     # succeeds.
-    venue = app.supervisor.exchange
+    venue = app.engine.supervisor.exchange
     venue.fail_next(1000, "HTTP 502", calls={"fills_since"})  # type: ignore[attr-defined]
     async with app.run_test(size=(120, 40)) as pilot:
-        sup = app.supervisor
+        sup = app.engine.supervisor
         await wait_for(
             lambda: all(
                 (b := sup.running(n)) is not None and b.status is BotStatus.WAITING

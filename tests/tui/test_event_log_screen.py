@@ -316,7 +316,7 @@ async def test_a_manual_halt_is_info_and_a_drawdown_halt_critical(make_app: Make
         await pilot.press("h")  # the selected bot, btc
         for worker in [w for w in app.workers if w.group == "commands"]:
             await worker.wait()
-        eth = app.supervisor.running("eth")
+        eth = app.engine.supervisor.running("eth")
         assert eth is not None
         await eth.halt("drawdown 12% over the 10% limit", kind=HaltKind.DRAWDOWN)
         app.refresh_views()
@@ -338,4 +338,4 @@ async def test_a_manual_halt_is_info_and_a_drawdown_halt_critical(make_app: Make
         assert alerts() == [
             "eth ETH alert_raised CRITICAL bot_halted: halted: drawdown 12% over the 10% limit"
         ]
-        await app.supervisor.stop()
+        await app.engine.supervisor.stop()

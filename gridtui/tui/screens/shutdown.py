@@ -9,29 +9,30 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Label, ProgressBar
 
+from gridtui.control.engine import Engine
 from gridtui.core.events import BotStopped, Event, OrderCanceled
-from gridtui.supervisor import ShutdownReport, Supervisor
+from gridtui.supervisor import ShutdownReport
 
 
 class ShutdownScreen(ModalScreen[ShutdownReport | None]):
-    """Dismissed with the supervisor's report (None if stopping itself failed)."""
+    """Dismissed with the engine's report (None if stopping itself failed)."""
 
     BINDINGS = []  # noqa: RUF012 - nothing may interrupt a shutdown
 
-    def __init__(self, supervisor: Supervisor) -> None:
+    def __init__(self, engine: Engine) -> None:
         super().__init__()
-        self._supervisor = supervisor
+        self._engine = engine
         self._canceled = 0
         self._stopped = 0
 
     def compose(self) -> ComposeResult:
         with Vertical(id="shutdown-dialog"):
             yield Label("Stopping every bot…", id="shutdown-title")
-            yield ProgressBar(total=len(self._supervisor.slots), show_eta=False, id="shutdown-bar")
+            yield ProgressBar(total=len(self._engine.names), show_eta=False, id="shutdown-bar")
             yield Label("canceling orders", id="shutdown-status")
 
     def on_mount(self) -> None:
-        self._unsubscribe = self._supervisor.bus.subscribe(self._on_event)
+        self._unsubscribe = self._engine.subscribe(self._on_event)
         self.stop_bots()
 
     def _on_event(self, event: Event) -> None:
@@ -49,7 +50,7 @@ class ShutdownScreen(ModalScreen[ShutdownReport | None]):
         """The supervisor's clean stop; its report (or None if it failed) dismisses the
         screen."""
         try:
-            report = await self._supervisor.stop()
+            report = await self._engine.stop()
         except Exception as exc:
             self.query_one("#shutdown-status", Label).update(f"shutdown failed: {exc}")
             self.dismiss(None)

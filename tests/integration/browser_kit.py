@@ -1,0 +1,161 @@
+"""A real headless Chromium, driven over the DevTools protocol (CDP) with the ``websockets``
+package we already depend on: open a page, press keys as a person would, read what the page's
+terminal was sent.
+
+The cockpit's page draws on a canvas, so its text is not in the DOM: ``TEE_TERMINAL`` runs before
+the page's own script and keeps a copy of every byte its websocket receives (the terminal
+output xterm.js draws), which ``screen_text`` returns with the escape sequences removed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import re
+import shutil
+import subprocess
+import tempfile
+from collections.abc import AsyncIterator
+from typing import Any
+
+import websockets
+
+BROWSERS = ("chromium", "chromium-browser", "google-chrome")
+TEE_TERMINAL = """
+(() => {
+  const Native = window.WebSocket;
+  const decoder = new TextDecoder();
+  window.__terminal = [];
+  window.WebSocket = function (url, protocols) {
+    const socket = protocols === undefined ? new Native(url) : new Native(url, protocols);
+    socket.addEventListener("message", (event) => {
+      if (typeof event.data !== "string") {
+        window.__terminal.push(decoder.decode(new Uint8Array(event.data), {stream: true}));
+      }
+    });
+    return socket;
+  };
+  window.WebSocket.prototype = Native.prototype;
+})();
+"""
+ESCAPES = re.compile(
+    r"\x1b\[[0-9;?<>=]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[()][A-Z0-9]"
+)
+KEYS: dict[str, dict[str, Any]] = {
+    "tab": {"key": "Tab", "code": "Tab", "windowsVirtualKeyCode": 9},
+    "h": {"key": "h", "code": "KeyH", "text": "h", "windowsVirtualKeyCode": 72},
+    "q": {"key": "q", "code": "KeyQ", "text": "q", "windowsVirtualKeyCode": 81},
+}
+
+
+def find_browser() -> str | None:
+    return next((path for name in BROWSERS if (path := shutil.which(name))), None)
+
+
+class Page:
+    """One tab, over one CDP session."""
+
+    def __init__(self, socket: Any, session: str) -> None:
+        self._socket = socket
+        self._session = session
+        self._ids = itertools.count(1)
+
+    async def call(self, method: str, **params: Any) -> dict[str, Any]:
+        return await _call(self._socket, self._ids, method, params, session=self._session)
+
+    async def evaluate(self, expression: str) -> Any:
+        reply = await self.call("Runtime.evaluate", expression=expression, returnByValue=True)
+        return reply["result"].get("value")
+
+    async def screen_text(self) -> str:
+        """Everything the page's terminal was sent so far, as plain text."""
+        raw = await self.evaluate("(window.__terminal || []).join('')")
+        return ESCAPES.sub("", raw or "")
+
+    async def press(self, key: str) -> None:
+        """A key pressed and released on the focused terminal, as a keyboard does."""
+        await self.evaluate("document.querySelector('.xterm-helper-textarea').focus()")
+        event = KEYS[key]
+        await self.call("Input.dispatchKeyEvent", type="keyDown", **event)
+        up = {k: v for k, v in event.items() if k != "text"}
+        await self.call("Input.dispatchKeyEvent", type="keyUp", **up)
+
+
+async def _call(
+    socket: Any,
+    ids: itertools.count[int],
+    method: str,
+    params: dict[str, Any],
+    *,
+    session: str | None = None,
+) -> dict[str, Any]:
+    ask_id = next(ids) + (0 if session is None else 1_000_000)
+    message: dict[str, Any] = {"id": ask_id, "method": method, "params": params}
+    if session is not None:
+        message["sessionId"] = session
+    await socket.send(json.dumps(message))
+    while True:  # events and other answers in between are not ours
+        reply = json.loads(await socket.recv())
+        if reply.get("id") == ask_id:
+            if "error" in reply:
+                raise RuntimeError(f"{method}: {reply['error']}")
+            return reply["result"]
+
+
+@contextlib.asynccontextmanager
+async def browser_page(
+    url: str, browser: str, *, size: tuple[int, int] = (1400, 1000)
+) -> AsyncIterator[Page]:
+    """A headless Chromium showing ``url``, its terminal's output teed from the start."""
+    with tempfile.TemporaryDirectory(prefix="gridtui-chromium-") as profile:
+        process = subprocess.Popen(
+            [
+                browser,
+                "--headless=new",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--no-first-run",
+                "--remote-debugging-port=0",
+                f"--user-data-dir={profile}",
+                f"--window-size={size[0]},{size[1]}",
+                "about:blank",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            endpoint = await asyncio.to_thread(_devtools_url, process)
+            async with websockets.connect(endpoint, max_size=None) as socket:
+                ids = itertools.count(1)
+                target = await _call(socket, ids, "Target.createTarget", {"url": "about:blank"})
+                attached = await _call(
+                    socket,
+                    ids,
+                    "Target.attachToTarget",
+                    {"targetId": target["targetId"], "flatten": True},
+                )
+                page = Page(socket, attached["sessionId"])
+                await page.call("Page.enable")
+                await page.call("Page.addScriptToEvaluateOnNewDocument", source=TEE_TERMINAL)
+                await page.call("Page.navigate", url=url)
+                yield page
+        finally:
+            process.terminate()
+            try:
+                process.wait(10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def _devtools_url(process: subprocess.Popen[str]) -> str:
+    assert process.stderr is not None
+    seen = []
+    for line in process.stderr:
+        seen.append(line)
+        if line.startswith("DevTools listening on "):
+            return line.split(" on ", 1)[1].strip()
+    raise RuntimeError("Chromium did not start: " + "".join(seen[-5:]))
