@@ -153,9 +153,8 @@ def build_parser() -> argparse.ArgumentParser:
         description=(
             "Runs the bots as --headless does and serves the cockpit over HTTP: every page is a "
             "cockpit on the same bots (q closes the page's cockpit; the bots go on until this "
-            "process gets Ctrl-C or SIGTERM). On a loopback address anyone on this machine may "
-            f"open it; on any other address a browser needs the token: from ${TOKEN_ENV}, or "
-            "made at start, printed with the address."
+            "process gets Ctrl-C or SIGTERM). A browser needs the token, in the address printed "
+            f"at start: ${TOKEN_ENV}, or one made at start."
         ),
     )
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
@@ -435,7 +434,11 @@ def _dispatch(args: argparse.Namespace) -> int:
     # A run writes journals: prove its files usable first. Reading them (status, fills, audit)
     # must work on a read-only copy too.
     runs = args.command in (None, "serve")
-    config = _with_venue_flags(load_config(args.config, check_files=runs), args)
+    # An engine that cockpits attach to gives them its config: its paths must not depend on
+    # the folder a cockpit was started from.
+    shared = args.command == "serve" or args.headless
+    path = args.config.absolute() if shared else args.config
+    config = _with_venue_flags(load_config(path, check_files=runs), args)
     if args.command == "backtest":
         from gridtui.backtest.command import BacktestArgs, run_backtest
 
@@ -472,15 +475,16 @@ def _dispatch(args: argparse.Namespace) -> int:
         return asyncio.run(books.audit(config))
     level = args.log_level or config.log_level
     if args.command == "serve":
-        from gridtui.control.web import is_loopback, new_token
-        from gridtui.headless import WebOptions, run_headless
+        from gridtui.control.web import new_token
+        from gridtui.headless import ServeError, WebOptions, run_headless
 
-        socket_path(config.data_dir)  # a data dir too deep for the socket: refused before start
-        _check_port_free(args.host, args.port)
-        token = None if is_loopback(args.host) else (os.environ.get(TOKEN_ENV) or new_token())
+        token = os.environ.get(TOKEN_ENV) or new_token()
         configure_logging(fmt=args.log_format, level=level)
         web = WebOptions(args.host, args.port, token)
-        return asyncio.run(run_headless(config, metrics_port=args.metrics_port, web=web))
+        try:
+            return asyncio.run(run_headless(config, metrics_port=args.metrics_port, web=web))
+        except ServeError as exc:
+            raise UsageError(str(exc)) from exc
     if args.headless:
         from gridtui.headless import run_headless
 

@@ -10,18 +10,20 @@ without a terminal runs it.
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import shlex
 import sys
 from pathlib import Path
 
 import attrs
+from aiohttp import web_runner
 
 from gridtui import stop_signals
 from gridtui.config.schema import AppConfig
 from gridtui.control.engine import LocalEngine
 from gridtui.control.server import ControlServer
-from gridtui.control.web import CockpitServer, start_web
+from gridtui.control.web import CockpitServer, is_loopback, start_web
 from gridtui.control.wire import SocketPathTooLong, socket_path
 from gridtui.monitoring.logs import EventLogger, log_event
 from gridtui.state.data_dir import DataDirLock
@@ -29,15 +31,18 @@ from gridtui.supervisor import Supervisor
 
 log = logging.getLogger("gridtui")
 
+PAGES_CLOSE_S = 10.0
+"""The pages' server is given this long to close (each page's cockpit closes once the control
+socket does) before the bots stop regardless."""
+
 
 @attrs.frozen(slots=True)
 class WebOptions:
-    """Where ``gridtui serve`` listens, and the token a browser must bring (None: loopback,
-    no token)."""
+    """Where ``gridtui serve`` listens, and the token a browser must bring."""
 
     host: str
     port: int
-    token: str | None
+    token: str
 
 
 async def run_headless(
@@ -80,20 +85,26 @@ async def _run(
     try:
         await asyncio.sleep(0)  # a signal that came while building is handled here
         if not stop.is_set():
+            # The ways in first: a port in use ends the run before any bot trades.
+            path = await _open_control(control, supervisor.config, required=web is not None)
+            if web is not None and path is not None:
+                pages = await _open_pages(web, path)
             server = supervisor.metrics.serve(metrics_port) if metrics_port else None
             await supervisor.start()
             log.info("running %d bots; Ctrl-C stops them cleanly", len(supervisor.slots))
-            path = await _open_control(control, supervisor.config)
-            if web is not None and path is not None:
-                pages = await start_web(CockpitServer(_attach_command(path), **attrs.asdict(web)))
+            if web is not None:
                 log.info("serving the cockpit at %s", _address(web, with_token=False))
+                if not is_loopback(web.host):
+                    log.warning(
+                        "the cockpit is reachable from other machines, over plain HTTP: put it "
+                        "behind an SSH tunnel or a TLS proxy to keep its token secret"
+                    )
                 print(f"gridtui: the cockpit is at {_address(web)}", flush=True)
             await stop.wait()
     finally:
-        # No cockpit steers the bots while they stop: pages and attached cockpits end first.
-        if pages is not None:
-            await pages.cleanup()
-        await control.close()
+        # No cockpit steers the bots while they stop: the attached ones (each page's among
+        # them) see the engine go and close, then the pages' server ends.
+        await _close_cockpits(control, pages)
         report = await supervisor.stop()
         if server is not None:
             server.close()
@@ -109,18 +120,52 @@ async def _run(
     return 0 if report.clean else 1
 
 
-async def _open_control(control: ControlServer, config: AppConfig) -> Path | None:
-    """The control socket (its path), or None when the data dir's path is too long for one:
-    the bots still run, only ``gridtui attach`` cannot reach them (``gridtui serve`` checks
-    this before it starts)."""
+class ServeError(Exception):
+    """``gridtui serve`` cannot open its ways in (socket, port): one line, before any bot
+    starts."""
+
+
+async def _open_control(
+    control: ControlServer, config: AppConfig, *, required: bool
+) -> Path | None:
+    """The control socket (its path). Without one (a data dir too deep for a socket path, a
+    folder that refuses it) ``--headless`` runs its bots all the same, only ``gridtui attach``
+    cannot reach them; ``gridtui serve`` cannot serve and stops there."""
     try:
         path = socket_path(config.data_dir)
-    except SocketPathTooLong as exc:
+        await control.start(path)
+    except (SocketPathTooLong, OSError) as exc:
+        if required:
+            raise ServeError(f"no control socket for the pages' cockpits: {exc}") from exc
         log.warning("no control socket, gridtui attach cannot reach these bots: %s", exc)
         return None
-    await control.start(path)
     log.info("gridtui attach --config %s shows and steers these bots", config.source)
     return path
+
+
+async def _open_pages(web: WebOptions, path: Path) -> web_runner.AppRunner:
+    try:
+        return await start_web(CockpitServer(_attach_command(path), **attrs.asdict(web)))
+    except OSError as exc:
+        reason = "is already in use" if exc.errno == errno.EADDRINUSE else exc.strerror or exc
+        raise ServeError(
+            f"serve --host {web.host} --port {web.port}: {reason} (choose another --port or "
+            "--host, or stop the process using it)"
+        ) from exc
+
+
+async def _close_cockpits(control: ControlServer, pages: web_runner.AppRunner | None) -> None:
+    """Each step on its own: a failure here must never keep the bots from their stop."""
+    try:
+        await control.close()
+    except Exception:
+        log.exception("the control socket did not close cleanly")
+    if pages is None:
+        return
+    try:
+        await asyncio.wait_for(pages.cleanup(), PAGES_CLOSE_S)
+    except Exception:
+        log.exception("the pages' server did not close cleanly")
 
 
 def _attach_command(path: Path) -> str:
@@ -132,6 +177,4 @@ def _address(web: WebOptions, *, with_token: bool = True) -> str:
     """The page's address; with the token for the terminal, never for the log."""
     host = f"[{web.host}]" if ":" in web.host else web.host
     url = f"http://{host}:{web.port}/"
-    if web.token is None:
-        return url
     return f"{url}?token={web.token}" if with_token else f"{url} (token required)"

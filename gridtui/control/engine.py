@@ -9,10 +9,14 @@ terminal cockpit), and ``RemoteEngine`` (gridtui.control.remote), the supervisor
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Protocol
 
+import attrs
+
+from gridtui.config.edit import ConfigEditError, write_config
 from gridtui.config.schema import AppConfig
 from gridtui.core.account import AccountSummary
 from gridtui.core.events import Event
@@ -21,7 +25,13 @@ from gridtui.execution.position_closer import CloseResult
 from gridtui.execution.reconciliation_service import ReconcileReport
 from gridtui.orchestrator.bot_orchestrator import BotOrchestrator
 from gridtui.orchestrator.view import BotView, EquityPoint, realized_history
-from gridtui.supervisor import Reconfigured, Runner, ShutdownReport, Supervisor
+from gridtui.supervisor import (
+    Reconfigured,
+    ReconfigureRefused,
+    Runner,
+    ShutdownReport,
+    Supervisor,
+)
 
 Unsubscribe = Callable[[], None]
 
@@ -103,7 +113,19 @@ class Engine(Protocol):
 
     async def asset_meta(self, coin: str) -> AssetMeta: ...
 
-    async def reconfigure(self, config: AppConfig) -> Reconfigured: ...
+    async def apply_edit(self, config: AppConfig, text: str, *, based_on: AppConfig) -> EditApplied:
+        """Run the bots with ``config`` and write ``text`` (the same settings, the file's
+        comments kept) into the config file, one edit at a time whichever cockpit sent it.
+        ``ReconfigureRefused`` when the bots no longer run ``based_on`` (another cockpit's edit
+        came first: this one would undo it)."""
+        ...
+
+
+@attrs.frozen(slots=True)
+class EditApplied:
+    done: Reconfigured
+    unwritten: str | None = None
+    """Why the file was not written (the bots run the new settings all the same)."""
 
 
 def tradable(streamed: frozenset[str] | set[str] | None, coins: set[str]) -> set[str]:
@@ -126,6 +148,7 @@ class LocalEngine:
 
     def __init__(self, supervisor: Supervisor) -> None:
         self.supervisor = supervisor
+        self._editing = asyncio.Lock()
 
     @property
     def config(self) -> AppConfig:
@@ -197,5 +220,18 @@ class LocalEngine:
     async def asset_meta(self, coin: str) -> AssetMeta:
         return await self.supervisor.exchange.asset_meta(coin)
 
-    async def reconfigure(self, config: AppConfig) -> Reconfigured:
-        return await self.supervisor.reconfigure(config)
+    async def apply_edit(self, config: AppConfig, text: str, *, based_on: AppConfig) -> EditApplied:
+        async with self._editing:
+            if self.supervisor.config != based_on:
+                raise ReconfigureRefused(
+                    "the bots' settings changed while this edit was open (another cockpit "
+                    "applied an edit): nothing applied; edit again"
+                )
+            done = await self.supervisor.reconfigure(config)
+            if done.refused or config.source is None:
+                return EditApplied(done)
+            try:
+                write_config(config.source, text)
+            except ConfigEditError as exc:
+                return EditApplied(done, unwritten=str(exc))
+            return EditApplied(done)

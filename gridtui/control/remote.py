@@ -19,15 +19,24 @@ from pathlib import Path
 from typing import Any
 
 from gridtui.config.schema import AppConfig
-from gridtui.control.engine import Unsubscribe, tradable
-from gridtui.control.wire import Answer, Ask, EngineState, Happened, PeerGone, frame, read_message
+from gridtui.control.engine import EditApplied, Unsubscribe, tradable
+from gridtui.control.wire import (
+    Answer,
+    Ask,
+    EngineState,
+    ErrorKind,
+    Happened,
+    PeerGone,
+    frame,
+    read_message,
+)
 from gridtui.core.account import AccountSummary
 from gridtui.core.events import Event
-from gridtui.core.types import AssetMeta
+from gridtui.core.types import AssetMeta, ExchangeError
 from gridtui.execution.position_closer import CloseResult
 from gridtui.execution.reconciliation_service import ReconcileReport
 from gridtui.orchestrator.view import BotView, EquityPoint
-from gridtui.supervisor import Reconfigured, ReconfigureRefused, Runner, ShutdownReport
+from gridtui.supervisor import ReconfigureRefused, Runner, ShutdownReport
 
 log = logging.getLogger(__name__)
 
@@ -77,11 +86,18 @@ class RemoteEngine:
                 "config first"
             ) from exc
         except (OSError, TimeoutError, PeerGone) as exc:
+            self._close_writer()
             raise NoEngine(f"the engine at {self.path} did not answer ({exc})") from exc
         if not isinstance(first, EngineState) or first.config is None:
+            self._close_writer()
             raise NoEngine(f"{self.path} is not a gridtui engine's control socket")
         self._take(first)
         self._reader_task = asyncio.create_task(self._read(reader), name="control-read")
+
+    def _close_writer(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
 
     async def _read(self, reader: asyncio.StreamReader) -> None:
         try:
@@ -191,11 +207,13 @@ class RemoteEngine:
         self._waiting[ask.id] = answer
         self._writer.write(frame(ask))
         reply = await answer
-        if reply.refused:
+        if reply.error is None:
+            return reply.value
+        if reply.kind is ErrorKind.REFUSED:
             raise ReconfigureRefused(reply.error)
-        if reply.error is not None:
-            raise RemoteCommandFailed(reply.error)
-        return reply.value
+        if reply.kind is ErrorKind.VENUE:
+            raise ExchangeError(reply.error)
+        raise RemoteCommandFailed(reply.error)
 
     async def halt(self, name: str, reason: str) -> None:
         await self._call("halt", name, reason)
@@ -223,9 +241,9 @@ class RemoteEngine:
         meta: AssetMeta = await self._call("asset_meta", coin)
         return meta
 
-    async def reconfigure(self, config: AppConfig) -> Reconfigured:
-        done: Reconfigured = await self._call("reconfigure", config)
-        return done
+    async def apply_edit(self, config: AppConfig, text: str, *, based_on: AppConfig) -> EditApplied:
+        applied: EditApplied = await self._call("apply_edit", config, text, based_on=based_on)
+        return applied
 
 
 class RemoteCommandFailed(Exception):

@@ -1,9 +1,12 @@
 """The engine's side of the control socket: one supervisor, any number of cockpits.
 
 Every cockpit gets the engine's state a few times a second (``PUSH_S``) and every event, and calls
-the engine's commands (``wire.COMMANDS``) by name. A cockpit that stops reading is dropped once
-what waits for it passes ``MAX_BUFFERED``, so a stuck browser tab never slows the bots. Only
-processes of the engine's own user reach the socket (``wire.socket_dir`` is private to it).
+the engine's commands (``wire.COMMANDS``) by name. A command, once started, runs to its end even
+if its cockpit goes (a halt cut between marking the bot halted and canceling its orders would
+leave the grid resting); ``close`` waits for commands under way. A cockpit that stops reading is
+dropped once what waits for it passes ``MAX_BUFFERED``, so a stuck browser tab never slows the
+bots. Only processes of the engine's own user reach the socket (``wire.socket_dir`` is private
+to it).
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from pathlib import Path
 
 import attrs
@@ -22,12 +26,15 @@ from gridtui.control.wire import (
     Answer,
     Ask,
     EngineState,
+    ErrorKind,
     Happened,
     PeerGone,
     frame,
     read_message,
 )
 from gridtui.core.events import Event
+from gridtui.core.types import ExchangeError
+from gridtui.orchestrator.view import EquityPoint
 from gridtui.supervisor import ReconfigureRefused
 
 log = logging.getLogger(__name__)
@@ -36,6 +43,8 @@ PUSH_S = 0.25
 """How often every cockpit gets the engine's state: the cockpit samples at 4 Hz."""
 CLOSE_TIMEOUT_S = 5.0
 """A close waits this long at most for the cockpits' connections to end."""
+HISTORY_MAX_AGE_S = 60.0
+"""A bot's journal history sent to a new cockpit is at most this old (the chart goes on live)."""
 MAX_BUFFERED = 16 * 1024 * 1024
 """Bytes waiting for a cockpit that does not read, past which it is dropped."""
 
@@ -50,15 +59,21 @@ class Cockpit:
     """The config it was last sent."""
     histories: set[str] = attrs.Factory(set)
     """The bots whose history it was sent."""
-    tasks: set[asyncio.Task[None]] = attrs.Factory(set)
+    gone: bool = False
 
     def send(self, message: object) -> bool:
         """Queued for the socket; False when the cockpit is gone or too far behind."""
-        if self.writer.is_closing():
+        if self.gone or self.writer.is_closing():
             return False
         self.writer.write(frame(message))
         transport = self.writer.transport
         return transport.get_write_buffer_size() <= MAX_BUFFERED
+
+    def let_go(self) -> None:
+        """Closed at once, whatever it has not read (a suspended cockpit must not hold the
+        engine's close)."""
+        self.gone = True
+        self.writer.transport.abort()
 
 
 class ControlServer:
@@ -69,6 +84,10 @@ class ControlServer:
         self._cockpits: list[Cockpit] = []
         self._connections: set[asyncio.Task[None]] = set()
         """Each cockpit's reading task: a close waits for them to end."""
+        self._commands: set[asyncio.Task[None]] = set()
+        """Commands under way, whichever cockpit sent them: never canceled, a close waits."""
+        self._histories: dict[str, tuple[float, tuple[EquityPoint, ...]]] = {}
+        """Each bot's history as last read from its journal, and when (monotonic seconds)."""
         self._server: asyncio.Server | None = None
         self._pusher: asyncio.Task[None] | None = None
         self._unsubscribe = engine.subscribe(self._on_event)
@@ -98,12 +117,15 @@ class ControlServer:
                 await self._pusher
         if self._server is not None:
             self._server.close()
+        if self._commands:  # a halt under way ends as a halt, not half of one
+            await asyncio.wait(self._commands, timeout=CLOSE_TIMEOUT_S)
         for cockpit in list(self._cockpits):
             self._drop(cockpit)
-        if self._connections:  # each ends on the closed socket's end of file
+        if self._connections:  # each ends on its aborted socket
             await asyncio.wait(self._connections, timeout=CLOSE_TIMEOUT_S)
         if self._server is not None:
-            await self._server.wait_closed()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._server.wait_closed(), CLOSE_TIMEOUT_S)
         if self.path is not None:
             self.path.unlink(missing_ok=True)
 
@@ -126,8 +148,8 @@ class ControlServer:
                 if not isinstance(message, Ask):
                     raise PeerGone(f"not a command: {type(message).__name__}")
                 task = asyncio.create_task(self._answer(cockpit, message))
-                cockpit.tasks.add(task)
-                task.add_done_callback(cockpit.tasks.discard)
+                self._commands.add(task)
+                task.add_done_callback(self._commands.discard)
         except PeerGone as exc:
             log.info("a cockpit detached (%s)", exc)
         finally:
@@ -136,32 +158,43 @@ class ControlServer:
     def _drop(self, cockpit: Cockpit) -> None:
         if cockpit in self._cockpits:
             self._cockpits.remove(cockpit)
-        for task in list(cockpit.tasks):
-            task.cancel()
-        cockpit.writer.close()
+        cockpit.let_go()
 
     async def _answer(self, cockpit: Cockpit, ask: Ask) -> None:
-        """Run the command; the cockpit gets the state it left, then the answer."""
+        """Run the command to its end; the cockpit, if still there, gets the state it left,
+        then the answer (an error's kind tells the cockpit what it was)."""
         try:
             if ask.command not in COMMANDS:
                 raise ValueError(f"no such command: {ask.command}")
             method = getattr(self._engine, ask.command)
             answer = Answer(ask.id, value=await method(*ask.args, **ask.kwargs))
         except ReconfigureRefused as exc:
-            answer = Answer(ask.id, error=str(exc), refused=True)
+            answer = Answer(ask.id, error=str(exc), kind=ErrorKind.REFUSED)
+        except ExchangeError as exc:
+            answer = Answer(ask.id, error=str(exc), kind=ErrorKind.VENUE)
         except Exception as exc:
-            answer = Answer(ask.id, error=str(exc) or type(exc).__name__)
-        self._push(cockpit, self._base_state())
+            answer = Answer(ask.id, error=str(exc) or type(exc).__name__, kind=ErrorKind.FAILED)
+        if cockpit.gone:
+            return
+        try:
+            self._push(cockpit, self._base_state())
+        except Exception:
+            log.exception("the engine's state could not be sent to a cockpit")
         if not cockpit.send(answer):
             self._drop(cockpit)
 
     async def _push_forever(self) -> None:
+        """Never ends on an error: a cockpit without news would show a stale engine as live."""
         while True:
             await asyncio.sleep(PUSH_S)
-            if self._cockpits:
+            if not self._cockpits:
+                continue
+            try:
                 state = self._base_state()
                 for cockpit in list(self._cockpits):
                     self._push(cockpit, state)
+            except Exception:
+                log.exception("the engine's state could not be sent to the cockpits")
 
     def _base_state(self) -> EngineState:
         engine = self._engine
@@ -186,7 +219,7 @@ class ControlServer:
         state = attrs.evolve(
             state,
             config=config if config is not cockpit.config else None,
-            histories={name: tuple(self._engine.history(name)) for name in new},
+            histories={name: self._history(name) for name in new},
         )
         cockpit.config = config
         cockpit.histories |= new
@@ -197,3 +230,12 @@ class ControlServer:
         if not (sent and cockpit.send(state)):
             log.warning("a cockpit fell behind by over %d bytes: dropped", MAX_BUFFERED)
             self._drop(cockpit)
+
+    def _history(self, name: str) -> tuple[EquityPoint, ...]:
+        """The bot's journal history, read at most once per ``HISTORY_MAX_AGE_S`` however many
+        cockpits attach (a page reloaded in a loop must not replay journals on the bots' loop)."""
+        now = time.monotonic()
+        cached = self._histories.get(name)
+        if cached is None or now - cached[0] > HISTORY_MAX_AGE_S:
+            cached = self._histories[name] = (now, tuple(self._engine.history(name)))
+        return cached[1]

@@ -5,10 +5,12 @@ the app with Textual's web driver) starts one process per page. Ours is ``gridtu
 cockpit that steers the engine of this process over its control socket, so every page shows and
 steers the same bots.
 
-Who may open a page: on a loopback address, anyone on this machine (as with the terminal); on any
-other address, only a browser that brings the token (``?token=…`` once, then a cookie). A
-websocket opened by a page of another site (its ``Origin`` is not this server) is refused on any
-address, or a web page the trader visits could press keys in the cockpit.
+Who may open a page: only a browser that brings the token (``?token=…`` once, in the address
+``gridtui serve`` prints, then an HttpOnly cookie), on loopback too, as Jupyter does: every user
+of the machine reaches a loopback port, and a web page the trader visits can reach it through a
+name re-pointed at 127.0.0.1 (DNS rebinding), which would otherwise pass any origin check. A
+websocket opened by a page of another site (its ``Origin`` is not this server) is refused even
+with the cookie.
 """
 
 from __future__ import annotations
@@ -28,11 +30,15 @@ from textual_serve.server import Server, to_int
 log = logging.getLogger(__name__)
 
 COOKIE = "gridtui_token"
+SHUTDOWN_TIMEOUT_S = 5.0
+"""Pages still open when the server ends get this long (their cockpits close with the engine's
+control socket, which closes first)."""
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def is_loopback(host: str) -> bool:
-    """``host`` reaches this machine only (a name other than localhost counts as not)."""
+    """``host`` is reached from this machine only (a name other than localhost counts as
+    not)."""
     if host == "localhost":
         return True
     try:
@@ -50,7 +56,7 @@ class CockpitServer(Server):
     address the browser used (so binding 0.0.0.0 still gives the browser a reachable
     websocket)."""
 
-    def __init__(self, command: str, *, host: str, port: int, token: str | None) -> None:
+    def __init__(self, command: str, *, host: str, port: int, token: str) -> None:
         super().__init__(command, host=host, port=port, title="gridtui")
         self.token = token
 
@@ -64,8 +70,6 @@ class CockpitServer(Server):
         if request.path == "/ws" and not _same_origin(request):
             log.warning("refused a websocket from another site: %s", request.headers["Origin"])
             raise web.HTTPForbidden(text="gridtui: a page of another site may not steer the bots")
-        if self.token is None:
-            return await handler(request)
         offered = request.query.get("token")
         if offered is not None and hmac.compare_digest(offered, self.token):
             response = await handler(request)
@@ -105,7 +109,9 @@ def _same_origin(request: web.Request) -> bool:
 
 async def start_web(server: CockpitServer) -> web.AppRunner:
     """Listening when this returns; ``runner.cleanup()`` ends every page's cockpit."""
-    runner = web.AppRunner(await server._make_app(), handle_signals=False)
+    runner = web.AppRunner(
+        await server._make_app(), handle_signals=False, shutdown_timeout=SHUTDOWN_TIMEOUT_S
+    )
     await runner.setup()
     site = web.TCPSite(runner, server.host, server.port)
     await site.start()

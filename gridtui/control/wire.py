@@ -11,6 +11,7 @@ can write to it can already run code as that user.
 from __future__ import annotations
 
 import asyncio
+import enum
 import os
 import pickle
 from collections.abc import Mapping
@@ -42,7 +43,7 @@ COMMANDS = frozenset(
         "cancel_all",
         "mids",
         "asset_meta",
-        "reconfigure",
+        "apply_edit",
     }
 )
 """The engine methods a cockpit may call (gridtui.control.engine.Engine): nothing else runs."""
@@ -105,15 +106,25 @@ class Ask:
     kwargs: Mapping[str, Any] = attrs.field(factory=dict)
 
 
+class ErrorKind(enum.StrEnum):
+    """What a failed command's error was, so the cockpit handles it as it would in-process."""
+
+    REFUSED = "refused"
+    """The supervisor refused a reconfigure (``ReconfigureRefused``)."""
+    VENUE = "venue"
+    """The venue failed the call (``ExchangeError``)."""
+    FAILED = "failed"
+    """Anything else (a bot not running, …)."""
+
+
 @attrs.frozen(slots=True)
 class Answer:
-    """The command's result, or why it failed (``refused``: a reconfigure the supervisor
-    refused, which the cockpit shows as such)."""
+    """The command's result, or why it failed."""
 
     id: int
     value: Any = None
     error: str | None = None
-    refused: bool = False
+    kind: ErrorKind = ErrorKind.FAILED
 
 
 class PeerGone(Exception):
@@ -126,11 +137,13 @@ async def read_message(reader: asyncio.StreamReader) -> object:
         size = int.from_bytes(head, "big")
         if size > MAX_FRAME:
             raise PeerGone(f"a frame of {size} bytes")
-        return pickle.loads(await reader.readexactly(size))
+        body = await reader.readexactly(size)
     except (asyncio.IncompleteReadError, ConnectionError) as exc:
         raise PeerGone("closed") from exc
-    except (pickle.UnpicklingError, EOFError, AttributeError, ImportError) as exc:
-        raise PeerGone(f"an unreadable frame ({exc})") from exc
+    try:
+        return pickle.loads(body)
+    except Exception as exc:  # whatever a garbled pickle raises, it is no message of ours
+        raise PeerGone(f"an unreadable frame ({type(exc).__name__}: {exc})") from exc
 
 
 def frame(message: object) -> bytes:

@@ -43,7 +43,6 @@ from textual.widgets import Footer, Header
 from textual.worker import Worker
 
 from gridtui import stop_signals
-from gridtui.config.edit import ConfigEditError, write_config
 from gridtui.config.schema import AppConfig, BotSettings
 from gridtui.control.engine import Engine
 from gridtui.core.events import Event
@@ -218,8 +217,8 @@ class GridApp(App[int]):
         refresh_hz: float = 4.0,
         theme_dirs: Sequence[Path] | None = None,
     ) -> None:
+        self.engine = engine  # before Textual's own set-up, which asks for the driver class
         super().__init__()
-        self.engine = engine
         self.refresh_hz = refresh_hz
         self.model = ViewModel(engine.views, history=engine.history)
         """What the panels show, sampled by ``refresh_views``."""
@@ -347,9 +346,10 @@ class GridApp(App[int]):
     def get_driver_class(self) -> type[Driver]:
         """On Linux and macOS, a driver that survives its terminal hanging up: the SIGHUP that
         comes with it must still be able to stop the bots (see driver.py). In a browser page
-        (gridtui serve), one that ends the process when the page ends (see page_driver.py)."""
+        of gridtui serve, one that ends the process when the page ends (see page_driver.py):
+        never for a cockpit whose bots live in its own process."""
         driver = super().get_driver_class()
-        if driver.__module__ == "textual.drivers.web_driver":
+        if driver.__module__ == "textual.drivers.web_driver" and not self.engine.owns_bots:
             from gridtui.tui.page_driver import PageDriver
 
             return PageDriver
@@ -685,22 +685,21 @@ class GridApp(App[int]):
         new_config = attrs.evolve(request.draft.config, venue=config.venue)
         self.notify(f"{request.what}…", timeout=3)
         try:
-            done = await engine.reconfigure(new_config)
+            applied = await engine.apply_edit(new_config, request.draft.text, based_on=config)
         except ReconfigureRefused as exc:
             self.notify(str(exc), title=f"Cannot {request.what}", severity="error")
             return None
+        done = applied.done
         if done.refused:
             self.notify("; ".join(done.refused), title=f"Cannot {request.what}", severity="error")
             return None
         if self.selected not in engine.names:
             self.selected = next(iter(engine.names), None)
         self.refresh_views()
-        try:
-            write_config(source, request.draft.text)
-        except ConfigEditError as exc:
+        if applied.unwritten is not None:
             self.notify(
-                f"{request.what}: done, but {exc}; the next start reads the old file (and "
-                "editing waits until the file says what runs)",
+                f"{request.what}: done, but {applied.unwritten}; the next start reads the old "
+                "file (and editing waits until the file says what runs)",
                 severity="error",
                 timeout=15,
             )

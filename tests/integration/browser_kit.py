@@ -17,12 +17,15 @@ import re
 import shutil
 import subprocess
 import tempfile
+import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import websockets
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome")
+START_TIMEOUT_S = 30.0
 TEE_TERMINAL = """
 (() => {
   const Native = window.WebSocket;
@@ -110,24 +113,25 @@ async def browser_page(
 ) -> AsyncIterator[Page]:
     """A headless Chromium showing ``url``, its terminal's output teed from the start."""
     with tempfile.TemporaryDirectory(prefix="gridtui-chromium-") as profile:
-        process = subprocess.Popen(
-            [
-                browser,
-                "--headless=new",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--no-first-run",
-                "--remote-debugging-port=0",
-                f"--user-data-dir={profile}",
-                f"--window-size={size[0]},{size[1]}",
-                "about:blank",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        log_path = Path(profile) / "chromium.log"
+        with log_path.open("w") as log_file:
+            process = subprocess.Popen(
+                [
+                    browser,
+                    "--headless=new",
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--no-first-run",
+                    "--remote-debugging-port=0",
+                    f"--user-data-dir={profile}",
+                    f"--window-size={size[0]},{size[1]}",
+                    "about:blank",
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=log_file,  # a file: a pipe nobody reads would block Chromium once full
+            )
         try:
-            endpoint = await asyncio.to_thread(_devtools_url, process)
+            endpoint = await _devtools_url(log_path, process)
             async with websockets.connect(endpoint, max_size=None) as socket:
                 ids = itertools.count(1)
                 target = await _call(socket, ids, "Target.createTarget", {"url": "about:blank"})
@@ -151,11 +155,14 @@ async def browser_page(
                 process.wait()
 
 
-def _devtools_url(process: subprocess.Popen[str]) -> str:
-    assert process.stderr is not None
-    seen = []
-    for line in process.stderr:
-        seen.append(line)
-        if line.startswith("DevTools listening on "):
-            return line.split(" on ", 1)[1].strip()
-    raise RuntimeError("Chromium did not start: " + "".join(seen[-5:]))
+async def _devtools_url(log_path: Path, process: subprocess.Popen[bytes]) -> str:
+    """Where Chromium's DevTools listen, from the line it logs at start (within
+    ``START_TIMEOUT_S``)."""
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline and process.poll() is None:
+        for line in log_path.read_text(errors="replace").splitlines():
+            if line.startswith("DevTools listening on "):
+                return line.split(" on ", 1)[1].strip()
+        await asyncio.sleep(0.05)
+    tail = log_path.read_text(errors="replace")[-500:]
+    raise RuntimeError(f"Chromium did not start within {START_TIMEOUT_S} s: {tail}")

@@ -5,8 +5,8 @@ happen. A child process runs the real engine (``crash_child.py``: Supervisor →
 BotOrchestrator) on a file-backed paper venue tuned so fills never stop: a very volatile, fast
 market, a tight 20-level grid, 5 ms market ticks and 20 ms engine cycles. The parent kills it
 with SIGKILL after a seeded random delay, checks what must hold at *any* instant, and restarts it,
-30 times. Then a final start (which is the recovery path: reconcile first) runs in this process
-and the books are audited against the venue.
+``KILLS`` times. Then a final start (which is the recovery path: reconcile first) runs in this
+process and the books are audited against the venue.
 
 Checked after every kill (before any recovery):
 * the state row loads (version and checksum valid) and equals a replay of the journal;
@@ -56,7 +56,7 @@ pytestmark = pytest.mark.slow
 CHILD = Path(__file__).with_name("crash_child.py")
 REPO = Path(__file__).resolve().parents[2]
 SEED = 20240611
-KILLS = 30
+KILLS = 20
 DELAY_S = (0.05, 0.6)
 UP_TIMEOUT_S = 20.0
 BOT, COIN = "crash", "ETH"
@@ -281,8 +281,8 @@ def test_kill_minus_nine_during_fill_bursts_loses_and_doubles_nothing(tmp_path: 
 
     # The kills were not all idle: the journal grew across them and grids were resting, so "every
     # resting order is known" was not vacuous. How many kills land mid-fill or mid-placement is
-    # luck (7 to 30 of 30 seen, depending on the machine's load), so it is not asserted: the two
-    # narrowest windows are hit on purpose by the tests below.
+    # luck (a quarter to all of them, depending on the machine's load), so it is not asserted:
+    # the two narrowest windows are hit on purpose by the tests below.
     resting = sum(o.resting_orders > 0 for o in outcomes)
     stats = f"of {KILLS} kills: grew={grew} resting={resting}"
     assert grew >= KILLS // 2 and resting >= KILLS // 2, stats

@@ -24,6 +24,7 @@ from soak_kit import free_port
 
 from gridtui.control.remote import RemoteEngine
 from gridtui.control.wire import socket_path
+from gridtui.headless import PAGES_CLOSE_S
 
 BROWSER = find_browser()
 pytestmark = pytest.mark.skipif(
@@ -51,25 +52,47 @@ def halted(engine: RemoteEngine, name: str) -> bool:
     return view.risk is not None and view.risk.halted
 
 
+def cockpits_of(socket: Path) -> list[str]:
+    """The ``gridtui attach`` processes still running on ``socket`` (each page's cockpit)."""
+    found = subprocess.run(
+        ["pgrep", "-a", "-f", f"gridtui attach --socket {socket}"], capture_output=True, text=True
+    )
+    lines = [line.split(" ", 1) for line in found.stdout.splitlines()]
+    return [pid for pid, command in lines if not command.startswith("/bin/sh ")]
+
+
 async def test_the_browser_cockpit_steers_the_one_engine(short_dir: Path) -> None:
     assert BROWSER is not None
     config = write_paper_config(short_dir / "config.toml")
     port = free_port()
-    serve = subprocess.Popen(
-        [sys.executable, "-m", "gridtui", "--config", str(config), "serve", "--port", str(port)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
+    log_path = short_dir / "serve.log"
+    with log_path.open("w") as log_file:
+        serve = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "gridtui",
+                "--config",
+                str(config),
+                "serve",
+                "--port",
+                str(port),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=log_file,  # a file: a pipe nobody reads would block the engine's logging
+            text=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1", "GRIDTUI_SERVE_TOKEN": "t0ken"},
+        )
+    socket = socket_path(short_dir / "data")
     try:
         assert serve.stdout is not None
         line = await asyncio.wait_for(asyncio.to_thread(serve.stdout.readline), 60)
-        assert line.strip() == f"gridtui: the cockpit is at http://127.0.0.1:{port}/"
-        probe = RemoteEngine(socket_path(short_dir / "data"))
+        url = f"http://127.0.0.1:{port}/?token=t0ken"
+        assert line.strip() == f"gridtui: the cockpit is at {url}"
+        probe = RemoteEngine(socket)
         await probe.connect()
 
-        async with browser_page(f"http://127.0.0.1:{port}/", BROWSER) as page:
+        async with browser_page(url, BROWSER) as page:
 
             async def bots_shown() -> bool:
                 text = await page.screen_text()
@@ -91,14 +114,28 @@ async def test_the_browser_cockpit_steers_the_one_engine(short_dir: Path) -> Non
                 return bool(await page.evaluate("document.body.classList.contains('-closed')"))
 
             await until(closed, "the page's session to end")
-        await asyncio.sleep(0.5)
-        assert probe.is_running("btc") and probe.is_running("eth")  # … not the bots
-        await probe.stop()
-        serve.send_signal(signal.SIGTERM)
-        _, err = await asyncio.to_thread(serve.communicate, timeout=60)
+            await until(lambda: _async(not cockpits_of(socket)), "the page's cockpit to exit")
+            assert probe.is_running("btc") and probe.is_running("eth")  # … not the bots
+            await probe.stop()
+
+            await page.call("Page.navigate", url=url)  # a page open when the engine stops
+            await until(bots_shown, "the bots table in the reloaded page")
+            assert len(cockpits_of(socket)) == 1
+            asked = time.monotonic()
+            serve.send_signal(signal.SIGTERM)
+            await asyncio.to_thread(serve.wait, 60)
+            stop_s = time.monotonic() - asked
+            await until(closed, "the reloaded page's session to end")
     finally:
         if serve.poll() is None:
             serve.kill()
             serve.wait()
-    assert serve.returncode == 0, err[-2000:]
-    assert "shutdown_complete open_orders=0 bots=2" in err
+    log = log_path.read_text()
+    assert serve.returncode == 0, log[-2000:]
+    assert "shutdown_complete open_orders=0 bots=2" in log
+    assert stop_s < PAGES_CLOSE_S, f"the open page held the stop for {stop_s:.1f} s"
+    assert not cockpits_of(socket)
+
+
+async def _async(value: bool) -> bool:
+    return value

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import socket
 import sys
 import tempfile
 from collections.abc import AsyncIterator, Iterator
@@ -24,10 +25,12 @@ from gridtui.control.remote import (
     RemoteCommandFailed,
     RemoteEngine,
 )
-from gridtui.control.server import ControlServer
+from gridtui.control.server import PUSH_S, ControlServer
 from gridtui.control.wire import Answer, Ask, SocketPathTooLong, frame, read_message, socket_path
 from gridtui.core.events import BotHalted, Event
+from gridtui.core.types import ExchangeError
 from gridtui.exchanges.sim.exchange import SimExchange
+from gridtui.orchestrator.view import BotView
 from gridtui.supervisor import ReconfigureRefused, Supervisor
 from gridtui.tui.app import GridApp
 from gridtui.tui.page_driver import EXIT_GRACE_S as PAGE_EXIT_GRACE_S
@@ -126,7 +129,78 @@ async def test_commands_answer_with_the_engines_results_and_errors(served: Serve
         venue=attrs.evolve(served.supervisor.config.venue, network="mainnet"),
     )
     with pytest.raises(ReconfigureRefused):
-        await remote.reconfigure(other_venue)
+        await remote.apply_edit(other_venue, "", based_on=remote.config)
+    with pytest.raises(ExchangeError, match="unknown coin 'NOPE' on the paper venue"):
+        await remote.asset_meta("NOPE")  # the venue's error, as it would be in-process
+    await remote.stop()
+
+
+async def test_an_edit_applies_once_and_a_stale_one_from_another_cockpit_is_refused(
+    served: Served,
+) -> None:
+    first, second = await attached(served.path), await attached(served.path)
+    base = first.config
+    source = base.source
+    assert source is not None
+    fewer = attrs.evolve(base.bots[1], enabled=False)
+    edited = attrs.evolve(base, bots=(base.bots[0], fewer))
+    text = source.read_text(encoding="utf-8") + "\n# edited\n"
+    applied = await first.apply_edit(edited, text, based_on=base)
+    assert applied.done.retired == ("eth",) and applied.unwritten is None
+    assert source.read_text(encoding="utf-8") == text
+    await wait_for(lambda: second.config == edited, "the edit reaching the other cockpit")
+    # The second cockpit's edit began before the first one was applied: it would undo it.
+    with pytest.raises(ReconfigureRefused, match="another cockpit applied an edit"):
+        await second.apply_edit(base, "stale", based_on=base)
+    assert served.supervisor.running("eth") is None
+    assert source.read_text(encoding="utf-8") == text
+    await first.stop()
+    await second.stop()
+
+
+async def test_a_command_runs_to_its_end_when_its_cockpit_goes_mid_way(
+    served: Served, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    btc = served.supervisor.running("btc")
+    assert btc is not None and btc.c.ledger.live_count() > 0
+    cancel_all = btc.c.gateway.cancel_all
+    started = asyncio.Event()
+
+    async def slow_cancel_all(*args: object, **kwargs: object) -> object:
+        started.set()
+        await asyncio.sleep(0.3)
+        return await cancel_all(*args, **kwargs)
+
+    monkeypatch.setattr(btc.c.gateway, "cancel_all", slow_cancel_all)
+    remote = await attached(served.path)
+    halting = asyncio.create_task(remote.halt("btc", "halted, then the page closed"))
+    await asyncio.wait_for(started.wait(), 5)
+    await remote.stop()  # the page closes while the orders are being canceled
+    with pytest.raises(EngineLost):
+        await halting
+    await wait_for(lambda: btc.c.ledger.live_count() == 0, "the halt's cancels to finish")
+    assert btc.c.state.get_snapshot().halted
+
+
+async def test_state_keeps_coming_after_a_push_fails(
+    served: Served, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    remote = await attached(served.path)
+    views = served.supervisor.views
+    failures = iter([RuntimeError("a bug in a view")])
+
+    def views_once_broken() -> list[BotView]:
+        for failure in failures:
+            raise failure
+        return views()
+
+    monkeypatch.setattr(served.supervisor, "views", views_once_broken)
+    first_at = remote.now_ms()
+    await asyncio.sleep(PUSH_S * 3)
+    before = remote._now  # the state as the cockpit holds it
+    await wait_for(lambda: remote._now is not before, "a state pushed after the failure")
+    assert remote.now_ms() >= first_at
+    await remote.halt("btc", "still answered")
     await remote.stop()
 
 
@@ -199,13 +273,31 @@ def test_attach_without_an_engine_is_one_line_and_exit_1(
     ]
 
 
+def test_serve_on_a_port_in_use_is_one_line_and_no_bot_starts(
+    short_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write_paper_config(short_dir / "config.toml")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert main(["--config", str(config), "serve", "--port", str(port)]) == 2
+    err = capsys.readouterr().err
+    assert err.strip().splitlines()[-1] == (
+        f"gridtui: serve --host 127.0.0.1 --port {port}: is already in use (choose another "
+        "--port or --host, or stop the process using it)"
+    )
+    assert "bot_started" not in err
+
+
 def test_serve_on_a_data_dir_too_deep_for_its_socket_refuses_before_starting(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     config = write_paper_config(tmp_path / ("d" * 110) / "config.toml")
     assert main(["--config", str(config), "serve", "--port", "1"]) == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "set data_dir in the config to a shorter folder" in err[0]
+    err = capsys.readouterr().err
+    assert "set data_dir in the config to a shorter folder" in err.strip().splitlines()[-1]
+    assert "bot_started" not in err
     assert not (config.parent / "data" / "control").exists()
 
 
