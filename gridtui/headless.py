@@ -15,6 +15,7 @@ import logging
 import shlex
 import sys
 from pathlib import Path
+from urllib.parse import quote
 
 import attrs
 from aiohttp import web_runner
@@ -82,16 +83,27 @@ async def _run(
     server = None
     control = ControlServer(LocalEngine(supervisor))
     pages = None
+    # The ways in first: a port in use ends the run before any bot starts or the venue is
+    # asked anything (there is nothing to stop yet).
     try:
-        await asyncio.sleep(0)  # a signal that came while building is handled here
+        path = await _open_control(control, supervisor.config, required=web is not None)
+        if web is not None and path is not None:
+            pages = await _open_pages(web, path)
+    except ServeError:
+        await _close_cockpits(control, pages)
+        await supervisor.exchange.close()
+        raise
+    try:
+        await asyncio.sleep(0)  # a signal that came while building or opening is handled here
         if not stop.is_set():
-            # The ways in first: a port in use ends the run before any bot trades.
-            path = await _open_control(control, supervisor.config, required=web is not None)
-            if web is not None and path is not None:
-                pages = await _open_pages(web, path)
             server = supervisor.metrics.serve(metrics_port) if metrics_port else None
             await supervisor.start()
             log.info("running %d bots; Ctrl-C stops them cleanly", len(supervisor.slots))
+            if path is not None:
+                log.info(
+                    "gridtui attach --config %s shows and steers these bots",
+                    supervisor.config.source,
+                )
             if web is not None:
                 log.info("serving the cockpit at %s", _address(web, with_token=False))
                 if not is_loopback(web.host):
@@ -139,7 +151,6 @@ async def _open_control(
             raise ServeError(f"no control socket for the pages' cockpits: {exc}") from exc
         log.warning("no control socket, gridtui attach cannot reach these bots: %s", exc)
         return None
-    log.info("gridtui attach --config %s shows and steers these bots", config.source)
     return path
 
 
@@ -177,4 +188,6 @@ def _address(web: WebOptions, *, with_token: bool = True) -> str:
     """The page's address; with the token for the terminal, never for the log."""
     host = f"[{web.host}]" if ":" in web.host else web.host
     url = f"http://{host}:{web.port}/"
-    return f"{url}?token={web.token}" if with_token else f"{url} (token required)"
+    if not with_token:
+        return f"{url} (token required)"
+    return f"{url}?token={quote(web.token, safe='')}"

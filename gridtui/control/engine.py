@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Sequence
 from decimal import Decimal
+from pathlib import Path
 from typing import Protocol
 
 import attrs
@@ -113,11 +114,14 @@ class Engine(Protocol):
 
     async def asset_meta(self, coin: str) -> AssetMeta: ...
 
-    async def apply_edit(self, config: AppConfig, text: str, *, based_on: AppConfig) -> EditApplied:
+    async def apply_edit(
+        self, config: AppConfig, text: str, *, based_on: AppConfig, file_was: str
+    ) -> EditApplied:
         """Run the bots with ``config`` and write ``text`` (the same settings, the file's
         comments kept) into the config file, one edit at a time whichever cockpit sent it.
         ``ReconfigureRefused`` when the bots no longer run ``based_on`` (another cockpit's edit
-        came first: this one would undo it)."""
+        came first: this one would undo it) or the file no longer reads ``file_was`` (edited by
+        hand meanwhile: never written over)."""
         ...
 
 
@@ -132,6 +136,14 @@ def tradable(streamed: frozenset[str] | set[str] | None, coins: set[str]) -> set
     """The coins a bot can be added or enabled on live: the venue client streams prices of
     ``streamed`` only (None: of any market)."""
     return set(coins) if streamed is None else set(streamed) & coins
+
+
+def _read(source: Path) -> str | None:
+    """The file's text; None when it cannot be read (which no edit began from)."""
+    try:
+        return source.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
 
 
 class BotNotRunning(Exception):
@@ -220,18 +232,29 @@ class LocalEngine:
     async def asset_meta(self, coin: str) -> AssetMeta:
         return await self.supervisor.exchange.asset_meta(coin)
 
-    async def apply_edit(self, config: AppConfig, text: str, *, based_on: AppConfig) -> EditApplied:
+    async def apply_edit(
+        self, config: AppConfig, text: str, *, based_on: AppConfig, file_was: str
+    ) -> EditApplied:
+        source = config.source
+        if source is None:
+            raise ReconfigureRefused("no config file to edit (the bots were not started from one)")
         async with self._editing:
             if self.supervisor.config != based_on:
                 raise ReconfigureRefused(
                     "the bots' settings changed while this edit was open (another cockpit "
                     "applied an edit): nothing applied; edit again"
                 )
+            if _read(source) != file_was:
+                raise ReconfigureRefused(
+                    f"{source} changed while the edit screen was open: nothing applied; edit again"
+                )
             done = await self.supervisor.reconfigure(config)
-            if done.refused or config.source is None:
+            if done.refused:
                 return EditApplied(done)
+            if _read(source) != file_was:  # edited by hand while the bots were rebuilt
+                return EditApplied(done, unwritten=f"{source} was changed by hand meanwhile")
             try:
-                write_config(config.source, text)
+                write_config(source, text)
             except ConfigEditError as exc:
                 return EditApplied(done, unwritten=str(exc))
             return EditApplied(done)

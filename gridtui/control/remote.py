@@ -241,8 +241,12 @@ class RemoteEngine:
         meta: AssetMeta = await self._call("asset_meta", coin)
         return meta
 
-    async def apply_edit(self, config: AppConfig, text: str, *, based_on: AppConfig) -> EditApplied:
-        applied: EditApplied = await self._call("apply_edit", config, text, based_on=based_on)
+    async def apply_edit(
+        self, config: AppConfig, text: str, *, based_on: AppConfig, file_was: str
+    ) -> EditApplied:
+        applied: EditApplied = await self._call(
+            "apply_edit", config, text, based_on=based_on, file_was=file_was
+        )
         return applied
 
 

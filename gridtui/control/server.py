@@ -49,6 +49,10 @@ MAX_BUFFERED = 16 * 1024 * 1024
 """Bytes waiting for a cockpit that does not read, past which it is dropped."""
 
 
+class EngineStopping(Exception):
+    """A command asked while the engine closes its socket to stop the bots."""
+
+
 @attrs.define(slots=True, eq=False)
 class Cockpit:
     """One attached cockpit, as the server tracks it."""
@@ -86,6 +90,8 @@ class ControlServer:
         """Each cockpit's reading task: a close waits for them to end."""
         self._commands: set[asyncio.Task[None]] = set()
         """Commands under way, whichever cockpit sent them: never canceled, a close waits."""
+        self._closing = False
+        """Set by ``close``: a command asked from then on is refused, not run beside the stop."""
         self._histories: dict[str, tuple[float, tuple[EquityPoint, ...]]] = {}
         """Each bot's history as last read from its journal, and when (monotonic seconds)."""
         self._server: asyncio.Server | None = None
@@ -110,6 +116,7 @@ class ControlServer:
 
     async def close(self) -> None:
         """Stop listening and let every cockpit go (each sees the engine gone)."""
+        self._closing = True
         self._unsubscribe()
         if self._pusher is not None:
             self._pusher.cancel()
@@ -118,7 +125,7 @@ class ControlServer:
         if self._server is not None:
             self._server.close()
         if self._commands:  # a halt under way ends as a halt, not half of one
-            await asyncio.wait(self._commands, timeout=CLOSE_TIMEOUT_S)
+            await asyncio.wait(set(self._commands), timeout=CLOSE_TIMEOUT_S)
         for cockpit in list(self._cockpits):
             self._drop(cockpit)
         if self._connections:  # each ends on its aborted socket
@@ -164,6 +171,8 @@ class ControlServer:
         """Run the command to its end; the cockpit, if still there, gets the state it left,
         then the answer (an error's kind tells the cockpit what it was)."""
         try:
+            if self._closing:
+                raise EngineStopping("the engine is stopping: no command runs now")
             if ask.command not in COMMANDS:
                 raise ValueError(f"no such command: {ask.command}")
             method = getattr(self._engine, ask.command)
@@ -175,6 +184,9 @@ class ControlServer:
         except Exception as exc:
             answer = Answer(ask.id, error=str(exc) or type(exc).__name__, kind=ErrorKind.FAILED)
         if cockpit.gone:
+            if answer.error is not None:  # nobody is left to show it: the log must
+                log.error("%s %s, asked by a cockpit since gone, failed: %s",
+                          ask.command, ask.args[:1], answer.error)  # fmt: skip
             return
         try:
             self._push(cockpit, self._base_state())

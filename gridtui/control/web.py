@@ -71,12 +71,12 @@ class CockpitServer(Server):
             log.warning("refused a websocket from another site: %s", request.headers["Origin"])
             raise web.HTTPForbidden(text="gridtui: a page of another site may not steer the bots")
         offered = request.query.get("token")
-        if offered is not None and hmac.compare_digest(offered, self.token):
+        if offered is not None and _same_token(offered, self.token):
             response = await handler(request)
             response.set_cookie(COOKIE, self.token, httponly=True, samesite="Strict")
             return response
         cookie = request.cookies.get(COOKIE)
-        if cookie is not None and hmac.compare_digest(cookie, self.token):
+        if cookie is not None and _same_token(cookie, self.token):
             return await handler(request)
         raise web.HTTPUnauthorized(
             text="gridtui: open the address gridtui serve printed (it carries the token)"
@@ -97,6 +97,12 @@ class CockpitServer(Server):
 
     async def on_startup(self, app: web.Application) -> None:
         """Nothing printed here: ``gridtui serve`` says where it serves, once."""
+
+
+def _same_token(offered: str, token: str) -> bool:
+    """In constant time, and for any text a browser sends (compare_digest refuses non-ASCII
+    str)."""
+    return hmac.compare_digest(offered.encode(), token.encode())
 
 
 def _same_origin(request: web.Request) -> bool:

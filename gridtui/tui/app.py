@@ -668,26 +668,15 @@ class GridApp(App[int]):
         request = await self.push_screen_wait(EditBotScreen(contexts, first))
         if request is None or request.draft.config is None:
             return None
-        try:
-            now = source.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            self.notify(f"{source}: cannot read it ({exc})", severity="error")
-            return None
-        if now != text:  # edited by hand while the screen was open: never written over
-            self.notify(
-                f"{source} changed while the edit screen was open: nothing applied; edit again",
-                title=f"Cannot {request.what}",
-                severity="error",
-                timeout=15,
-            )
-            return None
         # The command line may have overridden the venue (--api-url, --mainnet): it stays.
         new_config = attrs.evolve(request.draft.config, venue=config.venue)
         self.notify(f"{request.what}…", timeout=3)
         try:
-            applied = await engine.apply_edit(new_config, request.draft.text, based_on=config)
+            applied = await engine.apply_edit(
+                new_config, request.draft.text, based_on=config, file_was=text
+            )
         except ReconfigureRefused as exc:
-            self.notify(str(exc), title=f"Cannot {request.what}", severity="error")
+            self.notify(str(exc), title=f"Cannot {request.what}", severity="error", timeout=15)
             return None
         done = applied.done
         if done.refused:

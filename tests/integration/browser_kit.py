@@ -26,6 +26,8 @@ import websockets
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome")
 START_TIMEOUT_S = 30.0
+CALL_TIMEOUT_S = 30.0
+"""A DevTools call unanswered this long fails the test instead of hanging it."""
 TEE_TERMINAL = """
 (() => {
   const Native = window.WebSocket;
@@ -99,8 +101,10 @@ async def _call(
     if session is not None:
         message["sessionId"] = session
     await socket.send(json.dumps(message))
+    deadline = time.monotonic() + CALL_TIMEOUT_S
     while True:  # events and other answers in between are not ours
-        reply = json.loads(await socket.recv())
+        left = deadline - time.monotonic()
+        reply = json.loads(await asyncio.wait_for(socket.recv(), max(left, 0.001)))
         if reply.get("id") == ask_id:
             if "error" in reply:
                 raise RuntimeError(f"{method}: {reply['error']}")

@@ -134,7 +134,7 @@ async def test_the_browser_cockpit_steers_the_one_engine(short_dir: Path) -> Non
     assert serve.returncode == 0, log[-2000:]
     assert "shutdown_complete open_orders=0 bots=2" in log
     assert stop_s < PAGES_CLOSE_S, f"the open page held the stop for {stop_s:.1f} s"
-    assert not cockpits_of(socket)
+    await until(lambda: _async(not cockpits_of(socket)), "the page's cockpit to exit")
 
 
 async def _async(value: bool) -> bool:

@@ -18,6 +18,7 @@ from cockpit import FIXED_MS, FrozenClock, cockpit_config, wait_for
 from config_kit import write_paper_config
 
 from gridtui.cli import main
+from gridtui.config.schema import AppConfig
 from gridtui.control.engine import LocalEngine
 from gridtui.control.remote import (
     EngineLost,
@@ -31,7 +32,7 @@ from gridtui.core.events import BotHalted, Event
 from gridtui.core.types import ExchangeError
 from gridtui.exchanges.sim.exchange import SimExchange
 from gridtui.orchestrator.view import BotView
-from gridtui.supervisor import ReconfigureRefused, Supervisor
+from gridtui.supervisor import Reconfigured, ReconfigureRefused, Supervisor
 from gridtui.tui.app import GridApp
 from gridtui.tui.page_driver import EXIT_GRACE_S as PAGE_EXIT_GRACE_S
 
@@ -129,7 +130,7 @@ async def test_commands_answer_with_the_engines_results_and_errors(served: Serve
         venue=attrs.evolve(served.supervisor.config.venue, network="mainnet"),
     )
     with pytest.raises(ReconfigureRefused):
-        await remote.apply_edit(other_venue, "", based_on=remote.config)
+        await remote.apply_edit(other_venue, "", based_on=remote.config, file_was="")
     with pytest.raises(ExchangeError, match="unknown coin 'NOPE' on the paper venue"):
         await remote.asset_meta("NOPE")  # the venue's error, as it would be in-process
     await remote.stop()
@@ -144,18 +145,70 @@ async def test_an_edit_applies_once_and_a_stale_one_from_another_cockpit_is_refu
     assert source is not None
     fewer = attrs.evolve(base.bots[1], enabled=False)
     edited = attrs.evolve(base, bots=(base.bots[0], fewer))
-    text = source.read_text(encoding="utf-8") + "\n# edited\n"
-    applied = await first.apply_edit(edited, text, based_on=base)
+    was = source.read_text(encoding="utf-8")
+    text = was + "\n# edited\n"
+    applied = await first.apply_edit(edited, text, based_on=base, file_was=was)
     assert applied.done.retired == ("eth",) and applied.unwritten is None
     assert source.read_text(encoding="utf-8") == text
     await wait_for(lambda: second.config == edited, "the edit reaching the other cockpit")
     # The second cockpit's edit began before the first one was applied: it would undo it.
     with pytest.raises(ReconfigureRefused, match="another cockpit applied an edit"):
-        await second.apply_edit(base, "stale", based_on=base)
+        await second.apply_edit(base, "stale", based_on=base, file_was=was)
     assert served.supervisor.running("eth") is None
     assert source.read_text(encoding="utf-8") == text
     await first.stop()
     await second.stop()
+
+
+async def test_a_hand_edit_made_while_an_edit_applies_is_never_written_over(
+    served: Served, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    remote = await attached(served.path)
+    base = remote.config
+    source = base.source
+    assert source is not None
+    was = source.read_text(encoding="utf-8")
+    reconfigure = served.supervisor.reconfigure
+
+    async def edited_by_hand_meanwhile(config: AppConfig) -> Reconfigured:
+        source.write_text(was + "# by hand\n", encoding="utf-8")
+        return await reconfigure(config)
+
+    monkeypatch.setattr(served.supervisor, "reconfigure", edited_by_hand_meanwhile)
+    fewer = attrs.evolve(base, bots=(base.bots[0], attrs.evolve(base.bots[1], enabled=False)))
+    applied = await remote.apply_edit(fewer, "the edit", based_on=base, file_was=was)
+    assert applied.done.retired == ("eth",)
+    assert applied.unwritten == f"{source} was changed by hand meanwhile"
+    assert source.read_text(encoding="utf-8") == was + "# by hand\n"
+    await remote.stop()
+
+
+async def test_a_command_asked_while_the_engine_closes_is_refused_not_run(
+    served: Served, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    btc = served.supervisor.running("btc")
+    assert btc is not None
+    cancel_all = btc.c.gateway.cancel_all
+    started = asyncio.Event()
+
+    async def slow_cancel_all(*args: object, **kwargs: object) -> object:
+        started.set()
+        await asyncio.sleep(0.5)
+        return await cancel_all(*args, **kwargs)
+
+    monkeypatch.setattr(btc.c.gateway, "cancel_all", slow_cancel_all)
+    remote = await attached(served.path)
+    halting = asyncio.create_task(remote.halt("btc", "asked before the close"))
+    await asyncio.wait_for(started.wait(), 5)
+    closing = asyncio.create_task(served.server.close())
+    await asyncio.sleep(0.05)
+    with pytest.raises(RemoteCommandFailed, match="the engine is stopping"):
+        await remote.halt("eth", "asked during the close")
+    await closing
+    await asyncio.gather(halting, return_exceptions=True)  # answered, or the socket went first
+    assert btc.c.state.get_snapshot().halted and btc.c.ledger.live_count() == 0
+    eth = served.supervisor.running("eth")
+    assert eth is not None and not eth.c.state.get_snapshot().halted
 
 
 async def test_a_command_runs_to_its_end_when_its_cockpit_goes_mid_way(
@@ -180,6 +233,32 @@ async def test_a_command_runs_to_its_end_when_its_cockpit_goes_mid_way(
         await halting
     await wait_for(lambda: btc.c.ledger.live_count() == 0, "the halt's cancels to finish")
     assert btc.c.state.get_snapshot().halted
+
+
+async def test_a_command_that_fails_after_its_cockpit_left_is_logged(
+    served: Served, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    btc = served.supervisor.running("btc")
+    assert btc is not None
+    started = asyncio.Event()
+
+    async def failing_cancel_all(*args: object, **kwargs: object) -> object:
+        started.set()
+        await asyncio.sleep(0.2)
+        raise ExchangeError("venue down")
+
+    monkeypatch.setattr(btc.c.gateway, "cancel_all", failing_cancel_all)
+    remote = await attached(served.path)
+    halting = asyncio.create_task(remote.halt("btc", "then the page closed"))
+    await asyncio.wait_for(started.wait(), 5)
+    await remote.stop()
+    with pytest.raises(EngineLost):
+        await halting
+    await wait_for(
+        lambda: any("asked by a cockpit since gone, failed" in r.message for r in caplog.records),
+        "the failure in the log",
+    )
+    assert any("venue down" in r.message and "halt" in r.message for r in caplog.records)
 
 
 async def test_state_keeps_coming_after_a_push_fails(
@@ -288,6 +367,7 @@ def test_serve_on_a_port_in_use_is_one_line_and_no_bot_starts(
         "--port or --host, or stop the process using it)"
     )
     assert "bot_started" not in err
+    assert "shutdown_complete" not in err  # nothing had started: nothing to stop, no venue call
 
 
 def test_serve_on_a_data_dir_too_deep_for_its_socket_refuses_before_starting(
