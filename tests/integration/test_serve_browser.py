@@ -27,10 +27,13 @@ from gridtui.control.wire import socket_path
 from gridtui.headless import PAGES_CLOSE_S
 
 BROWSER = find_browser()
-pytestmark = pytest.mark.skipif(
-    BROWSER is None,
-    reason="no Chromium on this machine and none could be installed (apt-get install chromium)",
-)
+pytestmark = [
+    pytest.mark.slow,  # ~12 s: a browser, the engine and a page's cockpit, each a process
+    pytest.mark.skipif(
+        BROWSER is None,
+        reason="no Chromium on this machine and none could be installed (apt-get install chromium)",
+    ),
+]
 
 
 @pytest.fixture
