@@ -31,6 +31,7 @@ from gridtui.control.wire import Answer, Ask, SocketPathTooLong, frame, read_mes
 from gridtui.core.events import BotHalted, Event
 from gridtui.core.types import ExchangeError
 from gridtui.exchanges.sim.exchange import SimExchange
+from gridtui.orchestrator.bot_orchestrator import BotOrchestrator
 from gridtui.orchestrator.view import BotView
 from gridtui.supervisor import Reconfigured, ReconfigureRefused, Supervisor
 from gridtui.tui.app import GridApp
@@ -183,20 +184,28 @@ async def test_a_hand_edit_made_while_an_edit_applies_is_never_written_over(
     await remote.stop()
 
 
+def slow_cancels(
+    bot: BotOrchestrator, monkeypatch: pytest.MonkeyPatch, *, seconds: float
+) -> asyncio.Event:
+    """The bot's cancels start ``seconds`` late; the event says one has begun."""
+    cancel_all = bot.c.gateway.cancel_all
+    started = asyncio.Event()
+
+    async def slow_cancel_all(*args: object, **kwargs: object) -> object:
+        started.set()
+        await asyncio.sleep(seconds)
+        return await cancel_all(*args, **kwargs)
+
+    monkeypatch.setattr(bot.c.gateway, "cancel_all", slow_cancel_all)
+    return started
+
+
 async def test_a_command_asked_while_the_engine_closes_is_refused_not_run(
     served: Served, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     btc = served.supervisor.running("btc")
     assert btc is not None
-    cancel_all = btc.c.gateway.cancel_all
-    started = asyncio.Event()
-
-    async def slow_cancel_all(*args: object, **kwargs: object) -> object:
-        started.set()
-        await asyncio.sleep(0.5)
-        return await cancel_all(*args, **kwargs)
-
-    monkeypatch.setattr(btc.c.gateway, "cancel_all", slow_cancel_all)
+    started = slow_cancels(btc, monkeypatch, seconds=0.5)
     remote = await attached(served.path)
     halting = asyncio.create_task(remote.halt("btc", "asked before the close"))
     await asyncio.wait_for(started.wait(), 5)
@@ -216,15 +225,7 @@ async def test_a_command_runs_to_its_end_when_its_cockpit_goes_mid_way(
 ) -> None:
     btc = served.supervisor.running("btc")
     assert btc is not None and btc.c.ledger.live_count() > 0
-    cancel_all = btc.c.gateway.cancel_all
-    started = asyncio.Event()
-
-    async def slow_cancel_all(*args: object, **kwargs: object) -> object:
-        started.set()
-        await asyncio.sleep(0.3)
-        return await cancel_all(*args, **kwargs)
-
-    monkeypatch.setattr(btc.c.gateway, "cancel_all", slow_cancel_all)
+    started = slow_cancels(btc, monkeypatch, seconds=0.3)
     remote = await attached(served.path)
     halting = asyncio.create_task(remote.halt("btc", "halted, then the page closed"))
     await asyncio.wait_for(started.wait(), 5)
