@@ -307,6 +307,11 @@ def expand_environment(text: str) -> tuple[str, list[str]]:
     return _ENV_REFERENCE.sub(value, text), missing
 
 
+def environment_references(text: str) -> set[str]:
+    """The names ``text`` refers to as ``${NAME}``."""
+    return set(_ENV_REFERENCE.findall(text))
+
+
 def service_of(url: str) -> str:
     """How a message names an alert URL: its scheme only (the rest may be a token)."""
     scheme, sep, _ = url.partition("://")

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import itertools
 import logging
+import os
 import time
 from collections.abc import Callable, Sequence
 from decimal import Decimal
@@ -126,6 +127,8 @@ class RemoteEngine:
     def _take(self, state: EngineState) -> None:
         if state.config is not None:
             self._config = state.config
+            # An edit's draft is read here as the engine read its file: with its ${NAME}s.
+            os.environ.update(state.environment)
         self._histories.update(state.histories)
         self._state = state
         self._state_at = time.monotonic()

@@ -14,11 +14,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 import attrs
 
+from gridtui.config.fields import environment_references
 from gridtui.config.schema import AppConfig
 from gridtui.control.engine import LocalEngine
 from gridtui.control.wire import (
@@ -98,6 +101,7 @@ class ControlServer:
         self._pusher: asyncio.Task[None] | None = None
         self._unsubscribe = engine.subscribe(self._on_event)
         self.path: Path | None = None
+        self._environment: dict[str, str] = {}
 
     @property
     def attached(self) -> int:
@@ -110,6 +114,7 @@ class ControlServer:
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         path.parent.chmod(0o700)
         path.unlink(missing_ok=True)
+        self._environment = dict(os.environ)  # what the engine read its config with
         self._server = await asyncio.start_unix_server(self._serve, path=str(path))
         self.path = path
         self._pusher = asyncio.create_task(self._push_forever(), name="control-push")
@@ -228,9 +233,11 @@ class ControlServer:
         """The events since the last push, then the state (with what this cockpit lacks)."""
         config = self._engine.config
         new = state.running - cockpit.histories
+        changed = config is not cockpit.config
         state = attrs.evolve(
             state,
-            config=config if config is not cockpit.config else None,
+            config=config if changed else None,
+            environment=_environment_of(config, self._environment) if changed else {},
             histories={name: self._history(name) for name in new},
         )
         cockpit.config = config
@@ -251,3 +258,16 @@ class ControlServer:
         if cached is None or now - cached[0] > HISTORY_MAX_AGE_S:
             cached = self._histories[name] = (now, tuple(self._engine.history(name)))
         return cached[1]
+
+
+def _environment_of(config: AppConfig, environment: Mapping[str, str]) -> dict[str, str]:
+    """The engine's values of the variables its config file names (none if it cannot be read:
+    an edit then says what is missing, as check-config would)."""
+    if config.source is None:
+        return {}
+    try:
+        text = config.source.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return {}
+    names = environment_references(text)
+    return {name: value for name, value in environment.items() if name in names}

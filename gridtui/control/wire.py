@@ -85,6 +85,10 @@ class EngineState:
     """The coins the engine's venue client streams (None: any market)."""
     config: AppConfig | None = None
     """The config, when it changed since the last state this cockpit got (and in the first)."""
+    environment: Mapping[str, str] = attrs.field(factory=dict, repr=False)
+    """With a config: the engine's values of the variables its file names as ``${NAME}`` (alert
+    tokens), so the cockpit reads an edited file as the engine does. No more than the config
+    itself holds: the engine has already put them into its alert URLs."""
     histories: Mapping[str, tuple[EquityPoint, ...]] = attrs.field(factory=dict)
     """Each bot's realized-PnL history, in the first state that shows it running."""
 

@@ -14,10 +14,11 @@ from pathlib import Path
 
 import attrs
 import pytest
-from cockpit import FIXED_MS, FrozenClock, cockpit_config, wait_for
+from cockpit import COCKPIT_CONFIG, FIXED_MS, FrozenClock, cockpit_config, wait_for
 from config_kit import write_paper_config
 
 from gridtui.cli import main
+from gridtui.config.loader import load_config
 from gridtui.config.schema import AppConfig
 from gridtui.control.engine import LocalEngine
 from gridtui.control.remote import (
@@ -32,6 +33,7 @@ from gridtui.core.events import BotHalted, Event
 from gridtui.core.types import ExchangeError
 from gridtui.exchanges.sim.exchange import SimExchange
 from gridtui.orchestrator.bot_orchestrator import BotOrchestrator
+from gridtui.orchestrator.settings_draft import running_drift
 from gridtui.orchestrator.view import BotView
 from gridtui.supervisor import Reconfigured, ReconfigureRefused, Supervisor
 from gridtui.tui.app import GridApp
@@ -432,3 +434,33 @@ async def test_a_pages_cockpit_ends_even_when_its_page_closes_as_it_starts(
         reader.cancel()
     assert code == 0
     assert len(served.supervisor.bots_running()) == 2
+
+
+async def test_a_cockpit_reads_the_config_with_the_engines_variables(
+    short_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A config naming ${GT_HOOK} (an alert token): a cockpit attached from a shell without it
+    still reads an edited file as the engine does."""
+    path = short_dir / "config.toml"
+    path.write_text(
+        COCKPIT_CONFIG
+        + '\n[alerts]\nurls = ["json://localhost:9/${GT_HOOK}"]\nmin_severity = "critical"\n'
+        + "digest_minutes = 0\n",
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("GT_HOOK", "engine-token")
+    config = load_config(path)
+    clock = FrozenClock(FIXED_MS)
+    exchange = SimExchange.in_memory(config.venue.paper, clock)
+    supervisor = Supervisor(config, clock=clock, exchange=exchange)
+    server = ControlServer(LocalEngine(supervisor))
+    await server.start(socket_path(config.data_dir))
+    monkeypatch.delenv("GT_HOOK")  # the cockpit's own shell does not have it
+    remote = await attached(socket_path(config.data_dir))
+    try:
+        assert os.environ.get("GT_HOOK") == "engine-token"
+        assert running_drift(path.read_text(encoding="utf-8"), path, remote.config) is None
+    finally:
+        await remote.stop()
+        await server.close()
+        await supervisor.stop()
