@@ -328,4 +328,9 @@ async def test_a_backtest_closed_mid_run_stops_its_child_and_a_bad_path_is_one_l
         await pilot.press("escape")  # closed mid-run
         await wait_for(lambda: child.returncode is not None, "the child to stop", 10)
         assert not isinstance(app.screen, BacktestScreen)
-        assert [p for p in tmp_path.iterdir() if p.name.startswith(".gridtui-backtest")] == []
+        # The worker removes its scratch config once the child's end reaches it: the child's
+        # return code can be seen a moment before that.
+        await wait_for(
+            lambda: not [p for p in tmp_path.iterdir() if p.name.startswith(".gridtui-backtest")],
+            "the scratch config removed",
+        )
