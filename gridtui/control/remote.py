@@ -49,6 +49,10 @@ class EngineLost(Exception):
     """The engine closed the control socket (it stopped, or dropped this cockpit)."""
 
 
+class RemoteCommandFailed(Exception):
+    """The engine ran the command and it failed; the message is the engine's."""
+
+
 class NoEngine(Exception):
     """Nothing serves at the control socket's path."""
 
@@ -251,7 +255,3 @@ class RemoteEngine:
             "apply_edit", config, text, based_on=based_on, file_was=file_was
         )
         return applied
-
-
-class RemoteCommandFailed(Exception):
-    """The engine ran the command and it failed; the message is the engine's."""

@@ -403,7 +403,11 @@ class GridApp(App[int]):
                 screen.add_batch(events)
 
     def compute_selected_view(self) -> BotView | None:
-        return next((view for view in self.views if view.name == self.selected), None)
+        return self._view(self.selected)
+
+    def _view(self, name: str | None) -> BotView | None:
+        """The bot's view at the last refresh."""
+        return next((view for view in self.views if view.name == name), None)
 
     def compute_selected_equity(self) -> tuple[EquityPoint, ...]:
         return self.model.equity(self.selected)
@@ -518,7 +522,8 @@ class GridApp(App[int]):
         return settings
 
     def _coin(self, name: str) -> str:
-        return next((view.coin for view in self.views if view.name == name), "")
+        view = self._view(name)
+        return view.coin if view is not None else ""
 
     def _selected_bot(self) -> str | None:
         """The selected bot if it runs; else None, and the trader is told."""
@@ -698,9 +703,7 @@ class GridApp(App[int]):
 
     def _view_of(self, name: str) -> BotView | None:
         """The bot's view at the last refresh, if it runs."""
-        if not self.engine.is_running(name):
-            return None
-        return next((view for view in self.views if view.name == name), None)
+        return self._view(name) if self.engine.is_running(name) else None
 
     async def _meta(self, coin: str) -> AssetMeta | None:
         """A coin's size rules, for the preview of a bot not running (None: no answer)."""

@@ -23,19 +23,22 @@ EXIT_GRACE_S = 5.0
 class PageDriver(WebDriver):
     """``WebDriver`` whose quit and end of input cannot be missed."""
 
+    _ending: threading.Timer | None = None
+
     def on_meta(self, packet_type: str, payload: dict[str, object]) -> None:
         if packet_type == "quit":
-            _end_soon()
+            self._end_soon()
         super().on_meta(packet_type, payload)
 
     def run_input_thread(self) -> None:
         try:
             super().run_input_thread()
         finally:  # the page or the server is gone (or the app closed its input on exit)
-            _end_soon()
+            self._end_soon()
 
-
-def _end_soon() -> None:
-    timer = threading.Timer(EXIT_GRACE_S, os._exit, args=(0,))
-    timer.daemon = True  # a process that closed in time exits without waiting for it
-    timer.start()
+    def _end_soon(self) -> None:
+        """One timer, whichever of the quit and the end of input comes first."""
+        if self._ending is None:
+            self._ending = threading.Timer(EXIT_GRACE_S, os._exit, args=(0,))
+            self._ending.daemon = True  # a process that closed in time does not wait for it
+            self._ending.start()
