@@ -13,8 +13,10 @@ import asyncio
 import contextlib
 import itertools
 import json
+import os
 import re
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -116,7 +118,11 @@ async def browser_page(
     url: str, browser: str, *, size: tuple[int, int] = (1400, 1000)
 ) -> AsyncIterator[Page]:
     """A headless Chromium showing ``url``, its terminal's output teed from the start."""
-    with tempfile.TemporaryDirectory(prefix="gridtui-chromium-") as profile:
+    # Chromium's helper processes may still write to the profile as it goes: what they leave
+    # behind is not the test's concern.
+    with tempfile.TemporaryDirectory(
+        prefix="gridtui-chromium-", ignore_cleanup_errors=True
+    ) as profile:
         log_path = Path(profile) / "chromium.log"
         with log_path.open("w") as log_file:
             process = subprocess.Popen(
@@ -133,6 +139,7 @@ async def browser_page(
                 ],
                 stdout=subprocess.DEVNULL,
                 stderr=log_file,  # a file: a pipe nobody reads would block Chromium once full
+                start_new_session=True,  # its helpers with it: ended together below
             )
         try:
             endpoint = await _devtools_url(log_path, process)
@@ -151,12 +158,19 @@ async def browser_page(
                 await page.call("Page.navigate", url=url)
                 yield page
         finally:
-            process.terminate()
-            try:
-                process.wait(10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            _end(process)
+
+
+def _end(process: subprocess.Popen[bytes]) -> None:
+    """Chromium and its helper processes (its own process group)."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(10)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
 
 
 async def _devtools_url(log_path: Path, process: subprocess.Popen[bytes]) -> str:
