@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 
 import pytest
-from hl_mock_kit import BTC, MASTER, D, MockClient, cloid, hl, order
+from hl_mock_kit import BTC, ETH, MASTER, D, MockClient, cloid, hl, order
 
 from gridtui.core.types import Tif
 from gridtui.exchanges.hyperliquid import wire
@@ -43,6 +43,27 @@ async def test_unknown_info_type_is_422(hl: MockClient) -> None:
     assert text.startswith("Failed to deserialize the JSON body into the target type")
     status, _ = await hl.post("/info", {"type": "openOrders"})  # no user
     assert status == 422
+
+
+async def test_mock_move_puts_the_market_at_a_price_and_fills_what_rests_on_the_way(
+    hl: MockClient,
+) -> None:
+    mid = D((await hl.info({"type": "allMids"}))["ETH"])
+    buy_px, sell_px = (mid * D("0.99")).quantize(D(1)), (mid * D("1.01")).quantize(D(1))
+    await hl.place(order(ETH, True, str(buy_px), "0.01"), order(ETH, False, str(sell_px), "0.01"))
+    target = str(buy_px - 5)
+    moved = {"type": "mockMove", "coin": "ETH", "price": target}
+    for _ in range(2):  # a retried request lands in the same place, not twice as far
+        assert await hl.info(moved) == {"status": "ok", "response": {"type": "default"}}
+    hl.clock.advance(0.001)
+    hl.mock.step(0.0)  # no time passes: the tick only travels to the target
+    fills = await hl.info({"type": "userFills", "user": MASTER})
+    assert [(f["side"], D(f["px"])) for f in fills] == [("B", buy_px)]
+    assert D((await hl.info({"type": "allMids"}))["ETH"]) == D(target)
+    resting = await hl.info({"type": "openOrders", "user": MASTER})
+    assert [(o["side"], D(o["limitPx"])) for o in resting] == [("A", sell_px)]
+    unknown = await hl.info({"type": "mockMove", "coin": "DOGE", "price": "1"})
+    assert unknown == {"status": "err", "response": "no market 'DOGE' on this venue"}
 
 
 async def test_order_status_by_oid_and_cloid(hl: MockClient) -> None:

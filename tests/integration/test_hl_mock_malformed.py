@@ -142,6 +142,9 @@ def _info_cases() -> list[bytes]:
         cases.append(b({"type": "mockFund", "user": ADDRESS_LIKE, "usd": usd}))
     for usd in (None, [], {}, True, 1.5, "", " 1"):
         cases.append(b({"type": "mockFund", "user": ADDRESS_LIKE, "usd": usd}))
+    for price in (None, 5, [], "NaN", "Infinity", "1e5", "-5", "0", " 1", ""):
+        cases.append(b({"type": "mockMove", "coin": "ETH", "price": price}))
+    cases.append(b({"type": "mockMove", "price": "1"}))
     for bad_user in (None, 5, [], {}, True, "", "0x123", "0x" + "zz" * 20, "ab" * 21):
         cases.append(b({"type": "clearinghouseState", "user": bad_user}))
         cases.append(b({"type": "mockFund", "user": bad_user, "usd": "10"}))

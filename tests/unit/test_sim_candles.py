@@ -130,6 +130,17 @@ async def test_the_venue_replays_candles_and_fills_orders_the_candle_reached(tmp
     await venue.close()
 
 
+async def test_a_replayed_market_cannot_be_moved(tmp_path):
+    settings = PaperSettings(markets=(market(write(tmp_path, GOOD)), PaperMarket("Y", D(50), 2)))
+    venue = SimExchange.in_memory(settings, SimClock())
+    with pytest.raises(ValueError, match="X replays candles and cannot be moved"):
+        venue.move_market("X", D(90))
+    venue.move_market("Y", D(45))  # a generated one can
+    venue.step(0.0)
+    assert (await venue.all_mids())["Y"] == D(45)
+    await venue.close()
+
+
 WALK = """time_ms,open,high,low,close,volume
 1700000000000,100,101,99.5,100.5,8
 1700000060000,100.5,101.5,100,101,8

@@ -390,6 +390,20 @@ class SimExchange:
         self._fault_message = message
         self._fault_calls = None if calls is None else frozenset(calls)
 
+    def move_market(self, coin: str, price: Decimal) -> None:
+        """Put a generated market at ``price`` from its next tick on (the mock's ``mockMove``:
+        a test makes resting orders fill when it needs them to, not when the walk happens to).
+        A replayed or real market follows its source and cannot be moved."""
+        self._ensure_open()
+        path = self._paths.get(coin)
+        if coin in self._live:
+            raise ValueError(f"{coin} follows real prices and cannot be moved")
+        if path is None:
+            raise ValueError(f"no market {coin!r} on this venue")
+        if not isinstance(path, GeneratedPath):
+            raise ValueError(f"{coin} replays candles and cannot be moved")
+        path.move_to(price)
+
     @property
     def last_cancel_reason(self) -> str | None:
         """Why the latest cancel happened this session: canceled, scheduledCancel, ..."""

@@ -221,5 +221,16 @@ class GeneratedPath:
             volume=tick_volume(notional, self._mid, self._market.sz_decimals),
         )
 
+    def move_to(self, price: Decimal) -> None:
+        """Put the market at ``price`` from the next tick on, as a jump would: the anchor moves
+        by the same amount, so the market stays near there. The next tick travels from the old
+        mid to the new one, filling what rests in between. Setting a price rather than a move
+        makes asking twice (a retried request) land in the same place."""
+        if not price.is_finite() or price <= 0:
+            raise ValueError(f"a market price must be positive, got {price}")
+        x = min(max(math.log(float(price)), self._origin - _MAX_MOVE), self._origin + _MAX_MOVE)
+        self._anchor += x - self._x
+        self._x = x
+
     def _price_of(self, x: float) -> Decimal:
         return round_price(Decimal(repr(math.exp(x))), self._market.sz_decimals)

@@ -2,11 +2,13 @@
 
 Every number is a string in the venue's canonical form (``float_to_wire``), shapes follow the real
 answers field for field, and account queries answer for the funded master only: an agent's
-address (or any other) has no state, as on the real venue. ``mockFund`` is a mock-only extension.
+address (or any other) has no state, as on the real venue. ``mockFund`` and ``mockMove`` are
+mock-only extensions.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from decimal import ROUND_HALF_EVEN, Decimal
@@ -17,6 +19,8 @@ from gridtui.core.account import AccountSummary
 from gridtui.core.types import ZERO, Fill, Order, Side
 from gridtui.exchanges.hyperliquid.mock.exchange import FUNDING_INTERVAL_MS, MockError, MockExchange
 from gridtui.exchanges.hyperliquid.wire import CANDLE_INTERVALS, float_to_wire
+
+log = logging.getLogger(__name__)
 
 FILLS_PAGE = 2000
 CANDLES_PAGE = 5000
@@ -359,6 +363,21 @@ def _fund_amount(raw: object) -> Decimal:
     return usd
 
 
+async def _mock_move(mock: MockExchange, body: Mapping[str, Any]) -> Json:
+    """Mock-only: ``{"type": "mockMove", "coin": "ETH", "price": "2990.5"}`` puts the coin's
+    market at ``price`` from its next tick on, so a test makes resting orders fill when it needs
+    them to. A target price (not a move) makes a retried request land in the same place."""
+    coin, raw = _coin(mock, body), body.get("price")
+    if not isinstance(raw, str) or not _AMOUNT.fullmatch(raw) or not Decimal(raw) > 0:
+        raise InfoRequestError(f"field `price` is not a positive decimal: {raw!r}"[:200])
+    try:
+        mock.sim.move_market(coin, Decimal(raw))
+    except ValueError as exc:
+        return {"status": "err", "response": str(exc)}
+    log.info("mock exchange: %s market moved to %s", coin, raw)
+    return {"status": "ok", "response": {"type": "default"}}
+
+
 async def _candle_snapshot(mock: MockExchange, body: Mapping[str, Any]) -> Json:
     """``{"type": "candleSnapshot", "req": {coin, interval, startTime, endTime?}}``: the candles
     opening in [startTime, endTime] among the newest ``CANDLES_KEPT``, oldest first, at most
@@ -437,6 +456,7 @@ HANDLERS: dict[str, Handler] = {
     "candleSnapshot": _candle_snapshot,
     "fundingHistory": _funding_history,
     "mockFund": _mock_fund,
+    "mockMove": _mock_move,
 }
 
 
