@@ -59,7 +59,7 @@ def table(rows: list[list[str]], out: TextIO) -> None:
     for row in rows:
         cells = [row[0].ljust(widths[0])]
         cells += [cell.rjust(width) for cell, width in zip(row[1:], widths[1:], strict=True)]
-        out.write("  ".join(cells) + "\n")
+        out.write("  ".join(cells).rstrip() + "\n")
 
 
 def ms(seconds: float) -> str:
