@@ -50,6 +50,13 @@ from gridtui.state.store import JournalWriteError
 log = logging.getLogger(__name__)
 
 NOT_ON_VENUE = "the venue has no such order"
+UNANSWERED_LOOKUP_S = 3.0
+"""An order whose place or cancel call got no answer (a 5xx, a timeout) is UNKNOWN until the
+venue is asked for it by client id: this long after, and again this often while the lookup
+fails. A venue acts on a request within a block or never saw it, so a few seconds on, its
+answer is the order's fate; waiting for the stuck-order sweep instead left a grid with holes
+for ``stuck_order_after_s`` (30 s by default) after every 5xx. One ``orderStatus`` per order
+(weight 2 on Hyperliquid), not a full reconciliation."""
 
 
 EXIT_LEVEL = 1_000_000
@@ -112,6 +119,8 @@ class ExecutionGateway:
         self._lock = asyncio.Lock()
         self.cancel_all_pending = False
         """A breaker trip could not cancel everything yet; ``heal`` retries."""
+        self._asked_ms: dict[str, int] = {}
+        """When each unanswered order was last looked up (``look_up_unanswered``)."""
 
     @property
     def breaker(self) -> CircuitBreaker:
@@ -400,6 +409,29 @@ class ExecutionGateway:
             ):
                 await self.cancel(tracked.request.client_id, reason="stuck cancel retried")
         return len(stuck)
+
+    async def look_up_unanswered(self) -> int:
+        """Ask the venue for each order whose call went unanswered ``UNANSWERED_LOOKUP_S`` ago
+        or more (at most once per ``UNANSWERED_LOOKUP_S`` each, and not while the breaker is
+        open); returns how many are settled now: resting, filled, canceled, or not there (its
+        level is then free to be placed again)."""
+        now = self._clock.now_ms()
+        cutoff = now - round(UNANSWERED_LOOKUP_S * 1000)
+        unknown = [t for t in self._ledger.unsettled() if t.status is OrderStatus.UNKNOWN]
+        waiting = {t.request.client_id for t in unknown}
+        self._asked_ms = {cid: at for cid, at in self._asked_ms.items() if cid in waiting}
+        settled = 0
+        for tracked in unknown:
+            client_id = tracked.request.client_id
+            if tracked.updated_ms > cutoff or self._asked_ms.get(client_id, 0) > cutoff:
+                continue
+            if self._breaker.is_open:
+                break
+            self._asked_ms[client_id] = now
+            if await self.resolve(client_id) is not None:
+                settled += 1
+                self._asked_ms.pop(client_id, None)
+        return settled
 
     def on_order_update(self, order: Order) -> None:
         """Cancels the exchange made on its own (dead-man switch, margin) reach the ledger here."""

@@ -148,6 +148,11 @@ class GridBuilder:
         the journaled center if the mid is still inside it."""
         self.snapshot = None
 
+    def on_orders_settled(self) -> None:
+        """Orders whose fate was unknown are settled (on the book or not there): check the
+        levels on the next call, so one that never arrived is placed again."""
+        self._repair = True
+
     def on_reconciled(self, report: ReconcileReport) -> None:
         """What a reconciliation changed under the grid: a corrected position rebuilds it at the
         mid; orders adopted, canceled or settled, or a pass that failed part-way (orders may

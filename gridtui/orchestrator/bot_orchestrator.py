@@ -170,6 +170,8 @@ class BotOrchestrator:
         if now - self._last_reconcile_ms >= self.engine.reconcile_interval_s * 1000:
             await self.reconcile()
         await c.gateway.cancel_stuck(self.engine.stuck_order_after_s)
+        if await c.gateway.look_up_unanswered():
+            c.builder.on_orders_settled()
 
     async def _consume_stream(self) -> None:
         while True:

@@ -29,7 +29,8 @@ from bot_kit import (
 from gridtui.books import print_status
 from gridtui.config.schema import BotSettings
 from gridtui.core.events import AlertRaised, BotHalted, OrderPlaced, Severity
-from gridtui.core.types import BotStatus, Side, Tif
+from gridtui.core.types import BotStatus, ExchangeError, OrderStatus, Side, Tif
+from gridtui.execution.execution_gateway import UNANSWERED_LOOKUP_S
 from gridtui.state.accounting import HaltKind
 from gridtui.state.data_dir import list_journals
 from gridtui.state.state_manager import ResumeRefused
@@ -345,3 +346,44 @@ async def test_a_stop_tells_the_venue_client_first_so_nothing_queues_behind_trad
     monkeypatch.setattr(supervisor.exchange, "cancel_by_client_ids", canceling)
     assert (await supervisor.stop()).clean
     assert calls[0] == "serve_stop" and "cancel" in calls
+
+
+async def _a_replacement_sent_without_answer(env, bot, *, reached: bool) -> str:
+    """The buy at 99 fills; its replacement (a sell at 100) is sent and no answer comes back:
+    the call fails (``reached``: after the venue placed it, a timeout after accept)."""
+    place = env.exchange.place_orders
+
+    async def unanswered(requests):
+        if reached:
+            await place(requests)
+        raise ExchangeError("HTTP 502")
+
+    env.exchange.place_orders = unanswered
+    env.next_price()
+    await settle()
+    env.exchange.place_orders = place
+    (unknown,) = bot.c.ledger.unsettled()
+    assert unknown.status is OrderStatus.UNKNOWN and unknown.request.price == D(100)
+    return unknown.request.client_id
+
+
+@pytest.mark.parametrize("reached", [False, True], ids=["never placed", "placed"])
+async def test_an_order_sent_without_an_answer_is_looked_up_within_seconds(
+    make_env: EnvFactory, reached: bool
+) -> None:
+    env = make_env(prices=[100, 99])
+    bot = await env.orchestrator()
+    async with running(bot):
+        client_id = await _a_replacement_sent_without_answer(env, bot, reached=reached)
+        env.clock.advance(UNANSWERED_LOOKUP_S - 1)
+        await bot.cycle()
+        assert bot.c.ledger.get(client_id).status is OrderStatus.UNKNOWN  # not yet asked
+        env.clock.advance(1)
+        await bot.cycle()  # looked up: on the book, or not there
+        env.clock.advance(1)
+        await bot.cycle()  # a level left empty is placed again
+        expected = OrderStatus.OPEN if reached else OrderStatus.REJECTED
+        assert bot.c.ledger.get(client_id).status is expected
+        sells = [o for o in await env.open_orders() if o.side is Side.SELL]
+        assert sorted(o.price for o in sells) == [D(100), D(101), D(102), D(103)]  # once each
+        assert UNANSWERED_LOOKUP_S + 1 < ENGINE.stuck_order_after_s

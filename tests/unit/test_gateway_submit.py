@@ -8,13 +8,18 @@ from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
 
+import attrs
 import pytest
 from bot_kit import Env, EnvFactory
 
 from gridtui.config.schema import BreakerSettings
 from gridtui.core.events import OrderPlaced, OrderRejected
-from gridtui.core.types import Level, OrderRequest, OrderStatus, PlaceAck, Side
-from gridtui.execution.execution_gateway import SubmitResult, client_order_id
+from gridtui.core.types import ExchangeError, Level, OrderRequest, OrderStatus, PlaceAck, Side
+from gridtui.execution.execution_gateway import (
+    UNANSWERED_LOOKUP_S,
+    SubmitResult,
+    client_order_id,
+)
 from gridtui.orchestrator.factory import BotComponents
 from gridtui.risk.circuit_breaker import BreakerState
 
@@ -149,6 +154,34 @@ async def test_exchange_error_leaves_the_order_unknown_and_counts_a_breaker_fail
     assert bot.breaker.state is BreakerState.CLOSED
     # the outcome is settled by asking the venue: it never got the order
     assert await bot.gateway.resolve(result.client_id) is OrderStatus.REJECTED
+
+
+async def test_an_unanswered_order_is_looked_up_after_a_pause_then_at_most_that_often(
+    make_env: EnvFactory,
+) -> None:
+    env = make_env(breaker=attrs.evolve(BREAKER, error_threshold=10))
+    bot = await env.build()
+    env.exchange.fail_next(1, "HTTP 502", calls={"place_orders"})
+    client_id = (await bot.gateway.submit_level(BUY_99)).client_id
+    asked: list[int] = []
+    order_status = env.exchange.order_status
+
+    async def failing(**kwargs: object) -> None:
+        asked.append(env.clock.now_ms())
+        raise ExchangeError("HTTP 503")
+
+    env.exchange.order_status = failing  # type: ignore[assignment,method-assign]
+    pause_ms = round(UNANSWERED_LOOKUP_S * 1000)
+    for _ in range(2 * pause_ms // 500):  # a cycle every half second
+        env.clock.advance(0.5)
+        assert await bot.gateway.look_up_unanswered() == 0
+    start = asked[0] - pause_ms
+    assert [at - start for at in asked] == [pause_ms, 2 * pause_ms]
+    env.exchange.order_status = order_status  # type: ignore[method-assign]
+    env.clock.advance(UNANSWERED_LOOKUP_S)
+    assert bot.breaker.state is BreakerState.CLOSED
+    assert await bot.gateway.look_up_unanswered() == 1
+    assert bot.ledger.get(client_id).status is OrderStatus.REJECTED  # type: ignore[union-attr]
 
 
 async def test_open_breaker_refuses_without_calling_the_exchange(
