@@ -345,16 +345,19 @@ class ExecutionGateway:
         resting_ids = {o.client_id for o in resting}
         for tracked in self._ledger.live():
             if tracked.request.client_id not in resting_ids:
-                await self._resolve_if_possible(tracked.request.client_id)
+                if not await self._resolve_if_possible(tracked.request.client_id):
+                    break  # the venue is not answering: the rest are asked later
         return results
 
-    async def _resolve_if_possible(self, client_id: str) -> None:
+    async def _resolve_if_possible(self, client_id: str) -> bool:
         """Settling an order after a cancel is bookkeeping: a journal refusing writes must not
-        stop the remaining cancels (reconciliation settles it at the next start)."""
+        stop the remaining cancels (reconciliation settles it at the next start). False when
+        the venue did not answer."""
         try:
-            await self._resolve(client_id)
+            return (await self._ask(client_id))[0]
         except JournalWriteError as exc:
             log.error("%s: cancel outcome not journaled: %s", self.bot, exc)
+            return True
 
     async def cancel_unknown(self, orders: Sequence[Order], *, reason: str) -> int:
         """Cancel exchange orders on our coin that are not ours (by exchange id)."""
@@ -382,20 +385,31 @@ class ExecutionGateway:
 
     async def _resolve(self, client_id: str) -> OrderStatus | None:
         """Settle an order whose fate we do not know by asking the exchange for it by client id."""
+        return (await self._ask(client_id))[1]
+
+    async def _ask(self, client_id: str) -> tuple[bool, OrderStatus | None]:
+        """Ask the venue for the order and put its answer in the books: (whether the venue
+        answered, the order's status now; None when that is still not known). A status name we
+        do not know is no answer: the order stays as it was, to be asked again."""
         try:
             order = await self._exchange.order_status(client_id=client_id)
         except ExchangeError as exc:
             await self._record_failure(str(exc))
-            return None
+            return False, None
+        await self._record_success()
         if order is None:
             self._ledger.on_report(client_id, None, error=NOT_ON_VENUE)
             tracked = self._ledger.get(client_id)
-            return tracked.status if tracked is not None and tracked.status.is_terminal else None
+            status = tracked.status if tracked is not None else None
+            return True, status if status is not None and status.is_terminal else None
+        if order.status is OrderStatus.UNKNOWN:
+            log.warning("%s: the venue gave %s a status we do not know", self.bot, client_id)
+            return True, None
         if order.status is OrderStatus.CANCELED and self._ledger.knows(client_id):
             self._mark_canceled(client_id, order.exchange_id, "canceled on the exchange")
         else:
             self._ledger.on_report(client_id, order.status, exchange_id=order.exchange_id)
-        return order.status
+        return True, order.status
 
     async def cancel_stuck(self, max_age_s: float) -> int:
         """Orders stuck in a transient state for too long are settled with the exchange."""
@@ -412,9 +426,11 @@ class ExecutionGateway:
 
     async def look_up_unanswered(self) -> int:
         """Ask the venue for each order whose call went unanswered ``UNANSWERED_LOOKUP_S`` ago
-        or more (at most once per ``UNANSWERED_LOOKUP_S`` each, and not while the breaker is
-        open); returns how many are settled now: resting, filled, canceled, or not there (its
-        level is then free to be placed again)."""
+        or more, at most once per ``UNANSWERED_LOOKUP_S`` each; the pass ends at the first call
+        that fails, and goes only where the breaker lets a request through (a half-open one: its
+        probe). Returns how many of them now rest, were canceled or never arrived: levels the
+        grid checks again. One found filled is not counted: its fill comes on the stream (or at
+        the next reconciliation), and the grid moves on from it then."""
         now = self._clock.now_ms()
         cutoff = now - round(UNANSWERED_LOOKUP_S * 1000)
         unknown = [t for t in self._ledger.unsettled() if t.status is OrderStatus.UNKNOWN]
@@ -425,21 +441,32 @@ class ExecutionGateway:
             client_id = tracked.request.client_id
             if tracked.updated_ms > cutoff or self._asked_ms.get(client_id, 0) > cutoff:
                 continue
-            if self._breaker.is_open:
+            if not self._breaker.allow_request():
                 break
             self._asked_ms[client_id] = now
-            if await self.resolve(client_id) is not None:
+            async with self._lock:
+                answered, status = await self._ask(client_id)
+            if not answered:
+                break
+            if status in (OrderStatus.OPEN, OrderStatus.CANCELED, OrderStatus.REJECTED):
                 settled += 1
-                self._asked_ms.pop(client_id, None)
         return settled
 
-    def on_order_update(self, order: Order) -> None:
-        """Cancels the exchange made on its own (dead-man switch, margin) reach the ledger here."""
+    def on_order_update(self, order: Order) -> bool:
+        """Cancels the exchange made on its own (dead-man switch, margin) reach the ledger here.
+        True when ``order`` rests although our books gave it up as never arrived (its place
+        call went unanswered, a lookup found nothing, and then it landed): the caller cancels
+        it, or its level would hold two orders until the next reconciliation."""
         if order.coin != self.coin or order.client_id is None:
-            return
+            return False
         finished = order.status in (OrderStatus.CANCELED, OrderStatus.REJECTED)
         if finished and self._ledger.knows(order.client_id):
             self._ledger.on_report(order.client_id, order.status, exchange_id=order.exchange_id)
+            return False
+        if order.status not in (OrderStatus.OPEN, OrderStatus.PARTIALLY_FILLED):
+            return False
+        tracked = self._ledger.get(order.client_id)
+        return tracked is not None and tracked.status is OrderStatus.REJECTED
 
     async def heal(self) -> None:
         """Once per cycle: finish a cancel-all that a breaker trip could not complete."""

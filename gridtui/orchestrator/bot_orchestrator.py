@@ -195,7 +195,13 @@ class BotOrchestrator:
         elif isinstance(event, FillsReceived):
             await self._handle_fills(self.c.processor.process_ours(event.fills))
         elif isinstance(event, OrderUpdated):
-            self.c.gateway.on_order_update(event.order)
+            if self.c.gateway.on_order_update(event.order):
+                log.warning(
+                    "%s: order %s reached the venue after it was given up; canceling it",
+                    self.name,
+                    event.order.client_id,
+                )
+                await self.c.gateway.cancel_unknown([event.order], reason="arrived late")
         elif isinstance(event, StreamReset):
             # Fills may have been missed: no order goes out until the books are confirmed.
             log.warning("%s: stream reset (%s); reconciling", self.name, event.reason)

@@ -387,3 +387,33 @@ async def test_an_order_sent_without_an_answer_is_looked_up_within_seconds(
         sells = [o for o in await env.open_orders() if o.side is Side.SELL]
         assert sorted(o.price for o in sells) == [D(100), D(101), D(102), D(103)]  # once each
         assert UNANSWERED_LOOKUP_S + 1 < ENGINE.stuck_order_after_s
+
+
+async def test_an_order_that_arrives_after_it_was_given_up_is_canceled_at_once(
+    make_env: EnvFactory,
+) -> None:
+    env = make_env(prices=[100, 99])
+    bot = await env.orchestrator()
+    async with running(bot):
+        place = env.exchange.place_orders
+        held = []
+
+        async def in_flight(requests):  # the request is still on its way to the venue
+            held.extend(requests)
+            raise ExchangeError("HTTP 502")
+
+        env.exchange.place_orders = in_flight
+        env.next_price()  # the buy at 99 fills; its replacement's call gets no answer
+        await settle()
+        env.exchange.place_orders = place
+        (late,) = held
+        env.clock.advance(UNANSWERED_LOOKUP_S)
+        await bot.cycle()  # not there: given up
+        assert bot.c.ledger.get(late.client_id).status is OrderStatus.REJECTED
+        env.clock.advance(1)
+        await bot.cycle()  # the level is placed again, under a new client id
+        await place([late])  # ... and then the first request lands after all
+        await settle()  # its "open" on the stream cancels it
+        sells_at_100 = [o for o in await env.open_orders() if o.price == D(100)]
+        assert [o.client_id for o in sells_at_100] != [late.client_id]
+        assert len(sells_at_100) == 1

@@ -14,7 +14,15 @@ from bot_kit import Env, EnvFactory
 
 from gridtui.config.schema import BreakerSettings
 from gridtui.core.events import OrderPlaced, OrderRejected
-from gridtui.core.types import ExchangeError, Level, OrderRequest, OrderStatus, PlaceAck, Side
+from gridtui.core.types import (
+    ExchangeError,
+    Level,
+    Order,
+    OrderRequest,
+    OrderStatus,
+    PlaceAck,
+    Side,
+)
 from gridtui.execution.execution_gateway import (
     UNANSWERED_LOOKUP_S,
     SubmitResult,
@@ -162,12 +170,13 @@ async def test_an_unanswered_order_is_looked_up_after_a_pause_then_at_most_that_
     env = make_env(breaker=attrs.evolve(BREAKER, error_threshold=10))
     bot = await env.build()
     env.exchange.fail_next(1, "HTTP 502", calls={"place_orders"})
+    sent_ms = env.clock.now_ms()
     client_id = (await bot.gateway.submit_level(BUY_99)).client_id
     asked: list[int] = []
     order_status = env.exchange.order_status
 
     async def failing(**kwargs: object) -> None:
-        asked.append(env.clock.now_ms())
+        asked.append(env.clock.now_ms() - sent_ms)
         raise ExchangeError("HTTP 503")
 
     env.exchange.order_status = failing  # type: ignore[assignment,method-assign]
@@ -175,50 +184,71 @@ async def test_an_unanswered_order_is_looked_up_after_a_pause_then_at_most_that_
     for _ in range(2 * pause_ms // 500):  # a cycle every half second
         env.clock.advance(0.5)
         assert await bot.gateway.look_up_unanswered() == 0
-    start = asked[0] - pause_ms
-    assert [at - start for at in asked] == [pause_ms, 2 * pause_ms]
+    assert asked == [pause_ms, 2 * pause_ms]
     env.exchange.order_status = order_status  # type: ignore[method-assign]
     env.clock.advance(UNANSWERED_LOOKUP_S)
-    assert bot.breaker.state is BreakerState.CLOSED
     assert await bot.gateway.look_up_unanswered() == 1
     assert bot.ledger.get(client_id).status is OrderStatus.REJECTED  # type: ignore[union-attr]
+    assert bot.breaker.consecutive_errors == 0  # the answer counts as a success
 
 
-async def test_open_breaker_refuses_without_calling_the_exchange(
-    env: Env, sent: list[list[OrderRequest]], bot: BotComponents
+async def _unanswered_batch(env: Env, bot: BotComponents, count: int) -> list[str]:
+    env.exchange.fail_next(1, "HTTP 502", calls={"place_orders"})
+    buys = [Level(-i, D(100 - i), Side.BUY, D("0.2")) for i in range(1, count + 1)]
+    results = await bot.gateway.submit_levels(buys)
+    env.clock.advance(UNANSWERED_LOOKUP_S)
+    return [r.client_id for r in results]
+
+
+async def test_lookups_stop_at_the_first_failure_and_wait_for_the_breaker(
+    make_env: EnvFactory,
 ) -> None:
-    for _ in range(BREAKER.error_threshold):
-        bot.breaker.record_failure("venue down")
-    assert bot.breaker.state is BreakerState.OPEN
-    results = await bot.gateway.submit_levels([BUY_99, SELL_101])
-    assert [(r.success, r.client_id, r.error) for r in results] == [
-        (False, "", "circuit breaker open")
-    ] * 2
-    assert sent == []
-    assert bot.store.orders() == []  # nothing journaled either
+    env = make_env(breaker=attrs.evolve(BREAKER, error_threshold=3))
+    bot = await env.build()
+    await _unanswered_batch(env, bot, 5)  # the breaker's first failure: the batch
+    calls: list[str] = []
+    order_status = env.exchange.order_status
 
-    env.clock.advance(BREAKER.cooldown_s)  # half-open: one probe goes through and closes it
-    assert (await bot.gateway.submit_level(BUY_99)).success
+    async def down(**kwargs: object) -> None:
+        calls.append(str(kwargs["client_id"]))
+        raise ExchangeError("HTTP 503")
+
+    env.exchange.order_status = down  # type: ignore[assignment,method-assign]
+    assert await bot.gateway.look_up_unanswered() == 0
+    assert len(calls) == 1  # the pass ended at the first failure
+    env.clock.advance(UNANSWERED_LOOKUP_S)
+    assert await bot.gateway.look_up_unanswered() == 0
+    assert bot.breaker.state is BreakerState.OPEN  # its third failure tripped it
+    assert len(calls) == 3  # and the trip's cancel-all stopped asking at its first failure
+    env.clock.advance(UNANSWERED_LOOKUP_S)  # lookups due again, the breaker still open
+    assert await bot.gateway.look_up_unanswered() == 0
+    assert len(calls) == 3
+    env.clock.advance(BREAKER.cooldown_s)  # half-open: the lookup is its one probe
+    env.exchange.order_status = order_status  # type: ignore[method-assign]
+    assert await bot.gateway.look_up_unanswered() == 5  # none arrived
     assert bot.breaker.state is BreakerState.CLOSED
-    assert len(sent) == 1
 
 
-async def test_a_batch_is_one_exchange_call(
-    sent: list[list[OrderRequest]], bot: BotComponents
-) -> None:
-    levels = [BUY_99, SELL_101, Level(2, D(102), Side.SELL, D("0.2"))]
-    results = await bot.gateway.submit_levels(levels)
-    assert [r.success for r in results] == [True] * 3
-    assert [[r.price for r in batch] for batch in sent] == [[D(99), D(101), D(102)]]
-
-
-async def test_breaker_trip_during_a_submit_counts_no_illegal_transition(
+async def test_a_found_order_is_settled_and_a_status_we_do_not_know_is_asked_again(
     env: Env, bot: BotComponents
 ) -> None:
-    env.exchange.fail_next(BREAKER.error_threshold, "venue 503", calls={"place_orders"})
-    results = [await bot.gateway.submit_level(BUY_99) for _ in range(BREAKER.error_threshold)]
-    assert bot.breaker.state is BreakerState.OPEN
-    assert {(r.success, r.error) for r in results} == {(False, "venue 503")}
-    # the trip's cancel-all asked the venue about each one: none was ever placed
-    assert {bot.ledger.get(r.client_id).status for r in results} == {OrderStatus.REJECTED}  # type: ignore[union-attr]
-    assert bot.machine.illegal_count == 0
+    on_book, odd, filled = await _unanswered_batch(env, bot, 3)
+    order_status = env.exchange.order_status
+    answers = {
+        on_book: Order("BTC", Side.BUY, D(99), D("0.2"), D("0.2"), 7, on_book, OrderStatus.OPEN, 0),
+        odd: Order("BTC", Side.BUY, D(98), D("0.2"), D("0.2"), 8, odd, OrderStatus.UNKNOWN, 0),
+        filled: Order("BTC", Side.BUY, D(97), D("0.2"), D(0), 9, filled, OrderStatus.FILLED, 0),
+    }
+
+    async def answering(*, client_id: str, **kwargs: object) -> Order:
+        return answers[client_id]
+
+    env.exchange.order_status = answering  # type: ignore[assignment,method-assign]
+    assert await bot.gateway.look_up_unanswered() == 1  # the resting one; a fill comes as one
+    status = {cid: bot.ledger.get(cid).status for cid in answers}  # type: ignore[union-attr]
+    assert status == {
+        on_book: OrderStatus.OPEN,
+        odd: OrderStatus.UNKNOWN,
+        filled: OrderStatus.FILLED,
+    }
+    env.exchange.order_status = order_status  # type: ignore[method-assign]

@@ -135,6 +135,8 @@ async def test_a_replayed_market_cannot_be_moved(tmp_path):
     venue = SimExchange.in_memory(settings, SimClock())
     with pytest.raises(ValueError, match="X replays candles and cannot be moved"):
         venue.move_market("X", D(90))
+    with pytest.raises(ValueError, match="beyond this market's range"):
+        venue.move_market("Y", D(99_999_999))
     venue.move_market("Y", D(45))  # a generated one can
     venue.step(0.0)
     assert (await venue.all_mids())["Y"] == D(45)

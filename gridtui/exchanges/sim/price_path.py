@@ -228,7 +228,10 @@ class GeneratedPath:
         makes asking twice (a retried request) land in the same place."""
         if not price.is_finite() or price <= 0:
             raise ValueError(f"a market price must be positive, got {price}")
-        x = min(max(math.log(float(price)), self._origin - _MAX_MOVE), self._origin + _MAX_MOVE)
+        x = math.log(float(price))
+        if abs(x - self._origin) > _MAX_MOVE:
+            low, high = (self._price_of(self._origin + k * _MAX_MOVE) for k in (-1, 1))
+            raise ValueError(f"{price} is beyond this market's range ({low} to {high})")
         self._anchor += x - self._x
         self._x = x
 

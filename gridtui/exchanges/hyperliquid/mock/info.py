@@ -16,7 +16,7 @@ from typing import Any
 
 from gridtui.core import rounding
 from gridtui.core.account import AccountSummary
-from gridtui.core.types import ZERO, Fill, Order, Side
+from gridtui.core.types import ZERO, ExchangeError, Fill, Order, Side
 from gridtui.exchanges.hyperliquid.mock.exchange import FUNDING_INTERVAL_MS, MockError, MockExchange
 from gridtui.exchanges.hyperliquid.wire import CANDLE_INTERVALS, float_to_wire
 
@@ -372,7 +372,7 @@ async def _mock_move(mock: MockExchange, body: Mapping[str, Any]) -> Json:
         raise InfoRequestError(f"field `price` is not a positive decimal: {raw!r}"[:200])
     try:
         mock.sim.move_market(coin, Decimal(raw))
-    except ValueError as exc:
+    except (ValueError, ExchangeError) as exc:
         return {"status": "err", "response": str(exc)}
     log.info("mock exchange: %s market moved to %s", coin, raw)
     return {"status": "ok", "response": {"type": "default"}}
