@@ -70,8 +70,8 @@ UP_MAX_S = 8.0
 """Each run lasts at least UP_MIN_S after its grids are up, and until the mock has a new fill
 (at most UP_MAX_S)."""
 RESTING_WAIT_S = 30.0
-"""How long a run waits for a resting order before its kill: orders whose placement got no
-answer are settled after ``stuck_order_after_s`` (10 s) or at the next reconciliation (15 s)."""
+"""How long a run waits for a resting order before its kill: under the soak's faults a grid's
+placement and the lookups of its unanswered orders (every 3 s) can fail several times running."""
 START_TIMEOUT_S = 40.0
 """From process start to a grid from both bots. Under the soak's faults the client's jittered
 backoff alone can take ~20 s at start (five failed ``meta`` queries in a row)."""
@@ -142,7 +142,7 @@ class Soak:
     def trade_a_while(self) -> None:
         """Let the running bot trade: at least UP_MIN_S, and until the mock has a new fill; then
         until an order rests on the mock, so the kill or stop that follows has orders to leave
-        behind (a grid whose placement met a 5xx waits for its orders' fate to be settled)."""
+        behind."""
         run, before = self.run, len(self.mock.fills(self.address))
         time.sleep(UP_MIN_S)
 
