@@ -30,7 +30,6 @@ from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar
 
-import attrs
 from textual import events, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
@@ -46,14 +45,12 @@ from gridtui import stop_signals
 from gridtui.config.schema import AppConfig, BotSettings
 from gridtui.control.engine import Engine
 from gridtui.core.events import Event
-from gridtui.core.types import AssetMeta, ExchangeError
-from gridtui.orchestrator.settings_draft import maker_fee, running_drift
 from gridtui.orchestrator.view import BotView, EquityPoint, ViewModel
 from gridtui.state.accounting import HaltKind
-from gridtui.supervisor import Reconfigured, ReconfigureRefused, ShutdownReport
+from gridtui.supervisor import ShutdownReport
+from gridtui.tui.edit_flow import edit_once
 from gridtui.tui.screens.account import AccountScreen
 from gridtui.tui.screens.confirm import ConfirmScreen
-from gridtui.tui.screens.edit_bot import EditBotScreen, EditContext
 from gridtui.tui.screens.event_log import KEEP as EVENT_LOG_KEEP
 from gridtui.tui.screens.event_log import EventLogScreen
 from gridtui.tui.screens.help import HelpScreen
@@ -64,7 +61,7 @@ from gridtui.tui.widgets.event_log import EventLog
 from gridtui.tui.widgets.grid_ladder import GridLadder
 from gridtui.tui.widgets.pnl_panel import PnlPanel
 from gridtui.tui.widgets.risk_panel import RiskPanel
-from gridtui.venues import badge_of, venue_flags
+from gridtui.venues import badge_of
 
 log = logging.getLogger(__name__)
 
@@ -89,23 +86,8 @@ MAIN_SCREEN_ACTIONS = frozenset(
 """Actions of keys that steer the bots (or open a screen over them): main screen only."""
 COMPACT_BELOW = 100
 """Columns under which the cockpit lays itself out for a small terminal (80x24)."""
-EDIT_MARKETS_TIMEOUT_S = 5.0
-"""The edit screen asks the venue for its markets (to add a bot) this long at most."""
 DETACHED_QUIT = "Close this view; the bots go on in gridtui serve (H halts them all)"
 """What q does in a cockpit attached to ``gridtui serve``."""
-
-
-def _summary(done: Reconfigured) -> str:
-    parts = [
-        f"{verb} {', '.join(names)}"
-        for verb, names in (
-            ("rebuilt", done.rebuilt),
-            ("started", done.started),
-            ("stopped", done.retired),
-        )
-        if names
-    ]
-    return "; ".join(parts) or "no bot changed"
 
 
 class GridApp(App[int]):
@@ -621,96 +603,16 @@ class GridApp(App[int]):
         try:
             name = selected
             while name is not None:
-                name = await self._edit_once(name)
+                name = await edit_once(self, name)
         except Exception as exc:
             log.exception("the edit screen failed")
             self.notify(f"the edit failed: {exc}", severity="error", timeout=15)
         finally:
             self._editing = False
 
-    async def _edit_once(self, selected: str) -> str | None:
-        """One edit screen; returns the bot to edit next, if any."""
-        engine = self.engine
-        source = self.config.source
-        assert source is not None
-        try:
-            text = source.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            self.notify(f"{source}: cannot read it ({exc})", severity="error")
-            return None
-        drift = running_drift(text, source, engine.config)
-        if drift is not None:
-            self.notify(drift, title="Cannot edit", severity="error", timeout=15)
-            return None
-        try:
-            mids = await asyncio.wait_for(engine.mids(), EDIT_MARKETS_TIMEOUT_S)
-        except (ExchangeError, TimeoutError):
-            mids = {}  # no preview for a bot not running, and no coin to add, until it answers
-        config = engine.config
-        taken = {b.coin for b in config.bots if b.enabled}
-        tradable = engine.tradable(set(mids))
-        contexts = {}
-        for settings in config.bots:
-            meta = engine.meta_of(settings.name)
-            if meta is None:  # a venue that did not list its markets will not answer this either
-                meta = await self._meta(settings.coin) if mids else None
-            contexts[settings.name] = EditContext(
-                bot=settings,
-                text=text,
-                source=source,
-                view=partial(self._view_of, settings.name),
-                meta=meta,
-                mid=mids.get(settings.coin),
-                maker_fee=maker_fee(config),
-                coins=tuple(sorted(tradable - taken)),
-                bot_names=tuple(b.name for b in config.bots),
-                flags=tuple(venue_flags(config.venue)),
-            )
-        if not contexts:
-            self.notify("the config has no bot to edit")
-            return None
-        first = selected if selected in contexts else next(iter(contexts))
-        request = await self.push_screen_wait(EditBotScreen(contexts, first))
-        if request is None or request.draft.config is None:
-            return None
-        # The command line may have overridden the venue (--api-url, --mainnet): it stays.
-        new_config = attrs.evolve(request.draft.config, venue=config.venue)
-        self.notify(f"{request.what}…", timeout=3)
-        try:
-            applied = await engine.apply_edit(
-                new_config, request.draft.text, based_on=config, file_was=text
-            )
-        except ReconfigureRefused as exc:
-            self.notify(str(exc), title=f"Cannot {request.what}", severity="error", timeout=15)
-            return None
-        done = applied.done
-        if done.refused:
-            self.notify("; ".join(done.refused), title=f"Cannot {request.what}", severity="error")
-            return None
-        if self.selected not in engine.names:
-            self.selected = next(iter(engine.names), None)
-        self.refresh_views()
-        if applied.unwritten is not None:
-            self.notify(
-                f"{request.what}: done, but {applied.unwritten}; the next start reads the old "
-                "file (and editing waits until the file says what runs)",
-                severity="error",
-                timeout=15,
-            )
-            return None
-        self.notify(f"{request.what}: done; {source.name} written ({_summary(done)})")
-        return request.reopen
-
-    def _view_of(self, name: str) -> BotView | None:
-        """The bot's view at the last refresh, if it runs."""
+    def running_view(self, name: str) -> BotView | None:
+        """The bot's view at the last refresh, if it runs (the edit screen's preview)."""
         return self._view(name) if self.engine.is_running(name) else None
-
-    async def _meta(self, coin: str) -> AssetMeta | None:
-        """A coin's size rules, for the preview of a bot not running (None: no answer)."""
-        try:
-            return await asyncio.wait_for(self.engine.asset_meta(coin), EDIT_MARKETS_TIMEOUT_S)
-        except (ExchangeError, TimeoutError):
-            return None
 
     def action_event_log(self) -> None:
         bots = [b.name for b in self.config.bots]
