@@ -345,19 +345,16 @@ class ExecutionGateway:
         resting_ids = {o.client_id for o in resting}
         for tracked in self._ledger.live():
             if tracked.request.client_id not in resting_ids:
-                if not await self._resolve_if_possible(tracked.request.client_id):
-                    break  # the venue is not answering: the rest are asked later
+                await self._resolve_if_possible(tracked.request.client_id)
         return results
 
-    async def _resolve_if_possible(self, client_id: str) -> bool:
+    async def _resolve_if_possible(self, client_id: str) -> None:
         """Settling an order after a cancel is bookkeeping: a journal refusing writes must not
-        stop the remaining cancels (reconciliation settles it at the next start). False when
-        the venue did not answer."""
+        stop the remaining cancels (reconciliation settles it at the next start)."""
         try:
-            return (await self._ask(client_id))[0]
+            await self._resolve(client_id)
         except JournalWriteError as exc:
             log.error("%s: cancel outcome not journaled: %s", self.bot, exc)
-            return True
 
     async def cancel_unknown(self, orders: Sequence[Order], *, reason: str) -> int:
         """Cancel exchange orders on our coin that are not ours (by exchange id)."""
@@ -396,7 +393,6 @@ class ExecutionGateway:
         except ExchangeError as exc:
             await self._record_failure(str(exc))
             return False, None
-        await self._record_success()
         if order is None:
             self._ledger.on_report(client_id, None, error=NOT_ON_VENUE)
             tracked = self._ledger.get(client_id)
@@ -428,9 +424,11 @@ class ExecutionGateway:
         """Ask the venue for each order whose call went unanswered ``UNANSWERED_LOOKUP_S`` ago
         or more, at most once per ``UNANSWERED_LOOKUP_S`` each; the pass ends at the first call
         that fails, and goes only where the breaker lets a request through (a half-open one: its
-        probe). Returns how many of them now rest, were canceled or never arrived: levels the
-        grid checks again. One found filled is not counted: its fill comes on the stream (or at
-        the next reconciliation), and the grid moves on from it then."""
+        probe). An answer is no success of the venue's otherwise (a venue that refuses every
+        order while it answers lookups must still trip the breaker). Returns how many of them
+        now rest, were canceled or never arrived: levels the grid checks again. One found filled
+        is not counted: its fill comes on the stream (or at the next reconciliation), and the
+        grid moves on from it then."""
         now = self._clock.now_ms()
         cutoff = now - round(UNANSWERED_LOOKUP_S * 1000)
         unknown = [t for t in self._ledger.unsettled() if t.status is OrderStatus.UNKNOWN]
@@ -441,11 +439,14 @@ class ExecutionGateway:
             client_id = tracked.request.client_id
             if tracked.updated_ms > cutoff or self._asked_ms.get(client_id, 0) > cutoff:
                 continue
-            if not self._breaker.allow_request():
-                break
-            self._asked_ms[client_id] = now
             async with self._lock:
+                probe = self._breaker.state is BreakerState.HALF_OPEN
+                if not self._breaker.allow_request():
+                    break
+                self._asked_ms[client_id] = now
                 answered, status = await self._ask(client_id)
+                if probe and answered:
+                    await self._record_success()  # the probe's answer closes the breaker
             if not answered:
                 break
             if status in (OrderStatus.OPEN, OrderStatus.CANCELED, OrderStatus.REJECTED):
@@ -453,10 +454,11 @@ class ExecutionGateway:
         return settled
 
     def on_order_update(self, order: Order) -> bool:
-        """Cancels the exchange made on its own (dead-man switch, margin) reach the ledger here.
-        True when ``order`` rests although our books gave it up as never arrived (its place
-        call went unanswered, a lookup found nothing, and then it landed): the caller cancels
-        it, or its level would hold two orders until the next reconciliation."""
+        """Cancels the exchange made on its own (dead-man switch, margin) reach the ledger here,
+        and so does an order being placed, or whose place call went unanswered, that the venue
+        says rests (a lookup behind the book would otherwise give it up, and its level would be
+        placed twice). True when ``order`` rests although our books gave it up as never arrived
+        (a lookup found nothing, then it landed): the caller cancels it."""
         if order.coin != self.coin or order.client_id is None:
             return False
         finished = order.status in (OrderStatus.CANCELED, OrderStatus.REJECTED)
@@ -466,7 +468,13 @@ class ExecutionGateway:
         if order.status not in (OrderStatus.OPEN, OrderStatus.PARTIALLY_FILLED):
             return False
         tracked = self._ledger.get(order.client_id)
-        return tracked is not None and tracked.status is OrderStatus.REJECTED
+        if tracked is None:
+            return False
+        sent = tracked.status is OrderStatus.PENDING_SUBMIT
+        unanswered = tracked.status is OrderStatus.UNKNOWN and tracked.exchange_id is None
+        if sent or unanswered:  # it rests: its call's answer (or a lookup) may come late or never
+            self._ledger.on_report(order.client_id, OrderStatus.OPEN, exchange_id=order.exchange_id)
+        return tracked.status is OrderStatus.REJECTED
 
     async def heal(self) -> None:
         """Once per cycle: finish a cancel-all that a breaker trip could not complete."""

@@ -99,6 +99,7 @@ _REAL_WORLD: dict[OrderStatus, dict[OrderFact, OrderStatus]] = {
         _F.ACCEPTED: _S.OPEN,  # the same acknowledgement twice
         _F.RESTING: _S.OPEN,
         _F.NOT_FOUND: _S.OPEN,  # a status lookup behind the venue's book; the listing decides
+        _F.SEND_FAILED: _S.OPEN,  # the venue's push said it rests before the call's error came
     },
     _S.PARTIALLY_FILLED: {
         _F.ACCEPTED: _S.PARTIALLY_FILLED,  # the acknowledgement arrived after the first fill
@@ -136,6 +137,7 @@ _REAL_WORLD: dict[OrderStatus, dict[OrderFact, OrderStatus]] = {
     _S.REJECTED: {
         _F.CANCEL_REQUESTED: _S.REJECTED,
         _F.CANCEL_FAILED: _S.REJECTED,
+        _F.CANCELED: _S.REJECTED,  # given up as never arrived, it landed late and we canceled it
     },
 }
 """Edges only the real world takes: reports late, repeated or crossing each other. Not here, so

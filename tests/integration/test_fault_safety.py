@@ -348,36 +348,48 @@ async def test_a_stop_tells_the_venue_client_first_so_nothing_queues_behind_trad
     assert calls[0] == "serve_stop" and "cancel" in calls
 
 
-async def _a_replacement_sent_without_answer(env, bot, *, reached: bool) -> str:
+async def _a_replacement_sent_without_answer(env, bot, *, reached: bool, pushed: bool) -> str:
     """The buy at 99 fills; its replacement (a sell at 100) is sent and no answer comes back:
-    the call fails (``reached``: after the venue placed it, a timeout after accept)."""
+    the call fails (``reached``: after the venue placed it, a timeout after accept; ``pushed``:
+    and the venue's push of the new order arrives)."""
     place = env.exchange.place_orders
 
     async def unanswered(requests):
         if reached:
             await place(requests)
+            if not pushed:
+                env.lose_stream()
         raise ExchangeError("HTTP 502")
 
     env.exchange.place_orders = unanswered
     env.next_price()
     await settle()
     env.exchange.place_orders = place
-    (unknown,) = bot.c.ledger.unsettled()
-    assert unknown.status is OrderStatus.UNKNOWN and unknown.request.price == D(100)
-    return unknown.request.client_id
+    (sent,) = [e for e in env.of_type(OrderPlaced) if e.price == D(100)] or [None]
+    assert sent is None  # no answer: nothing was acknowledged
+    (replacement,) = [t for t in bot.c.ledger.live() if t.request.price == D(100)]
+    return replacement.request.client_id
 
 
-@pytest.mark.parametrize("reached", [False, True], ids=["never placed", "placed"])
-async def test_an_order_sent_without_an_answer_is_looked_up_within_seconds(
-    make_env: EnvFactory, reached: bool
+@pytest.mark.parametrize(
+    ("reached", "pushed"),
+    [(False, False), (True, False), (True, True)],
+    ids=["never placed", "placed, its push lost", "placed, its push seen"],
+)
+async def test_an_order_sent_without_an_answer_is_settled_within_seconds(
+    make_env: EnvFactory, reached: bool, pushed: bool
 ) -> None:
     env = make_env(prices=[100, 99])
     bot = await env.orchestrator()
     async with running(bot):
-        client_id = await _a_replacement_sent_without_answer(env, bot, reached=reached)
+        client_id = await _a_replacement_sent_without_answer(
+            env, bot, reached=reached, pushed=pushed
+        )
+        status = bot.c.ledger.get(client_id).status
+        assert status is (OrderStatus.OPEN if pushed else OrderStatus.UNKNOWN)
         env.clock.advance(UNANSWERED_LOOKUP_S - 1)
         await bot.cycle()
-        assert bot.c.ledger.get(client_id).status is OrderStatus.UNKNOWN  # not yet asked
+        assert bot.c.ledger.get(client_id).status is status  # not asked yet
         env.clock.advance(1)
         await bot.cycle()  # looked up: on the book, or not there
         env.clock.advance(1)
@@ -386,6 +398,7 @@ async def test_an_order_sent_without_an_answer_is_looked_up_within_seconds(
         assert bot.c.ledger.get(client_id).status is expected
         sells = [o for o in await env.open_orders() if o.side is Side.SELL]
         assert sorted(o.price for o in sells) == [D(100), D(101), D(102), D(103)]  # once each
+        assert bot.c.machine.illegal_count == 0
         assert UNANSWERED_LOOKUP_S + 1 < ENGINE.stuck_order_after_s
 
 
@@ -417,3 +430,5 @@ async def test_an_order_that_arrives_after_it_was_given_up_is_canceled_at_once(
         sells_at_100 = [o for o in await env.open_orders() if o.price == D(100)]
         assert [o.client_id for o in sells_at_100] != [late.client_id]
         assert len(sells_at_100) == 1
+        assert bot.c.ledger.get(late.client_id).status is OrderStatus.REJECTED
+        assert bot.c.machine.illegal_count == 0  # the venue's "canceled" is no contradiction

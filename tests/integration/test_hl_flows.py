@@ -112,40 +112,35 @@ async def test_429_5xx_storm_trips_the_breaker_and_cancels_once_the_api_answers(
         assert not env.bot.c.gateway.cancel_all_pending
 
 
-async def test_timeout_after_accept_is_resolved_by_cloid_without_a_duplicate(
+async def test_timeout_after_accept_is_known_from_the_push_without_a_duplicate(
     tmp_path: Path,
 ) -> None:
     async with hl_env(tmp_path, TAPE) as env:
         ledger = env.bot.c.ledger
+        breaker = env.bot.c.breaker
+        grid = {o.client_id for o in await env.mock_open_orders()}
         env.set_faults(timeout_after_accept_rate=1.0, timeout_hold_s=5.0)
         env.next_price()  # the buy at 63923 fills; its counter sell is accepted, never answered
-        await wait_until(
-            lambda: any(t.status is OrderStatus.UNKNOWN for t in ledger.live()),
-            what="an order marked UNKNOWN",
-        )
-        (unknown,) = [t for t in ledger.live() if t.status is OrderStatus.UNKNOWN]
-        cid = unknown.client_id
-        resting = {o.client_id: o for o in await env.mock_open_orders()}
-        assert cid in resting, "the timed-out order rests on the mock"
-
+        await wait_until(lambda: breaker.consecutive_errors >= 1, what="the call's timeout")
         env.set_faults()
-        assert await env.bot.c.gateway.resolve(cid) is OrderStatus.OPEN  # orderStatus by cloid
-        adopted = ledger.get(cid)
-        assert adopted is not None
-        assert (adopted.status, adopted.exchange_id) == (OrderStatus.OPEN, resting[cid].exchange_id)
-
+        resting = {o.client_id: o for o in await env.mock_open_orders()}
+        (new,) = set(resting) - grid
+        counter = ledger.get(new)
+        assert counter is not None
+        # the venue's push said it rests before the call failed: known, not UNKNOWN
+        assert (counter.status, counter.exchange_id) == (
+            OrderStatus.OPEN,
+            resting[counter.client_id].exchange_id,
+        )
+        assert env.bot.c.machine.illegal_count == 0
         before = await env.mock_open_orders()
         await env.bot.reconcile()
         builder = env.bot.c.builder
         assert builder.snapshot is not None
         await builder.build_and_place_grid(builder.snapshot, D(63900))  # a repair pass
         after = await env.mock_open_orders()
-        assert [o.client_id for o in after].count(cid) == 1
-        at_level = [
-            o for o in after if (o.side, o.price) == (unknown.request.side, resting[cid].price)
-        ]
-        assert len(at_level) == 1, "the adopted order was placed a second time"
-        assert len(after) == len(before)
+        assert [o.client_id for o in after].count(counter.client_id) == 1
+        assert len(after) == len(before), "the order was placed a second time"
 
 
 async def test_schedule_cancel_fires_when_the_bot_stops_refreshing_it(tmp_path: Path) -> None:

@@ -164,6 +164,46 @@ async def test_exchange_error_leaves_the_order_unknown_and_counts_a_breaker_fail
     assert await bot.gateway.resolve(result.client_id) is OrderStatus.REJECTED
 
 
+async def test_open_breaker_refuses_without_calling_the_exchange(
+    env: Env, sent: list[list[OrderRequest]], bot: BotComponents
+) -> None:
+    for _ in range(BREAKER.error_threshold):
+        bot.breaker.record_failure("venue down")
+    assert bot.breaker.state is BreakerState.OPEN
+    results = await bot.gateway.submit_levels([BUY_99, SELL_101])
+    assert [(r.success, r.client_id, r.error) for r in results] == [
+        (False, "", "circuit breaker open")
+    ] * 2
+    assert sent == []
+    assert bot.store.orders() == []  # nothing journaled either
+
+    env.clock.advance(BREAKER.cooldown_s)  # half-open: one probe goes through and closes it
+    assert (await bot.gateway.submit_level(BUY_99)).success
+    assert bot.breaker.state is BreakerState.CLOSED
+    assert len(sent) == 1
+
+
+async def test_a_batch_is_one_exchange_call(
+    sent: list[list[OrderRequest]], bot: BotComponents
+) -> None:
+    levels = [BUY_99, SELL_101, Level(2, D(102), Side.SELL, D("0.2"))]
+    results = await bot.gateway.submit_levels(levels)
+    assert [r.success for r in results] == [True] * 3
+    assert [[r.price for r in batch] for batch in sent] == [[D(99), D(101), D(102)]]
+
+
+async def test_breaker_trip_during_a_submit_counts_no_illegal_transition(
+    env: Env, bot: BotComponents
+) -> None:
+    env.exchange.fail_next(BREAKER.error_threshold, "venue 503", calls={"place_orders"})
+    results = [await bot.gateway.submit_level(BUY_99) for _ in range(BREAKER.error_threshold)]
+    assert bot.breaker.state is BreakerState.OPEN
+    assert {(r.success, r.error) for r in results} == {(False, "venue 503")}
+    # the trip's cancel-all asked the venue about each one: none was ever placed
+    assert {bot.ledger.get(r.client_id).status for r in results} == {OrderStatus.REJECTED}  # type: ignore[union-attr]
+    assert bot.machine.illegal_count == 0
+
+
 async def test_an_unanswered_order_is_looked_up_after_a_pause_then_at_most_that_often(
     make_env: EnvFactory,
 ) -> None:
@@ -189,7 +229,21 @@ async def test_an_unanswered_order_is_looked_up_after_a_pause_then_at_most_that_
     env.clock.advance(UNANSWERED_LOOKUP_S)
     assert await bot.gateway.look_up_unanswered() == 1
     assert bot.ledger.get(client_id).status is OrderStatus.REJECTED  # type: ignore[union-attr]
-    assert bot.breaker.consecutive_errors == 0  # the answer counts as a success
+    assert bot.breaker.consecutive_errors == 3  # an answer is no success of the venue's
+
+
+async def test_a_venue_refusing_every_order_trips_the_breaker_though_it_answers_lookups(
+    env: Env, bot: BotComponents
+) -> None:
+    for _ in range(BREAKER.error_threshold - 1):
+        env.exchange.fail_next(1, "HTTP 502", calls={"place_orders"})
+        assert not (await bot.gateway.submit_level(BUY_99)).success
+        env.clock.advance(UNANSWERED_LOOKUP_S)
+        assert await bot.gateway.look_up_unanswered() == 1  # not there: the level is free
+        assert bot.breaker.state is BreakerState.CLOSED
+    env.exchange.fail_next(1, "HTTP 502", calls={"place_orders"})
+    assert not (await bot.gateway.submit_level(BUY_99)).success
+    assert bot.breaker.state is BreakerState.OPEN  # the answers in between reset nothing
 
 
 async def _unanswered_batch(env: Env, bot: BotComponents, count: int) -> list[str]:
@@ -219,14 +273,14 @@ async def test_lookups_stop_at_the_first_failure_and_wait_for_the_breaker(
     env.clock.advance(UNANSWERED_LOOKUP_S)
     assert await bot.gateway.look_up_unanswered() == 0
     assert bot.breaker.state is BreakerState.OPEN  # its third failure tripped it
-    assert len(calls) == 3  # and the trip's cancel-all stopped asking at its first failure
+    assert len(calls) == 2 + 5  # and the trip's cancel-all asked for each unsettled order
     env.clock.advance(UNANSWERED_LOOKUP_S)  # lookups due again, the breaker still open
     assert await bot.gateway.look_up_unanswered() == 0
-    assert len(calls) == 3
+    assert len(calls) == 7
     env.clock.advance(BREAKER.cooldown_s)  # half-open: the lookup is its one probe
     env.exchange.order_status = order_status  # type: ignore[method-assign]
     assert await bot.gateway.look_up_unanswered() == 5  # none arrived
-    assert bot.breaker.state is BreakerState.CLOSED
+    assert bot.breaker.state is BreakerState.CLOSED  # the probe's answer closed it
 
 
 async def test_a_found_order_is_settled_and_a_status_we_do_not_know_is_asked_again(
