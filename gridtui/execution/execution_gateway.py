@@ -345,16 +345,20 @@ class ExecutionGateway:
         resting_ids = {o.client_id for o in resting}
         for tracked in self._ledger.live():
             if tracked.request.client_id not in resting_ids:
-                await self._resolve_if_possible(tracked.request.client_id)
+                if not await self._resolve_if_possible(tracked.request.client_id):
+                    break  # the venue is not answering: reconciliation settles the rest
         return results
 
-    async def _resolve_if_possible(self, client_id: str) -> None:
+    async def _resolve_if_possible(self, client_id: str) -> bool:
         """Settling an order after a cancel is bookkeeping: a journal refusing writes must not
-        stop the remaining cancels (reconciliation settles it at the next start)."""
+        stop the remaining cancels (reconciliation settles it at the next start). False when
+        the venue did not answer (the gateway lock is held: asking on through an outage would
+        hold every other call for a timeout per order)."""
         try:
-            await self._resolve(client_id)
+            return (await self._ask(client_id))[0]
         except JournalWriteError as exc:
             log.error("%s: cancel outcome not journaled: %s", self.bot, exc)
+            return True
 
     async def cancel_unknown(self, orders: Sequence[Order], *, reason: str) -> int:
         """Cancel exchange orders on our coin that are not ours (by exchange id)."""
@@ -384,14 +388,18 @@ class ExecutionGateway:
         """Settle an order whose fate we do not know by asking the exchange for it by client id."""
         return (await self._ask(client_id))[1]
 
-    async def _ask(self, client_id: str) -> tuple[bool, OrderStatus | None]:
+    async def _ask(
+        self, client_id: str, *, counted: bool = True
+    ) -> tuple[bool, OrderStatus | None]:
         """Ask the venue for the order and put its answer in the books: (whether the venue
         answered, the order's status now; None when that is still not known). A status name we
-        do not know is no answer: the order stays as it was, to be asked again."""
+        do not know is no answer: the order stays as it was, to be asked again. ``counted``:
+        a failure counts toward the breaker."""
         try:
             order = await self._exchange.order_status(client_id=client_id)
         except ExchangeError as exc:
-            await self._record_failure(str(exc))
+            if counted:
+                await self._record_failure(str(exc))
             return False, None
         if order is None:
             self._ledger.on_report(client_id, None, error=NOT_ON_VENUE)
@@ -424,11 +432,12 @@ class ExecutionGateway:
         """Ask the venue for each order whose call went unanswered ``UNANSWERED_LOOKUP_S`` ago
         or more, at most once per ``UNANSWERED_LOOKUP_S`` each; the pass ends at the first call
         that fails, and goes only where the breaker lets a request through (a half-open one: its
-        probe). An answer is no success of the venue's otherwise (a venue that refuses every
-        order while it answers lookups must still trip the breaker). Returns how many of them
-        now rest, were canceled or never arrived: levels the grid checks again. One found filled
-        is not counted: its fill comes on the stream (or at the next reconciliation), and the
-        grid moves on from it then."""
+        probe). Otherwise a lookup counts neither way: its answer is no success of the venue's
+        (one that refuses every order while it answers lookups must still trip the breaker), and
+        its failure no failure (answers between failures could not reset the count). Returns
+        how many of them now rest, were canceled or never arrived: levels the grid checks again.
+        One found filled is not counted: its fill comes on the stream (or at the next
+        reconciliation), and the grid moves on from it then."""
         now = self._clock.now_ms()
         cutoff = now - round(UNANSWERED_LOOKUP_S * 1000)
         unknown = [t for t in self._ledger.unsettled() if t.status is OrderStatus.UNKNOWN]
@@ -440,11 +449,11 @@ class ExecutionGateway:
             if tracked.updated_ms > cutoff or self._asked_ms.get(client_id, 0) > cutoff:
                 continue
             async with self._lock:
-                probe = self._breaker.state is BreakerState.HALF_OPEN
                 if not self._breaker.allow_request():
                     break
+                probe = self._breaker.state is BreakerState.HALF_OPEN  # granted: its probe
                 self._asked_ms[client_id] = now
-                answered, status = await self._ask(client_id)
+                answered, status = await self._ask(client_id, counted=probe)
                 if probe and answered:
                     await self._record_success()  # the probe's answer closes the breaker
             if not answered:

@@ -125,9 +125,16 @@ async def test_timeout_after_accept_is_known_from_the_push_without_a_duplicate(
         env.set_faults()
         resting = {o.client_id: o for o in await env.mock_open_orders()}
         (new,) = set(resting) - grid
+
+        def settled() -> bool:
+            tracked = ledger.get(new)
+            return tracked is not None and tracked.status is OrderStatus.OPEN
+
+        await wait_until(settled, what="the push settling the order")
         counter = ledger.get(new)
         assert counter is not None
-        # the venue's push said it rests before the call failed: known, not UNKNOWN
+        # the venue's push that it rests settled it (read after the failed call: the counter
+        # order is placed from the stream consumer), with no lookup and no refused transition
         assert (counter.status, counter.exchange_id) == (
             OrderStatus.OPEN,
             resting[counter.client_id].exchange_id,

@@ -229,7 +229,7 @@ async def test_an_unanswered_order_is_looked_up_after_a_pause_then_at_most_that_
     env.clock.advance(UNANSWERED_LOOKUP_S)
     assert await bot.gateway.look_up_unanswered() == 1
     assert bot.ledger.get(client_id).status is OrderStatus.REJECTED  # type: ignore[union-attr]
-    assert bot.breaker.consecutive_errors == 3  # an answer is no success of the venue's
+    assert bot.breaker.consecutive_errors == 1  # the place call's: a lookup counts neither way
 
 
 async def test_a_venue_refusing_every_order_trips_the_breaker_though_it_answers_lookups(
@@ -268,18 +268,26 @@ async def test_lookups_stop_at_the_first_failure_and_wait_for_the_breaker(
         raise ExchangeError("HTTP 503")
 
     env.exchange.order_status = down  # type: ignore[assignment,method-assign]
-    assert await bot.gateway.look_up_unanswered() == 0
-    assert len(calls) == 1  # the pass ended at the first failure
+    for _ in range(3):
+        assert await bot.gateway.look_up_unanswered() == 0
+        env.clock.advance(UNANSWERED_LOOKUP_S)
+    assert len(calls) == 3  # each pass ended at its first failure
+    assert bot.breaker.consecutive_errors == 1  # and lookups' failures count for nothing
+    env.exchange.fail_next(2, "HTTP 502", calls={"place_orders"})
+    for level in (Level(-4, D(96), Side.BUY, D("0.2")), Level(-5, D(95), Side.BUY, D("0.2"))):
+        await bot.gateway.submit_level(level)
+    assert bot.breaker.state is BreakerState.OPEN  # the place calls tripped it
+    assert len(calls) == 4  # its cancel-all settled orders until the first failed lookup
     env.clock.advance(UNANSWERED_LOOKUP_S)
-    assert await bot.gateway.look_up_unanswered() == 0
-    assert bot.breaker.state is BreakerState.OPEN  # its third failure tripped it
-    assert len(calls) == 2 + 5  # and the trip's cancel-all asked for each unsettled order
-    env.clock.advance(UNANSWERED_LOOKUP_S)  # lookups due again, the breaker still open
-    assert await bot.gateway.look_up_unanswered() == 0
-    assert len(calls) == 7
+    assert await bot.gateway.look_up_unanswered() == 0  # due, but the breaker is open
+    assert len(calls) == 4
     env.clock.advance(BREAKER.cooldown_s)  # half-open: the lookup is its one probe
+    assert await bot.gateway.look_up_unanswered() == 0
+    assert bot.breaker.state is BreakerState.OPEN  # the probe failed: open again
+    assert bot.breaker.cooldown_s == 2 * BREAKER.cooldown_s
     env.exchange.order_status = order_status  # type: ignore[method-assign]
-    assert await bot.gateway.look_up_unanswered() == 5  # none arrived
+    env.clock.advance(2 * BREAKER.cooldown_s)
+    assert await bot.gateway.look_up_unanswered() == 7  # none arrived
     assert bot.breaker.state is BreakerState.CLOSED  # the probe's answer closed it
 
 
@@ -306,3 +314,29 @@ async def test_a_found_order_is_settled_and_a_status_we_do_not_know_is_asked_aga
         filled: OrderStatus.FILLED,
     }
     env.exchange.order_status = order_status  # type: ignore[method-assign]
+
+
+@pytest.mark.parametrize("answer", ["error", "ack"])
+async def test_the_venues_push_during_the_place_call_settles_the_order(
+    env: Env, bot: BotComponents, answer: str
+) -> None:
+    place = env.exchange.place_orders
+
+    async def pushed_first(requests: Sequence[OrderRequest]) -> list[PlaceAck]:
+        acks = await place(requests)
+        for request in requests:  # the stream's "open" comes before the call's answer
+            order = await env.exchange.order_status(client_id=request.client_id)
+            assert order is not None
+            assert bot.gateway.on_order_update(order) is False
+        if answer == "error":
+            raise ExchangeError("HTTP 502")
+        return acks
+
+    env.exchange.place_orders = pushed_first  # type: ignore[method-assign]
+    result = await bot.gateway.submit_level(BUY_99)
+    resting = await env.exchange.order_status(client_id=result.client_id)
+    tracked = bot.ledger.get(result.client_id)
+    assert resting is not None and tracked is not None
+    assert (tracked.status, tracked.exchange_id) == (OrderStatus.OPEN, resting.exchange_id)
+    assert result.success is (answer == "ack")
+    assert bot.machine.illegal_count == 0
