@@ -78,9 +78,11 @@ backoff alone can take ~20 s at start (five failed ``meta`` queries in a row).""
 STOP_TIMEOUT_S = 25.0
 """engine.shutdown_deadline_s (10 s in the soak config) plus a margin."""
 MAX_SELF_EXITS = 3
-THROUGH = D("0.9997")
-"""While the bot is down the mock's market is moved 0.03 % past its nearest resting order (a
-strict fill model trades through a price, never only touches it)."""
+THROUGH = D("0.998")
+"""While the bot is down the mock's market is moved 0.2 % past its nearest resting order: a
+strict fill model trades through a price, and the mock's next tick moves the market on by
+~0.06 % (volatility 80 % a year at 60x speed: 15 simulated seconds a tick), which undid a
+move of 0.03 % often enough that one window in ~20 saw no fill within DOWN_S."""
 CENT = D("0.01")
 
 
