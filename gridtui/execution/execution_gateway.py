@@ -485,6 +485,16 @@ class ExecutionGateway:
             self._ledger.on_report(order.client_id, OrderStatus.OPEN, exchange_id=order.exchange_id)
         return tracked.status is OrderStatus.REJECTED
 
+    async def cancel_arrived_late(self, order: Order) -> None:
+        """Cancel an order that reached the venue after our books gave it up (see
+        ``on_order_update``): its level has been placed again since."""
+        log.warning(
+            "%s: order %s reached the venue after it was given up; canceling it",
+            self.bot,
+            order.client_id,
+        )
+        await self.cancel_unknown([order], reason="arrived late")
+
     async def heal(self) -> None:
         """Once per cycle: finish a cancel-all that a breaker trip could not complete."""
         if self.cancel_all_pending and self._breaker.allow_request():

@@ -148,10 +148,12 @@ class GridBuilder:
         the journaled center if the mid is still inside it."""
         self.snapshot = None
 
-    def on_orders_settled(self) -> None:
-        """Orders whose fate was unknown are settled (on the book or not there): check the
-        levels on the next call, so one that never arrived is placed again."""
-        self._repair = True
+    async def settle_unanswered(self) -> None:
+        """Have the gateway look up the grid's orders whose call got no answer; when any is
+        settled (on the book, or not there), check the levels on the next call, so one that
+        never arrived is placed again."""
+        if await self._gateway.look_up_unanswered():
+            self._repair = True
 
     def on_reconciled(self, report: ReconcileReport) -> None:
         """What a reconciliation changed under the grid: a corrected position rebuilds it at the

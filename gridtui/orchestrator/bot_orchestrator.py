@@ -144,11 +144,10 @@ class BotOrchestrator:
         now = c.clock.now_ms()
         if c.reconciliation.retry_due(now):
             await self.reconcile()
+        c.report_metrics()
         if not c.reconciliation.confirmed:
-            c.report_metrics()
             return
         mark = c.feed.mark()
-        c.report_metrics()
         if mark is None:
             return
         state = c.state.get_snapshot()
@@ -170,8 +169,7 @@ class BotOrchestrator:
         if now - self._last_reconcile_ms >= self.engine.reconcile_interval_s * 1000:
             await self.reconcile()
         await c.gateway.cancel_stuck(self.engine.stuck_order_after_s)
-        if await c.gateway.look_up_unanswered():
-            c.builder.on_orders_settled()
+        await c.builder.settle_unanswered()
 
     async def _consume_stream(self) -> None:
         while True:
@@ -194,14 +192,8 @@ class BotOrchestrator:
                 self.c.strategy.observe(event.price, event.timestamp_ms)
         elif isinstance(event, FillsReceived):
             await self._handle_fills(self.c.processor.process_ours(event.fills))
-        elif isinstance(event, OrderUpdated):
-            if self.c.gateway.on_order_update(event.order):
-                log.warning(
-                    "%s: order %s reached the venue after it was given up; canceling it",
-                    self.name,
-                    event.order.client_id,
-                )
-                await self.c.gateway.cancel_unknown([event.order], reason="arrived late")
+        elif isinstance(event, OrderUpdated) and self.c.gateway.on_order_update(event.order):
+            await self.c.gateway.cancel_arrived_late(event.order)
         elif isinstance(event, StreamReset):
             # Fills may have been missed: no order goes out until the books are confirmed.
             log.warning("%s: stream reset (%s); reconciling", self.name, event.reason)
