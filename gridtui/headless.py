@@ -26,6 +26,7 @@ from gridtui.control.engine import LocalEngine
 from gridtui.control.server import ControlServer
 from gridtui.control.web import CockpitServer, is_loopback, start_web
 from gridtui.control.wire import SocketPathTooLong, socket_path
+from gridtui.core.heap import tune_gc_for_a_long_run
 from gridtui.monitoring.logs import EventLogger, log_event
 from gridtui.state.data_dir import DataDirLock
 from gridtui.supervisor import Supervisor
@@ -73,6 +74,7 @@ async def run_headless(
     stop_signals.release()  # a signal sent during start-up is handled now
     with DataDirLock(config.data_dir):
         supervisor = Supervisor(config)
+        tune_gc_for_a_long_run()
         return await _run(supervisor, stop, metrics_port, web)
 
 

@@ -22,6 +22,7 @@ from textual import events
 from gridtui.bench.report import SYSTEM, machine_line, percentile
 from gridtui.config.loader import load_config_text
 from gridtui.control.engine import LocalEngine
+from gridtui.core.heap import tune_gc_for_a_long_run
 from gridtui.supervisor import Supervisor
 from gridtui.tui.app import GridApp
 
@@ -85,6 +86,7 @@ async def _measure(count: int) -> tuple[dict[str, list[float]], float, float, in
         config = load_config_text(bench_config(Path(tmp)), base_dir=Path(tmp), source="bench")
         sup = Supervisor(config)
         app = GridApp(LocalEngine(sup))
+        tune_gc_for_a_long_run()  # as the cockpit's process does (gridtui.tui.run)
         samples: dict[str, list[float]] = {"h": [], "u": [], "tab": []}
         async with app.run_test(size=(160, 48)):
             await _until(lambda: len(sup.bots_running()) == len(COINS), 30)

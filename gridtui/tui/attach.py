@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from gridtui.control.remote import NoEngine, RemoteEngine
+from gridtui.core.heap import tune_gc_for_a_long_run
 from gridtui.monitoring.logs import configure_logging
 
 log = logging.getLogger("gridtui")
@@ -40,6 +41,7 @@ async def _attached(socket: Path, *, theme: str | None, log_format: str, level: 
     with log_path.open("a", encoding="utf-8") as log_file:
         configure_logging(fmt=log_format, level=level, stream=log_file)
         app = GridApp(engine, theme=theme)
+        tune_gc_for_a_long_run()
 
         async def close_when_lost() -> None:
             await engine.lost.wait()

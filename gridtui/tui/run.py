@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from gridtui import stop_signals
 from gridtui.config.schema import AppConfig
+from gridtui.core.heap import tune_gc_for_a_long_run
 from gridtui.monitoring.logs import EventLogger, configure_logging, log_event
 from gridtui.state.data_dir import DataDirLock
 
@@ -48,6 +49,7 @@ def run_tui(config: AppConfig, *, theme: str | None, log_format: str, level: str
         configure_logging(fmt=log_format, level=level, stream=log_file)
         supervisor.bus.subscribe(EventLogger())
         app = GridApp(LocalEngine(supervisor), theme=theme)
+        tune_gc_for_a_long_run()
         crash: BaseException | None = None
         try:
             code = asyncio.run(_cockpit(app, supervisor))
