@@ -99,6 +99,7 @@ class Metrics:
         self.registry = registry if registry is not None else CollectorRegistry()
         reg = self.registry
         self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
+        self._gauge_values: dict[tuple[int, str, str], float] = {}
         self._reported: dict[tuple[str, str], tuple[BotState, int | None]] = {}
         """The books last reported per bot (see ``set_state``)."""
 
@@ -310,11 +311,20 @@ class Metrics:
         self._child(self.fees_paid, bot, coin).set(float(state.fees_paid))
         self._child(self.halted, bot, coin).set(1 if state.halted else 0)
 
+    def _set(self, gauge: Any, bot: str, coin: str, value: float) -> None:
+        """Set a gauge this class alone sets, unless it already holds ``value``: a gauge's set
+        takes a lock, and the engine reports every cycle (a backtest's, once per candle) figures
+        that mostly did not move."""
+        key = (id(gauge), bot, coin)
+        if self._gauge_values.get(key) != value:
+            self._gauge_values[key] = value
+            self._child(gauge, bot, coin).set(value)
+
     def set_open_orders(self, bot: str, coin: str, n: int) -> None:
-        self._child(self.open_orders, bot, coin).set(n)
+        self._set(self.open_orders, bot, coin, n)
 
     def set_drift(self, bot: str, coin: str, ratio: Decimal | float) -> None:
-        self._child(self.drift_ratio, bot, coin).set(float(ratio))
+        self._set(self.drift_ratio, bot, coin, float(ratio))
 
     def observe_order_latency(self, bot: str, coin: str, seconds: float) -> None:
         self._child(self.order_latency, bot, coin).observe(seconds)
@@ -329,10 +339,10 @@ class Metrics:
         self._child(self.refused_order_facts, bot, coin).inc()
 
     def set_breaker_state(self, bot: str, coin: str, state: BreakerState) -> None:
-        self._child(self.breaker_state, bot, coin).set(BREAKER_STATES[state])
+        self._set(self.breaker_state, bot, coin, BREAKER_STATES[state])
 
     def set_stream_age(self, bot: str, coin: str, seconds: float) -> None:
-        self._child(self.stream_age, bot, coin).set(seconds)
+        self._set(self.stream_age, bot, coin, seconds)
 
     def stream_reconnected(self, bot: str, coin: str) -> None:
         self._child(self.stream_reconnects, bot, coin).inc()

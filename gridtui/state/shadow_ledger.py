@@ -73,6 +73,9 @@ class ShadowLedger:
         self._machine = machine
         self._clock = clock
         self._live: dict[str, TrackedOrder] = {}
+        self._unsettled: dict[str, TrackedOrder] = {}
+        """The live orders the exchange has not confirmed: asked for every engine cycle (stuck
+        and unanswered orders), usually empty, so not found by scanning every live order."""
         self._by_exchange_id: dict[int, str] = {}
         self._staged: dict[str, TrackedOrder] = {}
         """Written in the open transaction, not committed yet (terminal ones included)."""
@@ -226,7 +229,10 @@ class ShadowLedger:
     def unsettled(self) -> list[TrackedOrder]:
         """Live orders whose state the exchange has not confirmed (being placed, being canceled,
         unknown), oldest first: usually none, found without sorting every live order."""
-        found = [t for t in self._live_now().values() if t.status.is_unsettled]
+        if self._staged:
+            found = [t for t in self._live_now().values() if t.status.is_unsettled]
+        else:
+            found = list(self._unsettled.values())
         return sorted(found, key=lambda t: (t.created_ms, t.client_id)) if found else found
 
     def live_count(self) -> int:
@@ -305,11 +311,14 @@ class ShadowLedger:
 
     def _remember(self, tracked: TrackedOrder) -> None:
         self._live[tracked.client_id] = tracked
+        if tracked.status.is_unsettled:
+            self._unsettled[tracked.client_id] = tracked
         if tracked.exchange_id is not None:
             self._by_exchange_id[tracked.exchange_id] = tracked.client_id
 
     def _forget(self, tracked: TrackedOrder) -> None:
         self._live.pop(tracked.client_id, None)
+        self._unsettled.pop(tracked.client_id, None)
         eid = tracked.exchange_id
         if eid is not None and self._by_exchange_id.get(eid) == tracked.client_id:
             del self._by_exchange_id[eid]

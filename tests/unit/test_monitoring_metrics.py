@@ -240,6 +240,19 @@ def test_cycle_setters(metrics: Metrics) -> None:
     assert value(metrics, "gridtui_dead_man_refresh_failures_total") == 1
 
 
+def test_a_cycle_figure_follows_each_change_and_per_bot(metrics: Metrics) -> None:
+    """The cycle's setters skip a value a gauge already holds; a new one still lands, on the
+    right bot."""
+    for n in (9, 9, 3, 0, 3):
+        metrics.set_open_orders("b1", "BTC", n)
+    metrics.set_open_orders("b2", "ETH", 3)
+    metrics.set_breaker_state("b1", "BTC", BreakerState.OPEN)
+    metrics.set_breaker_state("b1", "BTC", BreakerState.CLOSED)
+    assert value(metrics, "gridtui_open_orders", **BOT) == 3
+    assert value(metrics, "gridtui_open_orders", bot="b2", coin="ETH") == 3
+    assert value(metrics, "gridtui_circuit_breaker_state", **BOT) == 0
+
+
 @pytest.mark.parametrize(
     ("state", "expected"),
     [(BreakerState.CLOSED, 0), (BreakerState.HALF_OPEN, 1), (BreakerState.OPEN, 2)],

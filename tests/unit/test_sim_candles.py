@@ -47,10 +47,12 @@ def test_tick_volume_is_a_quarter_of_the_candle_or_the_configured_notional(tmp_p
     replay = CandleReplay(market(path), load_candles(path), D(1000))
     first = replay.next_tick(0.0)
     assert (first.low, first.high, first.volume) == (D(99), D(100), D(2))
-    for _ in range(4):
-        last = replay.next_tick(0.0)
-    # second candle has no volume: 1000 USD at the mid (103.5) per step
-    assert last.close == D("103.5") and last.volume == D("9.66")
+    ticks = [first] + [replay.next_tick(0.0) for _ in range(4)]
+    assert [t.volume for t in ticks[:3]] == [D(2)] * 3
+    # The fourth step closes at the second candle's open: that candle's volume, and it has
+    # none, so 1000 USD at the mid per step (103 -> 9.7, then 103.5 -> 9.66).
+    assert (ticks[3].close, ticks[3].volume) == (D(103), D("9.7"))
+    assert (ticks[4].close, ticks[4].volume) == (D("103.5"), D("9.66"))
 
 
 def test_a_finished_replay_stands_still_without_volume(tmp_path):

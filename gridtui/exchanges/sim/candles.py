@@ -110,36 +110,39 @@ class CandleReplay:
 
     def peek(self, count: int) -> tuple[Decimal, ...] | None:
         """The next ``count`` mids without moving, or None when fewer are left."""
-        if self._index + count > self._last:
+        first = self._index + 1
+        if first + count - 1 > self._last:
             return None
-        return tuple(self._point(self._index + k) for k in range(1, count + 1))
+        candle, ahead = self._candle, range(first, first + count)
+        return tuple(candle(k // POINTS_PER_CANDLE)[0][k % POINTS_PER_CANDLE] for k in ahead)
 
     def next_tick(self, dt_sim_s: float) -> Tick:
-        previous = self.mid
-        if self.finished:
+        index = self._index
+        points, volume = self._candle(index // POINTS_PER_CANDLE)
+        previous = points[index % POINTS_PER_CANDLE]
+        if index >= self._last:
             return Tick(previous, previous, previous, previous, Decimal(0))
-        self._index += 1
-        if self.finished:
+        index += 1
+        self._index = index
+        if index >= self._last:
             log.info("%s: candle replay reached its last close", self._market.coin)
-        current = self.mid
+        if index % POINTS_PER_CANDLE == 0:  # the next candle's open
+            points, volume = self._candle(index // POINTS_PER_CANDLE)
+        current = points[index % POINTS_PER_CANDLE]
+        if volume is None:
+            # A candle without volume (synthetic data) trades the configured notional instead,
+            # so orders can still fill; a candle's volume is shared by its steps (see _candle).
+            volume = tick_volume(self._notional, current, self._market.sz_decimals)
         return Tick(
             open=previous,
             low=min(previous, current),
             high=max(previous, current),
             close=current,
-            volume=self._volume(current),
+            volume=volume,
         )
 
     def _point(self, index: int) -> Decimal:
         return self._candle(index // POINTS_PER_CANDLE)[0][index % POINTS_PER_CANDLE]
-
-    def _volume(self, mid: Decimal) -> Decimal:
-        """A quarter of the candle's volume per step; candles without volume (synthetic data)
-        trade the configured notional instead, so orders can still fill."""
-        volume = self._candle(self._index // POINTS_PER_CANDLE)[1]
-        if volume is not None:
-            return volume
-        return tick_volume(self._notional, mid, self._market.sz_decimals)
 
     def _candle(self, number: int) -> tuple[tuple[Decimal, ...], Decimal | None]:
         cached = self._cached.get(number)
