@@ -7,7 +7,7 @@ start-up and kept for good (modules, classes, functions, the app and its styles)
 panels hold. Each full collection stopped the event loop for 250-400 ms: a key press landing in
 one waited that long.
 
-Two settings fix it, both the collector's own (no object is ever kept alive by them):
+Two settings of the collector's own fix it:
 - what start-up made is frozen once it is done, so later collections no longer scan it;
 - the youngest generation is collected after 10,000 allocations instead of 700, so an object
   that lives for a few milliseconds (a rendered line, a message) is freed by its reference count
