@@ -15,6 +15,8 @@ MAX_SIGNIFICANT_FIGURES = 5
 PERP_MAX_DECIMALS = 6
 SPOT_MAX_DECIMALS = 8
 MIN_ORDER_VALUE = Decimal(10)
+_TICKS = tuple(Decimal(1).scaleb(-places) for places in range(SPOT_MAX_DECIMALS + 1))
+"""The tick at each number of decimals a price may have (0 up to spot's 8)."""
 
 
 class Rounding(enum.Enum):
@@ -51,20 +53,18 @@ def round_price(
 ) -> Decimal:
     """The valid price closest to ``price`` in the given direction.
 
-    Prices with 5 or more integer digits become integers (always valid). Rounding can carry into a
-    new digit (99999.5 -> 100000), which is still an integer and so still valid.
+    Prices with 5 or more integer digits become integers (always valid). A price that keeps its
+    number of digits has at most ``5 - digits`` decimals, so at most 5 significant figures. One
+    that carries into a new digit (99999.5 -> 100000, 0.0999996 -> 0.1) is a power of ten:
+    valid too, so one pass is enough (a second, checked pass was a third of this time).
     """
     if price <= 0:
         raise ValueError(f"price must be positive, got {price}")
-    places = _decimals_for(price, sz_decimals, is_spot)
-    rounded = price.quantize(Decimal(1).scaleb(-places), rounding=rounding.value)
+    tick = _TICKS[_decimals_for(price, sz_decimals, is_spot)]
+    rounded = price.quantize(tick, rounding=rounding.value)
     if rounded <= 0:
         # A price below the smallest representable tick: the smallest valid price is one tick.
-        rounded = Decimal(1).scaleb(-places)
-    if not is_valid_price(rounded, sz_decimals, is_spot=is_spot):
-        # A carry (0.099999 -> 0.1) can change magnitude; one more pass settles it.
-        places = _decimals_for(rounded, sz_decimals, is_spot)
-        rounded = rounded.quantize(Decimal(1).scaleb(-places), rounding=rounding.value)
+        rounded = tick
     return _plain(rounded)
 
 

@@ -55,6 +55,22 @@ def test_tick_volume_is_a_quarter_of_the_candle_or_the_configured_notional(tmp_p
     assert (ticks[4].close, ticks[4].volume) == (D("103.5"), D("9.66"))
 
 
+def test_peek_shows_the_mids_the_next_steps_walk_to_without_moving(tmp_path):
+    """The venue's quiet walk decides from ``peek`` that no point reaches an order, then
+    steps: the points it looked at must be the ones it steps through, across candles."""
+    path = write(tmp_path, GOOD)
+    walk = [D(x) for x in ("100", "99", "104", "103", "103", "103.5", "97", "98")]
+    for start in range(len(walk)):
+        replay = CandleReplay(market(path), load_candles(path), D(1000))
+        for _ in range(start):
+            replay.next_tick(0.0)
+        ahead = walk[start + 1 :]
+        for count in range(1, len(ahead) + 1):
+            assert replay.peek(count) == tuple(ahead[:count])
+        assert replay.peek(len(ahead) + 1) is None
+        assert replay.mid == walk[start]  # looking ahead moved nothing
+
+
 def test_a_finished_replay_stands_still_without_volume(tmp_path):
     path = write(tmp_path, GOOD)
     replay = CandleReplay(market(path), load_candles(path), D(1000))

@@ -113,8 +113,12 @@ class CandleReplay:
         first = self._index + 1
         if first + count - 1 > self._last:
             return None
-        candle, ahead = self._candle, range(first, first + count)
-        return tuple(candle(k // POINTS_PER_CANDLE)[0][k % POINTS_PER_CANDLE] for k in ahead)
+        start = first // POINTS_PER_CANDLE
+        points: list[Decimal] = []
+        for number in range(start, (first + count - 1) // POINTS_PER_CANDLE + 1):
+            points.extend(self._candle(number)[0])
+        offset = first - start * POINTS_PER_CANDLE
+        return tuple(points[offset : offset + count])
 
     def next_tick(self, dt_sim_s: float) -> Tick:
         index = self._index
