@@ -43,10 +43,11 @@ TRIALS_PER_WORKER = 100
 """Trials per worker of the two-worker study; the one-worker study runs the same trials. At the
 default size a worker's trials then last seconds, and the workers' start-up skew (spawn,
 candles, arrays) is small beside it. Smaller runs (the smoke test) take fewer."""
-ROUNDS = 3
+ROUNDS = 5
 """One-worker and two-worker studies in turn, this many times, at full size: the two-worker
 figure is the median round's. A shared machine's second core comes and goes (the same two
-studies measured 72 % and 110 % of 2x minutes apart), and one round is one draw of that."""
+studies measured 72 % and 110 % of 2x minutes apart, and one worker's identical trials took
+8.3 s to 10.1 s in one run), and one round is one draw of that."""
 FULL_SIZE = 100_000
 """Smaller runs (the smoke test) measure one round."""
 SPACE = ("spacing_pct=0.1:1:0.05",)

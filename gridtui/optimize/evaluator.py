@@ -92,6 +92,10 @@ class Scored:
     reports: tuple[BacktestReport, ...]
 
 
+KERNEL_LOAD_CANDLES = 2
+"""Candles the kernel is first run over to load it (the fewest a replay accepts)."""
+
+
 class Evaluator:
     """Scores settings on the folds of one set of candles. ``fast_runs`` and ``engine_runs``
     count the runs each evaluator made; ``fallbacks`` why the engine replay had to score."""
@@ -126,15 +130,19 @@ class Evaluator:
         self._prepare()
 
     def _prepare(self) -> None:
-        """The kernel's arrays of the in-sample parts, built now: part of loading the candles,
-        once per process, not a trial's cost (the coin's size precision cannot change between
-        trials). A config without it fails every trial with the replay's own message."""
+        """The kernel's arrays of the in-sample parts, built now, and the compiled kernel
+        loaded (numba reads it from its cache at its first run: ~0.6 s, which was the first
+        trial's) by a run of the config's own settings over the first candles: part of
+        loading, once per process, not a trial's cost (the coin's size precision cannot change
+        between trials). A config without it fails every trial with the replay's own message."""
         config, bot = self.settings({})
         options = ReplayOptions(fill_model=self.fill_model)
         with contextlib.suppress(BacktestError):
             decimals = size_decimals(config, bot, options)
             for fold in self.folds:
                 self._arrays_of(fold.in_sample, decimals, options)
+            first = CandleSeries.of(self.series.candles[:KERNEL_LOAD_CANDLES])
+            fast_replay(config, bot, candle_arrays(first, decimals, options), None, options)
 
     def engine_only(self) -> Evaluator:
         """This evaluator (same candles) scoring with the engine replay alone: the

@@ -17,6 +17,7 @@ import pytest
 
 from gridtui.cli import main
 from gridtui.config.edit import with_bot_settings
+from gridtui.optimize import evaluator as evaluator_module
 from gridtui.optimize.evaluator import Evaluator, Inputs
 from gridtui.optimize.space import config_values
 
@@ -200,6 +201,30 @@ def test_write_config_keeps_the_comments_and_passes_check_config(
     best = report["top"][0]["settings"]["grid.spacing_pct"]  # type: ignore[index]
     assert f"spacing_pct = {best}" in text.split("[[bots]]", 1)[1]  # the bot's own setting
     assert main(["check-config", str(written)]) == 0
+
+
+def test_the_kernel_is_loaded_with_the_candles_not_by_the_first_trial(
+    files: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """numba loads the compiled kernel at its first run (~0.6 s): a worker does it while it
+    loads, so the first trial's recorded time is a trial's, and two workers' throughput is
+    not charged twice for it."""
+    config, candles = files
+    runs: list[int] = []
+    real = evaluator_module.fast_replay
+
+    def counted(*args: object, **kwargs: object) -> object:
+        runs.append(args[2].points.shape[0])  # type: ignore[attr-defined]
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(evaluator_module, "fast_replay", counted)
+    evaluator = Evaluator(Inputs.from_attrs({**INPUTS, "config_text": CONFIG,
+                                            "config_dir": str(config.parent),
+                                            "candles_file": str(candles)}))  # fmt: skip
+    assert runs == [evaluator_module.KERNEL_LOAD_CANDLES]
+    assert (evaluator.fast_runs, evaluator.engine_runs) == (0, 0)  # it was no trial
+    evaluator.in_sample({("grid", "spacing_pct"): 0.5})
+    assert runs == [evaluator_module.KERNEL_LOAD_CANDLES, 1_200]
 
 
 def test_mode_is_searched_with_the_bots_own_range_and_a_rolling_winner_drops_it(
