@@ -8,10 +8,12 @@ evaluator can be trusted, on generated 1m candles.
 - Workers: a study with one worker process and with two, throughput read off the trials' own
   start and end times (a worker's start-up, once per process, is not a trial's cost), and how
   close two come to twice one: in ``ROUNDS`` rounds, each round's ratio shown, the median
-  reported. Both studies run the same trials (the spacings above, queued in
-  the study in turn: TPE's picks would give the two studies different work, small spacings
-  costing five times large ones). A trial includes Optuna's own work (the storage's writes),
-  so the per-core figure is below the evaluator's.
+  reported, next to what the machine itself gave two busy processes over one in the same
+  round (``bench.cores``: a shared VM's second core comes and goes). Both studies run the
+  same trials (the spacings above, queued in the study in turn: TPE's picks would give the
+  two studies different work, small spacings costing five times large ones). A trial
+  includes Optuna's own work (the storage's writes), so the per-core figure is below the
+  evaluator's.
 - Agreement: ``--cases`` random settings and markets through both evaluators
   (``bench.agreement``): how many agree to the fill and the cent.
 """
@@ -28,6 +30,7 @@ import optuna
 from gridtui.backtest.replay import ReplayOptions, replay
 from gridtui.bench.agreement import run_agreement
 from gridtui.bench.backtest import CONFIG, write_candles
+from gridtui.bench.cores import busy_ratio
 from gridtui.bench.report import machine_line, table
 from gridtui.config.loader import load_config_text
 from gridtui.exchanges.sim import load_candles
@@ -84,23 +87,26 @@ def run_sweep_bench(workdir: Path, count: int, cases: int, out: TextIO) -> None:
         f"({evaluator.engine_runs} by the engine replay); speed-up over the engine replay "
         f"{fast_rate / engine_rate:,.0f}x\n"
     )
-    rows = [["round", "jobs", "trials", "trial seconds", "candle-evals/s", "per core", "2 / 1"]]
+    rows = [["round", "jobs", "trials", "trial seconds", "candle-evals/s", "per core", "2 / 1",
+             "machine 2 / 1"]]  # fmt: skip
     trials = 2 * max(16, min(TRIALS_PER_WORKER, count // 2000))
     ratios: list[float] = []
+    machine: list[float] = []
     for number in range(1 if count < FULL_SIZE else ROUNDS):
         rates: dict[int, float] = {}
         for jobs in (1, 2):
             rates[jobs], done, span = _study_rate(workdir, candles, count, trials, number, jobs)
-            ratio = "" if jobs == 1 else f"{rates[2] / rates[1]:.2f}x"
             rows.append([str(number + 1), str(jobs), str(done), f"{span:.2f}",
-                         f"{rates[jobs]:,.0f}", f"{rates[jobs] / jobs:,.0f}", ratio])  # fmt: skip
+                         f"{rates[jobs]:,.0f}", f"{rates[jobs] / jobs:,.0f}", "", ""])  # fmt: skip
         ratios.append(rates[2] / rates[1])
+        machine.append(busy_ratio())
+        rows[-1][-2:] = [f"{ratios[-1]:.2f}x", f"{machine[-1]:.2f}x"]
     table(rows, out)
-    middle = statistics.median(ratios)
+    middle, capacity = statistics.median(ratios), statistics.median(machine)
+    medians = f", the medians of {len(ratios)} rounds" if len(ratios) > 1 else ""
     out.write(
-        f"two workers: {middle:.2f}x one worker (ideal 2x; {middle / 2 * 100:.0f} % of it)"
-        + (f", the median of {len(ratios)} rounds" if len(ratios) > 1 else "")
-        + "\n"
+        f"two workers: {middle:.2f}x one worker (ideal 2x; {middle / 2 * 100:.0f} % of it); "
+        f"two busy processes got {capacity:.2f}x one from this machine{medians}\n"
     )
     out.write(f"agreement with the engine replay: {run_agreement(cases).summary()}\n")
 

@@ -116,10 +116,12 @@ def test_bench_sweep_prints_both_evaluators_the_workers_and_the_agreement() -> N
     assert re.search(rf"^compiled \(fast_replay\)\s+{rate}$", text, re.M), text
     assert re.search(r"speed-up over the engine replay [\d,]+x$", text, re.M), text
     for jobs, trials in ((1, 32), (2, 32)):  # round, jobs, trials, seconds, evals/s, per core
-        ratio = rf"\s+{NUMBER}x" if jobs == 2 else ""
+        ratio = rf"\s+{NUMBER}x\s+{NUMBER}x" if jobs == 2 else ""  # the workers', the machine's
         match = re.search(rf"^1\s+{jobs}\s+(\d+)\s+{NUMBER}\s+{rate}\s+{rate}{ratio}$", text, re.M)
         assert match, f"no figure line for {jobs} jobs in:\n{text}"
         assert int(match.group(1)) >= trials
-    assert re.search(rf"^two workers: {NUMBER}x one worker", text, re.M), text
+    workers = rf"^two workers: {NUMBER}x one worker \(ideal 2x; \d+ % of it\); "
+    assert re.search(rf"{workers}two busy processes got {NUMBER}x one from this machine$", text,
+                     re.M), text  # fmt: skip
     assert re.search(r"^agreement with the engine replay: 2 of 2 compared settings agree", text,
                      re.M), text  # fmt: skip
