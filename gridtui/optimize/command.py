@@ -116,8 +116,11 @@ def run_optimize(config: AppConfig | None, args: OptimizeArgs) -> int:
     study, _ = open_study(spec, name, inputs)
     with _progress(inputs.trials, args.json) as on_progress:
         run(spec, name, jobs, on_progress)
-    ranked = _rank(evaluator, study)
-    baseline = _baseline(evaluator)
+    best = _best_trials(study)
+    engine = evaluator.engine_only()
+    with _confirming(engine, len(best) + 1, args.json):
+        ranked = [_ranked(engine, trial) for trial in best]
+        baseline = _baseline(engine)
     report = _report(study, spec, inputs, ranked, baseline)
     if args.write_config is not None and ranked:
         _write_config(args.write_config, inputs, ranked[0].settings)
@@ -181,51 +184,52 @@ def _default_name(inputs: Inputs) -> str:
     return f"{inputs.bot}-{digest}"
 
 
-def _rank(evaluator: Evaluator, study: optuna.Study) -> list[Ranked]:
-    """The best trials with distinct settings, each re-run with the engine replay: the figures
-    a trader reads are the engine's, and the study's score is confirmed (or marked) against
-    it."""
+def _best_trials(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
+    """The ``TOP`` best trials with distinct settings (TPE tries settings again: the first
+    trial stands for them)."""
     from optuna.trial import TrialState
 
-    evaluator = evaluator.engine_only()
     complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-    ranked = []
+    best = []
     seen: set[tuple[tuple[str, Value], ...]] = set()
     for trial in sorted(complete, key=lambda t: (-(t.value or 0.0), t.number)):
-        if len(ranked) == TOP:
+        if len(best) == TOP:
             break
-        settings = dict(trial.user_attrs.get(SETTINGS_ATTR, {}))
-        key = tuple(sorted(settings.items()))
-        if key in seen:
-            continue  # TPE tried these settings again: the first trial stands for them
-        seen.add(key)
-        values = _paths(settings)
-        again = evaluator.in_sample(values)
-        outside = evaluator.out_of_sample(values)
-        whole = evaluator.whole(values)
-        ranked.append(
-            Ranked(
-                number=trial.number,
-                settings=settings,
-                in_sample=float(trial.value or 0.0),
-                in_sample_confirmed=again.value,
-                out_of_sample=None if outside is None else outside.value,
-                net_pnl=str(whole.net_pnl),
-                max_drawdown=str(whole.max_drawdown),
-                round_trips=whole.round_trips,
-            )
-        )
-    return ranked
+        key = tuple(sorted(_settings(trial).items()))
+        if key not in seen:
+            seen.add(key)
+            best.append(trial)
+    return best
 
 
-def _baseline(evaluator: Evaluator) -> dict[str, Any]:
+def _ranked(engine: Evaluator, trial: optuna.trial.FrozenTrial) -> Ranked:
+    """A best trial re-run with the engine replay: the figures a trader reads are the
+    engine's, and the study's score is confirmed (or marked) against it."""
+    settings = _settings(trial)
+    confirmed = engine.confirm(_paths(settings))
+    outside, whole = confirmed.out_of_sample, confirmed.whole
+    return Ranked(
+        number=trial.number,
+        settings=settings,
+        in_sample=float(trial.value or 0.0),
+        in_sample_confirmed=confirmed.in_sample.value,
+        out_of_sample=None if outside is None else outside.value,
+        net_pnl=str(whole.net_pnl),
+        max_drawdown=str(whole.max_drawdown),
+        round_trips=whole.round_trips,
+    )
+
+
+def _settings(trial: optuna.trial.FrozenTrial) -> dict[str, Value]:
+    return dict(trial.user_attrs.get(SETTINGS_ATTR, {}))
+
+
+def _baseline(engine: Evaluator) -> dict[str, Any]:
     """The config's current settings, scored the same way: what a winner must beat."""
-    evaluator = evaluator.engine_only()
-    inside = evaluator.in_sample({})
-    outside = evaluator.out_of_sample({})
-    whole = evaluator.whole({})
+    confirmed = engine.confirm({})
+    outside, whole = confirmed.out_of_sample, confirmed.whole
     return {
-        "in_sample": inside.value,
+        "in_sample": confirmed.in_sample.value,
         "out_of_sample": None if outside is None else outside.value,
         "net_pnl": str(whole.net_pnl),
         "max_drawdown": str(whole.max_drawdown),
@@ -375,6 +379,20 @@ def _paths(settings: Mapping[str, Value]) -> dict[SettingPath, Value]:
 
 def _num(value: float | None) -> str:
     return "—" if value is None else f"{value:.4g}"
+
+
+@contextmanager
+def _confirming(engine: Evaluator, settings: int, quiet: bool) -> Iterator[None]:
+    """The engine replays of the best settings and the config's own, candle by candle: over a
+    year of 1m candles they take many minutes after the trials' bar is gone."""
+    total = settings * engine.confirmation_candles
+    label = f"confirming {settings} settings with the engine replay"
+    with progress_bar(label, total, show=not quiet) as bar:
+        engine.on_replayed = None if bar is None else lambda done: bar(done, None)
+        try:
+            yield
+        finally:
+            engine.on_replayed = None
 
 
 @contextmanager

@@ -15,7 +15,7 @@ import contextlib
 import copy
 import tomllib
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import attrs
@@ -92,13 +92,24 @@ class Scored:
     reports: tuple[BacktestReport, ...]
 
 
+@attrs.frozen(slots=True)
+class Confirmed:
+    """One set of settings scored for the report: in sample, out of sample, every candle."""
+
+    in_sample: Scored
+    out_of_sample: Scored | None
+    whole: BacktestReport
+
+
 KERNEL_LOAD_CANDLES = 2
 """Candles the kernel is first run over to load it (the fewest a replay accepts)."""
 
 
 class Evaluator:
     """Scores settings on the folds of one set of candles. ``fast_runs`` and ``engine_runs``
-    count the runs each evaluator made; ``fallbacks`` why the engine replay had to score."""
+    count the runs each evaluator made; ``fallbacks`` why the engine replay had to score;
+    ``candles_replayed`` the candles the engine replay went through, which ``on_replayed``
+    (when set) hears candle by candle: minutes of replays show progress."""
 
     def __init__(self, inputs: Inputs) -> None:
         self.inputs = inputs
@@ -126,6 +137,8 @@ class Evaluator:
         self.fast_runs = 0
         self.engine_runs = 0
         self.fallbacks: Counter[str] = Counter()
+        self.candles_replayed = 0
+        self.on_replayed: Callable[[int], None] | None = None
         self._arrays: dict[tuple[int, int], tuple[CandleSeries, CandleArrays]] = {}
         self._prepare()
 
@@ -175,6 +188,27 @@ class Evaluator:
         """The settings over every candle: the figures a trader compares."""
         return self._score(values, [self.series]).reports[0]
 
+    def confirm(self, values: Mapping[SettingPath, Value]) -> Confirmed:
+        """In sample, out of sample and over every candle. Without walk-forward the one
+        in-sample part is every candle, and its run is the whole run (the same settings over
+        the same candles replay the same fills): it is not run twice."""
+        inside = self.in_sample(values)
+        outside = self.out_of_sample(values)
+        whole = inside.reports[0] if self._in_sample_is_whole else self.whole(values)
+        return Confirmed(inside, outside, whole)
+
+    @property
+    def confirmation_candles(self) -> int:
+        """The candles one ``confirm`` replays."""
+        parts = [fold.in_sample for fold in self.folds]
+        parts += [fold.out_of_sample for fold in self.folds if fold.out_of_sample is not None]
+        whole = 0 if self._in_sample_is_whole else len(self.series)
+        return sum(len(part) for part in parts) + whole
+
+    @property
+    def _in_sample_is_whole(self) -> bool:
+        return len(self.folds) == 1 and self.folds[0].in_sample is self.series
+
     def _score(self, values: Mapping[SettingPath, Value], parts: Sequence[CandleSeries]) -> Scored:
         config, bot = self.settings(values)
         options = ReplayOptions(fill_model=self.fill_model)
@@ -194,7 +228,10 @@ class Evaluator:
                 return report_of(figures, part, fill_model=model, path=path)
             self.fallbacks[run.reason] += 1
         self.engine_runs += 1
-        replayed = replay(config, bot, self.candles_file, part, self.funding, options)
+        start, heard = self.candles_replayed, self.on_replayed
+        progress = None if heard is None else lambda done: heard(start + done)
+        replayed = replay(config, bot, self.candles_file, part, self.funding, options, progress)
+        self.candles_replayed = start + len(part)
         return build_report(replayed, part, fill_model=model, path=path)
 
     def _arrays_of(

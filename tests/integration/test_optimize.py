@@ -11,12 +11,14 @@ import random
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from gridtui.cli import main
 from gridtui.config.edit import with_bot_settings
+from gridtui.optimize import command as command_module
 from gridtui.optimize import evaluator as evaluator_module
 from gridtui.optimize.evaluator import Evaluator, Inputs
 from gridtui.optimize.space import config_values
@@ -225,6 +227,53 @@ def test_the_kernel_is_loaded_with_the_candles_not_by_the_first_trial(
     assert (evaluator.fast_runs, evaluator.engine_runs) == (0, 0)  # it was no trial
     evaluator.in_sample({("grid", "spacing_pct"): 0.5})
     assert runs == [evaluator_module.KERNEL_LOAD_CANDLES, 1_200]
+
+
+@pytest.mark.parametrize(("walk_forward", "runs"), [(None, 1), (2, 5)])
+def test_a_confirmation_replays_each_part_once_and_reports_each_candle(
+    files: tuple[Path, Path], walk_forward: int | None, runs: int
+) -> None:
+    """Without walk-forward the in-sample run is the whole run: one engine replay, not two
+    (over a year of 1m candles each is minutes). With two folds: two in sample, two out of
+    sample, and the whole. Every candle replayed is heard, in order, up to the announced
+    total."""
+    config, candles = files
+    engine = Evaluator(Inputs.from_attrs({**INPUTS, "config_text": CONFIG, "walk_forward":
+                                         walk_forward, "config_dir": str(config.parent),
+                                         "candles_file": str(candles)})).engine_only()  # fmt: skip
+    heard: list[int] = []
+    engine.on_replayed = heard.append
+    values = {("grid", "spacing_pct"): 0.5}
+    confirmed = engine.confirm(values)
+    assert engine.engine_runs == runs
+    assert heard == list(range(1, engine.confirmation_candles + 1))
+    assert engine.candles_replayed == engine.confirmation_candles
+    assert confirmed.whole == engine.whole(values)  # the same figures as a run of its own
+    assert confirmed.in_sample.value is not None and confirmed.whole.fills > 0
+
+
+def test_the_confirmations_show_their_own_progress(
+    files: tuple[Path, Path], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After the trials' bar the engine replays of the best settings and the config's own
+    run for minutes on a year of candles: a second bar counts their candles to the end."""
+    config, candles = files
+    bars: dict[str, tuple[int, list[int]]] = {}
+
+    @contextlib.contextmanager
+    def recording(label: str, total: int, *, show: bool = True) -> Iterator[object]:
+        done: list[int] = []
+        bars[label] = (total, done)
+        yield lambda count, description=None: done.append(count)
+
+    monkeypatch.setattr(command_module, "progress_bar", recording)
+    assert main(["optimize", "--config", str(config), "--candles", str(candles), "--trials",
+                 "3", "--seed", "1", "--param", SPACE, "--jobs", "1"]) == 0  # fmt: skip
+    capsys.readouterr()
+    confirming = [label for label in bars if label.startswith("confirming")]
+    assert confirming == ["confirming 4 settings with the engine replay"]  # 3 best + own
+    total, done = bars[confirming[0]]
+    assert total == 4 * 1_200 and done[-1] == total and done == sorted(done)
 
 
 def test_mode_is_searched_with_the_bots_own_range_and_a_rolling_winner_drops_it(
