@@ -25,6 +25,7 @@ from gridtui.backtest import BacktestError
 from gridtui.config.schema import AppConfig, BotSettings, CandlePath, PaperMarket
 from gridtui.core.clock import SimClock
 from gridtui.core.events import BotHalted, Event, EventBus
+from gridtui.core.rounding import PERP_MAX_DECIMALS
 from gridtui.core.types import ZERO, Fill
 from gridtui.exchanges.sim import CandleSeries, FundingRate, SimExchange
 from gridtui.exchanges.sim.vocabulary import FillModel
@@ -289,6 +290,11 @@ def _market(
 def size_decimals(config: AppConfig, bot: BotSettings, options: ReplayOptions) -> int:
     """The coin's size precision: ``--sz-decimals``, else its paper market's."""
     if options.sz_decimals is not None:
+        if not 0 <= options.sz_decimals <= PERP_MAX_DECIMALS:
+            raise BacktestError(
+                f"--sz-decimals {options.sz_decimals}: give 0 to {PERP_MAX_DECIMALS} (a perp's "
+                f"prices carry {PERP_MAX_DECIMALS} minus that many decimals)"
+            )
         return options.sz_decimals
     known = next((m for m in config.venue.paper.markets if m.coin == bot.coin), None)
     if known is None:

@@ -16,7 +16,8 @@ PERP_MAX_DECIMALS = 6
 SPOT_MAX_DECIMALS = 8
 MIN_ORDER_VALUE = Decimal(10)
 _TICKS = tuple(Decimal(1).scaleb(-places) for places in range(SPOT_MAX_DECIMALS + 1))
-"""The tick at each number of decimals a price may have (0 up to spot's 8)."""
+"""The tick at each number of decimals a price may have with a size precision of 0 or more
+(0 up to spot's 8), made once."""
 
 
 class Rounding(enum.Enum):
@@ -56,11 +57,12 @@ def round_price(
     Prices with 5 or more integer digits become integers (always valid). A price that keeps its
     number of digits has at most ``5 - digits`` decimals, so at most 5 significant figures. One
     that carries into a new digit (99999.5 -> 100000, 0.0999996 -> 0.1) is a power of ten:
-    valid too, so one pass is enough (a second, checked pass was a third of this time).
+    valid too, so one pass is enough.
     """
     if price <= 0:
         raise ValueError(f"price must be positive, got {price}")
-    tick = _TICKS[_decimals_for(price, sz_decimals, is_spot)]
+    places = _decimals_for(price, sz_decimals, is_spot)
+    tick = _TICKS[places] if places < len(_TICKS) else Decimal(1).scaleb(-places)
     rounded = price.quantize(tick, rounding=rounding.value)
     if rounded <= 0:
         # A price below the smallest representable tick: the smallest valid price is one tick.

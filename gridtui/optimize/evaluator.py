@@ -102,7 +102,7 @@ class Confirmed:
 
 
 KERNEL_LOAD_CANDLES = 2
-"""Candles the kernel is first run over to load it (the fewest a replay accepts)."""
+"""Candles the kernel is first run over to load it (as few as make a market walk)."""
 
 
 class Evaluator:
@@ -145,9 +145,10 @@ class Evaluator:
     def _prepare(self) -> None:
         """The kernel's arrays of the in-sample parts, built now, and the compiled kernel
         loaded (numba reads it from its cache at its first run: ~0.6 s, which was the first
-        trial's) by a run of the config's own settings over the first candles: part of
-        loading, once per process, not a trial's cost (the coin's size precision cannot change
-        between trials). A config without it fails every trial with the replay's own message."""
+        trial's) by a run of the config's own settings over the first candles, when the kernel
+        models them (else the first modelled trial loads it): part of loading, once per
+        process, not a trial's cost (the coin's size precision cannot change between trials).
+        A config without it fails every trial with the replay's own message."""
         config, bot = self.settings({})
         options = ReplayOptions(fill_model=self.fill_model)
         with contextlib.suppress(BacktestError):

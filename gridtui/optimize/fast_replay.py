@@ -110,7 +110,7 @@ def _rounded(prices: list[Decimal], sz_decimals: int) -> np.ndarray:
         count=len(distinct),
     )
     out = np.where(plain, round_millionths(units, sz_decimals), 0)
-    for i in np.flatnonzero(out <= 0).tolist():  # more decimals than a price has, or a carry
+    for i in np.flatnonzero(out <= 0).tolist():  # more decimals than millionths, or too big
         out[i] = int(round_price(distinct[i], sz_decimals).scaleb(6))
     return out[where]
 
@@ -121,9 +121,8 @@ _PLAIN_LIMIT = Decimal(10) ** 9
 
 def round_millionths(units: np.ndarray, sz_decimals: int) -> np.ndarray:
     """``round_price`` (to the nearest, half to even) of positive prices given in millionths:
-    at most 5 significant figures and ``6 − sz_decimals`` decimals, integers always valid.
-    A price whose rounding carries into a new digit and is then not valid (``round_price``
-    rounds it again) is 0 here: the caller asks ``round_price``."""
+    at most 5 significant figures and ``6 − sz_decimals`` decimals, integers always valid
+    (a rounding that carries into a new digit gives a power of ten: valid too)."""
     digits = np.zeros_like(units)  # of the integer part, + 6
     for power in range(19):
         digits += units >= 10**power
@@ -132,12 +131,7 @@ def round_millionths(units: np.ndarray, sz_decimals: int) -> np.ndarray:
     whole, rest = np.divmod(units, tick)
     up = (2 * rest > tick) | ((2 * rest == tick) & (whole % 2 == 1))
     out = (whole + up) * tick
-    out = np.where(out <= 0, tick, out)
-    stripped = out.copy()
-    for _ in range(6):
-        stripped = np.where(stripped % 10 == 0, stripped // 10, stripped)
-    valid = (out % kernel.PRICE_SCALE == 0) | (stripped < 100_000)
-    return np.where(valid, out, 0)
+    return np.where(out <= 0, tick, out)
 
 
 def _budgets(candles: CandleSeries, points: np.ndarray, sz_decimals: int) -> np.ndarray:

@@ -129,6 +129,8 @@ def test_the_same_inputs_give_byte_identical_json(
         (["--bot", "nope"], "--bot nope: no such bot"),
         (["--candles", "ETH=btc.csv"], "the file is for ETH, bot b1 trades BTC"),
         (["--candles", "missing.csv"], "missing.csv"),
+        (["--sz-decimals", "-3"], "--sz-decimals -3: give 0 to 6"),
+        (["--sz-decimals", "7"], "--sz-decimals 7: give 0 to 6"),
     ],
 )
 def test_bad_input_is_one_line(

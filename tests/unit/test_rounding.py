@@ -69,6 +69,7 @@ def test_spot_allows_eight_minus_sz_decimals() -> None:
         ("0.0999996", 0, Rounding.NEAREST, "0.1"),  # carry across a power of ten
         ("1670.10", 2, Rounding.NEAREST, "1670.1"),  # no trailing zero
         ("0.000001", 2, Rounding.DOWN, "0.0001"),  # below one tick: the smallest valid price
+        ("0.0000123456", -3, Rounding.NEAREST, "0.000012346"),  # more decimals than 8
     ],
 )
 def test_round_price(price: str, sz: int, mode: Rounding, expected: str) -> None:
