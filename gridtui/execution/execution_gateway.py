@@ -278,9 +278,11 @@ class ExecutionGateway:
         except JournalWriteError as exc:
             log.error("%s: cancel bookkeeping not journaled: %s", self.bot, exc)
 
-    def _mark_canceled(self, cid: str | None, exchange_id: int | None, reason: str) -> None:
-        if cid is not None:
-            self._ledger.on_cancel_ack(cid, exchange_id)
+    def _mark_canceled(self, cid: str, exchange_id: int | None, reason: str) -> None:
+        self._ledger.on_cancel_ack(cid, exchange_id)
+        self._publish_canceled(cid, exchange_id, reason)
+
+    def _publish_canceled(self, cid: str | None, exchange_id: int | None, reason: str) -> None:
         self._bus.publish(
             OrderCanceled(
                 bot=self.bot,
@@ -377,7 +379,9 @@ class ExecutionGateway:
             for order, ack in zip(orders, acks, strict=True):
                 if ack.success:
                     canceled += 1
-                    self._mark_canceled(None, order.exchange_id, reason)
+                    # Named by its client id, if any, but not put in our books: an order not
+                    # ours, or ours given up before it landed (its level was placed again).
+                    self._publish_canceled(order.client_id, order.exchange_id, reason)
             return canceled
 
     async def resolve(self, client_id: str) -> OrderStatus | None:

@@ -28,7 +28,7 @@ from bot_kit import (
 
 from gridtui.books import print_status
 from gridtui.config.schema import BotSettings
-from gridtui.core.events import AlertRaised, BotHalted, OrderPlaced, Severity
+from gridtui.core.events import AlertRaised, BotHalted, OrderCanceled, OrderPlaced, Severity
 from gridtui.core.types import BotStatus, ExchangeError, OrderStatus, Side, Tif
 from gridtui.execution.execution_gateway import UNANSWERED_LOOKUP_S
 from gridtui.state.accounting import HaltKind
@@ -432,3 +432,5 @@ async def test_an_order_that_arrives_after_it_was_given_up_is_canceled_at_once(
         assert len(sells_at_100) == 1
         assert bot.c.ledger.get(late.client_id).status is OrderStatus.REJECTED
         assert bot.c.machine.illegal_count == 0  # the venue's "canceled" is no contradiction
+        (canceled,) = [e for e in env.of_type(OrderCanceled) if e.reason == "arrived late"]
+        assert canceled.client_id == late.client_id  # the trader reads which order it was
