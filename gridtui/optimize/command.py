@@ -102,7 +102,9 @@ def run_optimize(config: AppConfig | None, args: OptimizeArgs) -> int:
     if args.trials < 1:
         raise OptimizeError(f"--trials {args.trials}: give 1 or more")
     inputs = _inputs(config, args)
-    evaluator = Evaluator(inputs)  # checks the inputs before any study is made
+    # Checks the inputs before any study is made; here it only confirms with the engine
+    # replay (the workers score the trials), so it builds no compiled evaluator's arrays.
+    engine = Evaluator(inputs, fast=False)
     name = args.study or _default_name(inputs)
     spec = (
         StorageSpec.parse(args.storage)
@@ -117,7 +119,6 @@ def run_optimize(config: AppConfig | None, args: OptimizeArgs) -> int:
     with _progress(inputs.trials, args.json) as on_progress:
         run(spec, name, jobs, on_progress)
     best = _best_trials(study)
-    engine = evaluator.engine_only()
     with _confirming(engine, len(best) + 1, args.json):
         ranked = [_ranked(engine, trial) for trial in best]
         baseline = _baseline(engine)

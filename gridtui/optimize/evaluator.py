@@ -109,9 +109,11 @@ class Evaluator:
     """Scores settings on the folds of one set of candles. ``fast_runs`` and ``engine_runs``
     count the runs each evaluator made; ``fallbacks`` why the engine replay had to score;
     ``candles_replayed`` the candles the engine replay went through, which ``on_replayed``
-    (when set) hears candle by candle: minutes of replays show progress."""
+    (when set) hears candle by candle: minutes of replays show progress. ``fast``: score with
+    the compiled evaluator where it models the settings (its arrays built and its code loaded
+    now); without it, with the engine replay alone."""
 
-    def __init__(self, inputs: Inputs) -> None:
+    def __init__(self, inputs: Inputs, *, fast: bool = True) -> None:
         self.inputs = inputs
         self.params: tuple[Param, ...] = parse_params(inputs.params)
         self.objective = Objective(inputs.objective)
@@ -133,14 +135,15 @@ class Evaluator:
         check_space(self.params, inputs.bot, self._raw["bots"][self._bot_index].get("grid", {}))
         sample = config_values({p.path: _sample(p) for p in self.params})
         with_bot_settings(inputs.config_text, inputs.bot, sample)
-        self.fast = True
+        self.fast = fast
         self.fast_runs = 0
         self.engine_runs = 0
         self.fallbacks: Counter[str] = Counter()
         self.candles_replayed = 0
         self.on_replayed: Callable[[int], None] | None = None
         self._arrays: dict[tuple[int, int], tuple[CandleSeries, CandleArrays]] = {}
-        self._prepare()
+        if fast:
+            self._prepare()
 
     def _prepare(self) -> None:
         """The kernel's arrays of the in-sample parts, built now, and the compiled kernel
