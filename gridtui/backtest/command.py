@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TextIO
@@ -17,6 +17,7 @@ from typing import TextIO
 import attrs
 
 from gridtui.backtest import BacktestError
+from gridtui.backtest.child_replay import ChildReplay, cores
 from gridtui.backtest.fetch import iso, parse_time
 from gridtui.backtest.plot import check_plot_path, picture, write_picture
 from gridtui.backtest.replay import Replay, ReplayOptions, replay
@@ -24,14 +25,17 @@ from gridtui.backtest.report import BacktestReport, build_report
 from gridtui.config.schema import AppConfig, BotSettings, CandlePath
 from gridtui.core.files import write_atomically
 from gridtui.core.types import Side
-from gridtui.exchanges.sim import CandleSeries, load_candles, load_funding
+from gridtui.exchanges.sim import CandleSeries, FundingRate, load_candles, load_funding
 from gridtui.exchanges.sim.vocabulary import FillModel
-from gridtui.monitoring.progress import progress_bar
+from gridtui.monitoring.progress import progress_bar, progress_bars
 
 BOTH = "both"
 PROGRESS_FROM_CANDLES = 20_000
 """About ten seconds of replay today: shorter runs finish before a bar would help."""
 PROGRESS_EVERY = 500
+SIDE_BY_SIDE_FROM_CANDLES = 20_000
+"""``--fill-model both`` runs its second model in a process of its own from here on (a second
+core): a child costs a second or two to start, which shorter runs would not win back."""
 
 
 @attrs.frozen(slots=True)
@@ -75,14 +79,21 @@ def run_backtest(config: AppConfig, args: BacktestArgs) -> int:
     path = CandlePath(args.path)
     if args.plot is not None:
         check_plot_path(args.plot)  # before the replay: a typo should not cost a long run
-    runs: list[tuple[Replay, BacktestReport]] = []
-    for model in models:
-        options = ReplayOptions(fill_model=model, path=path, sz_decimals=args.sz_decimals)
-        label = f"{bot.name} {model.value}"
-        with _progress(label, len(series), lines=args.progress_lines) as advance:
-            run = replay(config, bot, candles_file, series, funding, options, advance)
-        report = build_report(run, series, fill_model=model.value, path=path.value)
-        runs.append((run, report))
+    options = [
+        ReplayOptions(fill_model=model, path=path, sz_decimals=args.sz_decimals) for model in models
+    ]
+    labels = [f"{bot.name} {model.value}" for model in models]
+    if len(options) == 2 and len(series) >= SIDE_BY_SIDE_FROM_CANDLES and cores() >= 2:
+        replays = _side_by_side(config, bot, candles_file, series, funding, options, labels, args)
+    else:
+        replays = []
+        for option, label in zip(options, labels, strict=True):
+            with _progress(label, len(series), lines=args.progress_lines) as advance:
+                replays.append(replay(config, bot, candles_file, series, funding, option, advance))
+    runs = [
+        (run, build_report(run, series, fill_model=option.fill_model.value, path=path.value))
+        for run, option in zip(replays, options, strict=True)
+    ]
     if args.fills_out is not None:
         _write_fills(args.fills_out, runs[0][0])
     if args.equity_out is not None:
@@ -106,6 +117,36 @@ def run_backtest(config: AppConfig, args: BacktestArgs) -> int:
 
         print_chart(pictures, sys.stderr if args.json else out)  # stdout: one JSON object
     return 0
+
+
+def _side_by_side(
+    config: AppConfig,
+    bot: BotSettings,
+    candles_file: Path,
+    series: CandleSeries,
+    funding: Sequence[FundingRate] | None,
+    options: Sequence[ReplayOptions],
+    labels: Sequence[str],
+    args: BacktestArgs,
+) -> list[Replay]:
+    """The first model here, the second in a child process at the same time, each with its
+    bar."""
+    total = len(series)
+    with (
+        progress_bars(labels, total, lines=args.progress_lines) as bars,
+        ChildReplay(config, bot, candles_file, series, funding, options[1]) as child,
+    ):
+
+        def advance(done: int) -> None:
+            if done % PROGRESS_EVERY == 0 or done == total:
+                child_done = child.poll()  # also keeps the child's pipe from filling up
+                if bars is not None:
+                    bars[0](done, None)
+                    bars[1](child_done, None)
+
+        first = replay(config, bot, candles_file, series, funding, options[0], advance)
+        second = child.result(None if bars is None else lambda done: bars[1](done, None))
+    return [first, second]
 
 
 @contextmanager

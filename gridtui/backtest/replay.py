@@ -40,6 +40,11 @@ from gridtui.state.data_dir import PAPER
 POINTS_PER_CANDLE = 4
 HOUR_MS = 3_600_000
 SHUTDOWN_DEADLINE_S = 10.0
+YIELD_EVERY = 1_000
+"""Candles between two passes through the event loop. Nothing in a replay waits, so without
+them the run is one step of its task, and the cancel with which ``asyncio.run`` answers Ctrl-C
+would only land after the last candle (a long backtest could not be interrupted). No other task
+runs in a replay's loop, so a pass changes nothing else."""
 NEVER_S = 10.0**12
 """Engine timers a replay does not want: the venue is the simulator itself, so the periodic
 reconciliation and the stuck-order sweep would only cost time (the start-up one still runs)."""
@@ -268,6 +273,8 @@ async def _crank(
         equity.append(EquityPoint(close_ms, candle.close, state, received))
         if progress is not None:
             progress(index + 1)
+        if index % YIELD_EVERY == 0:
+            await asyncio.sleep(0)
     return equity, payments, grid
 
 

@@ -1,0 +1,168 @@
+"""``--fill-model both`` on a second core: the touch model replays in a child process while the
+strict one replays here. What it reports must be exactly what two single runs report, and a
+child that fails or dies is one line, never a hang or a process left behind."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import random
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from backtest_kit import CONFIG, HOUR_MS
+
+from gridtui.backtest import BacktestError, child_replay
+from gridtui.backtest import command as command_module
+from gridtui.backtest.replay import ReplayOptions
+from gridtui.cli import main
+from gridtui.config.loader import load_config
+from gridtui.exchanges.sim import load_candles
+from gridtui.exchanges.sim.vocabulary import FillModel
+
+START = 1_704_067_200_000  # 2024-01-01T00:00:00Z
+
+
+def _half(value: float) -> float:
+    return round(value * 2) / 2
+
+
+def _files(tmp_path: Path, count: int = 400) -> tuple[Path, Path, Path]:
+    """The kit's grid (levels a whole number apart around 100) over a seeded walk that reverts
+    to 100, its prices on halves so that extremes often just touch a level (where the models
+    differ), and hourly funding."""
+    config = tmp_path / "config.toml"
+    config.write_text(CONFIG)
+    rng = random.Random(7)
+    rows, funding_rows = ["time_ms,open,high,low,close,volume"], ["time,fundingRate,premium"]
+    price = 100.0
+    for i in range(count):
+        close = _half(100 + 0.9 * (price - 100) + rng.gauss(0, 0.8))
+        high = _half(max(price, close) + abs(rng.gauss(0, 0.4)))
+        low = _half(min(price, close) - abs(rng.gauss(0, 0.4)))
+        rows.append(f"{START + i * HOUR_MS},{price},{high},{low},{close},100")
+        funding_rows.append(f"{START + (i + 1) * HOUR_MS},{rng.gauss(0.00001, 0.00004):.8f},0")
+        price = close
+    candles = tmp_path / "walk.csv"
+    candles.write_text("\n".join(rows) + "\n")
+    funding = tmp_path / "funding.csv"
+    funding.write_text("\n".join(funding_rows) + "\n")
+    return config, candles, funding
+
+
+def _json(capsys: pytest.CaptureFixture[str], *args: str) -> dict[str, object]:
+    assert main(["backtest", *args, "--json"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+@pytest.mark.parametrize("machine_cores", [2, 1])
+def test_both_models_side_by_side_report_what_two_single_runs_report(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    machine_cores: int,
+) -> None:
+    config, candles, funding = _files(tmp_path)
+    base = ["--config", str(config), "--candles", str(candles), "--funding", str(funding)]
+    strict = _json(capsys, *base, "--fills-out", str(tmp_path / "strict.jsonl"))
+    touch = _json(capsys, *base, "--fill-model", "touch")
+    started: list[FillModel] = []
+
+    class Recorded(child_replay.ChildReplay):
+        def __init__(self, *args: Any) -> None:
+            super().__init__(*args)
+            started.append(args[-1].fill_model)
+
+    monkeypatch.setattr(command_module, "ChildReplay", Recorded)
+    monkeypatch.setattr(command_module, "SIDE_BY_SIDE_FROM_CANDLES", 0)
+    monkeypatch.setattr(command_module, "cores", lambda: machine_cores)
+    out = tmp_path / "both.jsonl"
+    both = _json(capsys, *base, "--fill-model", "both", "--fills-out", str(out))
+    assert both == {"strict": strict, "touch": touch}
+    assert strict["fills"] != touch["fills"]  # the models differ here, so a swap would show
+    assert out.read_bytes() == (tmp_path / "strict.jsonl").read_bytes()
+    assert started == ([FillModel.TOUCH] if machine_cores == 2 else [])
+
+
+def test_progress_lines_count_both_models(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config, candles, _ = _files(tmp_path, count=1_200)
+    monkeypatch.setattr(command_module, "SIDE_BY_SIDE_FROM_CANDLES", 0)
+    monkeypatch.setattr(command_module, "cores", lambda: 2)
+    args = ["--config", str(config), "--candles", str(candles), "--fill-model", "both"]
+    assert main(["backtest", *args, "--json", "--progress", "lines"]) == 0
+    lines = capsys.readouterr().err.splitlines()
+    counts = [tuple(map(int, line.split()[1:])) for line in lines if line.startswith("progress")]
+    assert {total for _, total in counts} == {2_400}
+    assert [done for done, _ in counts] == sorted(done for done, _ in counts)
+    assert counts[-1] == (2_400, 2_400)
+
+
+def _child(tmp_path: Path, *, rows_removed: int = 0) -> child_replay.ChildReplay:
+    """A child replaying the touch model over the walk as this process loaded it, after the
+    file lost its last ``rows_removed`` rows."""
+    config_file, candles, _ = _files(tmp_path)
+    config = load_config(config_file)
+    series = load_candles(candles)
+    if rows_removed:
+        candles.write_text("\n".join(candles.read_text().splitlines()[:-rows_removed]) + "\n")
+    options = ReplayOptions(fill_model=FillModel.TOUCH)
+    return child_replay.ChildReplay(config, config.bots[0], candles, series, None, options)
+
+
+def test_a_child_that_cannot_replay_the_same_candles_says_so_in_one_line(tmp_path: Path) -> None:
+    with _child(tmp_path, rows_removed=5) as child, pytest.raises(BacktestError) as caught:
+        child.result()
+    candles = tmp_path / "walk.csv"
+    assert str(caught.value) == f"{candles}: the candle file changed while the backtest ran"
+
+
+def test_a_child_killed_mid_run_is_one_line_and_leaves_no_process(tmp_path: Path) -> None:
+    with _child(tmp_path) as child, pytest.raises(BacktestError) as caught:
+        (process,) = [p for p in multiprocessing.active_children() if p.name == "backtest-touch"]
+        assert process.pid is not None
+        os.kill(process.pid, signal.SIGKILL)
+        child.result()
+    assert str(caught.value) == (
+        "the touch replay's process ended without a result (exit code -9); "
+        "run again with --fill-model touch to see why"
+    )
+    assert not [p for p in multiprocessing.active_children() if p.name == "backtest-touch"]
+
+
+def test_an_error_in_the_parent_ends_the_child(tmp_path: Path) -> None:
+    with pytest.raises(KeyboardInterrupt), _child(tmp_path):
+        (process,) = [p for p in multiprocessing.active_children() if p.name == "backtest-touch"]
+        raise KeyboardInterrupt
+    assert process.exitcode is not None
+    assert not [p for p in multiprocessing.active_children() if p.name == "backtest-touch"]
+
+
+@pytest.mark.parametrize("model", ["strict", "both"])
+def test_ctrl_c_stops_a_long_backtest_at_once(tmp_path: Path, model: str) -> None:
+    """Ctrl-C reaches the terminal's whole process group: the replay (and a side-by-side
+    child) stop within a thousand candles, exit 130 without a traceback, and leave no process.
+    Nothing in a replay waits, so without a pass through the event loop the interrupt landed
+    only after the last candle and the run ended 0 with its report."""
+    config, candles, _ = _files(tmp_path, count=40_000)
+    load_candles(candles)  # parsed once: the run below starts replaying at once
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gridtui", "backtest", "--config", str(config), "--candles",
+         str(candles), "--fill-model", model, "--progress", "lines"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+    )  # fmt: skip
+    assert process.stderr is not None
+    first = process.stderr.readline()  # the replay is under way (and any child started)
+    assert first.startswith("progress "), first
+    os.killpg(process.pid, signal.SIGINT)
+    out, err = process.communicate(timeout=120)
+    assert process.returncode == 130, (out, err)
+    assert out == "" and "Traceback" not in err
+    counts = [line.split()[1:] for line in err.splitlines() if line.startswith("progress")]
+    assert all(done != total for done, total in counts)  # stopped before the end
