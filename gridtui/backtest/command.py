@@ -17,12 +17,13 @@ from typing import TextIO
 import attrs
 
 from gridtui.backtest import BacktestError
-from gridtui.backtest.child_replay import ChildReplay, cores
+from gridtui.backtest.child_replay import replay_in_child
 from gridtui.backtest.fetch import iso, parse_time
 from gridtui.backtest.plot import check_plot_path, picture, write_picture
 from gridtui.backtest.replay import Replay, ReplayOptions, replay
 from gridtui.backtest.report import BacktestReport, build_report
 from gridtui.config.schema import AppConfig, BotSettings, CandlePath
+from gridtui.core.child import cores
 from gridtui.core.files import write_atomically
 from gridtui.core.types import Side
 from gridtui.exchanges.sim import CandleSeries, FundingRate, load_candles, load_funding
@@ -134,7 +135,7 @@ def _side_by_side(
     total = len(series)
     with (
         progress_bars(labels, total, lines=args.progress_lines) as bars,
-        ChildReplay(config, bot, candles_file, series, funding, options[1]) as child,
+        replay_in_child(config, bot, candles_file, series, funding, options[1]) as child,
     ):
 
         def advance(done: int) -> None:

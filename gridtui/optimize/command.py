@@ -13,7 +13,7 @@ import json
 import math
 import os
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
@@ -25,7 +25,8 @@ from gridtui.config.edit import SettingPath, Value
 from gridtui.config.schema import AppConfig
 from gridtui.monitoring.progress import progress_bar
 from gridtui.optimize import OptimizeError
-from gridtui.optimize.evaluator import Evaluator, Inputs
+from gridtui.optimize.confirmation import confirm_all
+from gridtui.optimize.evaluator import Confirmed, Evaluator, Inputs
 from gridtui.optimize.objective import Objective
 from gridtui.optimize.space import config_values
 from gridtui.optimize.study import (
@@ -119,9 +120,11 @@ def run_optimize(config: AppConfig | None, args: OptimizeArgs) -> int:
     with _progress(inputs.trials, args.json) as on_progress:
         run(spec, name, jobs, on_progress)
     best = _best_trials(study)
-    with _confirming(engine, len(best) + 1, args.json):
-        ranked = [_ranked(engine, trial) for trial in best]
-        baseline = _baseline(engine)
+    settings = [_paths(_settings(trial)) for trial in best] + [{}]  # and the config's own
+    with _confirming(engine, len(settings), args.json) as progress:
+        confirmed = confirm_all(engine, settings, jobs, progress)
+    ranked = [_ranked(trial, c) for trial, c in zip(best, confirmed[:-1], strict=True)]
+    baseline = _baseline(confirmed[-1])
     report = _report(study, spec, inputs, ranked, baseline)
     if args.write_config is not None and ranked:
         _write_config(args.write_config, inputs, ranked[0].settings)
@@ -203,15 +206,13 @@ def _best_trials(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
     return best
 
 
-def _ranked(engine: Evaluator, trial: optuna.trial.FrozenTrial) -> Ranked:
+def _ranked(trial: optuna.trial.FrozenTrial, confirmed: Confirmed) -> Ranked:
     """A best trial re-run with the engine replay: the figures a trader reads are the
     engine's, and the study's score is confirmed (or marked) against it."""
-    settings = _settings(trial)
-    confirmed = engine.confirm(_paths(settings))
     outside, whole = confirmed.out_of_sample, confirmed.whole
     return Ranked(
         number=trial.number,
-        settings=settings,
+        settings=_settings(trial),
         in_sample=float(trial.value or 0.0),
         in_sample_confirmed=confirmed.in_sample.value,
         out_of_sample=None if outside is None else outside.value,
@@ -225,9 +226,8 @@ def _settings(trial: optuna.trial.FrozenTrial) -> dict[str, Value]:
     return dict(trial.user_attrs.get(SETTINGS_ATTR, {}))
 
 
-def _baseline(engine: Evaluator) -> dict[str, Any]:
+def _baseline(confirmed: Confirmed) -> dict[str, Any]:
     """The config's current settings, scored the same way: what a winner must beat."""
-    confirmed = engine.confirm({})
     outside, whole = confirmed.out_of_sample, confirmed.whole
     return {
         "in_sample": confirmed.in_sample.value,
@@ -383,17 +383,15 @@ def _num(value: float | None) -> str:
 
 
 @contextmanager
-def _confirming(engine: Evaluator, settings: int, quiet: bool) -> Iterator[None]:
+def _confirming(
+    engine: Evaluator, settings: int, quiet: bool
+) -> Iterator[Callable[[int], None] | None]:
     """The engine replays of the best settings and the config's own, candle by candle: over a
     year of 1m candles they take many minutes after the trials' bar is gone."""
     total = settings * engine.confirmation_candles
     label = f"confirming {settings} settings with the engine replay"
     with progress_bar(label, total, show=not quiet) as bar:
-        engine.on_replayed = None if bar is None else lambda done: bar(done, None)
-        try:
-            yield
-        finally:
-            engine.on_replayed = None
+        yield None if bar is None else lambda done: bar(done, None)
 
 
 @contextmanager

@@ -19,9 +19,10 @@ from backtest_kit import CONFIG, HOUR_MS
 
 from gridtui.backtest import BacktestError, child_replay
 from gridtui.backtest import command as command_module
-from gridtui.backtest.replay import ReplayOptions
+from gridtui.backtest.replay import Replay, ReplayOptions
 from gridtui.cli import main
 from gridtui.config.loader import load_config
+from gridtui.core.child import Child
 from gridtui.exchanges.sim import load_candles
 from gridtui.exchanges.sim.vocabulary import FillModel
 
@@ -73,12 +74,11 @@ def test_both_models_side_by_side_report_what_two_single_runs_report(
     touch = _json(capsys, *base, "--fill-model", "touch")
     started: list[FillModel] = []
 
-    class Recorded(child_replay.ChildReplay):
-        def __init__(self, *args: Any) -> None:
-            super().__init__(*args)
-            started.append(args[-1].fill_model)
+    def recorded(*args: Any) -> Child[Replay]:
+        started.append(args[-1].fill_model)
+        return child_replay.replay_in_child(*args)
 
-    monkeypatch.setattr(command_module, "ChildReplay", Recorded)
+    monkeypatch.setattr(command_module, "replay_in_child", recorded)
     monkeypatch.setattr(command_module, "SIDE_BY_SIDE_FROM_CANDLES", 0)
     monkeypatch.setattr(command_module, "cores", lambda: machine_cores)
     out = tmp_path / "both.jsonl"
@@ -104,7 +104,7 @@ def test_progress_lines_count_both_models(
     assert counts[-1] == (2_400, 2_400)
 
 
-def _child(tmp_path: Path, *, rows_removed: int = 0) -> child_replay.ChildReplay:
+def _child(tmp_path: Path, *, rows_removed: int = 0) -> Child[Replay]:
     """A child replaying the touch model over the walk as this process loaded it, after the
     file lost its last ``rows_removed`` rows."""
     config_file, candles, _ = _files(tmp_path)
@@ -113,7 +113,7 @@ def _child(tmp_path: Path, *, rows_removed: int = 0) -> child_replay.ChildReplay
     if rows_removed:
         candles.write_text("\n".join(candles.read_text().splitlines()[:-rows_removed]) + "\n")
     options = ReplayOptions(fill_model=FillModel.TOUCH)
-    return child_replay.ChildReplay(config, config.bots[0], candles, series, None, options)
+    return child_replay.replay_in_child(config, config.bots[0], candles, series, None, options)
 
 
 def test_a_child_that_cannot_replay_the_same_candles_says_so_in_one_line(tmp_path: Path) -> None:
@@ -125,23 +125,29 @@ def test_a_child_that_cannot_replay_the_same_candles_says_so_in_one_line(tmp_pat
 
 def test_a_child_killed_mid_run_is_one_line_and_leaves_no_process(tmp_path: Path) -> None:
     with _child(tmp_path) as child, pytest.raises(BacktestError) as caught:
-        (process,) = [p for p in multiprocessing.active_children() if p.name == "backtest-touch"]
+        (process,) = [p for p in multiprocessing.active_children() if p.name == "touch replay"]
         assert process.pid is not None
         os.kill(process.pid, signal.SIGKILL)
         child.result()
     assert str(caught.value) == (
-        "the touch replay's process ended without a result (exit code -9); "
+        "the touch replay process ended without a result (exit code -9); "
         "run again with --fill-model touch to see why"
     )
-    assert not [p for p in multiprocessing.active_children() if p.name == "backtest-touch"]
+    assert not [p for p in multiprocessing.active_children() if p.name == "touch replay"]
 
 
 def test_an_error_in_the_parent_ends_the_child(tmp_path: Path) -> None:
     with pytest.raises(KeyboardInterrupt), _child(tmp_path):
-        (process,) = [p for p in multiprocessing.active_children() if p.name == "backtest-touch"]
+        (process,) = [p for p in multiprocessing.active_children() if p.name == "touch replay"]
         raise KeyboardInterrupt
     assert process.exitcode is not None
-    assert not [p for p in multiprocessing.active_children() if p.name == "backtest-touch"]
+    assert not [p for p in multiprocessing.active_children() if p.name == "touch replay"]
+
+
+def _sigint_as_on_a_terminal() -> None:
+    """A test run in the background (CI under nohup, ``&`` in a script) inherits SIGINT
+    ignored, and a command started from it would rightly keep ignoring it."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 @pytest.mark.parametrize("model", ["strict", "both"])
@@ -156,6 +162,7 @@ def test_ctrl_c_stops_a_long_backtest_at_once(tmp_path: Path, model: str) -> Non
         [sys.executable, "-m", "gridtui", "backtest", "--config", str(config), "--candles",
          str(candles), "--fill-model", model, "--progress", "lines"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+        preexec_fn=_sigint_as_on_a_terminal,
     )  # fmt: skip
     assert process.stderr is not None
     first = process.stderr.readline()  # the replay is under way (and any child started)

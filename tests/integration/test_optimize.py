@@ -7,7 +7,10 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import multiprocessing
+import os
 import random
+import signal
 import subprocess
 import sys
 import time
@@ -18,7 +21,9 @@ import pytest
 
 from gridtui.cli import main
 from gridtui.config.edit import with_bot_settings
+from gridtui.optimize import OptimizeError
 from gridtui.optimize import command as command_module
+from gridtui.optimize import confirmation as confirmation_module
 from gridtui.optimize import evaluator as evaluator_module
 from gridtui.optimize.evaluator import Evaluator, Inputs
 from gridtui.optimize.space import config_values
@@ -274,6 +279,54 @@ def test_the_confirmations_show_their_own_progress(
     assert confirming == [f"confirming {settings} settings with the engine replay"]
     total, done = bars[confirming[0]]
     assert total == settings * 1_200 and done[-1] == total and done == sorted(done)
+
+
+def _engine(config: Path, candles: Path, walk_forward: int | None) -> Evaluator:
+    return Evaluator(Inputs.from_attrs({**INPUTS, "config_text": CONFIG, "walk_forward":
+                                        walk_forward, "config_dir": str(config.parent),
+                                        "candles_file": str(candles)}), fast=False)  # fmt: skip
+
+
+SETTINGS = [{("grid", "spacing_pct"): spacing} for spacing in (0.1, 0.5)] + [{}]
+
+
+def test_confirmations_shared_by_workers_are_those_of_one_process(
+    files: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two workers confirm the three settings (interleaved: two and one): the figures and their
+    order are one process's, and the bar hears the candles of both to the announced total."""
+    config, candles = files
+    engine = _engine(config, candles, walk_forward=2)
+    alone = confirmation_module.confirm_all(engine, SETTINGS, jobs=1)
+    assert engine.engine_runs == 3 * 5  # in this process: two folds in and out, and the whole
+    monkeypatch.setattr(confirmation_module, "IN_WORKERS_FROM_CANDLES", 0)
+    heard: list[int] = []
+    shared = confirmation_module.confirm_all(engine, SETTINGS, jobs=2, progress=heard.append)
+    assert engine.engine_runs == 3 * 5  # none more here: the workers replayed
+    assert shared == alone
+    assert len({c.whole.net_pnl for c in alone}) == 3  # a mix-up of the order would show
+    assert heard == sorted(heard) and heard[-1] == 3 * engine.confirmation_candles
+
+
+def test_a_confirmation_worker_that_dies_is_one_line(
+    files: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config, candles = files
+    engine = _engine(config, candles, walk_forward=None)
+    monkeypatch.setattr(confirmation_module, "IN_WORKERS_FROM_CANDLES", 0)
+
+    def kill_the_first(done: int) -> None:
+        for process in multiprocessing.active_children():
+            if process.name == "confirmation worker 1 of 2" and process.pid is not None:
+                os.kill(process.pid, signal.SIGKILL)
+
+    with pytest.raises(OptimizeError) as caught:
+        confirmation_module.confirm_all(engine, SETTINGS, jobs=2, progress=kill_the_first)
+    assert str(caught.value) == (
+        "the confirmation worker 1 of 2 process ended without a result (exit code -9); "
+        "run again with --jobs 1 to see why"
+    )
+    assert not multiprocessing.active_children()
 
 
 def test_mode_is_searched_with_the_bots_own_range_and_a_rolling_winner_drops_it(
