@@ -187,7 +187,12 @@ def build_parser() -> argparse.ArgumentParser:
     backtest.add_argument("--bot", help="which bot (default: the first enabled one)")
     backtest.add_argument("--candles", required=True, metavar="[COIN=]FILE")
     backtest.add_argument("--funding", metavar="[COIN=]FILE", help="fundingHistory JSON or CSV")
-    backtest.add_argument("--fill-model", choices=("strict", "touch", "both"), default="strict")
+    backtest.add_argument(
+        "--fill-model",
+        choices=("strict", "touch", "both"),
+        default="strict",
+        help="both: the two side by side (at the same time, on a second core, from 20,000 candles)",
+    )
     backtest.add_argument("--path", choices=("adaptive", "ohlc", "olhc"), default="adaptive")
     backtest.add_argument(
         "--sz-decimals", type=int, help="size precision when the config has no paper market"
