@@ -191,7 +191,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--fill-model",
         choices=("strict", "touch", "both"),
         default="strict",
-        help="both: the two side by side (at the same time, on a second core, from 20,000 candles)",
+        help="both: the two side by side (a long run runs them at once on a second core)",
     )
     backtest.add_argument("--path", choices=("adaptive", "ohlc", "olhc"), default="adaptive")
     backtest.add_argument(

@@ -18,9 +18,7 @@ from gridtui.backtest.replay import Replay, ReplayOptions, replay
 from gridtui.config.schema import AppConfig, BotSettings
 from gridtui.core.child import Child, Report
 from gridtui.exchanges.sim import CandleSeries, FundingRate, load_candles
-
-REPORT_EVERY = 500
-"""Candles between two progress messages: a year of 1m candles sends about a thousand."""
+from gridtui.monitoring.progress import throttled
 
 
 def replay_in_child(
@@ -33,13 +31,12 @@ def replay_in_child(
 ) -> Child[Replay]:
     """``replay(...)`` of ``series`` in a spawned process, its count the candles done."""
     model = options.fill_model.value
-    span = (series[0].time_ms, series[-1].time_ms, len(series))
     return Child(
         _replay_same_candles,
         config,
         bot,
         candles_file,
-        span,
+        series.span,
         funding,
         options,
         name=f"{model} replay",
@@ -58,13 +55,7 @@ def _replay_same_candles(
     options: ReplayOptions,
 ) -> Replay:
     series = _same_candles(candles_file, span)
-    total = len(series)
-
-    def progress(done: int) -> None:
-        if done % REPORT_EVERY == 0 or done == total:
-            report(done)
-
-    return replay(config, bot, candles_file, series, funding, options, progress)
+    return replay(config, bot, candles_file, series, funding, options, throttled(report, span[2]))
 
 
 def _same_candles(candles_file: Path, span: tuple[int, int, int]) -> CandleSeries:
@@ -76,6 +67,6 @@ def _same_candles(candles_file: Path, span: tuple[int, int, int]) -> CandleSerie
         series = whole
     else:
         series = CandleSeries.of(c for c in whole if first <= c.time_ms <= last)
-    if len(series) != count or series[0].time_ms != first or series[-1].time_ms != last:
+    if not series or series.span != span:
         raise BacktestError(f"{candles_file}: the candle file changed while the backtest ran")
     return series

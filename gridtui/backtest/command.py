@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TextIO
 
@@ -28,12 +27,11 @@ from gridtui.core.files import write_atomically
 from gridtui.core.types import Side
 from gridtui.exchanges.sim import CandleSeries, FundingRate, load_candles, load_funding
 from gridtui.exchanges.sim.vocabulary import FillModel
-from gridtui.monitoring.progress import progress_bar, progress_bars
+from gridtui.monitoring.progress import Advance, progress_bars, throttled
 
 BOTH = "both"
 PROGRESS_FROM_CANDLES = 20_000
 """About ten seconds of replay today: shorter runs finish before a bar would help."""
-PROGRESS_EVERY = 500
 SIDE_BY_SIDE_FROM_CANDLES = 20_000
 """``--fill-model both`` runs its second model in a process of its own from here on (a second
 core): a child costs a second or two to start, which shorter runs would not win back."""
@@ -84,13 +82,16 @@ def run_backtest(config: AppConfig, args: BacktestArgs) -> int:
         ReplayOptions(fill_model=model, path=path, sz_decimals=args.sz_decimals) for model in models
     ]
     labels = [f"{bot.name} {model.value}" for model in models]
-    if len(options) == 2 and len(series) >= SIDE_BY_SIDE_FROM_CANDLES and cores() >= 2:
-        replays = _side_by_side(config, bot, candles_file, series, funding, options, labels, args)
-    else:
-        replays = []
-        for option, label in zip(options, labels, strict=True):
-            with _progress(label, len(series), lines=args.progress_lines) as advance:
-                replays.append(replay(config, bot, candles_file, series, funding, option, advance))
+    total = len(series)
+    show = total >= PROGRESS_FROM_CANDLES
+    with progress_bars(labels, total, show=show, lines=args.progress_lines) as bars:
+        if len(options) == 2 and total >= SIDE_BY_SIDE_FROM_CANDLES and cores() >= 2:
+            replays = _side_by_side(config, bot, candles_file, series, funding, options, bars)
+        else:
+            replays = [
+                replay(config, bot, candles_file, series, funding, option, _bar(bars, n, total))
+                for n, option in enumerate(options)
+            ]
     runs = [
         (run, build_report(run, series, fill_model=option.fill_model.value, path=path.value))
         for run, option in zip(replays, options, strict=True)
@@ -127,45 +128,32 @@ def _side_by_side(
     series: CandleSeries,
     funding: Sequence[FundingRate] | None,
     options: Sequence[ReplayOptions],
-    labels: Sequence[str],
-    args: BacktestArgs,
+    bars: list[Advance] | None,
 ) -> list[Replay]:
-    """The first model here, the second in a child process at the same time, each with its
-    bar."""
+    """The first model here, the second in a child process at the same time, each on its
+    bar (the child's moves whenever this one does, and as its last counts arrive)."""
     total = len(series)
-    with (
-        progress_bars(labels, total, lines=args.progress_lines) as bars,
-        replay_in_child(config, bot, candles_file, series, funding, options[1]) as child,
-    ):
+    with replay_in_child(config, bot, candles_file, series, funding, options[1]) as child:
 
         def advance(done: int) -> None:
-            if done % PROGRESS_EVERY == 0 or done == total:
-                child_done = child.poll()  # also keeps the child's pipe from filling up
-                if bars is not None:
-                    bars[0](done, None)
-                    bars[1](child_done, None)
+            child.poll()  # also keeps the child's pipe from filling up
+            if bars is not None:
+                bars[0](done, None)
+                bars[1](child.done, None)
 
-        first = replay(config, bot, candles_file, series, funding, options[0], advance)
+        first = replay(
+            config, bot, candles_file, series, funding, options[0], throttled(advance, total)
+        )
         second = child.result(None if bars is None else lambda done: bars[1](done, None))
     return [first, second]
 
 
-@contextmanager
-def _progress(
-    label: str, total: int, *, lines: bool = False
-) -> Iterator[Callable[[int], None] | None]:
-    """Candles done and time left, for runs long enough to wait for (or asked for as lines)."""
-    show = total >= PROGRESS_FROM_CANDLES
-    with progress_bar(label, total, show=show, lines=lines) as bar:
-        if bar is None:
-            yield None
-            return
-
-        def advance(done: int) -> None:
-            if done % PROGRESS_EVERY == 0 or done == total:
-                bar(done, None)
-
-        yield advance
+def _bar(bars: list[Advance] | None, number: int, total: int) -> Callable[[int], None] | None:
+    """Bar ``number``'s advance for a replay's candle count (now and then)."""
+    if bars is None:
+        return None
+    advance = bars[number]
+    return throttled(lambda done: advance(done, None), total)
 
 
 def _in_range(series: CandleSeries, path: Path, start: str | None, end: str | None) -> CandleSeries:

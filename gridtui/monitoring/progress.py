@@ -24,6 +24,19 @@ Advance = Callable[[int, str | None], None]
 
 PROGRESS_LINE = "progress"
 """The first word of a progress line: ``progress 500 52000``."""
+REPORT_EVERY = 500
+"""Counts between two reports of a long count: a year of 1m candles is half a million of them,
+and a bar (or a pipe to a parent process) needs a thousand."""
+
+
+def throttled(report: Callable[[int], None], total: int) -> Callable[[int], None]:
+    """``report`` at every ``REPORT_EVERY``-th count and at ``total``."""
+
+    def every(done: int) -> None:
+        if done % REPORT_EVERY == 0 or done == total:
+            report(done)
+
+    return every
 
 
 @contextmanager

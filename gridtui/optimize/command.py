@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
 import sys
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -23,6 +22,7 @@ import attrs
 from gridtui.backtest.command import coin_file, pick_bot
 from gridtui.config.edit import SettingPath, Value
 from gridtui.config.schema import AppConfig
+from gridtui.core.child import cores
 from gridtui.monitoring.progress import progress_bar
 from gridtui.optimize import OptimizeError
 from gridtui.optimize.confirmation import confirm_all
@@ -93,7 +93,7 @@ class Ranked:
 
 def run_optimize(config: AppConfig | None, args: OptimizeArgs) -> int:
     out = sys.stdout
-    jobs = args.jobs or os.cpu_count() or 1
+    jobs = args.jobs or cores()
     if jobs < 1:
         raise OptimizeError(f"--jobs {jobs}: give 1 or more worker processes")
     if args.join is not None:

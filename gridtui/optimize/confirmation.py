@@ -14,6 +14,7 @@ from contextlib import ExitStack
 
 from gridtui.config.edit import SettingPath, Value
 from gridtui.core.child import Child, Report
+from gridtui.monitoring.progress import throttled
 from gridtui.optimize import OptimizeError
 from gridtui.optimize.evaluator import Confirmed, Evaluator, Inputs
 
@@ -23,7 +24,6 @@ IN_WORKERS_FROM_CANDLES = 100_000
 """Candles of all confirmations together (about half a minute of replay) from which they run in
 worker processes: a worker costs a few seconds to start and load, which shorter runs would not
 win back."""
-REPORT_EVERY = 500
 
 
 def confirm_all(
@@ -48,6 +48,7 @@ def confirm_all(
                 Child(
                     _confirm_share,
                     engine.inputs,
+                    engine.series.span,
                     [settings[index] for index in share],
                     name=f"confirmation worker {number + 1} of {jobs}",
                     hint="run again with --jobs 1 to see why",
@@ -63,15 +64,14 @@ def confirm_all(
     return [confirmed[index] for index in range(len(settings))]
 
 
-def _confirm_share(report: Report, inputs: Inputs, settings: Sequence[Settings]) -> list[Confirmed]:
+def _confirm_share(
+    report: Report, inputs: Inputs, span: tuple[int, int, int], settings: Sequence[Settings]
+) -> list[Confirmed]:
     """One worker: the engine over the same candles, its share of the settings in order."""
     engine = Evaluator(inputs, fast=False)
-
-    def heard(done: int) -> None:
-        if done % REPORT_EVERY == 0:
-            report(done)
-
-    engine.on_replayed = heard
-    confirmed = [engine.confirm(values) for values in settings]
-    report(engine.candles_replayed)
-    return confirmed
+    if engine.series.span != span:
+        raise OptimizeError(
+            f"{inputs.candles_file}: the candle file changed while optimize ran; run it again"
+        )
+    engine.on_replayed = throttled(report, len(settings) * engine.confirmation_candles)
+    return [engine.confirm(values) for values in settings]

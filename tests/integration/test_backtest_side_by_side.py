@@ -22,7 +22,7 @@ from gridtui.backtest import command as command_module
 from gridtui.backtest.replay import Replay, ReplayOptions
 from gridtui.cli import main
 from gridtui.config.loader import load_config
-from gridtui.core.child import Child
+from gridtui.core.child import Child, cores
 from gridtui.exchanges.sim import load_candles
 from gridtui.exchanges.sim.vocabulary import FillModel
 
@@ -89,12 +89,18 @@ def test_both_models_side_by_side_report_what_two_single_runs_report(
     assert started == ([FillModel.TOUCH] if machine_cores == 2 else [])
 
 
-def test_progress_lines_count_both_models(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("machine_cores", [2, 1])
+def test_progress_lines_count_both_models_together(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    machine_cores: int,
 ) -> None:
+    """One count for the pair, side by side or one after the other: a program reading the
+    lines sees the same thing on any machine."""
     config, candles, _ = _files(tmp_path, count=1_200)
     monkeypatch.setattr(command_module, "SIDE_BY_SIDE_FROM_CANDLES", 0)
-    monkeypatch.setattr(command_module, "cores", lambda: 2)
+    monkeypatch.setattr(command_module, "cores", lambda: machine_cores)
     args = ["--config", str(config), "--candles", str(candles), "--fill-model", "both"]
     assert main(["backtest", *args, "--json", "--progress", "lines"]) == 0
     lines = capsys.readouterr().err.splitlines()
@@ -123,7 +129,7 @@ def test_a_child_that_cannot_replay_the_same_candles_says_so_in_one_line(tmp_pat
     assert str(caught.value) == f"{candles}: the candle file changed while the backtest ran"
 
 
-def test_a_child_killed_mid_run_is_one_line_and_leaves_no_process(tmp_path: Path) -> None:
+def test_a_child_killed_before_it_answers_is_one_line_and_leaves_no_process(tmp_path: Path) -> None:
     with _child(tmp_path) as child, pytest.raises(BacktestError) as caught:
         (process,) = [p for p in multiprocessing.active_children() if p.name == "touch replay"]
         assert process.pid is not None
@@ -139,8 +145,9 @@ def test_a_child_killed_mid_run_is_one_line_and_leaves_no_process(tmp_path: Path
 def test_an_error_in_the_parent_ends_the_child(tmp_path: Path) -> None:
     with pytest.raises(KeyboardInterrupt), _child(tmp_path):
         (process,) = [p for p in multiprocessing.active_children() if p.name == "touch replay"]
+        pid = process.pid
         raise KeyboardInterrupt
-    assert process.exitcode is not None
+    assert not Path(f"/proc/{pid}").exists()  # ended and reaped
     assert not [p for p in multiprocessing.active_children() if p.name == "touch replay"]
 
 
@@ -167,9 +174,22 @@ def test_ctrl_c_stops_a_long_backtest_at_once(tmp_path: Path, model: str) -> Non
     assert process.stderr is not None
     first = process.stderr.readline()  # the replay is under way (and any child started)
     assert first.startswith("progress "), first
+    replays = _spawned_children(process.pid)
+    assert len(replays) == (1 if model == "both" and cores() >= 2 else 0)
     os.killpg(process.pid, signal.SIGINT)
     out, err = process.communicate(timeout=120)
     assert process.returncode == 130, (out, err)
     assert out == "" and "Traceback" not in err
     counts = [line.split()[1:] for line in err.splitlines() if line.startswith("progress")]
     assert all(done != total for done, total in counts)  # stopped before the end
+    assert not [pid for pid in replays if Path(f"/proc/{pid}").exists()]  # ended with it
+
+
+def _spawned_children(pid: int) -> list[int]:
+    """The processes ``pid`` spawned to work (multiprocessing's, not its resource tracker)."""
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return [
+        int(child)
+        for child in children
+        if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes()
+    ]

@@ -329,6 +329,20 @@ def test_a_confirmation_worker_that_dies_is_one_line(
     assert not multiprocessing.active_children()
 
 
+def test_confirmation_workers_refuse_a_candle_file_changed_since_the_trials(
+    files: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config, candles = files
+    engine = _engine(config, candles, walk_forward=None)
+    candles.write_text("\n".join(candles.read_text().splitlines()[:-10]) + "\n")
+    monkeypatch.setattr(confirmation_module, "IN_WORKERS_FROM_CANDLES", 0)
+    with pytest.raises(OptimizeError) as caught:
+        confirmation_module.confirm_all(engine, SETTINGS, jobs=2)
+    assert str(caught.value) == (
+        f"{candles}: the candle file changed while optimize ran; run it again"
+    )
+
+
 def test_mode_is_searched_with_the_bots_own_range_and_a_rolling_winner_drops_it(
     files: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -80,6 +80,12 @@ class CandleSeries(Sequence[Candle]):
         )
         return cls(candles, interval, gaps)
 
+    @property
+    def span(self) -> tuple[int, int, int]:
+        """First and last opening time and the count: what another process checks it read the
+        same candles by (a file rewritten meanwhile shows here)."""
+        return (self.candles[0].time_ms, self.candles[-1].time_ms, len(self.candles))
+
     def __len__(self) -> int:
         return len(self.candles)
 
