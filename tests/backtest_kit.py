@@ -5,10 +5,13 @@ arithmetic (nothing of gridtui's)."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from decimal import Decimal as D
 from pathlib import Path
 
 HOUR_MS = 3_600_000
+YEAR_START = 1_704_067_200_000
+"""2024-01-01T00:00:00Z: where the generated hourly series begin."""
 T0 = 472_223 * HOUR_MS - 2 * 60_000
 """Two minutes before a full hour: candle 1 closes on the hour (funding is paid then)."""
 
@@ -72,3 +75,20 @@ def recompute(fills_out: Path) -> tuple[D, D, list[dict[str, object]]]:
         D(0),
     )
     return cash, position, records
+
+
+def write_hourly(
+    folder: Path, name: str, hours: Iterable[tuple[float, float, float, float, float]]
+) -> tuple[Path, Path]:
+    """Hourly candles from ``YEAR_START`` (volume 100 each) as ``name``.csv, and each hour's
+    funding rate, paid at its close, as funding.csv: ``hours`` gives (open, high, low, close,
+    rate) an hour."""
+    rows, funding_rows = ["time_ms,open,high,low,close,volume"], ["time,fundingRate,premium"]
+    for i, (open_, high, low, close, rate) in enumerate(hours):
+        rows.append(f"{YEAR_START + i * HOUR_MS},{open_},{high},{low},{close},100")
+        funding_rows.append(f"{YEAR_START + (i + 1) * HOUR_MS},{rate:.8f},0")
+    candles = folder / f"{name}.csv"
+    candles.write_text("\n".join(rows) + "\n")
+    funding = folder / "funding.csv"
+    funding.write_text("\n".join(funding_rows) + "\n")
+    return candles, funding

@@ -15,12 +15,13 @@ from __future__ import annotations
 import json
 import math
 import random
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal as D
 from pathlib import Path
 
 import pytest
-from backtest_kit import CONFIG, HOUR_MS, T0, hand_made_files, recompute
+from backtest_kit import CONFIG, HOUR_MS, T0, hand_made_files, recompute, write_hourly
 
 from gridtui.cli import main
 
@@ -193,20 +194,20 @@ def test_a_generated_year_recomputes_to_the_cent_from_fills_out(
     config = tmp_path / "config.toml"
     config.write_text(CONFIG.replace("spacing_pct = 1", 'spacing_pct = 1\nmode = "rolling"'))
     rng = random.Random(2024)
-    start = 1_704_067_200_000  # 2024-01-01T00:00:00Z
-    rows, funding_rows = ["time_ms,open,high,low,close,volume"], ["time,fundingRate,premium"]
-    price = 100.0
-    for i in range(8_760):
-        close = round(price * (1 + rng.gauss(0, 0.006)), 2)
-        high = round(max(price, close) * (1 + abs(rng.gauss(0, 0.002))), 2)
-        low = round(min(price, close) * (1 - abs(rng.gauss(0, 0.002))), 2)
-        rows.append(f"{start + i * HOUR_MS},{price},{high},{low},{close},100")
-        funding_rows.append(f"{start + (i + 1) * HOUR_MS},{rng.gauss(0.00001, 0.00004):.8f},0")
-        price = close
-    candles = tmp_path / "year.csv"
-    candles.write_text("\n".join(rows) + "\n")
-    funding = tmp_path / "funding.csv"
-    funding.write_text("\n".join(funding_rows) + "\n")
+    closes: list[float] = []
+
+    def hours() -> Iterator[tuple[float, float, float, float, float]]:
+        price = 100.0
+        for _ in range(8_760):
+            close = round(price * (1 + rng.gauss(0, 0.006)), 2)
+            high = round(max(price, close) * (1 + abs(rng.gauss(0, 0.002))), 2)
+            low = round(min(price, close) * (1 - abs(rng.gauss(0, 0.002))), 2)
+            yield price, high, low, close, rng.gauss(0.00001, 0.00004)
+            closes.append(close)
+            price = close
+
+    candles, funding = write_hourly(tmp_path, "year", hours())
+    price = closes[-1]
     out = tmp_path / "fills.jsonl"
     report = _run(
         capsys, "--config", str(config), "--candles", str(candles), "--funding", str(funding),

@@ -11,11 +11,12 @@ import random
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from backtest_kit import CONFIG, HOUR_MS
+from backtest_kit import CONFIG, write_hourly
 
 from gridtui.backtest import BacktestError, child_replay
 from gridtui.backtest import command as command_module
@@ -25,8 +26,6 @@ from gridtui.config.loader import load_config
 from gridtui.core.child import Child, cores
 from gridtui.exchanges.sim import load_candles
 from gridtui.exchanges.sim.vocabulary import FillModel
-
-START = 1_704_067_200_000  # 2024-01-01T00:00:00Z
 
 
 def _half(value: float) -> float:
@@ -40,19 +39,17 @@ def _files(tmp_path: Path, count: int = 400) -> tuple[Path, Path, Path]:
     config = tmp_path / "config.toml"
     config.write_text(CONFIG)
     rng = random.Random(7)
-    rows, funding_rows = ["time_ms,open,high,low,close,volume"], ["time,fundingRate,premium"]
-    price = 100.0
-    for i in range(count):
-        close = _half(100 + 0.9 * (price - 100) + rng.gauss(0, 0.8))
-        high = _half(max(price, close) + abs(rng.gauss(0, 0.4)))
-        low = _half(min(price, close) - abs(rng.gauss(0, 0.4)))
-        rows.append(f"{START + i * HOUR_MS},{price},{high},{low},{close},100")
-        funding_rows.append(f"{START + (i + 1) * HOUR_MS},{rng.gauss(0.00001, 0.00004):.8f},0")
-        price = close
-    candles = tmp_path / "walk.csv"
-    candles.write_text("\n".join(rows) + "\n")
-    funding = tmp_path / "funding.csv"
-    funding.write_text("\n".join(funding_rows) + "\n")
+
+    def hours() -> Iterator[tuple[float, float, float, float, float]]:
+        price = 100.0
+        for _ in range(count):
+            close = _half(100 + 0.9 * (price - 100) + rng.gauss(0, 0.8))
+            high = _half(max(price, close) + abs(rng.gauss(0, 0.4)))
+            low = _half(min(price, close) - abs(rng.gauss(0, 0.4)))
+            yield price, high, low, close, rng.gauss(0.00001, 0.00004)
+            price = close
+
+    candles, funding = write_hourly(tmp_path, "walk", hours())
     return config, candles, funding
 
 
