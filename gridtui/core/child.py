@@ -172,9 +172,11 @@ class Child(Generic[T]):
 def _sigint_ignored_by_children() -> Iterator[None]:
     """SIGINT ignored while a child is started, and so for the child's whole life (an ignored
     signal stays ignored across exec, and Python then installs no KeyboardInterrupt for it).
-    Blocked meanwhile, so that a Ctrl-C in that moment waits and lands here afterwards (Linux
-    keeps a blocked signal pending while it is ignored, but drops one already pending when it
-    becomes ignored: that one is raised again)."""
+    Blocked in this thread meanwhile, so that a Ctrl-C in that moment (the child's first tens
+    of milliseconds) waits and lands here afterwards: Linux keeps a blocked signal pending while
+    it is ignored, but drops one already pending when it becomes ignored (raised again here).
+    Another thread of this process that does not block it (a progress bar's) may take it and
+    drop it instead: a second Ctrl-C then stops the command."""
     held = signal.pthread_sigmask(signal.SIG_BLOCK, ())  # the mask as it is, changed by nothing
     try:
         signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
