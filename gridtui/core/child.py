@@ -77,7 +77,7 @@ class Child(Generic[T]):
             target=_run, args=(child_end, level, target, args), name=name, daemon=True
         )
         try:
-            with _sigint_ignored_by_children():
+            with sigint_ignored_by_children():
                 self._process.start()
         except BaseException:  # a Ctrl-C held back while starting lands here: end the child
             self._end()
@@ -169,7 +169,7 @@ class Child(Generic[T]):
 
 
 @contextmanager
-def _sigint_ignored_by_children() -> Iterator[None]:
+def sigint_ignored_by_children() -> Iterator[None]:
     """SIGINT ignored while a child is started, and so for the child's whole life (an ignored
     signal stays ignored across exec, and Python then installs no KeyboardInterrupt for it).
     Blocked in this thread meanwhile, so that a Ctrl-C in that moment (the child's first tens

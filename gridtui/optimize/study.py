@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 import attrs
 
+from gridtui.core.child import sigint_ignored_by_children
 from gridtui.optimize import OptimizeError
 from gridtui.optimize.evaluator import Evaluator, Inputs, RefusedSettings
 from gridtui.optimize.space import suggest
@@ -146,16 +147,21 @@ def run(
         )
         for number in range(jobs)
     ]
-    for worker in workers:
-        worker.start()
-    study, _ = open_study(spec, name, None)
     try:
+        # Ctrl-C is this process's to handle (it ends the workers here, without a traceback
+        # from each); one that comes while they start lands once they all can be ended.
+        with sigint_ignored_by_children():
+            for worker in workers:
+                worker.start()
+        study, _ = open_study(spec, name, None)
         while any(worker.is_alive() for worker in workers):
             if on_progress is not None:
                 on_progress(study)
             time.sleep(POLL_S)
     finally:
         for worker in workers:
+            if worker.pid is None:
+                continue  # never started
             if worker.is_alive():
                 worker.terminate()
             worker.join()

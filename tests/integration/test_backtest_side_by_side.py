@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 from backtest_kit import CONFIG, write_hourly
+from process_kit import sigint_as_on_a_terminal, spawned_children
 
 from gridtui.backtest import BacktestError, child_replay
 from gridtui.backtest import command as command_module
@@ -148,12 +149,6 @@ def test_an_error_in_the_parent_ends_the_child(tmp_path: Path) -> None:
     assert not [p for p in multiprocessing.active_children() if p.name == "touch replay"]
 
 
-def _sigint_as_on_a_terminal() -> None:
-    """A test run in the background (CI under nohup, ``&`` in a script) inherits SIGINT
-    ignored, and a command started from it would rightly keep ignoring it."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-
-
 @pytest.mark.parametrize("model", ["strict", "both"])
 def test_ctrl_c_stops_a_long_backtest_at_once(tmp_path: Path, model: str) -> None:
     """Ctrl-C reaches the terminal's whole process group: the replay (and a side-by-side
@@ -166,12 +161,12 @@ def test_ctrl_c_stops_a_long_backtest_at_once(tmp_path: Path, model: str) -> Non
         [sys.executable, "-m", "gridtui", "backtest", "--config", str(config), "--candles",
          str(candles), "--fill-model", model, "--progress", "lines"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
-        preexec_fn=_sigint_as_on_a_terminal,
+        preexec_fn=sigint_as_on_a_terminal,
     )  # fmt: skip
     assert process.stderr is not None
     first = process.stderr.readline()  # the replay is under way (and any child started)
     assert first.startswith("progress "), first
-    replays = _spawned_children(process.pid)
+    replays = spawned_children(process.pid)
     assert len(replays) == (1 if model == "both" and cores() >= 2 else 0)
     os.killpg(process.pid, signal.SIGINT)
     out, err = process.communicate(timeout=120)
@@ -180,13 +175,3 @@ def test_ctrl_c_stops_a_long_backtest_at_once(tmp_path: Path, model: str) -> Non
     counts = [line.split()[1:] for line in err.splitlines() if line.startswith("progress")]
     assert all(done != total for done, total in counts)  # stopped before the end
     assert not [pid for pid in replays if Path(f"/proc/{pid}").exists()]  # ended with it
-
-
-def _spawned_children(pid: int) -> list[int]:
-    """The processes ``pid`` spawned to work (multiprocessing's, not its resource tracker)."""
-    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    return [
-        int(child)
-        for child in children
-        if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes()
-    ]

@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from process_kit import sigint_as_on_a_terminal, spawned_children
 
 from gridtui.cli import main
 from gridtui.config.edit import with_bot_settings
@@ -138,6 +139,35 @@ def test_an_interrupted_study_resumes_and_other_inputs_are_refused(
         "or another --study"
     )
     assert "\n" not in err and "Traceback" not in err
+
+
+def test_ctrl_c_during_the_trials_ends_the_workers_without_their_tracebacks(
+    files: tuple[Path, Path],
+) -> None:
+    """Ctrl-C reaches the terminal's whole process group. The workers ignore it: the main
+    process ends them (the study resumes with the same command) and reports the interrupt
+    once, where each worker used to print its KeyboardInterrupt traceback."""
+    config, candles = files
+    args = ["--config", str(config), "--candles", str(candles), "--study", "c", "--seed", "2",
+            "--param", SPACE, "--trials", "100000", "--jobs", "2"]  # fmt: skip
+    journal = config.parent / "data" / "optimize" / "c.journal"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gridtui", "optimize", *args], stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True, start_new_session=True,
+        preexec_fn=sigint_as_on_a_terminal,
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.05)  # until both workers run trials
+        workers = spawned_children(process.pid)
+        if len(workers) == 2 and journal.exists() and journal.stat().st_size > 20_000:
+            break
+    assert len(workers) == 2, "the workers never got going"
+    os.killpg(process.pid, signal.SIGINT)
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 130, (out, err)
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
+    assert not [pid for pid in workers if Path(f"/proc/{pid}").exists()]
 
 
 @pytest.mark.slow
