@@ -161,13 +161,6 @@ class Evaluator:
             first = CandleSeries.of(self.series.candles[:KERNEL_LOAD_CANDLES])
             fast_replay(config, bot, candle_arrays(first, decimals, options), None, options)
 
-    def engine_only(self) -> Evaluator:
-        """This evaluator (same candles) scoring with the engine replay alone: the
-        confirmation of the best trials."""
-        engine = copy.copy(self)
-        engine.fast = False
-        return engine
-
     def settings(self, values: Mapping[SettingPath, Value]) -> tuple[AppConfig, BotSettings]:
         """The config and the bot's settings with ``values`` applied, as the loader builds
         them from the text ``with_bot_settings`` writes."""

@@ -77,7 +77,7 @@ def test_the_optimizer_scores_with_the_fast_evaluator_where_it_models_the_settin
     )  # fmt: skip
     evaluator = Evaluator(inputs)
     scored = evaluator.in_sample({})
-    confirmed = evaluator.engine_only().in_sample({})
+    confirmed = Evaluator(inputs, fast=False).in_sample({})
     assert scored.reports[0].fills > 10
     assert scored.reports == confirmed.reports
     assert (evaluator.fast_runs, evaluator.engine_runs) == ((1, 0) if fast else (0, 1))

@@ -275,7 +275,7 @@ def test_a_confirmation_replays_each_part_once_and_reports_each_candle(
     config, candles = files
     engine = Evaluator(Inputs.from_attrs({**INPUTS, "config_text": CONFIG, "walk_forward":
                                          walk_forward, "config_dir": str(config.parent),
-                                         "candles_file": str(candles)})).engine_only()  # fmt: skip
+                                         "candles_file": str(candles)}), fast=False)  # fmt: skip
     heard: list[int] = []
     engine.on_replayed = heard.append
     values = {("grid", "spacing_pct"): 0.5}
